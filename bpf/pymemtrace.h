@@ -1,0 +1,92 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause */
+/*
+ * Data structures shared between the BPF programs and the user-space loader.
+ *
+ * Contract:
+ *  - Only __u8/__u16/__u32/__u64/__s64 and fixed arrays, so that both sides see
+ *    the same layout.  Sizes are checked with _Static_assert below.
+ *  - Hot events (GC, arenas, syscalls) are aggregated in the kernel, in the
+ *    `procs` hash map (key: tgid, value: struct pmt_proc_stats).  User space
+ *    inserts a zeroed entry for each traced process before attaching; BPF
+ *    programs only ever update existing entries, so the map doubles as the
+ *    "is this process traced?" filter.
+ *  - Rare events (process exit, exec) go through the `events` ring buffer as
+ *    struct pmt_event.
+ */
+#ifndef PYMEMTRACE_H
+#define PYMEMTRACE_H
+
+#define PMT_GENERATIONS   3
+/* log2 histogram of GC pause in nanoseconds: slot i counts pauses in
+ * [2^i, 2^(i+1)) ns; slot 0 also holds 0 ns.  40 slots reach 2^40 ns (18 min). */
+#define PMT_HIST_SLOTS    40
+
+/* Where a GC-collection uprobe finds the generation.  Passed as the attach
+ * cookie (bpf_get_attach_cookie) so one program serves every symbol shape:
+ * `collect`/`gc_collect_main` take it as arg 1, but GCC's constprop clones in
+ * 3.8 move it to arg 0 or fold it into a constant (see user/plan.c). */
+enum pmt_gen_source {
+	PMT_GEN_ARG0    = 0,
+	PMT_GEN_ARG1    = 1,
+	PMT_GEN_CONST2  = 2, /* generation was constant-propagated: always 2 */
+};
+
+struct pmt_gc_gen_stats {
+	__u64 collections;
+	__u64 pause_total_ns;
+	__u64 pause_max_ns;
+	__u64 collected;          /* objects collected + uncollectable, as CPython's gc__done */
+	__u64 hist[PMT_HIST_SLOTS];
+};
+
+struct pmt_sys_stats {
+	__u64 calls;              /* successful calls only */
+	__s64 bytes;              /* see each field's comment in pmt_proc_stats */
+};
+
+struct pmt_proc_stats {
+	struct pmt_gc_gen_stats gc[PMT_GENERATIONS];
+	__u64 gc_bad_generation;  /* generation outside 0..2: probe misconfigured */
+	__u64 gc_unmatched_done;  /* gc end seen without its start (attached mid-collection) */
+
+	__u64 arena_allocs;
+	__u64 arena_alloc_bytes;
+	__u64 arena_alloc_failed; /* the arena allocator returned NULL */
+	__u64 arena_frees;
+	__u64 arena_free_bytes;
+
+	struct pmt_sys_stats mmap_anon;   /* bytes: length mapped */
+	struct pmt_sys_stats mmap_file;   /* bytes: length mapped */
+	struct pmt_sys_stats munmap;      /* bytes: length unmapped */
+	struct pmt_sys_stats mremap;      /* bytes: new_len - old_len, summed (signed) */
+	struct pmt_sys_stats brk;         /* bytes: change of the program break (signed) */
+	__u64 syscalls_failed;            /* any of the above that returned an error */
+
+	__u64 pending_full;       /* a per-thread pending map was full: an event was lost */
+	__u64 ringbuf_drops;      /* a rare event could not be reserved in the ring buffer */
+	__u32 exec_seen;          /* the process exec'd: its later events are not counted */
+	__u32 _pad;
+};
+
+enum pmt_event_type {
+	PMT_EV_EXIT = 1,          /* the whole thread group exited */
+	PMT_EV_EXEC = 2,          /* the process called execve */
+};
+
+struct pmt_event {
+	__u32 type;
+	__u32 pid;                /* tgid */
+	__u32 tid;
+	__s32 exit_code;          /* for PMT_EV_EXIT: task->exit_code (wait status) */
+	__u64 ts_ns;
+	__u64 min_flt;            /* for PMT_EV_EXIT: the group's minor faults so far */
+	__u64 maj_flt;            /* for PMT_EV_EXIT: the group's major faults so far */
+	char  comm[16];           /* for PMT_EV_EXEC: the new comm */
+};
+
+#ifndef __bpf__
+_Static_assert(sizeof(struct pmt_gc_gen_stats) == 8 * (4 + PMT_HIST_SLOTS), "gc stats layout");
+_Static_assert(sizeof(struct pmt_event) == 56, "event layout");
+#endif
+
+#endif /* PYMEMTRACE_H */

@@ -1,0 +1,7 @@
+/* Subcommands of pmt-test-tool for this module (see tool.h). */
+#include <stddef.h>
+#include "tool.h"
+
+const struct tool_cmd output_cmds[] = {
+	{ NULL, NULL, NULL },
+};

@@ -1,0 +1,46 @@
+/* Command-line options (struct env) and their parser.
+ *
+ * Exit codes are part of the interface (README.md "Exit codes", --help):
+ */
+#ifndef PMT_ENV_H
+#define PMT_ENV_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+enum pmt_exit {
+	EXIT_OK          = 0, /* traced and reported (also when targets exited) */
+	EXIT_RUNTIME     = 1, /* BPF load/attach or another runtime failure */
+	EXIT_USAGE       = 2, /* bad command line */
+	EXIT_NO_PROCESS  = 3, /* a pid that does not exist */
+	EXIT_NOT_PYTHON  = 4, /* a process that does not run CPython */
+	EXIT_UNSUPPORTED = 5, /* CPython too old (< 3.8) or free-threaded */
+	EXIT_PRIVILEGE   = 6, /* not root / missing capabilities, or target not readable */
+	EXIT_KERNEL      = 7, /* the kernel lacks BTF, BPF or uprobes */
+	EXIT_CMD_FAILED  = 8, /* the command after -- could not be started */
+};
+
+#define PMT_MAX_PIDS 64
+
+struct env {
+	pid_t pids[PMT_MAX_PIDS];
+	unsigned n_pids;
+	char **cmd;               /* argv after "--", NULL-terminated, or NULL */
+	double duration;          /* -d: seconds, 0 = until Ctrl-C/SIGTERM/all exited */
+	double interval;          /* -i: seconds, 0 = no interval reports */
+	const char *json_path;    /* --json FILE, "-" = stdout */
+	bool dry_run;
+	bool quiet;               /* -q: no progress on stderr */
+	int verbose;              /* -v count */
+	unsigned max_procs;       /* --max-procs: size of the per-process map */
+	unsigned ringbuf_kb;      /* --ringbuf-kb */
+	unsigned max_threads;     /* --max-threads: size of per-thread pending maps */
+};
+
+extern struct env env;
+
+/* Parses argv into env.  Returns 0, or an exit code (EXIT_USAGE, or EXIT_OK
+ * after --help/--version were printed) for main() to return. */
+int env_parse(int argc, char **argv);
+
+#endif

@@ -1,0 +1,72 @@
+/* Finding the CPython interpreter inside a running process.
+ *
+ * interp__find() reads /proc/PID/maps, finds the object that carries the
+ * interpreter (a shared libpython3.X.so, or an executable with libpython
+ * linked in statically), opens it through /proc/PID/root so that processes in
+ * containers work, and establishes the version from the binary itself, never
+ * from a file name:
+ *   1. Py_Version (.dynsym, 3.11+): PY_VERSION_HEX read from the file image;
+ *   2. otherwise the static buffer that Py_GetVersion() fills at start-up
+ *      (found by decoding Py_GetVersion's code), read from target memory.
+ * When both exist they are cross-checked.
+ */
+#ifndef PMT_INTERP_H
+#define PMT_INTERP_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include "elf.h"
+#include "pyversion.h"
+
+enum interp_kind {
+	INTERP_LIBPYTHON = 1,     /* shared libpython3.X.so mapped by the process */
+	INTERP_STATIC = 2,        /* the executable itself carries the interpreter */
+};
+
+struct interp {
+	pid_t pid;
+	enum interp_kind kind;
+	char map_path[PATH_MAX];  /* the path as /proc/PID/maps shows it */
+	char open_path[PATH_MAX]; /* what we open and attach to: /proc/PID/root/... */
+	uint64_t load_bias;       /* runtime address = ELF vaddr + load_bias */
+	struct elf_file *elf;
+
+	struct pyversion version;
+	char version_str[32];     /* "3.11.2" */
+	char version_source[160]; /* how it was found, for --dry-run and -v */
+	bool free_threaded;       /* 3.13t+: detected, and refused (no pymalloc) */
+
+	bool has_symtab, has_dynsym;
+	struct usdt_note *usdt;   /* the python provider's notes (malloc'ed) */
+	size_t n_usdt;
+};
+
+/* Returns 0 and fills *out, or -errno with a readable reason in err:
+ *   -ESRCH            no such process
+ *   -EACCES / -EPERM  not allowed to read its maps or files
+ *   -ENOEXEC          the process does not run CPython
+ *   -EPROTONOSUPPORT  CPython older than 3.8, or a free-threaded build
+ *   -EIO              the interpreter's ELF file is malformed or unreadable */
+int interp__find(pid_t pid, struct interp *out, char *err, size_t errlen);
+void interp__release(struct interp *in);
+
+/* Symbol lookup in the interpreter (.dynsym, then .symtab). */
+int interp__symbol(struct interp *in, const char *name, struct elf_sym *out);
+/* The python:<name> USDT note, or NULL. */
+const struct usdt_note *interp__usdt(const struct interp *in, const char *name);
+
+/* Finds the functions pymalloc uses to get and release arenas.
+ * Prefers .symtab names (_PyObject_ArenaMmap/_PyObject_ArenaMunmap up to
+ * 3.11, _PyMem_ArenaAlloc/_PyMem_ArenaFree from 3.12).  Without a symtab
+ * (stripped LTO builds), decodes PyObject_GetArenaAllocator to find the
+ * hidden allocator struct and reads its function pointers from the target.
+ * On success, *alloc_vaddr and *free_vaddr are ELF vaddrs in in->elf, and
+ * `how` says which way was used.  -ENOENT with the reason in `how` otherwise
+ * (e.g. a custom arena allocator that lives outside the interpreter). */
+int interp__arena_functions(struct interp *in, uint64_t *alloc_vaddr, uint64_t *free_vaddr,
+			    char *how, size_t howlen);
+
+#endif
