@@ -1,0 +1,376 @@
+/* x86-64 code analyses on Capstone: see x86_decode.h.
+ *
+ * The bytes come from a file the target controls, so every walk is bounded by
+ * both len and max_insns and stops at the first byte sequence that does not
+ * decode.  The analyses are linear (they follow fall-through only): good enough
+ * for the short, well-known prologues they are used on, and every result is
+ * checked by the caller against the file or the target before it is trusted.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <capstone/capstone.h>
+#include "x86_decode.h"
+
+#define NGPR 16
+
+/* One decoding pass: a Capstone handle with details on, and the cursor. */
+struct walk {
+	csh cs;
+	cs_insn *insn;
+	const uint8_t *code;
+	size_t left;
+	uint64_t pc;
+	unsigned budget;
+};
+
+static int walk__init(struct walk *w, const uint8_t *code, size_t len, uint64_t vaddr,
+		      unsigned max_insns)
+{
+	memset(w, 0, sizeof(*w));
+	if (!code && len)
+		return -EINVAL;
+	if (cs_open(CS_ARCH_X86, CS_MODE_64, &w->cs) != CS_ERR_OK)
+		return -ENOMEM;
+	cs_option(w->cs, CS_OPT_DETAIL, CS_OPT_ON);
+	w->insn = cs_malloc(w->cs);
+	if (!w->insn) {
+		cs_close(&w->cs);
+		return -ENOMEM;
+	}
+	w->code = code;
+	w->left = len;
+	w->pc = vaddr;
+	w->budget = max_insns;
+	return 0;
+}
+
+/* Decodes the next instruction into w->insn; false at the end of the budget,
+ * the end of the bytes, or an undecodable sequence. */
+static bool walk__next(struct walk *w)
+{
+	if (!w->budget || !w->left)
+		return false;
+	w->budget--;
+	return cs_disasm_iter(w->cs, &w->code, &w->left, &w->pc, w->insn);
+}
+
+static void walk__fini(struct walk *w)
+{
+	if (w->insn)
+		cs_free(w->insn, 1);
+	if (w->cs)
+		cs_close(&w->cs);
+}
+
+/* Index 0..15 (rax, rcx, rdx, rbx, rsp, rbp, rsi, rdi, r8..r15) of the 64-bit
+ * register that contains reg, or -1 for anything that is not a GPR. */
+static int gpr_index(unsigned reg)
+{
+	static const unsigned short map[][5] = {
+		{ X86_REG_RAX, X86_REG_EAX, X86_REG_AX, X86_REG_AL, X86_REG_AH },
+		{ X86_REG_RCX, X86_REG_ECX, X86_REG_CX, X86_REG_CL, X86_REG_CH },
+		{ X86_REG_RDX, X86_REG_EDX, X86_REG_DX, X86_REG_DL, X86_REG_DH },
+		{ X86_REG_RBX, X86_REG_EBX, X86_REG_BX, X86_REG_BL, X86_REG_BH },
+		{ X86_REG_RSP, X86_REG_ESP, X86_REG_SP, X86_REG_SPL, 0 },
+		{ X86_REG_RBP, X86_REG_EBP, X86_REG_BP, X86_REG_BPL, 0 },
+		{ X86_REG_RSI, X86_REG_ESI, X86_REG_SI, X86_REG_SIL, 0 },
+		{ X86_REG_RDI, X86_REG_EDI, X86_REG_DI, X86_REG_DIL, 0 },
+		{ X86_REG_R8, X86_REG_R8D, X86_REG_R8W, X86_REG_R8B, 0 },
+		{ X86_REG_R9, X86_REG_R9D, X86_REG_R9W, X86_REG_R9B, 0 },
+		{ X86_REG_R10, X86_REG_R10D, X86_REG_R10W, X86_REG_R10B, 0 },
+		{ X86_REG_R11, X86_REG_R11D, X86_REG_R11W, X86_REG_R11B, 0 },
+		{ X86_REG_R12, X86_REG_R12D, X86_REG_R12W, X86_REG_R12B, 0 },
+		{ X86_REG_R13, X86_REG_R13D, X86_REG_R13W, X86_REG_R13B, 0 },
+		{ X86_REG_R14, X86_REG_R14D, X86_REG_R14W, X86_REG_R14B, 0 },
+		{ X86_REG_R15, X86_REG_R15D, X86_REG_R15W, X86_REG_R15B, 0 },
+	};
+
+	if (reg == X86_REG_INVALID)
+		return -1;
+	for (int i = 0; i < NGPR; i++)
+		for (int j = 0; j < 5; j++)
+			if (map[i][j] == reg)
+				return i;
+	return -1;
+}
+
+static bool in_group(const cs_insn *insn, unsigned group)
+{
+	const cs_detail *d = insn->detail;
+
+	for (unsigned i = 0; i < d->groups_count; i++)
+		if (d->groups[i] == group)
+			return true;
+	return false;
+}
+
+/* The absolute address of a memory operand that names static data: RIP-relative,
+ * or a bare 32-bit displacement (non-PIE code).  Segment-relative operands
+ * (%fs:0x28, the stack protector's canary) are thread-local, not static. */
+static bool mem_static_addr(const cs_insn *insn, const cs_x86_op *op, uint64_t *addr)
+{
+	if (op->type != X86_OP_MEM || op->mem.segment != X86_REG_INVALID)
+		return false;
+	if (op->mem.base == X86_REG_RIP && op->mem.index == X86_REG_INVALID) {
+		*addr = insn->address + insn->size + (uint64_t)op->mem.disp;
+		return true;
+	}
+	if (op->mem.base == X86_REG_INVALID && op->mem.index == X86_REG_INVALID) {
+		*addr = (uint64_t)op->mem.disp;
+		return true;
+	}
+	return false;
+}
+
+int x86_first_data_ref(const uint8_t *code, size_t len, uint64_t vaddr,
+		       unsigned max_insns, uint64_t *addr)
+{
+	struct walk w;
+	int err = walk__init(&w, code, len, vaddr, max_insns);
+
+	if (err)
+		return err;
+	err = -ENOENT;
+	while (err == -ENOENT && walk__next(&w)) {
+		const cs_x86 *x = &w.insn->detail->x86;
+
+		/* lea and nop name an address without touching memory */
+		if (w.insn->id == X86_INS_LEA || w.insn->id == X86_INS_NOP)
+			continue;
+		for (unsigned i = 0; i < x->op_count; i++)
+			if (mem_static_addr(w.insn, &x->operands[i], addr)) {
+				err = 0;
+				break;
+			}
+	}
+	walk__fini(&w);
+	return err;
+}
+
+/* Constant tracking over the 16 GPRs, enough to follow
+ * `lea X(%rip),%rbx; ...; mov %rbx,%rdi; call f`. */
+struct regfile {
+	bool known[NGPR];
+	uint64_t val[NGPR];
+};
+
+static void regs_forget_written(struct regfile *rf, const cs_insn *insn, csh cs)
+{
+	cs_regs rd, wr;
+	uint8_t nrd = 0, nwr = 0;
+
+	if (cs_regs_access(cs, insn, rd, &nrd, wr, &nwr) != CS_ERR_OK) {
+		/* unknown effects: forget everything rather than guess */
+		memset(rf->known, 0, sizeof(rf->known));
+		return;
+	}
+	for (unsigned i = 0; i < nwr; i++) {
+		int g = gpr_index(wr[i]);
+
+		if (g >= 0)
+			rf->known[g] = false;
+	}
+}
+
+/* The value an instruction gives its destination register, if it is a
+ * constant we can compute: lea of a static address, mov of an immediate, or a
+ * copy of a known register.  Returns the destination GPR index or -1. */
+static int regs_const_result(const struct regfile *rf, const cs_insn *insn, uint64_t *val)
+{
+	const cs_x86 *x = &insn->detail->x86;
+	const cs_x86_op *dst = &x->operands[0], *src = &x->operands[1];
+	int d, s;
+
+	if (x->op_count != 2 || dst->type != X86_OP_REG)
+		return -1;
+	d = gpr_index(dst->reg);
+	if (d < 0 || (dst->size != 8 && dst->size != 4))
+		return -1;
+	if (insn->id == X86_INS_LEA && src->type == X86_OP_MEM) {
+		if (!mem_static_addr(insn, src, val)) {
+			/* lea disp(%known) */
+			s = gpr_index(src->mem.base);
+			if (s < 0 || s == 4 || !rf->known[s] || src->mem.index != X86_REG_INVALID)
+				return -1;
+			*val = rf->val[s] + (uint64_t)src->mem.disp;
+		}
+	} else if ((insn->id == X86_INS_MOV || insn->id == X86_INS_MOVABS) &&
+		   src->type == X86_OP_IMM) {
+		*val = (uint64_t)src->imm;
+	} else if (insn->id == X86_INS_MOV && src->type == X86_OP_REG) {
+		s = gpr_index(src->reg);
+		if (s < 0 || !rf->known[s] || src->size != dst->size)
+			return -1;
+		*val = rf->val[s];
+	} else {
+		return -1;
+	}
+	if (dst->size == 4)     /* 32-bit writes zero-extend */
+		*val &= 0xffffffffull;
+	return d;
+}
+
+static void regs_clobber_caller_saved(struct regfile *rf)
+{
+	/* SysV: rax rcx rdx rsi rdi r8-r11 do not survive a call */
+	static const int clobbered[] = { 0, 1, 2, 6, 7, 8, 9, 10, 11 };
+
+	for (unsigned i = 0; i < sizeof(clobbered) / sizeof(clobbered[0]); i++)
+		rf->known[clobbered[i]] = false;
+}
+
+int x86_first_call_arg0_addr(const uint8_t *code, size_t len, uint64_t vaddr,
+			     unsigned max_insns, uint64_t *addr)
+{
+	struct regfile rf = { 0 };
+	struct walk w;
+	int err = walk__init(&w, code, len, vaddr, max_insns);
+
+	if (err)
+		return err;
+	err = -ENOENT;
+	while (walk__next(&w)) {
+		const cs_insn *insn = w.insn;
+		uint64_t val;
+		int d;
+
+		if (in_group(insn, X86_GRP_CALL)) {
+			if (rf.known[7]) {
+				*addr = rf.val[7];
+				err = 0;
+				break;
+			}
+			regs_clobber_caller_saved(&rf);
+			continue;
+		}
+		/* the fall-through path ends here; what follows is another path */
+		if (in_group(insn, X86_GRP_RET) || insn->id == X86_INS_JMP)
+			break;
+		d = regs_const_result(&rf, insn, &val);
+		regs_forget_written(&rf, insn, w.cs);
+		if (d >= 0) {
+			rf.known[d] = true;
+			rf.val[d] = val;
+		}
+	}
+	walk__fini(&w);
+	return err;
+}
+
+/* xor %edi,%edi and friends only write their register. */
+static bool is_zeroing_idiom(const cs_insn *insn)
+{
+	const cs_x86 *x = &insn->detail->x86;
+
+	if (insn->id != X86_INS_XOR && insn->id != X86_INS_SUB)
+		return false;
+	return x->op_count == 2 && x->operands[0].type == X86_OP_REG &&
+	       x->operands[1].type == X86_OP_REG && x->operands[0].reg == x->operands[1].reg;
+}
+
+/* Bits (1 << arg) of the 32-bit reads of edi (arg 0) and esi (arg 1) made by
+ * explicit register operands of insn. */
+static unsigned int32_reads_of(const cs_insn *insn)
+{
+	const cs_x86 *x = &insn->detail->x86;
+	unsigned bits = 0;
+
+	if (is_zeroing_idiom(insn))
+		return 0;
+	for (unsigned i = 0; i < x->op_count; i++) {
+		const cs_x86_op *op = &x->operands[i];
+
+		if (op->type != X86_OP_REG || !(op->access & CS_AC_READ))
+			continue;
+		if (op->reg == X86_REG_EDI)
+			bits |= 1;
+		else if (op->reg == X86_REG_ESI)
+			bits |= 2;
+	}
+	return bits;
+}
+
+static unsigned arg_writes_of(const cs_insn *insn, csh cs)
+{
+	cs_regs rd, wr;
+	uint8_t nrd = 0, nwr = 0;
+	unsigned bits = 0;
+
+	if (in_group(insn, X86_GRP_CALL))
+		return 3;
+	if (cs_regs_access(cs, insn, rd, &nrd, wr, &nwr) != CS_ERR_OK)
+		return 3;
+	for (unsigned i = 0; i < nwr; i++) {
+		int g = gpr_index(wr[i]);
+
+		if (g == 7)
+			bits |= 1;
+		else if (g == 6)
+			bits |= 2;
+	}
+	return bits;
+}
+
+unsigned x86_int32_arg_reads(const uint8_t *code, size_t len, uint64_t vaddr,
+			     unsigned max_insns)
+{
+	unsigned live = 3, found = 0;
+	struct walk w;
+
+	if (walk__init(&w, code, len, vaddr, max_insns))
+		return 0;
+	while (live && walk__next(&w)) {
+		const cs_insn *insn = w.insn;
+
+		/* reads happen before the instruction's own writes */
+		found |= int32_reads_of(insn) & live;
+		live &= ~arg_writes_of(insn, w.cs);
+		if (in_group(insn, X86_GRP_RET) || insn->id == X86_INS_JMP)
+			break;
+	}
+	walk__fini(&w);
+	return found;
+}
+
+/* What the kernel's uprobe code emulates in place rather than single-stepping
+ * out of line (arch/x86/kernel/uprobes.c): push of a 64-bit register, nops,
+ * and direct jmp/call with a relative target.  Anything else, including jcc
+ * (emulated only on recent kernels) and endbr64, is treated as single-stepped:
+ * the conservative answer costs a slower probe, never a wrong one. */
+static bool insn_emulated(const cs_insn *insn)
+{
+	const cs_x86 *x = &insn->detail->x86;
+
+	switch (insn->id) {
+	case X86_INS_NOP:
+		return true;
+	case X86_INS_PUSH:
+		return x->op_count == 1 && x->operands[0].type == X86_OP_REG &&
+		       x->operands[0].size == 8 && gpr_index(x->operands[0].reg) >= 0;
+	case X86_INS_JMP:
+	case X86_INS_CALL:
+		return x->op_count == 1 && x->operands[0].type == X86_OP_IMM;
+	default:
+		return false;
+	}
+}
+
+int x86_insn_is_emulated(const uint8_t *code, size_t len, uint64_t vaddr,
+			 bool *emulated, char *mnemonic, size_t cap)
+{
+	struct walk w;
+	int err = walk__init(&w, code, len, vaddr, 1);
+
+	if (err)
+		return err;
+	if (!walk__next(&w)) {
+		walk__fini(&w);
+		return -EINVAL;
+	}
+	*emulated = insn_emulated(w.insn);
+	if (mnemonic && cap)
+		snprintf(mnemonic, cap, "%s", w.insn->mnemonic);
+	walk__fini(&w);
+	return 0;
+}
