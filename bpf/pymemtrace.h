@@ -16,6 +16,10 @@
 #ifndef PYMEMTRACE_H
 #define PYMEMTRACE_H
 
+#ifndef __bpf__
+#include <linux/types.h>  /* the BPF side gets these from vmlinux.h */
+#endif
+
 #define PMT_GENERATIONS   3
 /* log2 histogram of GC pause in nanoseconds: slot i counts pauses in
  * [2^i, 2^(i+1)) ns; slot 0 also holds 0 ns.  40 slots reach 2^40 ns (18 min). */

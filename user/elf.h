@@ -51,6 +51,7 @@ struct elf_file *elf_file__open(const char *path, char *err, size_t errlen);
 void elf_file__free(struct elf_file *ef);               /* NULL is a no-op */
 
 int elf_file__type(const struct elf_file *ef);          /* ET_EXEC or ET_DYN */
+uint64_t elf_file__entry(const struct elf_file *ef);    /* e_entry (vaddr) */
 uint64_t elf_file__size(const struct elf_file *ef);     /* bytes in the file */
 bool elf_file__has_symtab(const struct elf_file *ef);   /* a non-empty .symtab */
 bool elf_file__has_dynsym(const struct elf_file *ef);   /* a non-empty .dynsym */

@@ -1,0 +1,459 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause
+/*
+ * pymemtrace BPF programs: GC pauses, pymalloc arenas, mmap/munmap/mremap/brk
+ * and process exit/exec for the processes listed in the `procs` map.
+ *
+ * Everything hot is aggregated here, in struct pmt_proc_stats; only process
+ * exit and exec (rare) are streamed through the ring buffer.  See
+ * bpf/pymemtrace.h for the shared layouts.
+ *
+ * Uprobes are attached per pid by user space, so they only fire in traced
+ * processes.  The syscall and sched hooks are system-wide tracepoints, so they
+ * test the syscall number first and the `procs` map second, to cost other
+ * processes as little as possible.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/usdt.bpf.h>
+#include "pymemtrace.h"
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+/* x86-64 syscall numbers (arch/x86/entry/syscalls/syscall_64.tbl). */
+#define NR_mmap    9
+#define NR_munmap  11
+#define NR_brk     12
+#define NR_mremap  25
+#define MAP_ANONYMOUS_FLAG 0x20
+#define PAGE_SZ 4096ULL
+
+/* Sizes are set by user space before load (--max-procs, --max-threads, --ringbuf-kb). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u32);                     /* tgid */
+	__type(value, struct pmt_proc_stats);
+} procs SEC(".maps");
+
+struct gc_pending {
+	__u64 start_ns;
+	__u32 generation;
+	__u32 _pad;
+};
+
+/* A collection's start, by thread, until its end is seen. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 8192);
+	__type(key, __u32);                     /* tid */
+	__type(value, struct gc_pending);
+} gc_pending SEC(".maps");
+
+/* An arena allocation's requested size, by thread, until it returns. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 8192);
+	__type(key, __u32);
+	__type(value, __u64);
+} arena_pending SEC(".maps");
+
+struct sys_pending {
+	__u64 nr;
+	__u64 len;                              /* mmap/munmap len, mremap old_len, brk: old break */
+	__u64 new_len;                          /* mremap */
+	__u64 flags;                            /* mmap flags */
+};
+
+/* A syscall's arguments, by thread, until it returns. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 8192);
+	__type(key, __u32);
+	__type(value, struct sys_pending);
+} sys_pending SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 256 * 1024);
+} events SEC(".maps");
+
+/* Drops that cannot be charged to a process (no entry for it). */
+__u64 global_ringbuf_drops = 0;
+
+static __always_inline __u32 current_tgid(void)
+{
+	return bpf_get_current_pid_tgid() >> 32;
+}
+
+static __always_inline __u32 current_tid(void)
+{
+	return (__u32)bpf_get_current_pid_tgid();
+}
+
+static __always_inline struct pmt_proc_stats *traced_proc(__u32 tgid)
+{
+	struct pmt_proc_stats *st = bpf_map_lookup_elem(&procs, &tgid);
+
+	if (st && st->exec_seen)
+		return NULL; /* a new program image: not what the user asked to trace */
+	return st;
+}
+
+/* floor(log2(v)), 0 for v <= 1; matches hist_slot() in user/hist.c. */
+static __always_inline __u32 pmt_log2(__u64 v)
+{
+	__u32 r = 0, shift;
+
+	shift = (v > 0xFFFFFFFFULL) << 5; v >>= shift; r |= shift;
+	shift = (v > 0xFFFF) << 4; v >>= shift; r |= shift;
+	shift = (v > 0xFF) << 3; v >>= shift; r |= shift;
+	shift = (v > 0xF) << 2; v >>= shift; r |= shift;
+	shift = (v > 0x3) << 1; v >>= shift; r |= shift;
+	r |= (v >> 1);
+	return r;
+}
+
+/* ---- GC pauses ---------------------------------------------------------- */
+
+static __always_inline void gc_begin(__u32 generation)
+{
+	__u32 tid = current_tid();
+	struct pmt_proc_stats *st = traced_proc(current_tgid());
+	struct gc_pending p = {};
+
+	if (!st)
+		return;
+	p.start_ns = bpf_ktime_get_ns();
+	p.generation = generation;
+	if (bpf_map_update_elem(&gc_pending, &tid, &p, BPF_ANY))
+		__sync_fetch_and_add(&st->pending_full, 1);
+}
+
+static __always_inline void gc_end(__s64 collected)
+{
+	__u32 tid = current_tid();
+	struct pmt_proc_stats *st = traced_proc(current_tgid());
+	struct gc_pending *p;
+	struct pmt_gc_gen_stats *g;
+	__u64 pause;
+	__u32 slot, gen;
+
+	if (!st)
+		return;
+	p = bpf_map_lookup_elem(&gc_pending, &tid);
+	if (!p) {
+		__sync_fetch_and_add(&st->gc_unmatched_done, 1);
+		return;
+	}
+	pause = bpf_ktime_get_ns() - p->start_ns;
+	gen = p->generation;
+	bpf_map_delete_elem(&gc_pending, &tid);
+	if (gen >= PMT_GENERATIONS) {
+		__sync_fetch_and_add(&st->gc_bad_generation, 1);
+		return;
+	}
+	g = &st->gc[gen];
+	/* A process collects on one thread at a time (CPython's `collecting`
+	 * flag, under the GIL), so these updates do not race each other. */
+	g->collections++;
+	g->pause_total_ns += pause;
+	if (pause > g->pause_max_ns)
+		g->pause_max_ns = pause;
+	if (collected > 0)
+		g->collected += collected;
+	slot = pmt_log2(pause);
+	if (slot >= PMT_HIST_SLOTS)
+		slot = PMT_HIST_SLOTS - 1;
+	g->hist[slot]++;
+}
+
+/* USDT python:gc__start(int generation), python:gc__done(Py_ssize_t collected).
+ * The probes are semaphore-guarded; libbpf sets ref_ctr_offset, so the kernel
+ * raises the semaphore only while we are attached. */
+SEC("usdt")
+int BPF_USDT(usdt_gc_start, int generation)
+{
+	gc_begin((__u32)generation);
+	return 0;
+}
+
+SEC("usdt")
+int BPF_USDT(usdt_gc_done, long collected)
+{
+	gc_end(collected);
+	return 0;
+}
+
+/* uprobe on the collection function (collect / gc_collect_main).  The attach
+ * cookie says where the generation is (enum pmt_gen_source). */
+SEC("uprobe")
+int uprobe_gc_entry(struct pt_regs *ctx)
+{
+	__u64 src = bpf_get_attach_cookie(ctx);
+	__u32 gen;
+
+	if (src == PMT_GEN_ARG0)
+		gen = (__u32)PT_REGS_PARM1(ctx);
+	else if (src == PMT_GEN_ARG1)
+		gen = (__u32)PT_REGS_PARM2(ctx);
+	else
+		gen = 2;
+	gc_begin(gen);
+	return 0;
+}
+
+/* The collection function returns collected + uncollectable, like gc__done. */
+SEC("uretprobe")
+int uretprobe_gc_return(struct pt_regs *ctx)
+{
+	gc_end((__s64)PT_REGS_RC(ctx));
+	return 0;
+}
+
+/* ---- pymalloc arenas ---------------------------------------------------- */
+
+/* void *alloc(void *ctx, size_t size) */
+SEC("uprobe")
+int uprobe_arena_alloc(struct pt_regs *ctx)
+{
+	__u32 tid = current_tid();
+	struct pmt_proc_stats *st = traced_proc(current_tgid());
+	__u64 size = PT_REGS_PARM2(ctx);
+
+	if (!st)
+		return 0;
+	if (bpf_map_update_elem(&arena_pending, &tid, &size, BPF_ANY))
+		__sync_fetch_and_add(&st->pending_full, 1);
+	return 0;
+}
+
+SEC("uretprobe")
+int uretprobe_arena_alloc(struct pt_regs *ctx)
+{
+	__u32 tid = current_tid();
+	struct pmt_proc_stats *st = traced_proc(current_tgid());
+	__u64 *size;
+
+	if (!st)
+		return 0;
+	size = bpf_map_lookup_elem(&arena_pending, &tid);
+	if (!size)
+		return 0; /* attached while an allocation was in flight */
+	if (PT_REGS_RC(ctx)) {
+		__sync_fetch_and_add(&st->arena_allocs, 1);
+		__sync_fetch_and_add(&st->arena_alloc_bytes, *size);
+	} else {
+		__sync_fetch_and_add(&st->arena_alloc_failed, 1);
+	}
+	bpf_map_delete_elem(&arena_pending, &tid);
+	return 0;
+}
+
+/* void free(void *ctx, void *ptr, size_t size) */
+SEC("uprobe")
+int uprobe_arena_free(struct pt_regs *ctx)
+{
+	struct pmt_proc_stats *st = traced_proc(current_tgid());
+
+	if (!st)
+		return 0;
+	__sync_fetch_and_add(&st->arena_frees, 1);
+	__sync_fetch_and_add(&st->arena_free_bytes, PT_REGS_PARM3(ctx));
+	return 0;
+}
+
+/* ---- mmap, munmap, mremap, brk ------------------------------------------ */
+
+static __always_inline __u64 page_round_up(__u64 len)
+{
+	return (len + PAGE_SZ - 1) & ~(PAGE_SZ - 1);
+}
+
+static __always_inline __u64 current_brk(void)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+
+	return BPF_CORE_READ(task, mm, brk);
+}
+
+/* raw_tp needs no tracefs (classic syscalls:* tracepoints do), and one
+ * program covers all four syscalls. */
+SEC("raw_tp/sys_enter")
+int raw_sys_enter(struct bpf_raw_tracepoint_args *ctx)
+{
+	long nr = (long)ctx->args[1];
+	struct pt_regs *regs;
+	struct pmt_proc_stats *st;
+	struct sys_pending p = {};
+	__u32 tid;
+
+	if (nr != NR_mmap && nr != NR_munmap && nr != NR_mremap && nr != NR_brk)
+		return 0;
+	st = traced_proc(current_tgid());
+	if (!st)
+		return 0;
+	regs = (struct pt_regs *)ctx->args[0];
+	p.nr = nr;
+	switch (nr) {
+	case NR_mmap:   /* addr, len, prot, flags, fd, off */
+		p.len = BPF_CORE_READ(regs, si);
+		p.flags = BPF_CORE_READ(regs, r10);
+		break;
+	case NR_munmap: /* addr, len */
+		p.len = BPF_CORE_READ(regs, si);
+		break;
+	case NR_mremap: /* old_addr, old_len, new_len, flags, new_addr */
+		p.len = BPF_CORE_READ(regs, si);
+		p.new_len = BPF_CORE_READ(regs, dx);
+		break;
+	case NR_brk:
+		p.len = current_brk();
+		break;
+	}
+	tid = current_tid();
+	if (bpf_map_update_elem(&sys_pending, &tid, &p, BPF_ANY))
+		__sync_fetch_and_add(&st->pending_full, 1);
+	return 0;
+}
+
+static __always_inline void sys_account(struct pmt_sys_stats *s, __s64 bytes)
+{
+	__sync_fetch_and_add(&s->calls, 1);
+	__sync_fetch_and_add(&s->bytes, bytes);
+}
+
+SEC("raw_tp/sys_exit")
+int raw_sys_exit(struct bpf_raw_tracepoint_args *ctx)
+{
+	long ret = (long)ctx->args[1];
+	struct pmt_proc_stats *st;
+	struct sys_pending *p;
+	__u32 tid;
+
+	/* sys_exit carries no syscall number in args; the pending entry
+	 * (created only for our four syscalls in traced processes) is the
+	 * filter.  Look up the process first: it fails fast for everyone else. */
+	st = traced_proc(current_tgid());
+	if (!st)
+		return 0;
+	tid = current_tid();
+	p = bpf_map_lookup_elem(&sys_pending, &tid);
+	if (!p)
+		return 0;
+	if (p->nr != NR_brk && ret < 0 && ret > -4096) {
+		__sync_fetch_and_add(&st->syscalls_failed, 1);
+		goto out;
+	}
+	switch (p->nr) {
+	case NR_mmap:
+		if (p->flags & MAP_ANONYMOUS_FLAG)
+			sys_account(&st->mmap_anon, page_round_up(p->len));
+		else
+			sys_account(&st->mmap_file, page_round_up(p->len));
+		break;
+	case NR_munmap:
+		sys_account(&st->munmap, page_round_up(p->len));
+		break;
+	case NR_mremap:
+		sys_account(&st->mremap, (__s64)page_round_up(p->new_len) -
+					 (__s64)page_round_up(p->len));
+		break;
+	case NR_brk:
+		/* brk returns the new break, or the old one on failure. */
+		sys_account(&st->brk, (__s64)(current_brk() - p->len));
+		break;
+	}
+out:
+	bpf_map_delete_elem(&sys_pending, &tid);
+	return 0;
+}
+
+/* ---- holding a launched command -------------------------------------------- */
+
+/* `pymemtrace -- CMD` attaches this to CMD's entry point (_start) for the
+ * child's pid only.  By then the dynamic loader has mapped libpython but no
+ * Python code has run; stopping the child here lets user space find the
+ * interpreter and attach every probe before the first Python instruction. */
+__u32 hold_tgid = 0;
+
+SEC("uprobe")
+int uprobe_hold_at_entry(struct pt_regs *ctx)
+{
+	if (hold_tgid && current_tgid() == hold_tgid)
+		bpf_send_signal(19 /* SIGSTOP */);
+	return 0;
+}
+
+/* ---- process exit and exec (rare: streamed) ------------------------------ */
+
+static __always_inline void emit(struct pmt_proc_stats *st, struct pmt_event *src)
+{
+	struct pmt_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+
+	if (!e) {
+		if (st)
+			__sync_fetch_and_add(&st->ringbuf_drops, 1);
+		else
+			__sync_fetch_and_add(&global_ringbuf_drops, 1);
+		return;
+	}
+	__builtin_memcpy(e, src, sizeof(*e));
+	bpf_ringbuf_submit(e, 0);
+}
+
+SEC("raw_tp/sched_process_exit")
+int raw_process_exit(struct bpf_raw_tracepoint_args *ctx)
+{
+	struct task_struct *task = (struct task_struct *)ctx->args[0];
+	struct pmt_proc_stats *st;
+	struct pmt_event ev = {};
+	__u32 tgid = BPF_CORE_READ(task, tgid);
+	struct task_struct *leader;
+
+	st = bpf_map_lookup_elem(&procs, &tgid);
+	if (!st)
+		return 0;
+	/* do_exit() drops signal->live before this tracepoint: 0 means the
+	 * whole thread group is gone with this thread. */
+	if (BPF_CORE_READ(task, signal, live.counter) != 0)
+		return 0;
+	ev.type = PMT_EV_EXIT;
+	ev.pid = tgid;
+	ev.tid = BPF_CORE_READ(task, pid);
+	ev.exit_code = BPF_CORE_READ(task, exit_code);
+	ev.ts_ns = bpf_ktime_get_ns();
+	/* Faults of threads already released are in signal; this thread's and
+	 * a zombie leader's are still in their task structs. */
+	ev.min_flt = BPF_CORE_READ(task, signal, min_flt) + BPF_CORE_READ(task, min_flt);
+	ev.maj_flt = BPF_CORE_READ(task, signal, maj_flt) + BPF_CORE_READ(task, maj_flt);
+	leader = BPF_CORE_READ(task, group_leader);
+	if (leader && leader != task) {
+		ev.min_flt += BPF_CORE_READ(leader, min_flt);
+		ev.maj_flt += BPF_CORE_READ(leader, maj_flt);
+	}
+	emit(st, &ev);
+	return 0;
+}
+
+SEC("raw_tp/sched_process_exec")
+int raw_process_exec(struct bpf_raw_tracepoint_args *ctx)
+{
+	struct task_struct *task = (struct task_struct *)ctx->args[0];
+	__u32 tgid = BPF_CORE_READ(task, tgid);
+	struct pmt_proc_stats *st;
+	struct pmt_event ev = {};
+
+	st = bpf_map_lookup_elem(&procs, &tgid);
+	if (!st || st->exec_seen)
+		return 0;
+	st->exec_seen = 1;
+	ev.type = PMT_EV_EXEC;
+	ev.pid = tgid;
+	ev.tid = BPF_CORE_READ(task, pid);
+	ev.ts_ns = bpf_ktime_get_ns();
+	BPF_CORE_READ_STR_INTO(&ev.comm, task, comm);
+	emit(st, &ev);
+	return 0;
+}

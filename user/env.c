@@ -1,0 +1,179 @@
+/* Command-line parsing: see env.h. */
+#include <argp.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "env.h"
+#include "log.h"
+
+#define PMT_VERSION_STR "0.1.0"
+
+struct env env = {
+	.max_procs = 1024,     /* --max-procs */
+	.ringbuf_kb = 256,     /* --ringbuf-kb */
+	.max_threads = 8192,   /* --max-threads */
+};
+
+enum {
+	OPT_JSON = 1000,
+	OPT_DRY_RUN,
+	OPT_MAX_PROCS,
+	OPT_RINGBUF_KB,
+	OPT_MAX_THREADS,
+};
+
+const char *argp_program_version = "pymemtrace " PMT_VERSION_STR;
+
+static const char doc[] =
+"Trace the memory of running CPython processes with eBPF.\n"
+"\n"
+"Attaches to running processes (-p) or starts one (-- CMD) and reports GC\n"
+"pauses, pymalloc arenas, mmap/munmap/mremap/brk heap growth, page faults,\n"
+"cache counters and RSS.  The report goes to stdout, progress to stderr.\n"
+"\n"
+"EXAMPLES:\n"
+"  pymemtrace -p 1234                 trace until Ctrl-C\n"
+"  pymemtrace -p 1234 -d 30 --json -  30 s, JSON on stdout\n"
+"  pymemtrace -i 5 -- python3 app.py  start app.py, report every 5 s\n"
+"  pymemtrace --dry-run -p 1234       show the probe plan, attach nothing\n"
+"\n"
+"EXIT CODES:\n"
+"  0 traced and reported    1 runtime failure     2 bad command line\n"
+"  3 no such process        4 not a CPython process\n"
+"  5 unsupported CPython (< 3.8 or free-threaded)\n"
+"  6 not enough privilege   7 kernel lacks BTF/BPF/uprobes\n"
+"  8 the command after -- could not be started";
+
+static const char args_doc[] = "-p PID [-p PID...] | -- CMD [ARGS...]";
+
+static const struct argp_option opts[] = {
+	{ NULL, 0, NULL, 0, "Targets:", 1 },
+	{ "pid", 'p', "PID", 0, "Trace this running process (repeatable)", 1 },
+	{ NULL, 0, NULL, 0, "Duration and reports:", 2 },
+	{ "duration", 'd', "SECONDS", 0, "Stop after this long (default: Ctrl-C, SIGTERM, or all targets exited)", 2 },
+	{ "interval", 'i', "SECONDS", 0, "Print an interval report this often", 2 },
+	{ "json", OPT_JSON, "FILE", 0, "Write the final report as JSON to FILE ('-': stdout)", 2 },
+	{ "dry-run", OPT_DRY_RUN, NULL, 0, "Resolve targets and probes, print the plan, attach nothing", 2 },
+	{ "verbose", 'v', NULL, 0, "Say which interpreter, symbols and probes were chosen, and why (-vv: libbpf debug)", 2 },
+	{ "quiet", 'q', NULL, 0, "No progress messages on stderr", 2 },
+	{ NULL, 0, NULL, 0, "Sizes:", 3 },
+	{ "max-procs", OPT_MAX_PROCS, "N", 0, "Processes the statistics map can hold (default 1024)", 3 },
+	{ "max-threads", OPT_MAX_THREADS, "N", 0, "Threads with a probe in flight the per-thread maps can hold (default 8192)", 3 },
+	{ "ringbuf-kb", OPT_RINGBUF_KB, "KB", 0, "Ring buffer size for rare events, power of 2 (default 256)", 3 },
+	{},
+};
+
+/* Strict number parsing: the whole string, in range. */
+static int parse_ulong(const char *s, unsigned long min, unsigned long max, unsigned long *out)
+{
+	char *end;
+	unsigned long v;
+
+	if (!s || !*s || *s == '-')
+		return -EINVAL;
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || *end || v < min || v > max)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+static int parse_seconds(const char *s, double *out)
+{
+	char *end;
+	double v;
+
+	if (!s || !*s)
+		return -EINVAL;
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno || *end || !(v > 0) || v > 365.0 * 24 * 3600)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+static error_t parse_opt(int key, char *arg, struct argp_state *state)
+{
+	unsigned long v;
+
+	switch (key) {
+	case 'p':
+		if (parse_ulong(arg, 1, INT_MAX, &v))
+			argp_error(state, "invalid pid '%s'", arg);
+		if (env.n_pids >= PMT_MAX_PIDS)
+			argp_error(state, "at most %d -p options", PMT_MAX_PIDS);
+		env.pids[env.n_pids++] = (pid_t)v;
+		break;
+	case 'd':
+		if (parse_seconds(arg, &env.duration))
+			argp_error(state, "invalid duration '%s': want seconds > 0", arg);
+		break;
+	case 'i':
+		if (parse_seconds(arg, &env.interval))
+			argp_error(state, "invalid interval '%s': want seconds > 0", arg);
+		break;
+	case OPT_JSON:
+		env.json_path = arg;
+		break;
+	case OPT_DRY_RUN:
+		env.dry_run = true;
+		break;
+	case 'v':
+		env.verbose++;
+		break;
+	case 'q':
+		env.quiet = true;
+		break;
+	case OPT_MAX_PROCS:
+		if (parse_ulong(arg, 1, 1 << 20, &v))
+			argp_error(state, "invalid --max-procs '%s'", arg);
+		env.max_procs = v;
+		break;
+	case OPT_MAX_THREADS:
+		if (parse_ulong(arg, 16, 1 << 22, &v))
+			argp_error(state, "invalid --max-threads '%s'", arg);
+		env.max_threads = v;
+		break;
+	case OPT_RINGBUF_KB:
+		if (parse_ulong(arg, 4, 1 << 20, &v) || (v & (v - 1)))
+			argp_error(state, "invalid --ringbuf-kb '%s': want a power of 2, 4..1048576", arg);
+		env.ringbuf_kb = v;
+		break;
+	case ARGP_KEY_ARG:
+		/* Everything from the first non-option on is the command. */
+		env.cmd = &state->argv[state->next - 1];
+		state->next = state->argc;
+		break;
+	case ARGP_KEY_END:
+		if (!env.n_pids && !env.cmd)
+			argp_error(state, "nothing to trace: give -p PID or -- CMD");
+		if (env.n_pids && env.cmd)
+			argp_error(state, "give either -p PID or -- CMD, not both");
+		break;
+	default:
+		return ARGP_ERR_UNKNOWN;
+	}
+	return 0;
+}
+
+int env_parse(int argc, char **argv)
+{
+	static const struct argp argp = { opts, parse_opt, args_doc, doc, NULL, NULL, NULL };
+	int err;
+
+	/* argp exits with argp_err_exit_status on usage errors, and 0 after
+	 * --help/--version: both are the exit codes we document. */
+	argp_err_exit_status = EXIT_USAGE;
+	err = argp_parse(&argp, argc, argv, ARGP_IN_ORDER, NULL, NULL);
+	if (err)
+		return EXIT_USAGE;
+	if (env.quiet)
+		log_verbosity = 0;
+	else
+		log_verbosity = 1 + env.verbose;
+	return 0;
+}

@@ -1,0 +1,227 @@
+/* pymemtrace: lifecycle only.  parse -> check -> (launch) -> load -> attach ->
+ * run -> report.  Everything else lives in its own module. */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <bpf/libbpf.h>
+#include "env.h"
+#include "launch.h"
+#include "log.h"
+#include "output.h"
+#include "plan.h"
+#include "preflight.h"
+#include "session.h"
+
+#define HOLD_TIMEOUT_MS 5000
+
+static void on_signal(int sig)
+{
+	session__stop();
+}
+
+static void install_signals(void)
+{
+	struct sigaction sa = { .sa_handler = on_signal };
+
+	/* No SA_RESTART: the event loop's poll must return on a signal. */
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+}
+
+/* Maps a target-discovery error to the documented exit code. */
+static int exit_code_for(int err)
+{
+	switch (err) {
+	case -ESRCH:           return EXIT_NO_PROCESS;
+	case -ENOEXEC:         return EXIT_NOT_PYTHON;
+	case -EPROTONOSUPPORT: return EXIT_UNSUPPORTED;
+	case -EACCES:
+	case -EPERM:           return EXIT_PRIVILEGE;
+	default:               return EXIT_RUNTIME;
+	}
+}
+
+static int dry_run(void)
+{
+	int worst = EXIT_OK;
+
+	if (env.cmd) {
+		struct launch l;
+		char err[512];
+
+		/* Nothing runs before the command execs, so there is no process
+		 * to plan against yet: say what would be held and where. */
+		if (launch__fork(env.cmd, &l, err, sizeof(err))) {
+			pr_err("%s", err);
+			return EXIT_CMD_FAILED;
+		}
+		launch__abort(&l);
+		printf("would start '%s' (image '%s'), hold it at its entry point (file offset "
+		       "0x%llx), find its interpreter and attach before its first Python "
+		       "instruction\n", l.exec_path, l.image_path, (unsigned long long)l.entry_offset);
+		return EXIT_OK;
+	}
+	for (unsigned i = 0; i < env.n_pids; i++) {
+		struct plan plan;
+		char err[512];
+		int ret = plan__build(env.pids[i], &plan, err, sizeof(err));
+
+		if (ret) {
+			pr_err("%s", err);
+			if (worst == EXIT_OK)
+				worst = exit_code_for(ret);
+			continue;
+		}
+		plan__print(stdout, &plan);
+		plan__release(&plan);
+	}
+	return worst;
+}
+
+static void print_interval(const struct report *r, void *ctx)
+{
+	output_text(stdout, r);
+	fflush(stdout);
+}
+
+static int write_reports(const struct report *r)
+{
+	FILE *f;
+
+	if (!env.json_path || strcmp(env.json_path, "-"))
+		output_text(stdout, r);
+	if (!env.json_path)
+		return 0;
+	if (!strcmp(env.json_path, "-")) {
+		output_json(stdout, r);
+		return 0;
+	}
+	f = fopen(env.json_path, "we");
+	if (!f) {
+		pr_err("cannot write JSON report to '%s': %s", env.json_path, strerror(errno));
+		return EXIT_RUNTIME;
+	}
+	output_json(f, r);
+	if (fclose(f)) {
+		pr_err("cannot write JSON report to '%s': %s", env.json_path, strerror(errno));
+		return EXIT_RUNTIME;
+	}
+	return 0;
+}
+
+/* Starts env.cmd held at its entry point and adds it to the session. */
+static int launch_and_add(struct session *s, struct launch *l)
+{
+	struct bpf_link *hold;
+	char err[512];
+	int ret, status = 0;
+
+	ret = launch__fork(env.cmd, l, err, sizeof(err));
+	if (ret) {
+		pr_err("%s", err);
+		return EXIT_CMD_FAILED;
+	}
+	hold = session__hold(s, l->pid, l->image_path, l->entry_offset);
+	if (!hold)
+		pr_warn("cannot hold '%s' at its entry point (%s): tracing starts a little late",
+			l->image_path, strerror(errno));
+	ret = launch__exec(l, err, sizeof(err));
+	if (ret) {
+		bpf_link__destroy(hold);
+		pr_err("%s", err);
+		return EXIT_CMD_FAILED;
+	}
+	if (hold) {
+		ret = launch__wait_held(l, HOLD_TIMEOUT_MS, &status);
+		bpf_link__destroy(hold);
+		if (ret == -ECHILD) {
+			pr_err("'%s' exited before it could be traced (wait status 0x%x)",
+			       l->exec_path, status);
+			return EXIT_CMD_FAILED;
+		}
+		if (ret)
+			pr_warn("'%s' did not stop at its entry point: tracing starts late", l->exec_path);
+	}
+	ret = session__add(s, l->pid, true, err, sizeof(err));
+	if (ret) {
+		pr_err("%s", err);
+		launch__abort(l);
+		return exit_code_for(ret);
+	}
+	launch__resume(l);
+	return EXIT_OK;
+}
+
+int main(int argc, char **argv)
+{
+	struct session_opts so = {};
+	struct session *s = NULL;
+	struct launch l = { .pid = -1 };
+	struct report r;
+	char err[512];
+	int ret, code = EXIT_OK;
+
+	ret = env_parse(argc, argv);
+	if (ret)
+		return ret;
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (env.dry_run)
+		return dry_run();
+	if (preflight_privileges(err, sizeof(err))) {
+		pr_err("%s", err);
+		return EXIT_PRIVILEGE;
+	}
+	if (preflight_kernel(err, sizeof(err))) {
+		pr_err("%s", err);
+		return EXIT_KERNEL;
+	}
+	install_signals();
+
+	so.max_procs = env.max_procs;
+	so.max_threads = env.max_threads;
+	so.ringbuf_kb = env.ringbuf_kb;
+	so.duration = env.duration;
+	so.interval = env.interval;
+	so.on_interval = print_interval;
+	s = session__new(&so, &ret, err, sizeof(err));
+	if (!s) {
+		pr_err("%s", err);
+		return ret == -EPERM || ret == -EACCES ? EXIT_PRIVILEGE : EXIT_KERNEL;
+	}
+	if (env.cmd) {
+		code = launch_and_add(s, &l);
+	} else {
+		for (unsigned i = 0; i < env.n_pids && code == EXIT_OK; i++) {
+			ret = session__add(s, env.pids[i], false, err, sizeof(err));
+			if (ret) {
+				pr_err("%s", err);
+				code = exit_code_for(ret);
+			}
+		}
+	}
+	if (code != EXIT_OK)
+		goto out;
+
+	pr_info("tracing; %s", env.duration > 0 ? "stops after -d" : "Ctrl-C to stop");
+	ret = session__run(s);
+	if (ret)
+		code = EXIT_RUNTIME;
+	if (session__report(s, &r, true)) {
+		pr_err("out of memory building the report");
+		code = EXIT_RUNTIME;
+		goto out;
+	}
+	ret = write_reports(&r);
+	if (ret && code == EXIT_OK)
+		code = ret;
+	free(r.procs);
+out:
+	session__free(s);
+	return code;
+}

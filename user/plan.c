@@ -1,0 +1,270 @@
+/* Probe plan: see plan.h. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include "log.h"
+#include "plan.h"
+#include "pymemtrace.h"
+#include "x86_decode.h"
+
+static struct plan_probe *plan_add(struct plan *p, enum plan_prog prog, const char *name)
+{
+	struct plan_probe *pp;
+
+	if (p->n_probes >= PLAN_MAX_PROBES)
+		return NULL;
+	pp = &p->probes[p->n_probes++];
+	memset(pp, 0, sizeof(*pp));
+	pp->prog = prog;
+	pp->name = name;
+	return pp;
+}
+
+/* Fills vaddr/file_offset for a probe at an ELF vaddr; false if the address
+ * is not in a file-backed segment (then the probe is marked unavailable). */
+static bool plan_locate(struct plan *p, struct plan_probe *pp, uint64_t vaddr)
+{
+	uint64_t off;
+	int err = elf_file__vaddr_to_offset(p->interp.elf, vaddr, &off);
+
+	if (err) {
+		pp->available = false;
+		fmt_msg(pp->reason, sizeof(pp->reason),
+			"address 0x%llx is not in a loaded segment of '%s'",
+			(unsigned long long)vaddr, p->interp.map_path);
+		return false;
+	}
+	pp->vaddr = vaddr;
+	pp->file_offset = off;
+	pp->available = true;
+	return true;
+}
+
+/* ---- GC ------------------------------------------------------------------ */
+
+static bool plan_gc_usdt(struct plan *p)
+{
+	const struct usdt_note *start = interp__usdt(&p->interp, "gc__start");
+	const struct usdt_note *done = interp__usdt(&p->interp, "gc__done");
+	struct plan_probe *a, *b;
+
+	if (!start || !done)
+		return false;
+	a = plan_add(p, PLAN_USDT_GC_START, "gc_start");
+	b = plan_add(p, PLAN_USDT_GC_DONE, "gc_done");
+	if (!a || !b)
+		return false;
+	snprintf(a->target, sizeof(a->target), "python:gc__start");
+	snprintf(b->target, sizeof(b->target), "python:gc__done");
+	plan_locate(p, a, start->pc);
+	plan_locate(p, b, done->pc);
+	fmt_msg(a->how, sizeof(a->how), "usdt python:gc__start @0x%llx, semaphore 0x%llx, args '%s'",
+		(unsigned long long)start->pc, (unsigned long long)start->semaphore, start->args);
+	fmt_msg(b->how, sizeof(b->how), "usdt python:gc__done @0x%llx, semaphore 0x%llx, args '%s'",
+		(unsigned long long)done->pc, (unsigned long long)done->semaphore, done->args);
+	snprintf(a->reason, sizeof(a->reason), "the interpreter has USDT gc probes (preferred: stable, cheap)");
+	snprintf(b->reason, sizeof(b->reason), "the interpreter has USDT gc probes (preferred: stable, cheap)");
+	return true;
+}
+
+struct gc_candidates {
+	struct elf_sym syms[8];
+	unsigned n;
+	const char *base;
+};
+
+/* Collects `base` and its GCC clones (`base.constprop.N`, `base.isra.N`);
+ * `.part.N` and `.cold` pieces are not entry points and are skipped. */
+static int collect_gc_candidate(const struct elf_sym *sym, void *ctx)
+{
+	struct gc_candidates *c = ctx;
+	size_t n = strlen(c->base);
+
+	if (sym->type != 2 /* STT_FUNC */ || !sym->vaddr || strncmp(sym->name, c->base, n))
+		return 0;
+	if (sym->name[n] != '\0' && strncmp(sym->name + n, ".constprop.", 11) &&
+	    strncmp(sym->name + n, ".isra.", 6))
+		return 0;
+	for (unsigned i = 0; i < c->n; i++)
+		if (c->syms[i].vaddr == sym->vaddr)
+			return 0;
+	if (c->n < sizeof(c->syms) / sizeof(c->syms[0]))
+		c->syms[c->n++] = *sym;
+	return 0;
+}
+
+/* Where does this function take `int generation`?  The plain function takes
+ * it as its second argument.  A clone may have dropped the first (constant)
+ * argument, or folded the generation into a constant: the prologue tells. */
+static int gc_generation_source(struct plan *p, const struct elf_sym *sym, const char **what)
+{
+	uint8_t code[96];
+	unsigned reads;
+
+	if (!strchr(sym->name, '.')) {
+		*what = "arg1 (signature: tstate/state, int generation, ...)";
+		return PMT_GEN_ARG1;
+	}
+	if (elf_file__read_vaddr(p->interp.elf, sym->vaddr, code, sizeof(code))) {
+		*what = "clone whose code could not be read";
+		return -1;
+	}
+	reads = x86_int32_arg_reads(code, sizeof(code), sym->vaddr, 24);
+	if (reads == 1) {
+		*what = "arg0 (clone reads %edi as an int: the constant first argument was dropped)";
+		return PMT_GEN_ARG0;
+	}
+	if (reads == 2) {
+		*what = "arg1 (clone reads %esi as an int)";
+		return PMT_GEN_ARG1;
+	}
+	if (reads == 0) {
+		*what = "constant 2 (clone reads no int argument: GCC folded the generation, "
+			"which only full collections pass as a constant)";
+		return PMT_GEN_CONST2;
+	}
+	*what = "ambiguous clone prologue";
+	return -1;
+}
+
+static bool plan_gc_uprobe(struct plan *p, const char **why_not)
+{
+	static const char *const names[] = { "gc_collect_main", "collect" };
+	struct gc_candidates c = {};
+
+	for (unsigned i = 0; i < sizeof(names) / sizeof(names[0]) && !c.n; i++) {
+		c.base = names[i];
+		elf_file__foreach_symbol(p->interp.elf, collect_gc_candidate, &c);
+	}
+	if (!c.n) {
+		*why_not = p->interp.has_symtab
+			? "no collection function (gc_collect_main, collect) in .symtab"
+			: "no USDT gc probes, and .symtab is stripped, so the static collection "
+			  "function cannot be found";
+		return false;
+	}
+	for (unsigned i = 0; i < c.n; i++) {
+		const struct elf_sym *s = &c.syms[i];
+		struct plan_probe *e = plan_add(p, PLAN_GC_ENTRY, "gc_collect");
+		struct plan_probe *r = plan_add(p, PLAN_GC_RETURN, "gc_collect_return");
+		const char *what = "";
+		int src = gc_generation_source(p, s, &what);
+
+		if (!e || !r)
+			break;
+		snprintf(e->target, sizeof(e->target), "%s", s->name);
+		snprintf(r->target, sizeof(r->target), "%s", s->name);
+		if (src < 0) {
+			fmt_msg(e->reason, sizeof(e->reason), "cannot tell where '%s' takes the generation: %s",
+				s->name, what);
+			memcpy(r->reason, e->reason, sizeof(r->reason));
+			continue;
+		}
+		if (!plan_locate(p, e, s->vaddr))
+			continue;
+		plan_locate(p, r, s->vaddr);
+		e->cookie = (uint64_t)src;
+		fmt_msg(e->how, sizeof(e->how), "uprobe %s @0x%llx, generation: %s", s->name,
+			(unsigned long long)s->vaddr, what);
+		fmt_msg(r->how, sizeof(r->how), "uretprobe %s @0x%llx (returns collected + uncollectable)",
+			s->name, (unsigned long long)s->vaddr);
+		snprintf(e->reason, sizeof(e->reason), "no USDT gc probes; '%s' found in .symtab", s->name);
+		memcpy(r->reason, e->reason, sizeof(r->reason));
+	}
+	return true;
+}
+
+static void plan_gc(struct plan *p)
+{
+	const char *why_not = NULL;
+	struct plan_probe *pp;
+
+	if (plan_gc_usdt(p) || plan_gc_uprobe(p, &why_not))
+		return;
+	pp = plan_add(p, PLAN_GC_ENTRY, "gc_collect");
+	if (!pp)
+		return;
+	snprintf(pp->target, sizeof(pp->target), "gc_collect_main/collect");
+	pp->available = false;
+	fmt_msg(pp->reason, sizeof(pp->reason), "GC pauses unavailable: %s", why_not);
+}
+
+/* ---- arenas ---------------------------------------------------------------- */
+
+static void plan_arenas(struct plan *p)
+{
+	uint64_t alloc_va = 0, free_va = 0;
+	char how[256] = "";
+	struct plan_probe *a = plan_add(p, PLAN_ARENA_ALLOC, "arena_alloc");
+	struct plan_probe *ar = plan_add(p, PLAN_ARENA_ALLOC_RET, "arena_alloc_return");
+	struct plan_probe *f = plan_add(p, PLAN_ARENA_FREE, "arena_free");
+
+	if (!a || !ar || !f)
+		return;
+	snprintf(a->target, sizeof(a->target), "arena allocator alloc()");
+	snprintf(ar->target, sizeof(ar->target), "arena allocator alloc() return");
+	snprintf(f->target, sizeof(f->target), "arena allocator free()");
+	if (interp__arena_functions(&p->interp, &alloc_va, &free_va, how, sizeof(how))) {
+		fmt_msg(a->reason, sizeof(a->reason), "pymalloc arenas unavailable: %s", how);
+		memcpy(ar->reason, a->reason, sizeof(ar->reason));
+		memcpy(f->reason, a->reason, sizeof(f->reason));
+		return;
+	}
+	if (plan_locate(p, a, alloc_va))
+		plan_locate(p, ar, alloc_va);
+	plan_locate(p, f, free_va);
+	fmt_msg(a->how, sizeof(a->how), "uprobe @0x%llx (size: arg1)", (unsigned long long)alloc_va);
+	fmt_msg(ar->how, sizeof(ar->how), "uretprobe @0x%llx (NULL: failed)", (unsigned long long)alloc_va);
+	fmt_msg(f->how, sizeof(f->how), "uprobe @0x%llx (size: arg2)", (unsigned long long)free_va);
+	snprintf(a->reason, sizeof(a->reason), "%s", how);
+	snprintf(ar->reason, sizeof(ar->reason), "%s", how);
+	snprintf(f->reason, sizeof(f->reason), "%s", how);
+}
+
+/* ---- plan ----------------------------------------------------------------- */
+
+int plan__build(pid_t pid, struct plan *p, char *err, size_t errlen)
+{
+	int ret;
+
+	memset(p, 0, sizeof(*p));
+	ret = interp__find(pid, &p->interp, err, errlen);
+	if (ret)
+		return ret;
+	plan_gc(p);
+	plan_arenas(p);
+	return 0;
+}
+
+void plan__release(struct plan *p)
+{
+	if (!p)
+		return;
+	interp__release(&p->interp);
+	memset(p, 0, sizeof(*p));
+}
+
+void plan__print(FILE *f, const struct plan *p)
+{
+	const struct interp *in = &p->interp;
+
+	fprintf(f, "pid %d: CPython %s (%s)\n", (int)in->pid, in->version_str, in->version_source);
+	fprintf(f, "  interpreter: %s (%s), opened as %s, load bias 0x%llx\n", in->map_path,
+		in->kind == INTERP_STATIC ? "statically linked executable" : "shared libpython",
+		in->open_path, (unsigned long long)in->load_bias);
+	fprintf(f, "  symbol sources: .dynsym %s, .symtab %s, USDT notes: %zu\n",
+		in->has_dynsym ? "yes" : "no", in->has_symtab ? "yes" : "no (stripped)", in->n_usdt);
+	for (unsigned i = 0; i < p->n_probes; i++) {
+		const struct plan_probe *pp = &p->probes[i];
+
+		fprintf(f, "  probe %-18s %s\n", pp->name, pp->available ? pp->how : "UNAVAILABLE");
+		if (pp->reason[0])
+			fprintf(f, "        %-18s why: %s\n", "", pp->reason);
+	}
+	fprintf(f, "  probe %-18s %s\n", "mmap/munmap/mremap/brk",
+		"raw_tp sys_enter/sys_exit (syscall tracepoints; no kprobes, no tracefs needed)");
+	fprintf(f, "  probe %-18s %s\n", "process_exit/exec", "raw_tp sched_process_exit/sched_process_exec");
+	fprintf(f, "  probe %-18s %s\n", "page_faults", "/proc/PID/stat minflt/majflt (no probe: free)");
+	fprintf(f, "  probe %-18s %s\n", "rss", "/proc/PID/status VmRSS/VmHWM, sampled");
+	fprintf(f, "  probe %-18s %s\n", "cache", "perf_event_open hardware counters, if the machine has a PMU");
+}

@@ -1,0 +1,59 @@
+/* The probe plan for one process: which CPython functions and USDT probes
+ * pymemtrace attaches to, found in the process's own interpreter, with the
+ * reason for every choice.  Building a plan attaches nothing (--dry-run
+ * prints it and stops).
+ *
+ * GC pauses, in order of preference:
+ *   1. USDT python:gc__start / gc__done (distro builds --with-dtrace);
+ *   2. uprobe + uretprobe on the collection function from .symtab:
+ *      `collect` (3.8, 3.9; GCC may clone it as collect.constprop.N),
+ *      `gc_collect_main` (3.10-3.13);
+ *   3. unavailable, with the reason.
+ * Arenas: the functions the arena allocator really calls (interp.h).
+ */
+#ifndef PMT_PLAN_H
+#define PMT_PLAN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include "interp.h"
+
+enum plan_prog {
+	PLAN_USDT_GC_START,
+	PLAN_USDT_GC_DONE,
+	PLAN_GC_ENTRY,        /* uprobe, cookie = enum pmt_gen_source */
+	PLAN_GC_RETURN,       /* uretprobe */
+	PLAN_ARENA_ALLOC,     /* uprobe */
+	PLAN_ARENA_ALLOC_RET, /* uretprobe */
+	PLAN_ARENA_FREE,      /* uprobe */
+};
+
+#define PLAN_MAX_PROBES 16
+
+struct plan_probe {
+	enum plan_prog prog;
+	const char *name;       /* report name: "gc_start", "arena_alloc", ... */
+	char target[160];       /* symbol name, or "python:gc__start" */
+	uint64_t vaddr;         /* ELF vaddr of the probed instruction */
+	uint64_t file_offset;   /* what the uprobe is attached at */
+	uint64_t cookie;
+	bool available;
+	char how[192];          /* "uprobe collect.constprop.1+0 @0x1d43d0 (generation: arg0)" */
+	char reason[256];       /* why this choice, or why unavailable */
+};
+
+struct plan {
+	struct interp interp;
+	struct plan_probe probes[PLAN_MAX_PROBES];
+	unsigned n_probes;
+};
+
+/* Finds the interpreter of pid and decides the probes.  Returns 0, or the
+ * -errno of interp__find() with its reason in err. */
+int plan__build(pid_t pid, struct plan *p, char *err, size_t errlen);
+void plan__release(struct plan *p);
+/* Prints the plan as --dry-run and -v show it. */
+void plan__print(FILE *f, const struct plan *p);
+
+#endif

@@ -1,0 +1,87 @@
+/* Pre-flight checks: see preflight.h. */
+#include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/syscall.h>
+#include <linux/capability.h>
+#include "log.h"
+#include "preflight.h"
+
+#ifndef CAP_PERFMON
+#define CAP_PERFMON 38
+#endif
+#ifndef CAP_BPF
+#define CAP_BPF 39
+#endif
+
+static int effective_caps(uint64_t *caps)
+{
+	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3, .pid = 0 };
+	struct __user_cap_data_struct data[2] = {};
+
+	if (syscall(SYS_capget, &hdr, data))
+		return -errno;
+	*caps = ((uint64_t)data[1].effective << 32) | data[0].effective;
+	return 0;
+}
+
+static bool has_cap(uint64_t caps, int cap)
+{
+	return caps & (1ULL << cap);
+}
+
+int preflight_privileges(char *err, size_t errlen)
+{
+	uint64_t caps = 0;
+	char missing[128] = "";
+	bool bpf_ok, perf_ok;
+
+	if (effective_caps(&caps)) {
+		fmt_msg(err, errlen, "cannot read this process's capabilities: %s", strerror(errno));
+		return -EPERM;
+	}
+	bpf_ok = has_cap(caps, CAP_BPF) || has_cap(caps, CAP_SYS_ADMIN);
+	perf_ok = has_cap(caps, CAP_PERFMON) || has_cap(caps, CAP_SYS_ADMIN);
+	if (!bpf_ok)
+		strcat(missing, " CAP_BPF");
+	if (!perf_ok)
+		strcat(missing, " CAP_PERFMON");
+	if (!has_cap(caps, CAP_SYS_PTRACE))
+		strcat(missing, " CAP_SYS_PTRACE");
+	if (!missing[0])
+		return 0;
+	fmt_msg(err, errlen, "not enough privilege: missing%s (run as root, e.g. with sudo, or grant "
+		"CAP_BPF, CAP_PERFMON and CAP_SYS_PTRACE)", missing);
+	return -EPERM;
+}
+
+const char *preflight_btf_override(void)
+{
+	const char *p = getenv("PYMEMTRACE_BTF_PATH");
+
+	return p && *p ? p : NULL;
+}
+
+int preflight_kernel(char *err, size_t errlen)
+{
+	const char *btf = preflight_btf_override();
+
+	if (!btf)
+		btf = "/sys/kernel/btf/vmlinux";
+	if (access(btf, R_OK)) {
+		fmt_msg(err, errlen, "kernel BTF not found at '%s': %s (pymemtrace needs a kernel "
+			"built with CONFIG_DEBUG_INFO_BTF=y, Linux 5.5 or newer)", btf, strerror(errno));
+		return -ENOENT;
+	}
+	if (access("/sys/bus/event_source/devices/uprobe/type", R_OK)) {
+		fmt_msg(err, errlen, "this kernel has no uprobe support (%s: %s): pymemtrace needs "
+			"CONFIG_UPROBE_EVENTS=y", "/sys/bus/event_source/devices/uprobe/type",
+			strerror(errno));
+		return -EOPNOTSUPP;
+	}
+	return 0;
+}

@@ -1,0 +1,453 @@
+/* Tracing session: see session.h. */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "attach.h"
+#include "log.h"
+#include "perfcount.h"
+#include "plan.h"
+#include "preflight.h"
+#include "procstat.h"
+#include "pymemtrace.skel.h"
+#include "session.h"
+
+#define SAMPLE_PERIOD_MS 100
+
+struct tracked {
+	pid_t pid;
+	bool is_child;
+	struct plan plan;
+	struct proc_links links;
+	struct probe_status probes[PMT_MAX_PROBES];
+	unsigned n_probes;
+	unsigned probes_failed;
+
+	struct perfcount *cache;
+	char cache_reason[192];
+
+	struct procstat_sample first, last;
+	bool have_last;
+	uint64_t rss_max_sampled;
+
+	enum proc_state state;
+	int exit_status;
+	char detail[192];
+	bool have_exit_faults;
+	uint64_t exit_min_flt, exit_maj_flt;
+	bool reaped;
+
+	double t_start, t_end;
+	/* The map entry is the filter: kept until the session ends so that the
+	 * final report can read it, even after the process exited. */
+};
+
+struct session {
+	struct session_opts opts;
+	struct pymemtrace_bpf *skel;
+	struct ring_buffer *rb;
+	struct tracked *procs;
+	unsigned n_procs, cap_procs;
+	double t0;
+};
+
+static volatile sig_atomic_t stop_requested;
+
+void session__stop(void)
+{
+	stop_requested = 1;
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	/* libbpf's own chatter only with -vv; its warnings with -v. */
+	if (level == LIBBPF_DEBUG && log_verbosity < 3)
+		return 0;
+	if (level == LIBBPF_INFO && log_verbosity < 2)
+		return 0;
+	if (level == LIBBPF_WARN && log_verbosity < 2)
+		return 0;
+	return vfprintf(stderr, fmt, ap);
+}
+
+static struct tracked *find_tracked(struct session *s, pid_t pid)
+{
+	for (unsigned i = 0; i < s->n_procs; i++)
+		if (s->procs[i].pid == pid)
+			return &s->procs[i];
+	return NULL;
+}
+
+static void mark_ended(struct tracked *t, enum proc_state state)
+{
+	if (t->state != PROC_RUNNING)
+		return;
+	t->state = state;
+	t->t_end = now_s();
+	/* Its image is gone (exit) or replaced (exec): the uprobes are dead. */
+	attach__detach_process(&t->links);
+}
+
+static int on_event(void *ctx, void *data, size_t len)
+{
+	struct session *s = ctx;
+	const struct pmt_event *e = data;
+	struct tracked *t;
+
+	if (len < sizeof(*e))
+		return 0;
+	t = find_tracked(s, (pid_t)e->pid);
+	if (!t)
+		return 0;
+	if (e->type == PMT_EV_EXIT) {
+		t->have_exit_faults = true;
+		t->exit_min_flt = e->min_flt;
+		t->exit_maj_flt = e->maj_flt;
+		t->exit_status = e->exit_code;
+		if (WIFSIGNALED(e->exit_code))
+			fmt_msg(t->detail, sizeof(t->detail), "exited: killed by signal %d (%s)",
+				WTERMSIG(e->exit_code), strsignal(WTERMSIG(e->exit_code)));
+		else
+			fmt_msg(t->detail, sizeof(t->detail), "exited with code %d",
+				WEXITSTATUS(e->exit_code));
+		pr_info("pid %d %s", (int)t->pid, t->detail);
+		mark_ended(t, PROC_EXITED);
+	} else if (e->type == PMT_EV_EXEC) {
+		char comm[sizeof(e->comm) + 1] = "";
+
+		memcpy(comm, e->comm, sizeof(e->comm));
+		fmt_msg(t->detail, sizeof(t->detail),
+			"exec'd '%s': tracing of this process stopped there (its new image is "
+			"not the interpreter that was planned)", comm);
+		pr_info("pid %d %s", (int)t->pid, t->detail);
+		mark_ended(t, PROC_EXECED);
+	}
+	return 0;
+}
+
+struct session *session__new(const struct session_opts *opts, int *errp, char *err, size_t errlen)
+{
+	struct session *s = calloc(1, sizeof(*s));
+	LIBBPF_OPTS(bpf_object_open_opts, oopts, .btf_custom_path = preflight_btf_override());
+	int ret;
+
+	if (!s) {
+		*errp = -ENOMEM;
+		fmt_msg(err, errlen, "out of memory");
+		return NULL;
+	}
+	s->opts = *opts;
+	s->t0 = now_s();
+	libbpf_set_print(libbpf_print);
+	s->skel = pymemtrace_bpf__open_opts(&oopts);
+	if (!s->skel) {
+		ret = -errno;
+		fmt_msg(err, errlen, "cannot open the BPF object: %s", strerror(-ret));
+		goto fail;
+	}
+	bpf_map__set_max_entries(s->skel->maps.procs, opts->max_procs);
+	bpf_map__set_max_entries(s->skel->maps.gc_pending, opts->max_threads);
+	bpf_map__set_max_entries(s->skel->maps.arena_pending, opts->max_threads);
+	bpf_map__set_max_entries(s->skel->maps.sys_pending, opts->max_threads);
+	bpf_map__set_max_entries(s->skel->maps.events, opts->ringbuf_kb * 1024);
+	ret = pymemtrace_bpf__load(s->skel);
+	if (ret) {
+		fmt_msg(err, errlen, "cannot load the BPF programs: %s (run with -vv for the "
+			"verifier's log)", strerror(-ret));
+		goto fail;
+	}
+	ret = attach__global(s->skel, err, errlen);
+	if (ret)
+		goto fail;
+	s->rb = ring_buffer__new(bpf_map__fd(s->skel->maps.events), on_event, s, NULL);
+	if (!s->rb) {
+		ret = -errno;
+		fmt_msg(err, errlen, "cannot set up the ring buffer: %s", strerror(-ret));
+		goto fail;
+	}
+	return s;
+fail:
+	*errp = ret;
+	session__free(s);
+	return NULL;
+}
+
+void session__free(struct session *s)
+{
+	if (!s)
+		return;
+	for (unsigned i = 0; i < s->n_procs; i++) {
+		attach__detach_process(&s->procs[i].links);
+		perfcount__free(s->procs[i].cache);
+		plan__release(&s->procs[i].plan);
+	}
+	free(s->procs);
+	ring_buffer__free(s->rb);
+	pymemtrace_bpf__destroy(s->skel);
+	free(s);
+}
+
+static void sample(struct tracked *t)
+{
+	struct procstat_sample cur;
+
+	if (t->state != PROC_RUNNING)
+		return;
+	if (procstat__read(t->pid, &cur))
+		return;
+	if (cur.state == 'Z' || cur.state == 'X')
+		return; /* a zombie has no memory left: keep the last live sample */
+	t->last = cur;
+	t->have_last = true;
+	if (cur.rss_bytes > t->rss_max_sampled)
+		t->rss_max_sampled = cur.rss_bytes;
+}
+
+int session__add(struct session *s, pid_t pid, bool is_child, char *err, size_t errlen)
+{
+	struct pmt_proc_stats zero = {};
+	struct tracked *t;
+	__u32 key = (__u32)pid;
+	int ret;
+
+	if (s->n_procs == s->cap_procs) {
+		unsigned cap = s->cap_procs ? 2 * s->cap_procs : 8;
+		struct tracked *v = realloc(s->procs, cap * sizeof(*v));
+
+		if (!v) {
+			fmt_msg(err, errlen, "out of memory");
+			return -ENOMEM;
+		}
+		s->procs = v;
+		s->cap_procs = cap;
+	}
+	t = &s->procs[s->n_procs];
+	memset(t, 0, sizeof(*t));
+	t->pid = pid;
+	t->is_child = is_child;
+	t->exit_status = -1;
+	ret = plan__build(pid, &t->plan, err, errlen);
+	if (ret)
+		return ret;
+	if (procstat__read(pid, &t->first)) {
+		fmt_msg(err, errlen, "process %d vanished while pymemtrace attached", (int)pid);
+		plan__release(&t->plan);
+		return -ESRCH;
+	}
+	t->last = t->first;
+	t->have_last = true;
+	t->rss_max_sampled = t->first.rss_bytes;
+	/* The map entry must exist before the probes fire: it is their filter. */
+	if (bpf_map_update_elem(bpf_map__fd(s->skel->maps.procs), &key, &zero, BPF_NOEXIST)) {
+		ret = -errno;
+		fmt_msg(err, errlen, "cannot track pid %d: %s (more than --max-procs=%u processes?)",
+			(int)pid, strerror(-ret), s->opts.max_procs);
+		plan__release(&t->plan);
+		return ret == -E2BIG ? -ENOSPC : ret;
+	}
+	if (log_verbosity >= 2)
+		plan__print(stderr, &t->plan);
+	t->probes_failed = attach__process(s->skel, &t->plan, &t->links, t->probes,
+					   PMT_MAX_PROBES, &t->n_probes);
+	t->cache = perfcount__open(pid, t->cache_reason, sizeof(t->cache_reason));
+	t->t_start = now_s();
+	s->n_procs++;
+	pr_info("tracing pid %d (CPython %s, %s)", (int)pid, t->plan.interp.version_str,
+		t->plan.interp.map_path);
+	return 0;
+}
+
+struct bpf_link *session__hold(struct session *s, pid_t pid, const char *path, uint64_t off)
+{
+	return attach__hold(s->skel, pid, path, off);
+}
+
+/* Reaps a launched child and notices -p targets that vanished without an
+ * exit event (e.g. the event was dropped). */
+static void check_liveness(struct tracked *t)
+{
+	if (t->is_child && !t->reaped) {
+		int st;
+		pid_t r = waitpid(t->pid, &st, WNOHANG);
+
+		if (r == t->pid) {
+			t->reaped = true;
+			t->exit_status = st;
+			if (t->state == PROC_RUNNING) {
+				fmt_msg(t->detail, sizeof(t->detail), "exited with code %d",
+					WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
+				mark_ended(t, PROC_EXITED);
+			}
+		}
+		return;
+	}
+	if (t->state == PROC_RUNNING && kill(t->pid, 0) && errno == ESRCH) {
+		fmt_msg(t->detail, sizeof(t->detail),
+			"exited (gone from /proc; its exit event was not seen)");
+		mark_ended(t, PROC_EXITED);
+	}
+}
+
+static bool any_running(struct session *s)
+{
+	for (unsigned i = 0; i < s->n_procs; i++)
+		if (s->procs[i].state == PROC_RUNNING)
+			return true;
+	return false;
+}
+
+int session__run(struct session *s)
+{
+	double start = now_s(), next_interval = start + s->opts.interval;
+
+	while (!stop_requested) {
+		int ret = ring_buffer__poll(s->rb, SAMPLE_PERIOD_MS);
+
+		if (ret < 0 && ret != -EINTR) {
+			pr_err("ring buffer poll failed: %s", strerror(-ret));
+			return ret;
+		}
+		for (unsigned i = 0; i < s->n_procs; i++) {
+			sample(&s->procs[i]);
+			check_liveness(&s->procs[i]);
+		}
+		if (s->opts.duration > 0 && now_s() - start >= s->opts.duration)
+			break;
+		if (s->opts.interval > 0 && now_s() >= next_interval && s->opts.on_interval) {
+			struct report r;
+
+			next_interval += s->opts.interval;
+			if (!session__report(s, &r, false)) {
+				s->opts.on_interval(&r, s->opts.ctx);
+				free(r.procs);
+			}
+		}
+		if (!any_running(s))
+			break;
+	}
+	/* Events that arrived at the very end (an exit) still count. */
+	ring_buffer__consume(s->rb);
+	return 0;
+}
+
+static void fill_proc(struct session *s, struct tracked *t, struct proc_report *p, double now)
+{
+	__u32 key = (__u32)t->pid;
+	const struct interp *in = &t->plan.interp;
+	uint64_t min_end, maj_end;
+
+	p->pid = t->pid;
+	memcpy(p->comm, t->first.comm, sizeof(p->comm));
+	snprintf(p->interp_path, sizeof(p->interp_path), "%s", in->map_path);
+	p->interp_kind = in->kind == INTERP_STATIC ? "static" : "libpython";
+	snprintf(p->version, sizeof(p->version), "%s", in->version_str);
+	snprintf(p->version_source, sizeof(p->version_source), "%s", in->version_source);
+
+	p->n_probes = 0;
+	for (unsigned i = 0; i < t->n_probes && p->n_probes < PMT_MAX_PROBES; i++)
+		p->probes[p->n_probes++] = t->probes[i];
+	/* The hooks that are not per-interpreter, so the list says what was seen. */
+	{
+		static const struct { const char *name, *how; } fixed[] = {
+			{ "mmap", "raw_tp sys_enter/sys_exit, syscall 9" },
+			{ "munmap", "raw_tp sys_enter/sys_exit, syscall 11" },
+			{ "mremap", "raw_tp sys_enter/sys_exit, syscall 25" },
+			{ "brk", "raw_tp sys_enter/sys_exit, syscall 12 (mm->brk before and after)" },
+			{ "process_exit", "raw_tp sched_process_exit" },
+			{ "process_exec", "raw_tp sched_process_exec" },
+			{ "page_faults", "/proc/PID/stat minflt, majflt (no probe needed)" },
+			{ "rss", "/proc/PID/status VmRSS, VmHWM, sampled every 100 ms" },
+		};
+		for (unsigned i = 0; i < sizeof(fixed) / sizeof(fixed[0]) &&
+		     p->n_probes < PMT_MAX_PROBES; i++) {
+			struct probe_status *ps = &p->probes[p->n_probes++];
+
+			memset(ps, 0, sizeof(*ps));
+			snprintf(ps->name, sizeof(ps->name), "%s", fixed[i].name);
+			snprintf(ps->how, sizeof(ps->how), "%s", fixed[i].how);
+			ps->attached = true;
+		}
+		if (p->n_probes < PMT_MAX_PROBES) {
+			struct probe_status *ps = &p->probes[p->n_probes++];
+
+			memset(ps, 0, sizeof(*ps));
+			snprintf(ps->name, sizeof(ps->name), "cache");
+			snprintf(ps->how, sizeof(ps->how), "perf_event_open cache-references, cache-misses");
+			ps->attached = t->cache != NULL;
+			snprintf(ps->reason, sizeof(ps->reason), "%s", t->cache ? "" : t->cache_reason);
+		}
+	}
+
+	if (bpf_map_lookup_elem(bpf_map__fd(s->skel->maps.procs), &key, &p->stats))
+		memset(&p->stats, 0, sizeof(p->stats));
+
+	p->rss.start = t->first.rss_bytes;
+	p->rss.end = t->last.rss_bytes;
+	/* A VmHWM that grew during the trace is an exact peak; otherwise the
+	 * best we know is the largest sample. */
+	if (t->last.hwm_bytes > t->first.hwm_bytes) {
+		p->rss.peak = t->last.hwm_bytes;
+		p->rss.peak_exact = true;
+	} else {
+		p->rss.peak = t->rss_max_sampled;
+		p->rss.peak_exact = false;
+	}
+
+	min_end = t->have_exit_faults ? t->exit_min_flt : t->last.min_flt;
+	maj_end = t->have_exit_faults ? t->exit_maj_flt : t->last.maj_flt;
+	p->faults.valid = min_end >= t->first.min_flt && maj_end >= t->first.maj_flt;
+	p->faults.minor = p->faults.valid ? min_end - t->first.min_flt : 0;
+	p->faults.major = p->faults.valid ? maj_end - t->first.maj_flt : 0;
+
+	if (t->cache && !perfcount__read(t->cache, &p->cache.references, &p->cache.misses)) {
+		p->cache.supported = true;
+	} else {
+		p->cache.supported = false;
+		snprintf(p->cache.reason, sizeof(p->cache.reason), "%s",
+			 t->cache ? "cache counters could not be read" : t->cache_reason);
+	}
+
+	p->state = t->state;
+	p->exit_status = t->exit_status;
+	snprintf(p->state_detail, sizeof(p->state_detail), "%s", t->detail);
+	p->traced_seconds = (t->state == PROC_RUNNING ? now : t->t_end) - t->t_start;
+
+	p->lost.ringbuf_drops = p->stats.ringbuf_drops;
+	p->lost.pending_full = p->stats.pending_full;
+	p->lost.gc_unmatched = p->stats.gc_unmatched_done;
+	p->lost.gc_bad_generation = p->stats.gc_bad_generation;
+	p->lost.probes_failed = t->probes_failed;
+}
+
+int session__report(struct session *s, struct report *r, bool final)
+{
+	double now = now_s();
+
+	memset(r, 0, sizeof(*r));
+	r->final = final;
+	r->elapsed_seconds = now - s->t0;
+	r->ringbuf_drops = s->skel->bss->global_ringbuf_drops;
+	if (!s->n_procs)
+		return 0;
+	r->procs = calloc(s->n_procs, sizeof(*r->procs));
+	if (!r->procs)
+		return -ENOMEM;
+	for (unsigned i = 0; i < s->n_procs; i++)
+		fill_proc(s, &s->procs[i], &r->procs[r->n_procs++], now);
+	return 0;
+}

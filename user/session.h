@@ -1,0 +1,48 @@
+/* A tracing session: the loaded BPF object, the traced processes, the event
+ * loop and the assembly of reports from the maps and /proc.
+ *
+ * Lifecycle: session__new (open, size, load, attach the global hooks) ->
+ * session__add for each pid -> session__run -> session__report -> session__free.
+ */
+#ifndef PMT_SESSION_H
+#define PMT_SESSION_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include "report.h"
+
+struct session;
+struct bpf_link;
+
+struct session_opts {
+	unsigned max_procs, max_threads, ringbuf_kb;
+	double duration;          /* 0: until a signal or all targets exited */
+	double interval;          /* 0: no interval reports */
+	void (*on_interval)(const struct report *r, void *ctx);
+	void *ctx;
+};
+
+/* NULL and -errno in *errp, with the reason in err. */
+struct session *session__new(const struct session_opts *opts, int *errp, char *err, size_t errlen);
+void session__free(struct session *s);
+
+/* Starts tracing pid (found and planned with plan.h).  is_child: pymemtrace
+ * launched it and will reap it.  0, or -errno with the reason in err (the
+ * codes of interp__find, or -ENOSPC when --max-procs is reached). */
+int session__add(struct session *s, pid_t pid, bool is_child, char *err, size_t errlen);
+
+/* The hold-at-entry probe for a launched command (launch.h). */
+struct bpf_link *session__hold(struct session *s, pid_t pid, const char *path, uint64_t off);
+
+/* Runs until the duration passes, SIGINT/SIGTERM arrives (session__stop),
+ * or every traced process has exited or exec'd.  0 or -errno. */
+int session__run(struct session *s);
+/* Async-signal-safe. */
+void session__stop(void);
+
+/* Fills r from the maps and /proc; r->procs is malloc'ed: free it. */
+int session__report(struct session *s, struct report *r, bool final);
+
+#endif
