@@ -1,0 +1,733 @@
+/* Read-only ELF access: see elf.h.
+ *
+ * The whole file is read into a private malloc'ed buffer (capped) and handed
+ * to libelf with elf_memory().  Nothing is mmap'ed, so a file truncated or
+ * rewritten under us cannot raise SIGBUS; we parse the bytes we read.
+ * Everything libelf would trust (header tables, section and segment extents,
+ * symbol and string tables) is validated against the buffer size at open, so
+ * the accessors below can index into the buffer without re-checking extents.
+ */
+#include <errno.h>
+#include <fcntl.h>
+/* CPPFLAGS has -Iuser, so <elf.h> inside <gelf.h> finds our "elf.h" instead
+ * of the system header.  Take the system one by path first (its guard then
+ * holds); -iquote user in the Makefile would make this unnecessary. */
+#if __has_include(</usr/include/elf.h>)
+#include </usr/include/elf.h>
+#endif
+#include <gelf.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "elf.h"
+#include "log.h"
+
+/* libpython is ~30 MiB; anything near this cap is not an interpreter. */
+#define ELF_MAX_FILE_SIZE	(1ULL << 30)
+
+#define USDT_NOTE_SEC		".note.stapsdt"
+#define USDT_BASE_SEC		".stapsdt.base"
+#define USDT_NOTE_OWNER		"stapsdt"
+#define USDT_NOTE_TYPE		3
+
+enum { TAB_DYNSYM, TAB_SYMTAB, TAB_NR };
+
+struct symtab {
+	Elf_Data *data;			/* libelf view of the symbols */
+	size_t count;
+	const char *str;		/* its string table, inside buf */
+	size_t strsz;
+};
+
+/* One entry of the by-name index, built on the first lookup. */
+struct sym_ref {
+	const char *name;
+	uint32_t idx;
+	uint8_t tab;
+};
+
+struct elf_file {
+	unsigned char *buf;
+	size_t size;
+	Elf *elf;
+	Elf64_Ehdr ehdr;
+	size_t shnum, shstrndx, phnum;
+	GElf_Phdr *phdrs;
+	uint64_t base_vaddr;
+	struct symtab tabs[TAB_NR];
+	struct sym_ref *index;
+	size_t nindex;
+};
+
+static uint64_t end_of(uint64_t off, uint64_t n, uint64_t entsize)
+{
+	uint64_t bytes, end;
+
+	if (__builtin_mul_overflow(n, entsize, &bytes) ||
+	    __builtin_add_overflow(off, bytes, &end))
+		return UINT64_MAX;
+	return end;
+}
+
+/* True if [off, off + n * entsize) lies inside the buffer. */
+static bool in_file(const struct elf_file *ef, uint64_t off, uint64_t n, uint64_t entsize)
+{
+	return end_of(off, n, entsize) <= ef->size;
+}
+
+static int bad(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* Formats the reason into err and returns -ENOEXEC, the "malformed" errno. */
+static int bad(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err && errlen) {
+		va_start(ap, fmt);
+		vsnprintf(err, errlen, fmt, ap);
+		va_end(ap);
+	}
+	return -ENOEXEC;
+}
+
+static int elf__check_ident(struct elf_file *ef, const char *name, char *err, size_t errlen)
+{
+	const unsigned char *id = ef->buf;
+
+	if (ef->size < SELFMAG || memcmp(id, ELFMAG, SELFMAG))
+		return bad(err, errlen, "'%s' is not an ELF file", name);
+	if (ef->size < EI_NIDENT)
+		return bad(err, errlen, "'%s' is truncated: %zu bytes, shorter than an ELF header",
+			   name, ef->size);
+	if (id[EI_CLASS] != ELFCLASS64)
+		return bad(err, errlen, "'%s' is not a 64-bit ELF file (class %u)",
+			   name, id[EI_CLASS]);
+	if (id[EI_DATA] != ELFDATA2LSB)
+		return bad(err, errlen, "'%s' is not a little-endian ELF file", name);
+	if (ef->size < sizeof(Elf64_Ehdr))
+		return bad(err, errlen, "'%s' is truncated: %zu bytes, shorter than an ELF header",
+			   name, ef->size);
+	memcpy(&ef->ehdr, ef->buf, sizeof(ef->ehdr));
+	if (ef->ehdr.e_machine != EM_X86_64 && ef->ehdr.e_machine != EM_AARCH64)
+		return bad(err, errlen, "'%s' is for an unsupported machine (e_machine %u)",
+			   name, ef->ehdr.e_machine);
+	if (ef->ehdr.e_type != ET_EXEC && ef->ehdr.e_type != ET_DYN)
+		return bad(err, errlen, "'%s' is not an executable or shared object (e_type %u)",
+			   name, ef->ehdr.e_type);
+	return 0;
+}
+
+/* Works out the section and segment counts, including the extended
+ * numbering kept in section 0, and checks both tables lie inside the file. */
+static int elf__check_tables(struct elf_file *ef, const char *name, char *err, size_t errlen)
+{
+	const Elf64_Ehdr *eh = &ef->ehdr;
+	Elf64_Shdr sh0 = { 0 };
+	uint64_t end;
+
+	ef->shnum = eh->e_shoff ? eh->e_shnum : 0;
+	if (eh->e_shoff) {
+		if (eh->e_shentsize != sizeof(Elf64_Shdr))
+			return bad(err, errlen, "'%s' has a bad section header size %u",
+				   name, eh->e_shentsize);
+		if (!in_file(ef, eh->e_shoff, 1, sizeof(Elf64_Shdr)))
+			return bad(err, errlen, "'%s' is truncated: section headers start at %llu, past the file's end (%zu bytes)",
+				   name, (unsigned long long)eh->e_shoff, ef->size);
+		memcpy(&sh0, ef->buf + eh->e_shoff, sizeof(sh0));
+		if (eh->e_shnum == 0)
+			ef->shnum = sh0.sh_size;
+		end = end_of(eh->e_shoff, ef->shnum, sizeof(Elf64_Shdr));
+		if (end > ef->size)
+			return bad(err, errlen, "'%s' is truncated: section headers end at %llu, past the file's end (%zu bytes)",
+				   name, (unsigned long long)end, ef->size);
+	}
+	ef->shstrndx = eh->e_shstrndx == SHN_XINDEX ? sh0.sh_link : eh->e_shstrndx;
+	if (ef->shnum && (ef->shstrndx == SHN_UNDEF || ef->shstrndx >= ef->shnum))
+		return bad(err, errlen, "'%s' has a bad section name table index %zu (%zu sections)",
+			   name, ef->shstrndx, ef->shnum);
+
+	ef->phnum = eh->e_phoff ? eh->e_phnum : 0;
+	if (ef->phnum == PN_XNUM) {
+		if (!eh->e_shoff)
+			return bad(err, errlen, "'%s' uses extended program header numbering without sections",
+				   name);
+		ef->phnum = sh0.sh_info;
+	}
+	if (ef->phnum) {
+		if (eh->e_phentsize != sizeof(Elf64_Phdr))
+			return bad(err, errlen, "'%s' has a bad program header size %u",
+				   name, eh->e_phentsize);
+		end = end_of(eh->e_phoff, ef->phnum, sizeof(Elf64_Phdr));
+		if (end > ef->size)
+			return bad(err, errlen, "'%s' is truncated: program headers end at %llu, past the file's end (%zu bytes)",
+				   name, (unsigned long long)end, ef->size);
+	}
+	return 0;
+}
+
+static int elf__load_segments(struct elf_file *ef, const char *name, char *err, size_t errlen)
+{
+	uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
+	uint64_t lowest = UINT64_MAX;
+	size_t n;
+
+	if (elf_getphdrnum(ef->elf, &n) || n != ef->phnum)
+		return bad(err, errlen, "'%s' has an unreadable program header table", name);
+	if (!ef->phnum)
+		return 0;
+	ef->phdrs = calloc(ef->phnum, sizeof(*ef->phdrs));
+	if (!ef->phdrs)
+		return -ENOMEM;
+	for (size_t i = 0; i < ef->phnum; i++) {
+		GElf_Phdr *ph = &ef->phdrs[i];
+
+		if (!gelf_getphdr(ef->elf, (int)i, ph))
+			return bad(err, errlen, "'%s': cannot read program header %zu: %s",
+				   name, i, elf_errmsg(-1));
+		if (ph->p_type != PT_LOAD)
+			continue;
+		if (!in_file(ef, ph->p_offset, ph->p_filesz, 1))
+			return bad(err, errlen, "'%s' is truncated: segment %zu ends at %llu, past the file's end (%zu bytes)",
+				   name, i, (unsigned long long)end_of(ph->p_offset, ph->p_filesz, 1),
+				   ef->size);
+		if (ph->p_filesz > ph->p_memsz || end_of(ph->p_vaddr, ph->p_memsz, 1) == UINT64_MAX)
+			return bad(err, errlen, "'%s' has a malformed segment %zu", name, i);
+		if (ph->p_vaddr < lowest)
+			lowest = ph->p_vaddr;
+	}
+	if (lowest != UINT64_MAX && page)
+		ef->base_vaddr = lowest & ~(page - 1);
+	return 0;
+}
+
+static const char *elf__sec_name(const struct elf_file *ef, const GElf_Shdr *sh)
+{
+	const char *s = ef->shnum ? elf_strptr(ef->elf, ef->shstrndx, sh->sh_name) : NULL;
+
+	return s ? s : "";
+}
+
+static int elf__load_symtab(struct elf_file *ef, Elf_Scn *scn, const GElf_Shdr *sh,
+			    const char *name, char *err, size_t errlen)
+{
+	struct symtab *t = &ef->tabs[sh->sh_type == SHT_DYNSYM ? TAB_DYNSYM : TAB_SYMTAB];
+	const char *sname = elf__sec_name(ef, sh);
+	GElf_Shdr strsh;
+	Elf_Scn *strscn;
+
+	if (t->data)	/* a second table of the same kind: keep the first */
+		return 0;
+	if (sh->sh_entsize != sizeof(Elf64_Sym) || sh->sh_size % sizeof(Elf64_Sym))
+		return bad(err, errlen, "'%s': symbol table '%s' has entry size %llu and size %llu, expected multiples of %zu",
+			   name, sname, (unsigned long long)sh->sh_entsize,
+			   (unsigned long long)sh->sh_size, sizeof(Elf64_Sym));
+	strscn = sh->sh_link < ef->shnum ? elf_getscn(ef->elf, sh->sh_link) : NULL;
+	if (!strscn || !gelf_getshdr(strscn, &strsh) || strsh.sh_type != SHT_STRTAB)
+		return bad(err, errlen, "'%s': symbol table '%s' links to section %u, which is not a string table",
+			   name, sname, sh->sh_link);
+	t->data = elf_getdata(scn, NULL);
+	if (!t->data || t->data->d_size != sh->sh_size)
+		return bad(err, errlen, "'%s': cannot read symbol table '%s': %s",
+			   name, sname, elf_errmsg(-1));
+	t->count = sh->sh_size / sizeof(Elf64_Sym);
+	t->str = (const char *)ef->buf + strsh.sh_offset;
+	t->strsz = strsh.sh_size;
+	return 0;
+}
+
+/* Checks every section's extent, then picks up the symbol tables. */
+static int elf__load_sections(struct elf_file *ef, const char *name, char *err, size_t errlen)
+{
+	GElf_Shdr sh;
+	size_t n;
+	int ret;
+
+	if (elf_getshdrnum(ef->elf, &n) || n != ef->shnum)
+		return bad(err, errlen, "'%s' has an unreadable section header table", name);
+	for (size_t i = 1; i < ef->shnum; i++) {
+		if (!gelf_getshdr(elf_getscn(ef->elf, i), &sh))
+			return bad(err, errlen, "'%s': cannot read section header %zu: %s",
+				   name, i, elf_errmsg(-1));
+		if (sh.sh_type != SHT_NOBITS && !in_file(ef, sh.sh_offset, sh.sh_size, 1))
+			return bad(err, errlen, "'%s' is truncated: section %zu ends at %llu, past the file's end (%zu bytes)",
+				   name, i, (unsigned long long)end_of(sh.sh_offset, sh.sh_size, 1),
+				   ef->size);
+		if (i == ef->shstrndx && sh.sh_type != SHT_STRTAB)
+			return bad(err, errlen, "'%s': section name table %zu is not a string table",
+				   name, i);
+	}
+	/* A second pass, because section names need the name table checked. */
+	for (size_t i = 1; i < ef->shnum; i++) {
+		Elf_Scn *scn = elf_getscn(ef->elf, i);
+
+		gelf_getshdr(scn, &sh);
+		if (sh.sh_type != SHT_SYMTAB && sh.sh_type != SHT_DYNSYM)
+			continue;
+		ret = elf__load_symtab(ef, scn, &sh, name, err, errlen);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+static struct elf_file *elf__parse(unsigned char *buf, size_t size, const char *name,
+				   char *err, size_t errlen)
+{
+	struct elf_file *ef;
+	int ret;
+
+	ef = calloc(1, sizeof(*ef));
+	if (!ef) {
+		free(buf);
+		errno = ENOMEM;
+		return NULL;
+	}
+	ef->buf = buf;
+	ef->size = size;
+	elf_version(EV_CURRENT);
+	ret = elf__check_ident(ef, name, err, errlen);
+	if (!ret)
+		ret = elf__check_tables(ef, name, err, errlen);
+	if (!ret) {
+		ef->elf = elf_memory((char *)ef->buf, ef->size);
+		if (!ef->elf)
+			ret = bad(err, errlen, "'%s' is malformed: %s", name, elf_errmsg(-1));
+	}
+	if (!ret)
+		ret = elf__load_segments(ef, name, err, errlen);
+	if (!ret)
+		ret = elf__load_sections(ef, name, err, errlen);
+	if (ret) {
+		if (ret == -ENOMEM)
+			fmt_msg(err, errlen, "'%s': out of memory", name);
+		elf_file__free(ef);
+		errno = -ret;
+		return NULL;
+	}
+	return ef;
+}
+
+/* Reads the whole file into a malloc'ed buffer.  A file that shrinks while
+ * we read simply yields fewer bytes; validation then judges what we got. */
+static int elf__slurp(const char *path, unsigned char **out, size_t *len,
+		      char *err, size_t errlen)
+{
+	unsigned char *buf = NULL;
+	struct stat st;
+	size_t got = 0;
+	int fd, ret = 0;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		ret = -errno;
+		fmt_msg(err, errlen, "cannot open '%s': %s", path, strerror(-ret));
+		return ret;
+	}
+	if (fstat(fd, &st)) {
+		ret = -errno;
+		fmt_msg(err, errlen, "cannot stat '%s': %s", path, strerror(-ret));
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		ret = bad(err, errlen, "'%s' is not a regular file", path);
+		goto out;
+	}
+	if ((uint64_t)st.st_size > ELF_MAX_FILE_SIZE) {
+		ret = -EFBIG;
+		fmt_msg(err, errlen, "'%s' is too large (%lld bytes, the limit is %llu)",
+			path, (long long)st.st_size, ELF_MAX_FILE_SIZE);
+		goto out;
+	}
+	buf = malloc(st.st_size ? (size_t)st.st_size : 1);
+	if (!buf) {
+		ret = -ENOMEM;
+		fmt_msg(err, errlen, "'%s': out of memory", path);
+		goto out;
+	}
+	while (got < (size_t)st.st_size) {
+		ssize_t r = read(fd, buf + got, (size_t)st.st_size - got);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			ret = -errno;
+			fmt_msg(err, errlen, "cannot read '%s': %s", path, strerror(-ret));
+			goto out;
+		}
+		if (r == 0)
+			break;
+		got += (size_t)r;
+	}
+	*out = buf;
+	*len = got;
+	buf = NULL;
+out:
+	free(buf);
+	close(fd);
+	return ret;
+}
+
+struct elf_file *elf_file__open(const char *path, char *err, size_t errlen)
+{
+	unsigned char *buf = NULL;
+	size_t len = 0;
+	int ret;
+
+	if (err && errlen)
+		err[0] = '\0';
+	ret = elf__slurp(path, &buf, &len, err, errlen);
+	if (ret) {
+		errno = -ret;
+		return NULL;
+	}
+	return elf__parse(buf, len, path, err, errlen);
+}
+
+struct elf_file *elf_file__open_mem(const void *buf, size_t len, char *err, size_t errlen)
+{
+	unsigned char *copy;
+
+	if (err && errlen)
+		err[0] = '\0';
+	if (len > ELF_MAX_FILE_SIZE) {
+		fmt_msg(err, errlen, "'<memory>' is too large (%zu bytes)", len);
+		errno = EFBIG;
+		return NULL;
+	}
+	copy = malloc(len ? len : 1);
+	if (!copy) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	if (len)
+		memcpy(copy, buf, len);
+	return elf__parse(copy, len, "<memory>", err, errlen);
+}
+
+void elf_file__free(struct elf_file *ef)
+{
+	if (!ef)
+		return;
+	if (ef->elf)
+		elf_end(ef->elf);
+	free(ef->index);
+	free(ef->phdrs);
+	free(ef->buf);
+	free(ef);
+}
+
+int elf_file__type(const struct elf_file *ef)
+{
+	return ef->ehdr.e_type;
+}
+
+uint64_t elf_file__size(const struct elf_file *ef)
+{
+	return ef->size;
+}
+
+bool elf_file__has_symtab(const struct elf_file *ef)
+{
+	return ef->tabs[TAB_SYMTAB].count > 1;	/* entry 0 is always the null symbol */
+}
+
+bool elf_file__has_dynsym(const struct elf_file *ef)
+{
+	return ef->tabs[TAB_DYNSYM].count > 1;
+}
+
+uint64_t elf_file__base_vaddr(const struct elf_file *ef)
+{
+	return ef->base_vaddr;
+}
+
+/* ---- symbols ------------------------------------------------------------- */
+
+/* A symbol's name, or NULL when st_name points outside its string table or
+ * the string runs off its end. */
+static const char *sym_name(const struct symtab *t, uint32_t st_name)
+{
+	if (st_name >= t->strsz || !memchr(t->str + st_name, '\0', t->strsz - st_name))
+		return NULL;
+	return t->str + st_name;
+}
+
+/* Reads symbol idx of table tab; false when it is undefined or unnamed.
+ * Unnamed (section, malformed) symbols are of no use to a name lookup or a
+ * symbolizer, so they count as absent. */
+static bool sym_get(const struct elf_file *ef, int tab, size_t idx, struct elf_sym *out)
+{
+	const struct symtab *t = &ef->tabs[tab];
+	GElf_Sym s;
+
+	if (!t->data || !gelf_getsym(t->data, (int)idx, &s) || s.st_shndx == SHN_UNDEF)
+		return false;
+	out->name = sym_name(t, s.st_name);
+	if (!out->name || !out->name[0])
+		return false;
+	out->vaddr = s.st_value;
+	out->size = s.st_size;
+	out->type = GELF_ST_TYPE(s.st_info);
+	out->bind = GELF_ST_BIND(s.st_info);
+	out->source = tab == TAB_DYNSYM ? ELF_SRC_DYNSYM : ELF_SRC_SYMTAB;
+	return true;
+}
+
+int elf_file__foreach_symbol(struct elf_file *ef,
+			     int (*cb)(const struct elf_sym *sym, void *ctx), void *ctx)
+{
+	struct elf_sym s;
+	int ret;
+
+	for (int tab = 0; tab < TAB_NR; tab++) {
+		/* gelf_getsym takes an int index */
+		for (size_t i = 1; i < ef->tabs[tab].count && i <= INT32_MAX; i++) {
+			if (!sym_get(ef, tab, i, &s))
+				continue;
+			ret = cb(&s, ctx);
+			if (ret)
+				return ret;
+		}
+	}
+	return 0;
+}
+
+/* Dynsym before symtab, then table order: the first definition wins. */
+static int sym_ref_cmp(const void *pa, const void *pb)
+{
+	const struct sym_ref *a = pa, *b = pb;
+	int c = strcmp(a->name, b->name);
+
+	if (c)
+		return c;
+	if (a->tab != b->tab)
+		return a->tab < b->tab ? -1 : 1;
+	return a->idx < b->idx ? -1 : a->idx > b->idx;
+}
+
+static int index_add(const struct elf_sym *sym, void *ctx)
+{
+	(void)sym;
+	(*(size_t *)ctx)++;
+	return 0;
+}
+
+static int elf__build_index(struct elf_file *ef)
+{
+	struct elf_sym s;
+	size_t n = 0;
+
+	elf_file__foreach_symbol(ef, index_add, &n);
+	ef->index = malloc((n ? n : 1) * sizeof(*ef->index));
+	if (!ef->index)
+		return -ENOMEM;
+	for (int tab = 0; tab < TAB_NR; tab++)
+		for (size_t i = 1; i < ef->tabs[tab].count && i <= INT32_MAX; i++)
+			if (sym_get(ef, tab, i, &s) && ef->nindex < n)
+				ef->index[ef->nindex++] = (struct sym_ref){ s.name, (uint32_t)i, (uint8_t)tab };
+	qsort(ef->index, ef->nindex, sizeof(*ef->index), sym_ref_cmp);
+	return 0;
+}
+
+int elf_file__find_symbol(struct elf_file *ef, const char *name, struct elf_sym *out)
+{
+	size_t lo = 0, hi;
+	int ret;
+
+	if (!ef->index) {
+		ret = elf__build_index(ef);
+		if (ret)
+			return ret;
+	}
+	/* lower bound: the first entry whose name is >= name */
+	hi = ef->nindex;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (strcmp(ef->index[mid].name, name) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo == ef->nindex || strcmp(ef->index[lo].name, name))
+		return -ENOENT;
+	if (!sym_get(ef, ef->index[lo].tab, ef->index[lo].idx, out))
+		return -ENOENT;
+	return 0;
+}
+
+/* ---- addresses ----------------------------------------------------------- */
+
+static const GElf_Phdr *elf__load_seg(const struct elf_file *ef, uint64_t vaddr)
+{
+	for (size_t i = 0; i < ef->phnum; i++) {
+		const GElf_Phdr *ph = &ef->phdrs[i];
+
+		if (ph->p_type == PT_LOAD && vaddr >= ph->p_vaddr &&
+		    vaddr - ph->p_vaddr < ph->p_memsz)
+			return ph;
+	}
+	return NULL;
+}
+
+int elf_file__vaddr_to_offset(const struct elf_file *ef, uint64_t vaddr, uint64_t *off)
+{
+	const GElf_Phdr *ph = elf__load_seg(ef, vaddr);
+
+	if (!ph || vaddr - ph->p_vaddr >= ph->p_filesz)
+		return -ENOENT;
+	*off = ph->p_offset + (vaddr - ph->p_vaddr);
+	return 0;
+}
+
+int elf_file__read_vaddr(const struct elf_file *ef, uint64_t vaddr, void *buf, size_t len)
+{
+	const GElf_Phdr *ph = elf__load_seg(ef, vaddr);
+	uint64_t rel;
+
+	if (!ph)
+		return -ENOENT;
+	rel = vaddr - ph->p_vaddr;
+	if (rel >= ph->p_filesz)
+		return -ENOENT;
+	if (len > ph->p_filesz - rel)
+		return -ERANGE;
+	/* segments were checked to lie inside the buffer at open */
+	memcpy(buf, ef->buf + ph->p_offset + rel, len);
+	return 0;
+}
+
+/* ---- USDT notes ---------------------------------------------------------- */
+
+static bool elf__find_section(const struct elf_file *ef, const char *name, GElf_Shdr *out)
+{
+	for (size_t i = 1; i < ef->shnum; i++) {
+		if (!gelf_getshdr(elf_getscn(ef->elf, i), out))
+			continue;
+		if (!strcmp(elf__sec_name(ef, out), name))
+			return true;
+	}
+	return false;
+}
+
+/* Copies the NUL-terminated string at *p (inside [*p, end)) into dst and
+ * advances *p past it.  False if it is unterminated or does not fit. */
+static bool take_str(const unsigned char **p, const unsigned char *end, char *dst, size_t cap)
+{
+	const unsigned char *nul = memchr(*p, '\0', (size_t)(end - *p));
+	size_t n;
+
+	if (!nul)
+		return false;
+	n = (size_t)(nul - *p);
+	if (n >= cap)
+		return false;
+	memcpy(dst, *p, n + 1);
+	*p = nul + 1;
+	return true;
+}
+
+/* Decodes one stapsdt descriptor: pc, base, semaphore, then three strings. */
+static bool usdt_decode(const unsigned char *desc, size_t len, uint64_t base_sec,
+			bool has_base_sec, struct usdt_note *n)
+{
+	const unsigned char *p = desc + 3 * sizeof(uint64_t), *end = desc + len;
+
+	if (len < 3 * sizeof(uint64_t))
+		return false;
+	memset(n, 0, sizeof(*n));
+	memcpy(&n->pc, desc, 8);
+	memcpy(&n->base, desc + 8, 8);
+	memcpy(&n->semaphore, desc + 16, 8);
+	if (!take_str(&p, end, n->provider, sizeof(n->provider)) ||
+	    !take_str(&p, end, n->name, sizeof(n->name)) ||
+	    !take_str(&p, end, n->args, sizeof(n->args)))
+		return false;
+	if (!n->provider[0] || !n->name[0])
+		return false;
+	/* Prelink moves the code but not the notes; .stapsdt.base moves with the
+	 * code, so the difference is the displacement (as libbpf computes it). */
+	if (has_base_sec && base_sec)
+		n->pc += base_sec - n->base;
+	return true;
+}
+
+static uint64_t align_up(uint64_t v, uint64_t a)
+{
+	return (v + a - 1) & ~(a - 1);
+}
+
+static int usdt_push(struct usdt_note **v, size_t *n, size_t *cap, const struct usdt_note *note)
+{
+	if (*n == *cap) {
+		size_t ncap = *cap ? *cap * 2 : 16;
+		struct usdt_note *nv = reallocarray(*v, ncap, sizeof(**v));
+
+		if (!nv)
+			return -ENOMEM;
+		*v = nv;
+		*cap = ncap;
+	}
+	(*v)[(*n)++] = *note;
+	return 0;
+}
+
+int elf_file__usdt_notes(const struct elf_file *ef, struct usdt_note **notes, size_t *n,
+			 size_t *skipped)
+{
+	GElf_Shdr sec, base;
+	const unsigned char *d;
+	struct usdt_note note, *v = NULL;
+	size_t cnt = 0, cap = 0, bad_notes = 0;
+	uint64_t size, off = 0, align;
+	bool has_base;
+
+	*notes = NULL;
+	*n = 0;
+	if (skipped)
+		*skipped = 0;
+	if (!elf__find_section(ef, USDT_NOTE_SEC, &sec) || sec.sh_type != SHT_NOTE)
+		return 0;
+	has_base = elf__find_section(ef, USDT_BASE_SEC, &base);
+	d = ef->buf + sec.sh_offset;	/* checked to lie inside the file at open */
+	size = sec.sh_size;
+	align = sec.sh_addralign == 8 ? 8 : 4;
+
+	while (size - off >= sizeof(Elf64_Nhdr)) {
+		Elf64_Nhdr nh;
+		uint64_t name_off, desc_off, next;
+
+		memcpy(&nh, d + off, sizeof(nh));
+		name_off = off + sizeof(nh);
+		desc_off = name_off + align_up(nh.n_namesz, align);
+		next = desc_off + align_up(nh.n_descsz, align);
+		/* A header that lies about sizes leaves no way to find the next
+		 * note: count it and stop. */
+		if (desc_off > size || nh.n_descsz > size - desc_off) {
+			bad_notes++;
+			break;
+		}
+		off = next < size ? next : size;
+		if (nh.n_type != USDT_NOTE_TYPE || nh.n_namesz != sizeof(USDT_NOTE_OWNER) ||
+		    memcmp(d + name_off, USDT_NOTE_OWNER, sizeof(USDT_NOTE_OWNER)))
+			continue;
+		if (!usdt_decode(d + desc_off, nh.n_descsz, base.sh_addr, has_base, &note)) {
+			bad_notes++;
+			continue;
+		}
+		if (usdt_push(&v, &cnt, &cap, &note)) {
+			free(v);
+			return -ENOMEM;
+		}
+	}
+	if (off < size && size - off < sizeof(Elf64_Nhdr) && size - off >= align)
+		bad_notes++;	/* trailing bytes too short for a header */
+	*notes = v;
+	*n = cnt;
+	if (skipped)
+		*skipped = bad_notes;
+	return 0;
+}
