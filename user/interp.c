@@ -1,0 +1,590 @@
+/* Finding the CPython interpreter inside a running process: see interp.h.
+ *
+ * Everything here is read from files and memory that the target controls:
+ * paths in /proc/PID/maps, the ELF it maps, the bytes of its version buffer.
+ * Files are opened by a path we build ourselves and then checked against the
+ * dev:inode the kernel reports for the mapping; numbers read from the target
+ * are range-checked before they are used.
+ */
+#include <linux/elf.h>  /* ET_*, STT_*: user/elf.h shadows <elf.h> */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include "interp.h"
+#include "log.h"
+#include "procmaps.h"
+#include "remote_mem.h"
+#include "x86_decode.h"
+
+#define CODE_MAX 512        /* bytes of a function we decode */
+#define DECODE_INSNS 64
+#define ARENA_STRUCT_SIZE 24 /* PyObjectArenaAllocator: ctx, alloc, free */
+
+/* _Py_DebugOffsets (3.13+), at _PyRuntime + 0 */
+#define DBG_COOKIE "xdebugpy"
+#define DBG_VERSION_OFF 8
+#define DBG_FREE_THREADED_OFF 16
+
+/* ---- opening the mapped file --------------------------------------------- */
+
+static bool same_file(const struct stat *st, const struct procmap_entry *e)
+{
+	return major(st->st_dev) == e->dev_major && minor(st->st_dev) == e->dev_minor &&
+	       (uint64_t)st->st_ino == e->inode;
+}
+
+/* Opens the file behind mapping e and checks that it is the mapped file.
+ * The check runs on an open descriptor, and the ELF is then opened through
+ * /proc/self/fd, so the file cannot be swapped between check and use.
+ * *via_map_files tells whether /proc/PID/root failed and map_files was used. */
+static struct elf_file *open_mapped_elf(pid_t pid, const struct procmap_entry *e,
+					char *open_path, size_t cap, bool *via_map_files,
+					char *err, size_t errlen)
+{
+	char fdpath[64];
+	struct elf_file *ef;
+	struct stat st;
+	int fd = -1, tries;
+
+	*via_map_files = false;
+	for (tries = 0; tries < 2 && fd < 0; tries++) {
+		int n;
+
+		if (tries == 0 && !e->deleted)
+			n = snprintf(open_path, cap, "/proc/%d/root%s", (int)pid, e->path);
+		else if (tries == 1)
+			n = snprintf(open_path, cap, "/proc/%d/map_files/%llx-%llx", (int)pid,
+				     (unsigned long long)e->start, (unsigned long long)e->end);
+		else
+			continue;
+		if (n < 0 || (size_t)n >= cap)
+			continue;
+		fd = open(open_path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		if (fstat(fd, &st) || !S_ISREG(st.st_mode) || !same_file(&st, e)) {
+			close(fd);
+			fd = -1;
+			continue;
+		}
+		*via_map_files = tries == 1;
+	}
+	if (fd < 0) {
+		fmt_msg(err, errlen, "cannot open '%s' as mapped by process %d: %s", e->path,
+			(int)pid, strerror(errno ? errno : ENOENT));
+		errno = errno == EACCES || errno == EPERM ? errno : ENOENT;
+		return NULL;
+	}
+	snprintf(fdpath, sizeof(fdpath), "/proc/self/fd/%d", fd);
+	ef = elf_file__open(fdpath, err, errlen);
+	tries = errno;
+	close(fd);
+	errno = tries;
+	return ef;
+}
+
+/* ---- choosing the mapping ------------------------------------------------ */
+
+static void read_comm(pid_t pid, char *buf, size_t cap)
+{
+	char path[64];
+	FILE *f;
+
+	snprintf(buf, cap, "?");
+	snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
+	f = fopen(path, "re");
+	if (!f)
+		return;
+	if (fgets(buf, (int)cap, f))
+		buf[strcspn(buf, "\n")] = '\0';
+	fclose(f);
+}
+
+static bool is_exe(pid_t pid, const struct procmap_entry *e)
+{
+	char path[64];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "/proc/%d/exe", (int)pid);
+	return !stat(path, &st) && same_file(&st, e);
+}
+
+static bool seen_before(const struct procmaps *m, size_t i)
+{
+	for (size_t j = 0; j < i; j++)
+		if (m->v[j].inode == m->v[i].inode && m->v[j].dev_major == m->v[i].dev_major &&
+		    m->v[j].dev_minor == m->v[i].dev_minor)
+			return true;
+	return false;
+}
+
+/* runtime address - ELF vaddr, from the mapping of file offset 0, then
+ * checked against every other mapping of the same file: a mapping at S with
+ * file offset O must hold the vaddr whose file offset is O. */
+static int compute_bias(struct interp *in, const struct procmaps *m, const struct procmap_entry *e)
+{
+	const struct procmap_entry *first = NULL;
+	uint64_t base = elf_file__base_vaddr(in->elf), off;
+
+	if (elf_file__type(in->elf) == ET_EXEC) {
+		in->load_bias = 0;
+		return 0;
+	}
+	for (size_t i = 0; i < m->n; i++)
+		if (m->v[i].inode == e->inode && m->v[i].dev_major == e->dev_major &&
+		    m->v[i].dev_minor == e->dev_minor && m->v[i].offset == 0) {
+			first = &m->v[i];
+			break;
+		}
+	if (!first || elf_file__vaddr_to_offset(in->elf, base, &off) || off != 0)
+		return -EIO;
+	in->load_bias = first->start - base;
+	for (size_t i = 0; i < m->n; i++) {
+		const struct procmap_entry *o = &m->v[i];
+
+		if (o->inode != e->inode || o->dev_major != e->dev_major ||
+		    o->dev_minor != e->dev_minor)
+			continue;
+		if (elf_file__vaddr_to_offset(in->elf, o->start - in->load_bias, &off))
+			continue; /* e.g. the .bss tail mapped from the file's last page */
+		if (off != o->offset)
+			return -EIO;
+	}
+	return 0;
+}
+
+/* Tries mapping i: 1 if it carries the interpreter (and fills in), 0 if not,
+ * -errno on a hard error. */
+static int try_mapping(struct interp *in, const struct procmaps *m, size_t i,
+		       bool *denied, char *err, size_t errlen)
+{
+	const struct procmap_entry *e = &m->v[i];
+	struct elf_sym sym;
+	bool via_map_files;
+
+	if (e->path[0] != '/' || seen_before(m, i))
+		return 0;
+	in->elf = open_mapped_elf(in->pid, e, in->open_path, sizeof(in->open_path),
+				  &via_map_files, err, errlen);
+	if (!in->elf) {
+		/* not an ELF, or gone: not ours; unless we may not look */
+		*denied |= errno == EACCES || errno == EPERM;
+		return 0;
+	}
+	if (elf_file__find_symbol(in->elf, "_PyRuntime", &sym)) {
+		elf_file__free(in->elf);
+		in->elf = NULL;
+		return 0;
+	}
+	if (via_map_files)
+		pr_warn("'%s' in process %d is deleted or is not the mapped file; using '%s'",
+			e->path, (int)in->pid, in->open_path);
+	snprintf(in->map_path, sizeof(in->map_path), "%s", e->path);
+	in->kind = is_exe(in->pid, e) ? INTERP_STATIC : INTERP_LIBPYTHON;
+	if (compute_bias(in, m, e)) {
+		fmt_msg(err, errlen, "cannot compute the load address of '%s' in process %d",
+			e->path, (int)in->pid);
+		return -EIO;
+	}
+	return 1;
+}
+
+static int find_mapping(struct interp *in, char *err, size_t errlen)
+{
+	struct procmaps m = { 0 };
+	bool denied = false;
+	char comm[64];
+	int ret;
+
+	ret = procmaps__load(in->pid, &m, NULL);
+	if (ret == -ESRCH || ret == -ENOENT) {
+		fmt_msg(err, errlen, "no process with pid %d", (int)in->pid);
+		return -ESRCH;
+	}
+	if (ret) {
+		fmt_msg(err, errlen, "cannot read /proc/%d/maps: %s", (int)in->pid, strerror(-ret));
+		return ret;
+	}
+	ret = 0;
+	for (size_t i = 0; i < m.n && ret == 0; i++)
+		ret = try_mapping(in, &m, i, &denied, err, errlen);
+	procmaps__release(&m);
+	if (ret < 0)
+		return ret;
+	if (ret == 0 && denied) {
+		fmt_msg(err, errlen, "not allowed to open the files that process %d maps "
+			"(run as root?)", (int)in->pid);
+		return -EACCES;
+	}
+	if (ret == 0) {
+		read_comm(in->pid, comm, sizeof(comm));
+		fmt_msg(err, errlen, "process %d ('%s') does not run CPython: no libpython and "
+			"no interpreter in its executable", (int)in->pid, comm);
+		return -ENOEXEC;
+	}
+	return 0;
+}
+
+/* ---- the version ---------------------------------------------------------- */
+
+/* Reads a function's code from the file image: its st_size bytes, capped. */
+static int read_code(struct interp *in, const char *name, uint8_t *buf, size_t *len,
+		     uint64_t *vaddr)
+{
+	struct elf_sym sym;
+	size_t n;
+	int ret = elf_file__find_symbol(in->elf, name, &sym);
+
+	if (ret)
+		return ret;
+	if (sym.type != STT_FUNC)
+		return -ENOENT;
+	n = sym.size && sym.size < CODE_MAX ? sym.size : CODE_MAX;
+	/* a lying st_size may run past the end of its segment: shrink to fit */
+	while (n && (ret = elf_file__read_vaddr(in->elf, sym.vaddr, buf, n)) == -ERANGE)
+		n /= 2;
+	if (ret || !n)
+		return ret ? ret : -ENOENT;
+	*len = n;
+	*vaddr = sym.vaddr;
+	return 0;
+}
+
+static int version_from_py_version(struct interp *in, struct pyversion *v)
+{
+	struct elf_sym sym;
+	uint8_t b[4];
+
+	if (elf_file__find_symbol(in->elf, "Py_Version", &sym) ||
+	    elf_file__read_vaddr(in->elf, sym.vaddr, b, sizeof(b)))
+		return -ENOENT;
+	pyversion_from_hex((uint64_t)b[0] | (uint64_t)b[1] << 8 | (uint64_t)b[2] << 16 |
+			   (uint64_t)b[3] << 24, v);
+	return v->major == 3 ? 0 : -EINVAL;
+}
+
+/* The static buffer Py_GetVersion() fills, "3.9.18 (main, ...)", read from
+ * the target; *where gets its vaddr. */
+static int version_from_buffer(struct interp *in, struct pyversion *v, uint64_t *where)
+{
+	uint8_t code[CODE_MAX];
+	uint64_t fn;
+	size_t len;
+	char s[64];
+	int ret;
+
+	ret = read_code(in, "Py_GetVersion", code, &len, &fn);
+	if (ret)
+		return ret;
+	ret = x86_first_call_arg0_addr(code, len, fn, DECODE_INSNS, where);
+	if (ret)
+		return ret;
+	ret = remote_read_str(in->pid, *where + in->load_bias, s, sizeof(s));
+	if (ret < 0)
+		return ret;
+	return pyversion_parse(s, v);
+}
+
+/* _Py_DebugOffsets at _PyRuntime+0 (3.13+), from the file image: it is
+ * statically initialised, so the file holds it even before start-up. */
+static int read_debug_offsets(struct interp *in, struct pyversion *v, bool *free_threaded)
+{
+	struct elf_sym sym;
+	uint8_t b[24];
+	uint64_t hex, ft;
+
+	if (elf_file__find_symbol(in->elf, "_PyRuntime", &sym) ||
+	    elf_file__read_vaddr(in->elf, sym.vaddr, b, sizeof(b)) ||
+	    memcmp(b, DBG_COOKIE, 8))
+		return -ENOENT;
+	memcpy(&hex, b + DBG_VERSION_OFF, 8);
+	memcpy(&ft, b + DBG_FREE_THREADED_OFF, 8);
+	pyversion_from_hex(hex, v);
+	if (v->major != 3 || ft > 1)
+		return -EINVAL;
+	*free_threaded = ft == 1;
+	return 0;
+}
+
+static bool same_version(const struct pyversion *a, const struct pyversion *b)
+{
+	return a->major == b->major && a->minor == b->minor && a->micro == b->micro;
+}
+
+static int find_version(struct interp *in, char *err, size_t errlen)
+{
+	struct pyversion pv, dbg, buf;
+	bool have_pv, have_dbg, have_buf, ft = false;
+	uint64_t where = 0;
+	char *src = in->version_source;
+	size_t cap = sizeof(in->version_source);
+
+	have_pv = !version_from_py_version(in, &pv);
+	have_dbg = !read_debug_offsets(in, &dbg, &ft);
+	have_buf = !version_from_buffer(in, &buf, &where);
+
+	if (have_pv && have_buf && !same_version(&pv, &buf)) {
+		fmt_msg(err, errlen, "'%s': Py_Version says %d.%d.%d but the Py_GetVersion "
+			"buffer says %d.%d.%d", in->map_path, pv.major, pv.minor, pv.micro,
+			buf.major, buf.minor, buf.micro);
+		return -EIO;
+	}
+	if (have_pv && have_dbg && !same_version(&pv, &dbg)) {
+		fmt_msg(err, errlen, "'%s': Py_Version and _Py_DebugOffsets disagree",
+			in->map_path);
+		return -EIO;
+	}
+	if (have_pv) {
+		in->version = pv;
+		fmt_msg(src, cap, "Py_Version in .dynsym%s%s",
+			have_dbg ? ", _Py_DebugOffsets agrees" : "",
+			have_buf ? ", Py_GetVersion buffer agrees" : "");
+	} else if (have_dbg) {
+		in->version = dbg;
+		fmt_msg(src, cap, "_Py_DebugOffsets at _PyRuntime%s",
+			have_buf ? ", Py_GetVersion buffer agrees" : "");
+	} else if (have_buf) {
+		in->version = buf;
+		fmt_msg(src, cap, "Py_GetVersion buffer at 0x%llx in process %d",
+			(unsigned long long)where, (int)in->pid);
+	} else {
+		fmt_msg(err, errlen, "cannot tell which CPython '%s' is: no Py_Version, no "
+			"_Py_DebugOffsets, and Py_GetVersion's buffer is unreadable or empty",
+			in->map_path);
+		return -EIO;
+	}
+	in->free_threaded = ft;
+	pyversion_format(&in->version, in->version_str, sizeof(in->version_str));
+	return 0;
+}
+
+static int check_supported(struct interp *in, char *err, size_t errlen)
+{
+	if (pyversion_mm(&in->version) < 308) {
+		fmt_msg(err, errlen, "CPython %s is not supported: pymemtrace needs 3.8 or newer",
+			in->version_str);
+		return -EPROTONOSUPPORT;
+	}
+	if (in->free_threaded) {
+		fmt_msg(err, errlen, "CPython %s in '%s' is a free-threaded build: not supported "
+			"(it allocates with mimalloc, not pymalloc, and its object layout differs)",
+			in->version_str, in->map_path);
+		return -EPROTONOSUPPORT;
+	}
+	return 0;
+}
+
+/* Keeps only the python provider's notes. */
+static void load_usdt(struct interp *in)
+{
+	struct usdt_note *all = NULL;
+	size_t n = 0, k = 0;
+
+	if (elf_file__usdt_notes(in->elf, &all, &n, NULL) || !all) {
+		free(all);
+		return;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(all[i].provider, "python"))
+			all[k++] = all[i];
+	if (!k) {
+		free(all);
+		return;
+	}
+	in->usdt = all;
+	in->n_usdt = k;
+}
+
+/* ---- public API ------------------------------------------------------------ */
+
+int interp__find(pid_t pid, struct interp *out, char *err, size_t errlen)
+{
+	int ret;
+
+	memset(out, 0, sizeof(*out));
+	fmt_msg(err, errlen, "unknown error");
+	if (pid <= 0) {
+		fmt_msg(err, errlen, "no process with pid %d", (int)pid);
+		return -ESRCH;
+	}
+	out->pid = pid;
+	ret = find_mapping(out, err, errlen);
+	if (!ret)
+		ret = find_version(out, err, errlen);
+	if (!ret)
+		ret = check_supported(out, err, errlen);
+	if (ret) {
+		interp__release(out);
+		return ret;
+	}
+	out->has_symtab = elf_file__has_symtab(out->elf);
+	out->has_dynsym = elf_file__has_dynsym(out->elf);
+	load_usdt(out);
+	return 0;
+}
+
+void interp__release(struct interp *in)
+{
+	if (!in)
+		return;
+	elf_file__free(in->elf);
+	free(in->usdt);
+	in->elf = NULL;
+	in->usdt = NULL;
+	in->n_usdt = 0;
+}
+
+int interp__symbol(struct interp *in, const char *name, struct elf_sym *out)
+{
+	if (!in || !in->elf || !name)
+		return -EINVAL;
+	return elf_file__find_symbol(in->elf, name, out);
+}
+
+const struct usdt_note *interp__usdt(const struct interp *in, const char *name)
+{
+	for (size_t i = 0; in && name && i < in->n_usdt; i++)
+		if (!strcmp(in->usdt[i].name, name))
+			return &in->usdt[i];
+	return NULL;
+}
+
+/* ---- arena functions ------------------------------------------------------- */
+
+/* Whether runtime address rt lies in an executable mapping of the interpreter's
+ * file in the target. */
+static bool in_interp_code(struct interp *in, uint64_t rt)
+{
+	struct procmaps m = { 0 };
+	bool found = false;
+	struct stat st;
+
+	/* open_path was checked against the mapping's dev:inode in interp__find */
+	if (stat(in->open_path, &st) || procmaps__load(in->pid, &m, NULL))
+		return false;
+	for (size_t i = 0; i < m.n && !found; i++) {
+		const struct procmap_entry *e = &m.v[i];
+
+		found = (e->perms & PM_X) && rt >= e->start && rt < e->end &&
+			same_file(&st, e);
+	}
+	procmaps__release(&m);
+	return found;
+}
+
+static int arena_from_symtab(struct interp *in, uint64_t *a, uint64_t *f,
+			     const char **an, const char **fn)
+{
+	static const char *const names[][2] = {
+		{ "_PyObject_ArenaMmap", "_PyObject_ArenaMunmap" }, /* 3.8 - 3.11 */
+		{ "_PyMem_ArenaAlloc", "_PyMem_ArenaFree" },        /* 3.12+ */
+	};
+	struct elf_sym s1, s2;
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (elf_file__find_symbol(in->elf, names[i][0], &s1) ||
+		    elf_file__find_symbol(in->elf, names[i][1], &s2) ||
+		    s1.type != STT_FUNC || s2.type != STT_FUNC)
+			continue;
+		*a = s1.vaddr;
+		*f = s2.vaddr;
+		*an = names[i][0];
+		*fn = names[i][1];
+		return 0;
+	}
+	return -ENOENT;
+}
+
+/* Decodes PyObject_GetArenaAllocator to find the allocator struct, reads its
+ * alloc/free pointers from the target and returns them as ELF vaddrs. */
+static int arena_from_code(struct interp *in, uint64_t *a, uint64_t *f, char *how, size_t howlen)
+{
+	uint8_t code[CODE_MAX];
+	uint64_t fn, slot, p[3], rt_runtime;
+	struct elf_sym rts;
+	size_t len;
+	int ret;
+
+	ret = read_code(in, "PyObject_GetArenaAllocator", code, &len, &fn);
+	if (ret) {
+		fmt_msg(how, howlen, "no PyObject_GetArenaAllocator to decode");
+		return -ENOENT;
+	}
+	ret = x86_first_data_ref(code, len, fn, 16, &slot);
+	if (ret) {
+		fmt_msg(how, howlen, "PyObject_GetArenaAllocator at 0x%llx reads no static data",
+			(unsigned long long)fn);
+		return -ENOENT;
+	}
+	ret = remote_read(in->pid, slot + in->load_bias, p, sizeof(p));
+	if (ret) {
+		fmt_msg(how, howlen, "cannot read the arena allocator at 0x%llx in process %d: %s",
+			(unsigned long long)slot, (int)in->pid, strerror(-ret));
+		return ret;
+	}
+	/* 3.12+ keeps the struct inside _PyRuntime and the function reaches it
+	 * through a GOT pointer plus a displacement that x86_decode.h cannot
+	 * report yet: say so rather than misread the GOT slot as the struct. */
+	if (!elf_file__find_symbol(in->elf, "_PyRuntime", &rts)) {
+		rt_runtime = rts.vaddr + in->load_bias;
+		if (p[0] == rt_runtime) {
+			fmt_msg(how, howlen, "PyObject_GetArenaAllocator reaches the allocator "
+				"through a pointer to _PyRuntime (3.12+); decoding that is not "
+				"supported yet");
+			return -ENOENT;
+		}
+	}
+	if (!in_interp_code(in, p[1]) || !in_interp_code(in, p[2])) {
+		fmt_msg(how, howlen, "custom arena allocator at 0x%llx/0x%llx outside the "
+			"interpreter", (unsigned long long)p[1], (unsigned long long)p[2]);
+		return -ENOENT;
+	}
+	*a = p[1] - in->load_bias;
+	*f = p[2] - in->load_bias;
+	fmt_msg(how, howlen, "decoded PyObject_GetArenaAllocator: allocator struct at 0x%llx",
+		(unsigned long long)slot);
+	return 0;
+}
+
+int interp__arena_functions(struct interp *in, uint64_t *alloc_vaddr, uint64_t *free_vaddr,
+			    char *how, size_t howlen)
+{
+	const char *an = NULL, *fn = NULL;
+	uint64_t sa = 0, sf = 0, da, df;
+	char dhow[192];
+	int sret, dret;
+
+	if (!in || !in->elf)
+		return -EINVAL;
+	sret = in->has_symtab ? arena_from_symtab(in, &sa, &sf, &an, &fn) : -ENOENT;
+	dret = arena_from_code(in, &da, &df, dhow, sizeof(dhow));
+
+	/* The decoded pointers are what the running interpreter calls, so they
+	 * win when both exist; the names are the cross-check. */
+	if (!dret && !sret) {
+		*alloc_vaddr = da;
+		*free_vaddr = df;
+		fmt_msg(how, howlen, "%s; %s .symtab %s/%s", dhow,
+			da == sa && df == sf ? "agrees with" : "DISAGREES with", an, fn);
+		return 0;
+	}
+	if (!dret) {
+		*alloc_vaddr = da;
+		*free_vaddr = df;
+		fmt_msg(how, howlen, "%s", dhow);
+		return 0;
+	}
+	if (!sret && !strstr(dhow, "custom arena allocator")) {
+		*alloc_vaddr = sa;
+		*free_vaddr = sf;
+		fmt_msg(how, howlen, ".symtab %s/%s (not decoded: %s)", an, fn, dhow);
+		return 0;
+	}
+	fmt_msg(how, howlen, "%s", dhow);
+	return -ENOENT;
+}
