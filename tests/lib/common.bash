@@ -1,0 +1,346 @@
+# Helpers shared by the integration tests (bats 1.8).  Load with
+#   load lib/common
+# Every process a test starts goes through pmt_spawn, so teardown can end it.
+
+PMT_ROOT=$(cd "$BATS_TEST_DIRNAME/.." && pwd)
+PMT="$PMT_ROOT/build/pymemtrace"
+FIXTURES="$PMT_ROOT/tests/fixtures"
+BPFTOOL=${BPFTOOL:-/usr/sbin/bpftool}
+# Debian's python3 for helpers, never a pyenv shim that may come first in PATH.
+HOST_PY=/usr/bin/python3
+MIB=$((1 << 20))
+
+PMT_PIDS=()
+
+# ---- prerequisites ------------------------------------------------------------
+
+require_root() {
+	[ "$(id -u)" -eq 0 ] || skip "needs root"
+}
+
+require_btf() {
+	[ -r /sys/kernel/btf/vmlinux ] || skip "kernel has no BTF (/sys/kernel/btf/vmlinux)"
+}
+
+# The tracer is built by `make test` before the suite runs; a missing binary
+# is a failure, not a reason to skip.
+require_tracer() {
+	if [ ! -x "$PMT" ]; then
+		echo "# $PMT is not built (run make)" >&3
+		return 1
+	fi
+}
+
+require_tracing() {
+	require_root
+	require_btf
+	require_tracer
+}
+
+# ---- the interpreter matrix ---------------------------------------------------
+
+pyenv_root() {
+	local r=""
+	if command -v pyenv >/dev/null 2>&1; then
+		r=$(pyenv root 2>/dev/null)
+	fi
+	if [ -z "$r" ] || [ ! -d "$r/versions" ]; then
+		r=/root/.pyenv
+	fi
+	echo "$r"
+}
+
+# pyenv_python 3.9: the newest installed 3.9.x binary, or nothing.
+pyenv_python() {
+	local v=$1 root d best=""
+	root=$(pyenv_root)
+	for d in "$root"/versions/"$v".*; do
+		# 3.1 must not match 3.13.0: the next char after "$v." is a digit
+		case "${d##*/}" in
+		"$v".[0-9]*) ;;
+		*) continue ;;
+		esac
+		case "${d##*/}" in
+		*[!0-9.]*) continue ;;   # skip 3.13.0t and other variants
+		esac
+		[ -x "$d/bin/python$v" ] && best="$d/bin/python$v"
+	done
+	[ -n "$best" ] && echo "$best"
+}
+
+# Labels of the matrix, in test order.
+PMT_LABELS="debian3.11 py3.8 py3.9 py3.10 py3.11 py3.12 py3.13"
+
+# interp_path LABEL: prints the interpreter's path, or returns 1.
+interp_path() {
+	case "$1" in
+	debian3.11)
+		[ -x /usr/bin/python3.11 ] && echo /usr/bin/python3.11 ;;
+	py3.*)
+		pyenv_python "${1#py}" ;;
+	*)
+		return 1 ;;
+	esac
+}
+
+# interpreters: one "label:path" line for each interpreter present.
+interpreters() {
+	local l p
+	for l in $PMT_LABELS; do
+		p=$(interp_path "$l") && echo "$l:$p"
+	done
+}
+
+# use_interp LABEL: sets PY, PYVER ("3.11") and PYVER_FULL ("3.11.2"), or
+# skips.  Debian's python3.11 is always expected: its absence fails.
+use_interp() {
+	PY=$(interp_path "$1") || PY=""
+	if [ -z "$PY" ]; then
+		if [ "$1" = debian3.11 ]; then
+			echo "# /usr/bin/python3.11 is missing (tools/install-deps.sh installs it)" >&3
+			return 1
+		fi
+		skip "pyenv ${1#py} not installed"
+	fi
+	PYVER_FULL=$("$PY" -c 'import sys; print("%d.%d.%d" % sys.version_info[:3])')
+	PYVER=${PYVER_FULL%.*}
+}
+
+# pymalloc's arena size for PYVER: 256 KiB before 3.10, 1 MiB from 3.10 on
+# (64-bit, Objects/obmalloc.c ARENA_BITS).
+arena_size_for() {
+	local minor=${1#3.}
+	if [ "$minor" -lt 10 ]; then
+		echo $((256 * 1024))
+	else
+		echo $MIB
+	fi
+}
+
+# ---- processes -----------------------------------------------------------------
+
+# proc_alive PID: true while PID runs (a zombie counts as gone).
+proc_alive() {
+	local st
+	st=$(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null) || return 1
+	[ -n "$st" ] && [ "$st" != Z ] && [ "$st" != X ]
+}
+
+# pmt_spawn OUT ERR CMD...: starts CMD in the background with stdout to OUT
+# and stderr to ERR; sets SPAWN_PID.  fd 3 is closed, or bats would wait
+# for the child.
+pmt_spawn() {
+	local out=$1 err=$2
+	shift 2
+	"$@" >"$out" 2>"$err" 3>&- </dev/null &
+	SPAWN_PID=$!
+	PMT_PIDS+=("$SPAWN_PID")
+}
+
+# wait_file PATH [SECONDS] [PID]: waits for PATH to exist; fails early when
+# PID (if given) dies first.
+wait_file() {
+	local path=$1 limit=${2:-30} pid=${3:-} i
+	for ((i = 0; i < limit * 50; i++)); do
+		[ -e "$path" ] && return 0
+		if [ -n "$pid" ] && ! proc_alive "$pid"; then
+			[ -e "$path" ] && return 0
+			echo "# process $pid exited before $path appeared" >&3
+			return 1
+		fi
+		sleep 0.02
+	done
+	echo "# timed out waiting for $path" >&3
+	return 1
+}
+
+# wait_exit PID [SECONDS]: waits for a child of this shell, sets WAIT_RC.
+# Kills it and fails after SECONDS.
+wait_exit() {
+	local pid=$1 limit=${2:-30} i
+	for ((i = 0; i < limit * 20; i++)); do
+		proc_alive "$pid" || break
+		sleep 0.05
+	done
+	if proc_alive "$pid"; then
+		echo "# pid $pid still running after ${limit}s; killed" >&3
+		kill -KILL "$pid" 2>/dev/null
+		wait "$pid" 2>/dev/null
+		WAIT_RC=137
+		return 1
+	fi
+	WAIT_RC=0
+	wait "$pid" 2>/dev/null || WAIT_RC=$?
+	return 0
+}
+
+# start_fixture PY SCRIPT ARGS...: starts tests/fixtures/SCRIPT with a control
+# directory and waits until it is ready (see tests/fixtures/pmtctl.py).
+# Sets FIX_PID and FIX_CTL; its stdout is $FIX_CTL/stdout.
+start_fixture() {
+	local py=$1 script=$2
+	shift 2
+	FIX_CTL=$(mktemp -d "$BATS_TEST_TMPDIR/fix.XXXXXX")
+	pmt_spawn "$FIX_CTL/stdout" "$FIX_CTL/stderr" \
+		"$py" "$FIXTURES/$script" "$@" --ctl "$FIX_CTL"
+	FIX_PID=$SPAWN_PID
+	if ! wait_file "$FIX_CTL/ready" 30 "$FIX_PID"; then
+		cat "$FIX_CTL/stderr" >&3
+		return 1
+	fi
+}
+
+# fixture_go CTL: lets the fixture work and waits until it is done.
+fixture_go() {
+	touch "$1/go"
+	wait_file "$1/done" 120
+}
+
+# fixture_exit CTL PID: lets the fixture leave and waits for it.
+fixture_exit() {
+	touch "$1/exit"
+	wait_exit "$2" 30
+}
+
+# ---- the tracer ----------------------------------------------------------------
+
+# start_tracer ARGS...: runs build/pymemtrace ARGS in the background.  Sets
+# TRACER_PID; its output is in $TRACER_OUT and $TRACER_ERR.
+start_tracer() {
+	TRACER_OUT="$BATS_TEST_TMPDIR/tracer.out"
+	TRACER_ERR="$BATS_TEST_TMPDIR/tracer.err"
+	pmt_spawn "$TRACER_OUT" "$TRACER_ERR" "$PMT" "$@"
+	TRACER_PID=$SPAWN_PID
+}
+
+# bpf_links_of PID: how many BPF links (and perf-event attachments) PID holds.
+bpf_links_of() {
+	local n1 n2
+	n1=$("$BPFTOOL" link list -j 2>/dev/null |
+		jq --argjson p "$1" '[.[]? | select(any(.pids[]?; .pid == $p))] | length' 2>/dev/null)
+	n2=$("$BPFTOOL" perf list -j 2>/dev/null |
+		jq --argjson p "$1" '[.[]? | select(.pid == $p)] | length' 2>/dev/null)
+	echo $((${n1:-0} + ${n2:-0}))
+}
+
+# wait_attached PID [SECONDS]: waits until tracer PID holds BPF links and
+# their number has not changed for a second: the README gives no "attached"
+# message, and libbpf attaches programs one after another.
+wait_attached() {
+	local pid=$1 limit=${2:-30} i n last=-1 stable=0
+	for ((i = 0; i < limit * 10; i++)); do
+		if ! proc_alive "$pid"; then
+			echo "# tracer $pid exited before attaching" >&3
+			return 1
+		fi
+		n=$(bpf_links_of "$pid")
+		if [ "$n" -gt 0 ] && [ "$n" -eq "$last" ]; then
+			stable=$((stable + 1))
+			[ "$stable" -ge 10 ] && return 0
+		else
+			stable=0
+		fi
+		last=$n
+		sleep 0.1
+	done
+	echo "# tracer $pid: no stable set of BPF links after ${limit}s (last count $last)" >&3
+	return 1
+}
+
+# stop_tracer: SIGINT, as Ctrl-C would; sets TRACER_RC.
+stop_tracer() {
+	kill -INT "$TRACER_PID" 2>/dev/null
+	wait_exit "$TRACER_PID" 30
+	TRACER_RC=$WAIT_RC
+}
+
+# show_tracer: the tracer's output, for a failing test's log.
+show_tracer() {
+	{
+		echo "# --- tracer stdout"
+		sed 's/^/#   /' "$TRACER_OUT"
+		echo "# --- tracer stderr"
+		sed 's/^/#   /' "$TRACER_ERR"
+	} >&3
+}
+
+# bpf_prog_count: programs loaded on the machine right now.
+bpf_prog_count() {
+	"$BPFTOOL" prog list -j | jq 'length'
+}
+
+# ---- JSON ----------------------------------------------------------------------
+
+# json_get FILE EXPR: prints the value at a jq path such as
+# '.processes[0].gc.collections[2]'; strings raw, null as "null".  Uses jq,
+# or Debian's python3 (paths of .key and [N] only) where jq is missing.
+json_get() {
+	if command -v jq >/dev/null 2>&1; then
+		jq -r "$2" "$1"
+		return
+	fi
+	"$HOST_PY" - "$1" "$2" <<'EOF'
+import json, re, sys
+v = json.load(open(sys.argv[1]))
+for key, idx in re.findall(r'\.([A-Za-z_][A-Za-z0-9_]*)|\[(\d+)\]', sys.argv[2]):
+    v = v[key] if key else v[int(idx)]
+print("null" if v is None else json.dumps(v) if isinstance(v, (dict, list)) else
+      str(v).lower() if isinstance(v, bool) else v)
+EOF
+}
+
+# proc_index FILE PID: the index of PID in processes[], or fails.
+proc_index() {
+	local i
+	i=$(jq --argjson p "$2" '[.processes[].pid] | index($p)' "$1")
+	[ "$i" != null ] || { echo "# pid $2 not in $1" >&3; return 1; }
+	echo "$i"
+}
+
+# ---- assertions ------------------------------------------------------------------
+
+# assert_eq WHAT EXPECTED ACTUAL
+assert_eq() {
+	if [ "$2" != "$3" ]; then
+		echo "# $1: expected $2, got $3" >&3
+		return 1
+	fi
+}
+
+# assert_ge WHAT ACTUAL MIN
+assert_ge() {
+	if ! [[ "$2" =~ ^-?[0-9]+$ ]] || [ "$2" -lt "$3" ]; then
+		echo "# $1: expected >= $3, got $2" >&3
+		return 1
+	fi
+}
+
+# assert_le WHAT ACTUAL MAX
+assert_le() {
+	if ! [[ "$2" =~ ^-?[0-9]+$ ]] || [ "$2" -gt "$3" ]; then
+		echo "# $1: expected <= $3, got $2" >&3
+		return 1
+	fi
+}
+
+# ---- cleanup -----------------------------------------------------------------------
+
+pmt_cleanup() {
+	local pid i
+	for pid in "${PMT_PIDS[@]}"; do
+		proc_alive "$pid" && kill -TERM "$pid" 2>/dev/null
+	done
+	for pid in "${PMT_PIDS[@]}"; do
+		for ((i = 0; i < 40; i++)); do
+			proc_alive "$pid" || break
+			sleep 0.05
+		done
+		proc_alive "$pid" && kill -KILL "$pid" 2>/dev/null
+		wait "$pid" 2>/dev/null
+	done
+	PMT_PIDS=()
+}
+
+teardown() {
+	pmt_cleanup
+}

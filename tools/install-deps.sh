@@ -1,0 +1,41 @@
+#!/bin/bash
+# Installs what building and testing pymemtrace needs on Debian 12, as root.
+# Works on a fresh minimal system (bash and apt only).  Runs `apt-get update`
+# only when something is missing, and prints nothing when all is present.
+set -u
+
+PACKAGES=(
+	make gcc clang llvm pkg-config          # build
+	libbpf-dev bpftool libelf-dev zlib1g-dev libcapstone-dev
+	bats jq strace                          # tests
+	python3.11 python3                      # interpreters under test, helpers
+	procps util-linux coreutils sed grep mawk
+)
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "install-deps.sh: must run as root (try: sudo $0)" >&2
+	exit 1
+fi
+if ! command -v apt-get >/dev/null 2>&1 || ! command -v dpkg-query >/dev/null 2>&1; then
+	echo "install-deps.sh: needs apt-get and dpkg-query (Debian 12)" >&2
+	exit 1
+fi
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+	status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null)
+	[ "$status" = "install ok installed" ] || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+echo "install-deps.sh: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+log=$(mktemp /tmp/install-deps.XXXXXX)
+if ! apt-get update -q >"$log" 2>&1 ||
+   ! apt-get install -y -q --no-install-recommends "${missing[@]}" >>"$log" 2>&1; then
+	cat "$log" >&2
+	echo "install-deps.sh: apt-get failed (log above)" >&2
+	rm -f "$log"
+	exit 1
+fi
+rm -f "$log"
