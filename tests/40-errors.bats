@@ -1,0 +1,148 @@
+#!/usr/bin/env bats
+# Exit codes and messages of README.md "Exit codes".
+
+load lib/common
+
+# start_sleeper PY: a Python process that idles, for tests that only need a
+# valid target.  Sets SLEEPER_PID.
+start_sleeper() {
+	pmt_spawn "$BATS_TEST_TMPDIR/sleeper.out" "$BATS_TEST_TMPDIR/sleeper.err" \
+		"$1" -c 'import sys, time; print("READY", flush=True); time.sleep(120)'
+	SLEEPER_PID=$SPAWN_PID
+	local i
+	for ((i = 0; i < 500; i++)); do
+		grep -q READY "$BATS_TEST_TMPDIR/sleeper.out" 2>/dev/null && return 0
+		sleep 0.02
+	done
+	return 1
+}
+
+# free_pid: a pid no process has (one we started and reaped).
+free_pid() {
+	local p
+	(exit 0) &
+	p=$!
+	wait "$p"
+	while [ -e "/proc/$p" ]; do p=$((p + 1)); done
+	echo "$p"
+}
+
+@test "errors: nonexistent pid exits 3 and names the pid" {
+	require_tracing
+	local pid
+	pid=$(free_pid)
+	run "$PMT" -p "$pid" -d 1
+	echo "$output"
+	[ "$status" -eq 3 ]
+	[[ "$output" == *"$pid"* ]]
+}
+
+@test "errors: a process that is not Python exits 4" {
+	require_tracing
+	pmt_spawn /dev/null /dev/null sleep 120
+	run "$PMT" -p "$SPAWN_PID" -d 1
+	echo "$output"
+	[ "$status" -eq 4 ]
+	[[ "$output" == *"$SPAWN_PID"* ]]
+}
+
+@test "errors: python 3.7 is unsupported, exits 5" {
+	require_tracing
+	local py
+	py=$(pyenv_python 3.7) || skip "pyenv 3.7 not installed"
+	start_sleeper "$py"
+	run "$PMT" -p "$SLEEPER_PID" -d 1
+	echo "$output"
+	[ "$status" -eq 5 ]
+	[[ "$output" == *3.7* ]]
+}
+
+@test "errors: not root exits 6" {
+	require_tracing
+	id nobody >/dev/null 2>&1 || skip "no user 'nobody'"
+	# nobody must be able to run the binary: every directory up to it is
+	# searchable by others, or the test would measure exit 126 instead.
+	setpriv --reuid=65534 --regid=65534 --clear-groups test -x "$PMT" ||
+		skip "$PMT is not executable by nobody"
+	start_sleeper /usr/bin/python3.11
+	run setpriv --reuid=65534 --regid=65534 --clear-groups "$PMT" -p "$SLEEPER_PID" -d 1
+	echo "$output"
+	[ "$status" -eq 6 ]
+}
+
+@test "errors: a kernel without BTF (PYMEMTRACE_BTF_PATH=/nonexistent) exits 7" {
+	require_tracing
+	start_sleeper /usr/bin/python3.11
+	PYMEMTRACE_BTF_PATH=/nonexistent run "$PMT" -p "$SLEEPER_PID" -d 1
+	echo "$output"
+	[ "$status" -eq 7 ]
+	[[ "$output" == *BTF* ]]
+}
+
+@test "errors: a command that cannot be started exits 8" {
+	require_tracing
+	run "$PMT" -d 1 -- /nonexistent/no-such-program
+	echo "$output"
+	[ "$status" -eq 8 ]
+	[[ "$output" == *no-such-program* ]]
+}
+
+@test "errors: bad command lines exit 2" {
+	require_tracer
+	local -a bad=(
+		""                      # no target at all
+		"--no-such-option -p 1"
+		"-p"
+		"-p notapid"
+		"-p 12x"
+		"-p -5"
+		"-d notanumber -p 1"
+		"-d -3 -p 1"
+		"-i abc -p 1"
+		"--json"
+		"--ringbuf-kb lots -p 1"
+		"--max-procs -1 -p 1"
+		"--"
+	)
+	local args rc failed=0
+	for args in "${bad[@]}"; do
+		rc=0
+		# shellcheck disable=SC2086 # word splitting is the point
+		"$PMT" $args >/dev/null 2>&1 </dev/null || rc=$?
+		if [ "$rc" -ne 2 ]; then
+			echo "# pymemtrace $args: exit $rc, expected 2" >&3
+			failed=1
+		fi
+	done
+	[ "$failed" -eq 0 ]
+}
+
+@test "errors: --help exits 0 and documents the exit codes" {
+	require_tracer
+	run "$PMT" --help
+	[ "$status" -eq 0 ]
+	[[ "$output" == *--dry-run* ]]
+	[[ "$output" == *--json* ]]
+}
+
+@test "dry-run: prints a plan and attaches nothing" {
+	require_tracing
+	command -v strace >/dev/null || skip "strace not installed"
+	start_sleeper /usr/bin/python3.11
+	local before after log="$BATS_TEST_TMPDIR/strace.log"
+	before=$(bpf_prog_count)
+	run strace -f -qq -o "$log" -e trace=bpf,ioctl \
+		"$PMT" --dry-run -p "$SLEEPER_PID"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"$SLEEPER_PID"* ]]
+	after=$(bpf_prog_count)
+	assert_eq "bpf programs loaded on the machine" "$before" "$after"
+	# Feature probes may load test programs, but nothing may be attached:
+	# no link, no raw tracepoint, no program set on a perf event.
+	if grep -E 'BPF_LINK_CREATE|BPF_RAW_TRACEPOINT_OPEN|PERF_EVENT_IOC_SET_BPF' "$log" >&3; then
+		echo "# --dry-run attached something (above)" >&3
+		return 1
+	fi
+	proc_alive "$SLEEPER_PID"
+}

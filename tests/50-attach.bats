@@ -1,0 +1,137 @@
+#!/usr/bin/env bats
+# Attaching to and detaching from running processes: the target must not
+# notice, neighbours must not be probed, and nothing may be left behind.
+
+load lib/common
+
+# service_output DIR: the service's stdout without its "READY <pid>" line,
+# the only line that differs between runs.
+service_output() {
+	sed 1d "$1/stdout"
+}
+
+@test "attach: -p then detach (-d) leaves the service's output byte-identical" {
+	require_tracing
+	local rounds=80 j="$BATS_TEST_TMPDIR/report.json" ref ctl
+	# Reference run, untraced.
+	start_fixture /usr/bin/python3.11 service.py "$rounds"
+	ref=$FIX_CTL
+	touch "$ref/go"
+	wait_exit "$FIX_PID" 60
+	assert_eq "untraced service exit status" 0 "$WAIT_RC"
+
+	start_fixture /usr/bin/python3.11 service.py "$rounds"
+	ctl=$FIX_CTL
+	start_tracer -q -p "$FIX_PID" -d 3 --json "$j"
+	wait_attached "$TRACER_PID" || { show_tracer; return 1; }
+	touch "$ctl/go"
+	wait_exit "$TRACER_PID" 30
+	assert_eq "tracer exit status" 0 "$WAIT_RC" || { show_tracer; return 1; }
+	# The tracer detached while the service still ran.
+	proc_alive "$FIX_PID" || { echo "# service ended before the tracer detached" >&3; return 1; }
+	wait_exit "$FIX_PID" 60
+	assert_eq "traced service exit status" 0 "$WAIT_RC"
+	if ! cmp <(service_output "$ref") <(service_output "$ctl"); then
+		diff <(service_output "$ref") <(service_output "$ctl") | head -20 >&3
+		return 1
+	fi
+	assert_eq "service rounds printed" "$((rounds + 1))" "$(service_output "$ctl" | wc -l)"
+	# It collected gen 0 once a round while traced.
+	local i g0
+	i=$(proc_index "$j" "$FIX_PID")
+	g0=$(json_get "$j" ".processes[$i].gc.collections[0]")
+	assert_ge "gc.collections[0]" "$g0" 1
+	assert_le "gc.collections[0]" "$g0" $((rounds * 3))
+}
+
+@test "attach: detach unloads every BPF program" {
+	require_tracing
+	local before during after
+	before=$(bpf_prog_count)
+	start_fixture /usr/bin/python3.11 gc_collect.py 2
+	start_tracer -q -p "$FIX_PID"
+	wait_attached "$TRACER_PID" || { show_tracer; return 1; }
+	during=$(bpf_prog_count)
+	stop_tracer
+	assert_eq "tracer exit status" 0 "$TRACER_RC" || { show_tracer; return 1; }
+	after=$(bpf_prog_count)
+	[ "$during" -gt "$before" ]
+	assert_eq "bpf programs after detach" "$before" "$after"
+	assert_eq "links still held by the tracer" 0 "$(bpf_links_of "$TRACER_PID")"
+	proc_alive "$FIX_PID"
+}
+
+@test "attach: a target that exits ends the trace with status 0" {
+	require_tracing
+	local j="$BATS_TEST_TMPDIR/report.json" i
+	start_fixture /usr/bin/python3.11 service.py 5
+	start_tracer -q -p "$FIX_PID" --json "$j"
+	wait_attached "$TRACER_PID" || { show_tracer; return 1; }
+	touch "$FIX_CTL/go"
+	wait_exit "$FIX_PID" 30
+	assert_eq "service exit status" 0 "$WAIT_RC"
+	wait_exit "$TRACER_PID" 30
+	assert_eq "tracer exit status" 0 "$WAIT_RC" || { show_tracer; return 1; }
+	i=$(proc_index "$j" "$FIX_PID")
+	assert_ge "gc.collections[0]" "$(json_get "$j" ".processes[$i].gc.collections[0]")" 5
+}
+
+@test "attach: two -p targets are counted apart, an untraced neighbour not at all" {
+	require_tracing
+	local j="$BATS_TEST_TMPDIR/report.json" a actl b bctl c cctl
+	start_fixture /usr/bin/python3.11 gc_collect.py 3
+	a=$FIX_PID actl=$FIX_CTL
+	start_fixture "$(interp_path py3.11 || echo /usr/bin/python3.11)" gc_collect.py 5
+	b=$FIX_PID bctl=$FIX_CTL
+	start_fixture /usr/bin/python3.11 gc_collect.py 4
+	c=$FIX_PID cctl=$FIX_CTL
+	start_tracer -q -p "$a" -p "$b" --json "$j"
+	wait_attached "$TRACER_PID" || { show_tracer; return 1; }
+	fixture_go "$actl"
+	fixture_go "$bctl"
+	fixture_go "$cctl"
+	stop_tracer
+	assert_eq "tracer exit status" 0 "$TRACER_RC" || { show_tracer; return 1; }
+	assert_eq "processes reported" 2 "$(json_get "$j" '.processes | length')"
+	assert_eq "gc.collections[2] of $a" 3 \
+		"$(json_get "$j" ".processes[$(proc_index "$j" "$a")].gc.collections[2]")"
+	assert_eq "gc.collections[2] of $b" 5 \
+		"$(json_get "$j" ".processes[$(proc_index "$j" "$b")].gc.collections[2]")"
+	assert_eq "untraced pid $c in the report" null \
+		"$(jq --argjson p "$c" '[.processes[].pid] | index($p)' "$j")"
+}
+
+# exec_anon_kb PID FILE: kB of private (copied) pages in PID's executable
+# mappings of FILE.  A uprobe breakpoint copies the page it patches, so this
+# is non-zero exactly where breakpoints were written.
+exec_anon_kb() {
+	awk -v f="$2" '
+		/^[0-9a-f]+-[0-9a-f]+ / { cur = ($2 ~ /x/ && $6 == f) }
+		cur && /^Anonymous:/ { kb += $2 }
+		END { print kb + 0 }' "/proc/$1/smaps"
+}
+
+# neighbour LABEL: trace one process, check that another process running the
+# same interpreter file carries no breakpoints (uprobes bound to the pid).
+neighbour() {
+	require_tracing
+	use_interp "$1"
+	local file traced neighbour_kb
+	start_fixture "$PY" gc_collect.py 1
+	local other=$FIX_PID
+	start_fixture "$PY" gc_collect.py 1
+	# The file the probes go into: libpython if the interpreter has one.
+	file=$(awk '$6 ~ /libpython3/ && $2 ~ /x/ { print $6; exit }' "/proc/$FIX_PID/maps")
+	[ -n "$file" ] || file=$(readlink -f "/proc/$FIX_PID/exe")
+	start_tracer -q -p "$FIX_PID"
+	wait_attached "$TRACER_PID" || { show_tracer; return 1; }
+	traced=$(exec_anon_kb "$FIX_PID" "$file")
+	neighbour_kb=$(exec_anon_kb "$other" "$file")
+	stop_tracer
+	assert_eq "tracer exit status" 0 "$TRACER_RC" || { show_tracer; return 1; }
+	[ "$traced" -gt 0 ] || skip "no uprobe breakpoint visible in $file (probes elsewhere?)"
+	assert_eq "copied text pages in the untraced neighbour ($file)" 0 "$neighbour_kb"
+}
+
+@test "attach: untraced neighbour carries no breakpoints, debian python3.11" { neighbour debian3.11; }
+@test "attach: untraced neighbour carries no breakpoints, python3.11" { neighbour py3.11; }
