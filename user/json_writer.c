@@ -280,6 +280,9 @@ void jw_double(struct jw *w, double v)
 	for (char *p = buf; *p; p++)
 		if (*p == ',')
 			*p = '.';
+	/* Keep doubles typed as such for readers that care: 3 -> 3.0. */
+	if (!strpbrk(buf, ".e"))
+		strcat(buf, ".0");
 	fputs(buf, w->f);
 	end_value(w);
 }

@@ -1,7 +1,333 @@
-/* Subcommands of pmt-test-tool for this module (see tool.h). */
-#include <stddef.h>
+/* Subcommands of pmt-test-tool for the report side (see tool.h): /proc
+ * parsers, the JSON writer, the unit formatters, the report writers on a
+ * synthetic report with known numbers, and the cache counters. */
+#include <linux/types.h> /* report.h -> pymemtrace.h uses __u64 without including it */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "json_writer.h"
+#include "output.h"
+#include "perfcount.h"
+#include "procstat.h"
 #include "tool.h"
+#include "units.h"
+
+#define FILE_MAX (64 * 1024)
+
+/* Reads a test input file into a NUL-terminated buffer (caller frees). */
+static char *slurp(const char *path)
+{
+	char *buf = malloc(FILE_MAX + 1);
+	FILE *f = fopen(path, "re");
+	size_t n;
+
+	if (!buf || !f) {
+		fprintf(stderr, "cannot open '%s': %s\n", path, strerror(errno));
+		free(buf);
+		if (f)
+			fclose(f);
+		return NULL;
+	}
+	n = fread(buf, 1, FILE_MAX, f);
+	buf[n] = '\0';
+	fclose(f);
+	return buf;
+}
+
+static void print_sample(const struct procstat_sample *s, bool stat, bool status)
+{
+	if (stat)
+		printf("comm %s\nstate %c\nmin_flt %" PRIu64 "\nmaj_flt %" PRIu64 "\n",
+		       s->comm, s->state, s->min_flt, s->maj_flt);
+	if (status)
+		printf("rss_bytes %" PRIu64 "\nhwm_bytes %" PRIu64 "\n", s->rss_bytes, s->hwm_bytes);
+}
+
+static int parse_file(int argc, char **argv, bool stat)
+{
+	struct procstat_sample s = { 0 };
+	char *buf;
+	int err;
+
+	if (argc != 2) {
+		fprintf(stderr, "usage: %s FILE\n", argv[0]);
+		return 2;
+	}
+	buf = slurp(argv[1]);
+	if (!buf)
+		return 1;
+	err = stat ? procstat__parse_stat(buf, &s) : procstat__parse_status(buf, &s);
+	free(buf);
+	if (err) {
+		printf("error: %s\n", strerror(-err));
+		return 1;
+	}
+	print_sample(&s, stat, !stat);
+	return 0;
+}
+
+static int cmd_parse_stat(int argc, char **argv)
+{
+	return parse_file(argc, argv, true);
+}
+
+static int cmd_parse_status(int argc, char **argv)
+{
+	return parse_file(argc, argv, false);
+}
+
+static int cmd_procstat(int argc, char **argv)
+{
+	struct procstat_sample s;
+	int err;
+
+	if (argc != 2) {
+		fprintf(stderr, "usage: %s PID\n", argv[0]);
+		return 2;
+	}
+	err = procstat__read(atoi(argv[1]), &s);
+	if (err) {
+		printf("error: %s\n", strerror(-err));
+		return 1;
+	}
+	print_sample(&s, true, true);
+	return 0;
+}
+
+static int cmd_json_escape(int argc, char **argv)
+{
+	struct jw *w = jw_new(stdout);
+	int err;
+
+	if (argc != 2 || !w) {
+		fprintf(stderr, "usage: %s STRING\n", argv[0]);
+		jw_free(w);
+		return 2;
+	}
+	jw_string(w, argv[1]);
+	putchar('\n');
+	err = jw_free(w);
+	return err ? 1 : 0;
+}
+
+/* Each scenario misuses the writer; every one must end in -EINVAL, and the
+ * writer must stop writing at the mistake.  Output goes to /dev/null. */
+static int cmd_json_misuse(int argc, char **argv)
+{
+	static const char *const names[] = {
+		"value-without-key", "key-in-array", "unclosed", "wrong-end", "two-top-level",
+		"end-after-key", "too-deep", "empty",
+	};
+	FILE *null = fopen("/dev/null", "we");
+	int failed = 0;
+
+	if (!null)
+		return 1;
+	for (unsigned i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		struct jw *w = jw_new(null);
+		int err;
+
+		switch (i) {
+		case 0: jw_object_begin(w); jw_u64(w, 1); jw_object_end(w); break;
+		case 1: jw_array_begin(w); jw_key(w, "k"); jw_array_end(w); break;
+		case 2: jw_object_begin(w); jw_array_begin(w); break;
+		case 3: jw_array_begin(w); jw_object_end(w); break;
+		case 4: jw_u64(w, 1); jw_u64(w, 2); break;
+		case 5: jw_object_begin(w); jw_key(w, "k"); jw_object_end(w); break;
+		case 6:
+			for (unsigned d = 0; d <= JW_MAX_DEPTH; d++)
+				jw_array_begin(w);
+			break;
+		case 7: break;
+		}
+		err = jw_free(w);
+		printf("%s %s\n", names[i], err == -EINVAL ? "ok" : "NOT DETECTED");
+		failed |= err != -EINVAL;
+	}
+	fclose(null);
+	return failed;
+}
+
+static int cmd_units(int argc, char **argv)
+{
+	char buf[UNITS_BUFSZ];
+	const char *kind;
+
+	if (argc != 3) {
+		fprintf(stderr, "usage: %s bytes|sbytes|ns|seconds VALUE\n", argv[0]);
+		return 2;
+	}
+	kind = argv[1];
+	if (!strcmp(kind, "bytes"))
+		puts(units_bytes(buf, sizeof(buf), strtoull(argv[2], NULL, 0)));
+	else if (!strcmp(kind, "sbytes"))
+		puts(units_sbytes(buf, sizeof(buf), strtoll(argv[2], NULL, 0)));
+	else if (!strcmp(kind, "ns"))
+		puts(units_ns(buf, sizeof(buf), strtoull(argv[2], NULL, 0)));
+	else if (!strcmp(kind, "seconds"))
+		puts(units_seconds(buf, sizeof(buf), strtod(argv[2], NULL)));
+	else
+		return 2;
+	return 0;
+}
+
+static void add_probe(struct proc_report *p, const char *name, bool attached, const char *how,
+		      const char *reason)
+{
+	struct probe_status *ps = &p->probes[p->n_probes++];
+
+	snprintf(ps->name, sizeof(ps->name), "%s", name);
+	ps->attached = attached;
+	snprintf(ps->how, sizeof(ps->how), "%s", how);
+	snprintf(ps->reason, sizeof(ps->reason), "%s", reason);
+}
+
+/* Process 1: every section filled with known numbers (tests/12-output.bats
+ * asserts them), cache counters unsupported. */
+static void sample_proc1(struct proc_report *p)
+{
+	struct pmt_proc_stats *st = &p->stats;
+
+	p->pid = 4242;
+	snprintf(p->comm, sizeof(p->comm), "python3.11");
+	snprintf(p->interp_path, sizeof(p->interp_path), "/usr/bin/python3.11");
+	p->interp_kind = "static";
+	snprintf(p->version, sizeof(p->version), "3.11.2");
+	snprintf(p->version_source, sizeof(p->version_source), "Py_Version in .dynsym");
+	add_probe(p, "gc_start", true, "usdt python:gc__start @0x426fc1", "USDT note present");
+	add_probe(p, "gc_done", true, "usdt python:gc__done @0x4270aa", "USDT note present");
+	add_probe(p, "arena_alloc", true, "uprobe _PyObject_ArenaMmap+4",
+		  "found via the allocator table in _PyObject");
+	add_probe(p, "pymalloc", false, "",
+		  "'_PyObject_Malloc' is inlined at 190 sites in this LTO build, so a "
+		  "probe on it would miss most allocations");
+	add_probe(p, "mmap", true, "raw_tp sys_enter/sys_exit", "no tracefs needed");
+
+	st->gc[0] = (struct pmt_gc_gen_stats){ .collections = 120, .collected = 1000,
+		.pause_total_ns = 240000, .pause_max_ns = 8000 };
+	st->gc[0].hist[10] = 100;
+	st->gc[0].hist[12] = 20;
+	st->gc[1] = (struct pmt_gc_gen_stats){ .collections = 10, .collected = 50,
+		.pause_total_ns = 200000, .pause_max_ns = 30000 };
+	st->gc[1].hist[14] = 10;
+	/* One gen-2 collection was not timed (attached mid-collection). */
+	st->gc[2] = (struct pmt_gc_gen_stats){ .collections = 5, .collected = 7,
+		.pause_total_ns = 5000000, .pause_max_ns = 2000000 };
+	st->gc[2].hist[20] = 4;
+
+	st->arena_allocs = 12;
+	st->arena_alloc_bytes = 12 << 20;
+	st->arena_frees = 3;
+	st->arena_free_bytes = 3 << 20;
+	st->mmap_anon = (struct pmt_sys_stats){ 20, 80 << 20 };
+	st->mmap_file = (struct pmt_sys_stats){ 3, 1258291 };
+	st->munmap = (struct pmt_sys_stats){ 4, 10 << 20 };
+	st->mremap = (struct pmt_sys_stats){ 2, 1 << 20 };
+	st->brk = (struct pmt_sys_stats){ 5, -135168 };
+	st->syscalls_failed = 1;
+
+	p->faults.valid = true;
+	p->faults.minor = 20480;
+	p->faults.major = 3;
+	snprintf(p->cache.reason, sizeof(p->cache.reason), "no hardware PMU: perf_event_open"
+		 "(cache-references) failed: No such file or directory (typical in VMs)");
+	p->rss.start = 10695475;
+	p->rss.end = 94476697;
+	p->rss.peak = 99614720;
+	p->rss.peak_exact = true;
+	p->state = PROC_RUNNING;
+	p->exit_status = -1;
+	p->traced_seconds = 3.0;
+	p->lost.pending_full = 2;
+	p->lost.gc_unmatched = 1;
+	p->lost.probes_failed = 1;
+}
+
+/* Process 2: hostile strings from the target, an exit, no fault numbers,
+ * working cache counters. */
+static void sample_proc2(struct proc_report *p)
+{
+	/* 16 bytes, no terminator: the writers must stop at the array's end. */
+	static const char comm[16] = "ev\"il\\\n\x1b[2J\xff)(x ";
+	static const char path[] = "/tmp/dir with spaces/\xc3\x28python\x01";
+
+	p->pid = 4243;
+	add_probe(p, "gc_start", false, "", "no USDT notes and no symbol table");
+	add_probe(p, "gc_done", false, "", "no USDT notes and no symbol table");
+	memcpy(p->comm, comm, sizeof(p->comm));
+	memcpy(p->interp_path, path, sizeof(path));
+	p->interp_kind = "libpython";
+	snprintf(p->version, sizeof(p->version), "3.12.1");
+	p->cache.supported = true;
+	p->cache.references = 1000;
+	p->cache.misses = 250;
+	p->state = PROC_EXITED;
+	p->exit_status = 256;
+	snprintf(p->state_detail, sizeof(p->state_detail), "exited with code 1");
+	p->traced_seconds = 1.5;
+}
+
+static int cmd_report_sample(int argc, char **argv)
+{
+	static struct proc_report procs[2];   /* large: keep off the stack */
+	struct report r = {
+		.final = true, .elapsed_seconds = 3.01, .procs = procs, .n_procs = 2,
+		.ringbuf_drops = 7,
+	};
+
+	if (argc < 2 || argc > 3 || (argc == 3 && strcmp(argv[2], "interval"))) {
+		fprintf(stderr, "usage: %s json|text [interval]\n", argv[0]);
+		return 2;
+	}
+	memset(procs, 0, sizeof(procs));
+	sample_proc1(&procs[0]);
+	sample_proc2(&procs[1]);
+	r.final = argc < 3;
+	if (!strcmp(argv[1], "json"))
+		output_json(stdout, &r);
+	else if (!strcmp(argv[1], "text"))
+		output_text(stdout, &r);
+	else
+		return 2;
+	return 0;
+}
+
+static int cmd_perfcount(int argc, char **argv)
+{
+	char reason[256];
+	struct perfcount *pc;
+	uint64_t refs, misses;
+	int err;
+
+	if (argc != 2) {
+		fprintf(stderr, "usage: %s PID\n", argv[0]);
+		return 2;
+	}
+	pc = perfcount__open(atoi(argv[1]), reason, sizeof(reason));
+	if (!pc) {
+		printf("unsupported: %s\n", reason);
+		return 0;
+	}
+	err = perfcount__read(pc, &refs, &misses);
+	perfcount__free(pc);
+	if (err) {
+		printf("error: %s\n", strerror(-err));
+		return 1;
+	}
+	printf("references %" PRIu64 "\nmisses %" PRIu64 "\n", refs, misses);
+	return 0;
+}
 
 const struct tool_cmd output_cmds[] = {
+	{ "procstat-parse-stat", "FILE: parse a /proc/PID/stat text", cmd_parse_stat },
+	{ "procstat-parse-status", "FILE: parse VmRSS/VmHWM from a status text", cmd_parse_status },
+	{ "procstat", "PID: sample /proc/PID/{stat,status}", cmd_procstat },
+	{ "json-escape", "STRING: print STRING as a JSON string", cmd_json_escape },
+	{ "json-misuse", "check that unbalanced JSON writer use is detected", cmd_json_misuse },
+	{ "units", "bytes|sbytes|ns|seconds VALUE: format a number", cmd_units },
+	{ "report-sample", "json|text [interval]: print a synthetic report", cmd_report_sample },
+	{ "perfcount", "PID: cache counters, or 'unsupported: <reason>'", cmd_perfcount },
 	{ NULL, NULL, NULL },
 };

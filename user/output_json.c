@@ -1,0 +1,315 @@
+/* The JSON report.  Its key paths are a contract (README.md "The JSON
+ * report", tests/12-output.bats): add keys freely, never rename one. */
+#include <linux/types.h> /* report.h -> pymemtrace.h uses __u64 without including it */
+#include <string.h>
+#include "hist.h"
+#include "json_writer.h"
+#include "log.h"
+#include "output.h"
+
+/* TODO: move to a shared header (env.h or a version.h) once one owns it. */
+static const char pmt_version[] = "0.1.0";
+
+#define STRN(field) (field), sizeof(field)
+
+struct pause {
+	uint64_t total, max, count;
+	uint64_t hist[PMT_HIST_SLOTS];
+};
+
+static void pause_of_gen(const struct pmt_gc_gen_stats *g, struct pause *ps)
+{
+	ps->total = g->pause_total_ns;
+	ps->max = g->pause_max_ns;
+	memcpy(ps->hist, g->hist, sizeof(ps->hist));
+	/* Only collections with both ends seen were timed and binned. */
+	ps->count = hist_total(ps->hist, PMT_HIST_SLOTS);
+}
+
+/* Across generations: sums of totals and counts, max of maxes, slot-wise
+ * sum of histograms. */
+static void pause_of_all(const struct pmt_proc_stats *st, struct pause *ps)
+{
+	memset(ps, 0, sizeof(*ps));
+	for (unsigned g = 0; g < PMT_GENERATIONS; g++) {
+		struct pause one;
+
+		pause_of_gen(&st->gc[g], &one);
+		ps->total += one.total;
+		ps->count += one.count;
+		if (one.max > ps->max)
+			ps->max = one.max;
+		for (unsigned i = 0; i < PMT_HIST_SLOTS; i++)
+			ps->hist[i] += one.hist[i];
+	}
+}
+
+static void write_pause(struct jw *w, const struct pause *ps, bool quantiles)
+{
+	jw_key(w, "pause_ns");
+	jw_object_begin(w);
+	jw_kv_u64(w, "total", ps->total);
+	jw_kv_u64(w, "max", ps->max);
+	jw_kv_u64(w, "count", ps->count);
+	jw_key(w, "hist");
+	jw_array_begin_inline(w);
+	for (unsigned i = 0; i < PMT_HIST_SLOTS; i++)
+		jw_u64(w, ps->hist[i]);
+	jw_array_end(w);
+	if (quantiles) {
+		/* Upper bounds of the log2 slot holding the quantile (hist.h):
+		 * the true value is at most this, and at least half of it. */
+		jw_kv_u64(w, "p50", hist_quantile(ps->hist, PMT_HIST_SLOTS, 0.50));
+		jw_kv_u64(w, "p99", hist_quantile(ps->hist, PMT_HIST_SLOTS, 0.99));
+	}
+	jw_object_end(w);
+}
+
+static void write_gc(struct jw *w, const struct pmt_proc_stats *st)
+{
+	uint64_t collected = 0;
+	struct pause ps;
+
+	jw_key(w, "gc");
+	jw_object_begin(w);
+	jw_key(w, "collections");
+	jw_array_begin_inline(w);
+	for (unsigned g = 0; g < PMT_GENERATIONS; g++) {
+		jw_u64(w, st->gc[g].collections);
+		collected += st->gc[g].collected;
+	}
+	jw_array_end(w);
+	jw_kv_u64(w, "collected", collected);
+	pause_of_all(st, &ps);
+	write_pause(w, &ps, true);
+
+	jw_key(w, "generations");
+	jw_array_begin(w);
+	for (unsigned g = 0; g < PMT_GENERATIONS; g++) {
+		jw_object_begin(w);
+		jw_kv_u64(w, "generation", g);
+		jw_kv_u64(w, "collections", st->gc[g].collections);
+		jw_kv_u64(w, "collected", st->gc[g].collected);
+		pause_of_gen(&st->gc[g], &ps);
+		write_pause(w, &ps, false);
+		jw_object_end(w);
+	}
+	jw_array_end(w);
+	jw_object_end(w);
+}
+
+static void write_arenas(struct jw *w, const struct pmt_proc_stats *st)
+{
+	jw_key(w, "arenas");
+	jw_object_begin(w);
+	jw_kv_u64(w, "allocated", st->arena_allocs);
+	jw_kv_u64(w, "freed", st->arena_frees);
+	/* Net change during the trace: arenas that existed before it started
+	 * may be freed, so this can be negative. */
+	jw_kv_s64(w, "live", (int64_t)(st->arena_allocs - st->arena_frees));
+	jw_kv_u64(w, "allocated_bytes", st->arena_alloc_bytes);
+	jw_kv_u64(w, "freed_bytes", st->arena_free_bytes);
+	jw_kv_s64(w, "live_bytes", (int64_t)(st->arena_alloc_bytes - st->arena_free_bytes));
+	jw_kv_u64(w, "alloc_failed", st->arena_alloc_failed);
+	jw_object_end(w);
+}
+
+static void write_sys(struct jw *w, const char *key, uint64_t calls, int64_t bytes)
+{
+	jw_key(w, key);
+	jw_object_begin(w);
+	jw_kv_u64(w, "calls", calls);
+	jw_kv_s64(w, "bytes", bytes);
+	jw_object_end(w);
+}
+
+static void write_syscalls(struct jw *w, const struct pmt_proc_stats *st)
+{
+	jw_key(w, "syscalls");
+	jw_object_begin(w);
+	jw_key(w, "mmap");
+	jw_object_begin(w);
+	jw_kv_u64(w, "calls", st->mmap_anon.calls + st->mmap_file.calls);
+	jw_kv_s64(w, "bytes", st->mmap_anon.bytes + st->mmap_file.bytes);
+	write_sys(w, "anon", st->mmap_anon.calls, st->mmap_anon.bytes);
+	write_sys(w, "file", st->mmap_file.calls, st->mmap_file.bytes);
+	jw_object_end(w);
+	write_sys(w, "munmap", st->munmap.calls, st->munmap.bytes);
+	write_sys(w, "mremap", st->mremap.calls, st->mremap.bytes);
+	write_sys(w, "brk", st->brk.calls, st->brk.bytes);
+	jw_kv_u64(w, "failed", st->syscalls_failed);
+	jw_object_end(w);
+}
+
+static void write_probes(struct jw *w, const struct proc_report *p)
+{
+	unsigned n = p->n_probes < PMT_MAX_PROBES ? p->n_probes : PMT_MAX_PROBES;
+
+	jw_key(w, "probes");
+	jw_array_begin(w);
+	for (unsigned i = 0; i < n; i++) {
+		const struct probe_status *ps = &p->probes[i];
+
+		jw_object_begin(w);
+		jw_kv_string_n(w, "name", STRN(ps->name));
+		jw_kv_string(w, "status", ps->attached ? "attached" : "unavailable");
+		jw_kv_string_n(w, "how", STRN(ps->how));
+		jw_kv_string_n(w, "reason", STRN(ps->reason));
+		jw_object_end(w);
+	}
+	jw_array_end(w);
+}
+
+/* Empty means unknown: null rather than "". */
+static void kv_string_or_null(struct jw *w, const char *key, const char *s, size_t n)
+{
+	if (s && n && s[0])
+		jw_kv_string_n(w, key, s, n);
+	else
+		jw_kv_null(w, key);
+}
+
+static void write_python(struct jw *w, const struct proc_report *p)
+{
+	jw_key(w, "python");
+	jw_object_begin(w);
+	kv_string_or_null(w, "version", STRN(p->version));
+	kv_string_or_null(w, "version_source", STRN(p->version_source));
+	kv_string_or_null(w, "interpreter", STRN(p->interp_path));
+	jw_kv_string(w, "kind", p->interp_kind);
+	jw_object_end(w);
+}
+
+static void write_measured(struct jw *w, const struct proc_report *p)
+{
+	jw_key(w, "faults");
+	jw_object_begin(w);
+	if (p->faults.valid) {
+		jw_kv_u64(w, "minor", p->faults.minor);
+		jw_kv_u64(w, "major", p->faults.major);
+	} else {
+		jw_kv_null(w, "minor");
+		jw_kv_null(w, "major");
+	}
+	jw_object_end(w);
+
+	/* Never zeros for counters that were not counted. */
+	jw_key(w, "cache");
+	jw_object_begin(w);
+	if (p->cache.supported) {
+		jw_kv_u64(w, "references", p->cache.references);
+		jw_kv_u64(w, "misses", p->cache.misses);
+		jw_kv_null(w, "reason");
+	} else {
+		jw_kv_null(w, "references");
+		jw_kv_null(w, "misses");
+		jw_kv_string_n(w, "reason", p->cache.reason[0] ? p->cache.reason : "unsupported",
+			       sizeof(p->cache.reason));
+	}
+	jw_object_end(w);
+
+	jw_key(w, "rss_bytes");
+	jw_object_begin(w);
+	jw_kv_u64(w, "start", p->rss.start);
+	jw_kv_u64(w, "end", p->rss.end);
+	jw_kv_u64(w, "peak", p->rss.peak);
+	jw_kv_bool(w, "peak_exact", p->rss.peak_exact);
+	jw_object_end(w);
+}
+
+static void write_lost(struct jw *w, const struct proc_report *p)
+{
+	jw_kv_u64(w, "lost", proc_report_lost_total(p));
+	jw_key(w, "lost_detail");
+	jw_object_begin(w);
+	jw_kv_u64(w, "ringbuf_drops", p->lost.ringbuf_drops);
+	jw_kv_u64(w, "pending_full", p->lost.pending_full);
+	jw_kv_u64(w, "gc_unmatched", p->lost.gc_unmatched);
+	jw_kv_u64(w, "gc_bad_generation", p->lost.gc_bad_generation);
+	jw_kv_u64(w, "probes_failed", p->lost.probes_failed);
+	jw_object_end(w);
+}
+
+static void write_proc(struct jw *w, const struct proc_report *p)
+{
+	jw_object_begin(w);
+	jw_kv_s64(w, "pid", p->pid);
+	jw_kv_string_n(w, "comm", STRN(p->comm));
+	jw_kv_string(w, "state", proc_state_name(p->state));
+	jw_kv_string_n(w, "state_detail", STRN(p->state_detail));
+	if (p->exit_status >= 0)
+		jw_kv_s64(w, "exit_status", p->exit_status);
+	else
+		jw_kv_null(w, "exit_status");
+	jw_kv_double(w, "traced_seconds", p->traced_seconds);
+	write_python(w, p);
+	write_probes(w, p);
+	write_gc(w, &p->stats);
+	write_arenas(w, &p->stats);
+	write_syscalls(w, &p->stats);
+	write_measured(w, p);
+	write_lost(w, p);
+	jw_object_end(w);
+}
+
+static void write_totals(struct jw *w, const struct report *r)
+{
+	uint64_t gc[PMT_GENERATIONS] = { 0 }, arenas = 0, lost = r->ringbuf_drops;
+	int64_t mmap_bytes = 0;
+
+	for (unsigned i = 0; r->procs && i < r->n_procs; i++) {
+		const struct pmt_proc_stats *st = &r->procs[i].stats;
+
+		for (unsigned g = 0; g < PMT_GENERATIONS; g++)
+			gc[g] += st->gc[g].collections;
+		arenas += st->arena_allocs;
+		mmap_bytes += st->mmap_anon.bytes + st->mmap_file.bytes;
+		lost += proc_report_lost_total(&r->procs[i]);
+	}
+	jw_key(w, "totals");
+	jw_object_begin(w);
+	jw_kv_u64(w, "processes", r->n_procs);
+	jw_key(w, "gc_collections");
+	jw_array_begin_inline(w);
+	for (unsigned g = 0; g < PMT_GENERATIONS; g++)
+		jw_u64(w, gc[g]);
+	jw_array_end(w);
+	jw_kv_u64(w, "arenas_allocated", arenas);
+	jw_kv_s64(w, "mmap_bytes", mmap_bytes);
+	/* Every process's lost total plus the drops no process owns. */
+	jw_kv_u64(w, "lost", lost);
+	jw_object_end(w);
+}
+
+void output_json(FILE *f, const struct report *r)
+{
+	struct jw *w;
+	int err;
+
+	if (!f || !r)
+		return;
+	w = jw_new(f);
+	if (!w) {
+		pr_err("cannot write the JSON report: out of memory");
+		return;
+	}
+	jw_object_begin(w);
+	jw_key(w, "pymemtrace");
+	jw_object_begin(w);
+	jw_kv_string(w, "version", pmt_version);
+	jw_object_end(w);
+	jw_kv_bool(w, "final", r->final);
+	jw_kv_double(w, "elapsed_seconds", r->elapsed_seconds);
+	jw_key(w, "processes");
+	jw_array_begin(w);
+	for (unsigned i = 0; r->procs && i < r->n_procs; i++)
+		write_proc(w, &r->procs[i]);
+	jw_array_end(w);
+	write_totals(w, r);
+	jw_kv_u64(w, "ringbuf_drops", r->ringbuf_drops);
+	jw_object_end(w);
+	fputc('\n', f);
+	err = jw_free(w);
+	if (err)
+		pr_err("cannot write the JSON report: %s", strerror(-err));
+}

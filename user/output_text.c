@@ -1,0 +1,389 @@
+/* The human-readable report: lines under 80 columns, a 14-column label, then
+ * the values.  Strings from the target (comm, paths) are escaped so that they
+ * cannot move the cursor or recolour the terminal. */
+#include <linux/types.h> /* report.h -> pymemtrace.h uses __u64 without including it */
+#include <inttypes.h>
+#include <stdarg.h>
+#include <string.h>
+#include "hist.h"
+#include "output.h"
+#include "units.h"
+
+#define WIDTH     79          /* last usable column */
+#define LABEL_W   14
+#define LINE_MAX_ 1024
+
+#define STRN(field) (field), sizeof(field)
+/* The BPF struct's __u64 is unsigned long long; PRIu64 wants uint64_t. */
+#define U64(x) ((uint64_t)(x))
+/* Room for a field of n bytes escaped as \xNN each, plus the NUL. */
+#define SAFE_LEN(n) (4 * (n) + 1)
+
+/* Copies at most n bytes of s (up to a NUL) into out, escaping control
+ * characters, C1 controls and bytes that are not UTF-8 as \xNN, and a
+ * backslash as two.  Stops early rather than overflow out. */
+static const char *sanitize(char *out, size_t outlen, const char *s, size_t n)
+{
+	const unsigned char *u = (const unsigned char *)s;
+	size_t i = 0, o = 0;
+
+	while (i < n && u[i] && o + 5 <= outlen) {
+		uint32_t cp = 0;
+		unsigned len = units_utf8_seq(u + i, n - i, &cp);
+
+		/* The escape character itself is escaped: no output is ambiguous. */
+		if (u[i] == '\\') {
+			o += snprintf(out + o, outlen - o, "\\\\");
+			i++;
+			continue;
+		}
+		if (len && cp >= 0x20 && cp != 0x7f && (cp < 0x80 || cp >= 0xa0)) {
+			if (o + len + 1 > outlen)
+				break;
+			memcpy(out + o, u + i, len);
+			o += len;
+			i += len;
+			continue;
+		}
+		/* A C1 control is two bytes, a bad byte one: escape them all. */
+		for (unsigned k = 0; k < (len ? len : 1) && o + 5 <= outlen; k++, i++)
+			o += snprintf(out + o, outlen - o, "\\x%02x", u[i]);
+	}
+	if (outlen)
+		out[o < outlen ? o : outlen - 1] = '\0';
+	return out;
+}
+
+static bool is_cont(char c)
+{
+	return ((unsigned char)c & 0xc0) == 0x80;
+}
+
+/* Prints text starting at column col, breaking at spaces (or anywhere
+ * outside a UTF-8 sequence, for long words) so that no line passes WIDTH;
+ * continuation lines start at column indent. */
+static void print_wrapped(FILE *f, const char *text, unsigned col, unsigned indent)
+{
+	for (;;) {
+		size_t avail = col < WIDTH - 20 ? WIDTH - col : 20;
+		size_t len = strlen(text), cut;
+
+		if (len <= avail) {
+			fprintf(f, "%s\n", text);
+			return;
+		}
+		/* Prefer the wider gaps between fields, so that "1.2 MiB"
+		 * stays on one line; then any space; then anywhere. */
+		for (cut = avail; cut > 1 && !(text[cut] == ' ' && text[cut - 1] == ' '); cut--)
+			;
+		if (cut <= 1)
+			for (cut = avail; cut > 0 && text[cut] != ' '; cut--)
+				;
+		if (!cut) {
+			for (cut = avail; cut > 0 && is_cont(text[cut]); cut--)
+				;
+			if (!cut)
+				cut = avail;
+		}
+		while (cut > 1 && text[cut - 1] == ' ')
+			cut--;
+		fprintf(f, "%.*s\n%*s", (int)cut, text, (int)indent, "");
+		text += cut;
+		while (*text == ' ')
+			text++;
+		col = indent;
+	}
+}
+
+/* One labelled line: "label         values...", wrapped under the values. */
+static void __attribute__((format(printf, 3, 4)))
+line(FILE *f, const char *label, const char *fmt, ...)
+{
+	char body[LINE_MAX_];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(body, sizeof(body), fmt, ap);
+	va_end(ap);
+	fprintf(f, "%-*s", LABEL_W, label);
+	print_wrapped(f, body, LABEL_W, LABEL_W);
+}
+
+/* Whether a group of probes (names containing `part`) exists and none of
+ * them attached: then its numbers are not zeros but unknown. */
+static bool group_unavailable(const struct proc_report *p, const char *part)
+{
+	unsigned n = p->n_probes < PMT_MAX_PROBES ? p->n_probes : PMT_MAX_PROBES;
+	bool seen = false;
+
+	for (unsigned i = 0; i < n; i++) {
+		if (!strstr(p->probes[i].name, part))
+			continue;
+		if (p->probes[i].attached)
+			return false;
+		seen = true;
+	}
+	return seen;
+}
+
+static void print_header(FILE *f, const struct proc_report *p)
+{
+	char comm[SAFE_LEN(sizeof(p->comm))], ver[SAFE_LEN(sizeof(p->version))];
+	char path[SAFE_LEN(sizeof(p->interp_path))], text[sizeof(path) + 256];
+
+	sanitize(comm, sizeof(comm), STRN(p->comm));
+	sanitize(ver, sizeof(ver), STRN(p->version));
+	sanitize(path, sizeof(path), STRN(p->interp_path));
+	snprintf(text, sizeof(text), "== pid %d %s (CPython %s, %s, %s)  %s", (int)p->pid, comm,
+		 ver[0] ? ver : "?", path[0] ? path : "?",
+		 p->interp_kind ? p->interp_kind : "?", proc_state_name(p->state));
+	print_wrapped(f, text, 0, 3);
+	if (p->state_detail[0])
+		line(f, "state", "%s", sanitize(text, sizeof(text), STRN(p->state_detail)));
+	if (p->version_source[0])
+		line(f, "version from", "%s",
+		     sanitize(text, sizeof(text), STRN(p->version_source)));
+}
+
+static void print_gc(FILE *f, const struct proc_report *p)
+{
+	const struct pmt_gc_gen_stats *gc = p->stats.gc;
+	uint64_t hist[PMT_HIST_SLOTS] = { 0 }, total = 0, max = 0, colls = 0;
+	char a[UNITS_BUFSZ], b[UNITS_BUFSZ], c[UNITS_BUFSZ], d[UNITS_BUFSZ];
+
+	if (group_unavailable(p, "gc")) {
+		line(f, "GC", "unavailable (see probes)");
+		return;
+	}
+	for (unsigned g = 0; g < PMT_GENERATIONS; g++) {
+		colls += gc[g].collections;
+		total += gc[g].pause_total_ns;
+		if (gc[g].pause_max_ns > max)
+			max = gc[g].pause_max_ns;
+		for (unsigned i = 0; i < PMT_HIST_SLOTS; i++)
+			hist[i] += gc[g].hist[i];
+	}
+	if (!colls) {
+		line(f, "GC", "no collections");
+		return;
+	}
+	line(f, "GC", "%12s%12s%12s", "gen0", "gen1", "gen2");
+	line(f, "collections", "%12" PRIu64 "%12" PRIu64 "%12" PRIu64,
+	     U64(gc[0].collections), U64(gc[1].collections), U64(gc[2].collections));
+	line(f, "collected", "%12" PRIu64 "%12" PRIu64 "%12" PRIu64,
+	     U64(gc[0].collected), U64(gc[1].collected), U64(gc[2].collected));
+	line(f, "pause total", "%12s%12s%12s", units_ns(a, sizeof(a), gc[0].pause_total_ns),
+	     units_ns(b, sizeof(b), gc[1].pause_total_ns),
+	     units_ns(c, sizeof(c), gc[2].pause_total_ns));
+	line(f, "pause max", "%12s%12s%12s", units_ns(a, sizeof(a), gc[0].pause_max_ns),
+	     units_ns(b, sizeof(b), gc[1].pause_max_ns), units_ns(c, sizeof(c), gc[2].pause_max_ns));
+	/* The quantiles are upper bounds of log2 slots (hist.h): say "<=". */
+	line(f, "pause (all)", "total %s  max %s  p50 <= %s  p99 <= %s",
+	     units_ns(a, sizeof(a), total), units_ns(b, sizeof(b), max),
+	     units_ns(c, sizeof(c), hist_quantile(hist, PMT_HIST_SLOTS, 0.50)),
+	     units_ns(d, sizeof(d), hist_quantile(hist, PMT_HIST_SLOTS, 0.99)));
+	if (hist_total(hist, PMT_HIST_SLOTS)) {
+		fprintf(f, "pause histogram (all generations):\n");
+		hist_print(f, hist, PMT_HIST_SLOTS, "ns", "  ");
+	}
+}
+
+static void print_arenas(FILE *f, const struct proc_report *p)
+{
+	const struct pmt_proc_stats *st = &p->stats;
+	char a[UNITS_BUFSZ], b[UNITS_BUFSZ], c[UNITS_BUFSZ];
+
+	if (group_unavailable(p, "arena")) {
+		line(f, "arenas", "unavailable (see probes)");
+		return;
+	}
+	line(f, "arenas", "allocated %" PRIu64 " (%s)  freed %" PRIu64 " (%s)  net %+" PRId64 " (%s)",
+	     U64(st->arena_allocs), units_bytes(a, sizeof(a), st->arena_alloc_bytes),
+	     U64(st->arena_frees), units_bytes(b, sizeof(b), st->arena_free_bytes),
+	     (int64_t)(st->arena_allocs - st->arena_frees),
+	     units_sbytes(c, sizeof(c), (int64_t)(st->arena_alloc_bytes - st->arena_free_bytes)));
+	if (st->arena_alloc_failed)
+		line(f, "", "%" PRIu64 " arena allocations failed", U64(st->arena_alloc_failed));
+}
+
+/* mmap/munmap/brk byte counts are signed in the BPF struct; munmap and mmap
+ * never go negative, so print them unsigned-looking. */
+static const char *sys_bytes(char *buf, size_t len, int64_t v, bool signed_)
+{
+	return signed_ || v < 0 ? units_sbytes(buf, len, v) : units_bytes(buf, len, v);
+}
+
+static void print_syscalls(FILE *f, const struct pmt_proc_stats *st)
+{
+	char a[UNITS_BUFSZ], b[UNITS_BUFSZ], c[UNITS_BUFSZ];
+
+	line(f, "mmap", "anon %" PRIu64 " calls %s   file %" PRIu64 " calls %s",
+	     U64(st->mmap_anon.calls), sys_bytes(a, sizeof(a), st->mmap_anon.bytes, false),
+	     U64(st->mmap_file.calls), sys_bytes(b, sizeof(b), st->mmap_file.bytes, false));
+	line(f, "munmap", "%" PRIu64 " calls %s   mremap %" PRIu64 " calls %s   brk %" PRIu64
+	     " calls %s", U64(st->munmap.calls), sys_bytes(a, sizeof(a), st->munmap.bytes, false),
+	     U64(st->mremap.calls), sys_bytes(b, sizeof(b), st->mremap.bytes, true),
+	     U64(st->brk.calls), sys_bytes(c, sizeof(c), st->brk.bytes, true));
+	if (st->syscalls_failed)
+		line(f, "", "%" PRIu64 " of these calls failed (not counted above)",
+		     U64(st->syscalls_failed));
+}
+
+static void print_measured(FILE *f, const struct proc_report *p)
+{
+	char a[UNITS_BUFSZ], b[UNITS_BUFSZ], c[UNITS_BUFSZ];
+	char reason[SAFE_LEN(sizeof(p->cache.reason))];
+
+	if (p->faults.valid)
+		line(f, "page faults", "minor %" PRIu64 "  major %" PRIu64,
+		     p->faults.minor, p->faults.major);
+	else
+		line(f, "page faults", "unavailable");
+
+	/* Unsupported counters are never printed as zeros. */
+	if (p->cache.supported && p->cache.references)
+		line(f, "cache", "references %" PRIu64 "  misses %" PRIu64 " (%.1f%%)",
+		     p->cache.references, p->cache.misses,
+		     100.0 * p->cache.misses / p->cache.references);
+	else if (p->cache.supported)
+		line(f, "cache", "references %" PRIu64 "  misses %" PRIu64,
+		     p->cache.references, p->cache.misses);
+	else
+		line(f, "cache", "unsupported: %s", p->cache.reason[0] ?
+		     sanitize(reason, sizeof(reason), STRN(p->cache.reason)) : "no reason given");
+
+	line(f, "RSS", "start %s  end %s  peak %s (%s)", units_bytes(a, sizeof(a), p->rss.start),
+	     units_bytes(b, sizeof(b), p->rss.end), units_bytes(c, sizeof(c), p->rss.peak),
+	     p->rss.peak_exact ? "exact" : "sampled");
+}
+
+static void print_probes(FILE *f, const struct proc_report *p)
+{
+	unsigned n = p->n_probes < PMT_MAX_PROBES ? p->n_probes : PMT_MAX_PROBES;
+	char name[SAFE_LEN(sizeof(p->probes[0].name))];
+	char what[SAFE_LEN(sizeof(p->probes[0].reason))];
+
+	if (!n) {
+		line(f, "probes", "none");
+		return;
+	}
+	for (unsigned i = 0; i < n; i++) {
+		const struct probe_status *ps = &p->probes[i];
+
+		sanitize(name, sizeof(name), STRN(ps->name));
+		if (ps->attached)
+			sanitize(what, sizeof(what), STRN(ps->how));
+		else
+			sanitize(what, sizeof(what), STRN(ps->reason));
+		line(f, i ? "" : "probes", "%s: %s%s%s", name,
+		     ps->attached ? "attached" : "UNAVAILABLE", what[0] ? ", " : "", what);
+	}
+}
+
+/* Each loss next to what fixes it, as the flag names in --help. */
+static void print_lost(FILE *f, const struct proc_report *p)
+{
+	const char *label = "lost data";
+
+	if (!proc_report_lost_total(p)) {
+		line(f, label, "none");
+		return;
+	}
+	if (p->lost.ringbuf_drops) {
+		line(f, label, "ring buffer drops %" PRIu64 " (increase --ringbuf-kb)",
+		     p->lost.ringbuf_drops);
+		label = "";
+	}
+	if (p->lost.pending_full) {
+		line(f, label, "pending map full %" PRIu64 " (increase --max-threads)",
+		     p->lost.pending_full);
+		label = "";
+	}
+	if (p->lost.gc_unmatched) {
+		line(f, label, "GC ends without a start %" PRIu64
+		     " (attached mid-collection; not timed)", p->lost.gc_unmatched);
+		label = "";
+	}
+	if (p->lost.gc_bad_generation) {
+		line(f, label, "GC with a bad generation %" PRIu64
+		     " (probe misconfigured; please report)", p->lost.gc_bad_generation);
+		label = "";
+	}
+	if (p->lost.probes_failed)
+		line(f, label, "probes failed %u (see probes above)", p->lost.probes_failed);
+}
+
+static void print_proc(FILE *f, const struct proc_report *p)
+{
+	char a[UNITS_BUFSZ];
+
+	print_header(f, p);
+	line(f, "traced", "%s", units_seconds(a, sizeof(a), p->traced_seconds));
+	print_gc(f, p);
+	print_arenas(f, p);
+	print_syscalls(f, &p->stats);
+	print_measured(f, p);
+	print_probes(f, p);
+	print_lost(f, p);
+}
+
+/* Interval reports: one line per process, the numbers the caller chose. */
+#define ROW_FMT "%7s %-15s %10s %8s %8s %10s %10s %s\n"
+
+static void print_interval_row(FILE *f, const struct proc_report *p)
+{
+	const struct pmt_proc_stats *st = &p->stats;
+	char pid[16], comm[SAFE_LEN(sizeof(p->comm))], gc[48], arenas[48];
+	char pause[UNITS_BUFSZ], mmap[UNITS_BUFSZ], rss[UNITS_BUFSZ], lost[24];
+	uint64_t pause_ns = 0;
+
+	for (unsigned g = 0; g < PMT_GENERATIONS; g++)
+		pause_ns += st->gc[g].pause_total_ns;
+	snprintf(pid, sizeof(pid), "%d", (int)p->pid);
+	/* comm is at most 15 bytes; escaped it may be longer: cut for the column. */
+	sanitize(comm, sizeof(comm), STRN(p->comm));
+	comm[15] = '\0';
+	snprintf(gc, sizeof(gc), "%" PRIu64 "/%" PRIu64 "/%" PRIu64,
+		 U64(st->gc[0].collections), U64(st->gc[1].collections), U64(st->gc[2].collections));
+	snprintf(arenas, sizeof(arenas), "+%" PRIu64 "/-%" PRIu64, U64(st->arena_allocs),
+		 U64(st->arena_frees));
+	snprintf(lost, sizeof(lost), "%" PRIu64, proc_report_lost_total(p));
+	fprintf(f, ROW_FMT, pid, comm, gc, units_ns(pause, sizeof(pause), pause_ns), arenas,
+		sys_bytes(mmap, sizeof(mmap), st->mmap_anon.bytes + st->mmap_file.bytes, false),
+		units_bytes(rss, sizeof(rss), p->rss.end), lost);
+}
+
+static void print_interval(FILE *f, const struct report *r)
+{
+	char a[UNITS_BUFSZ];
+
+	fprintf(f, "pymemtrace: interval at %s\n", units_seconds(a, sizeof(a), r->elapsed_seconds));
+	fprintf(f, ROW_FMT, "PID", "COMM", "GC 0/1/2", "PAUSE", "ARENAS", "MMAP", "RSS", "LOST");
+	for (unsigned i = 0; i < r->n_procs; i++)
+		print_interval_row(f, &r->procs[i]);
+}
+
+void output_text(FILE *f, const struct report *r)
+{
+	char a[UNITS_BUFSZ];
+
+	if (!f || !r)
+		return;
+	if (!r->procs && r->n_procs) {
+		fprintf(f, "pymemtrace: no process data\n");
+		return;
+	}
+	if (!r->final) {
+		print_interval(f, r);
+		return;
+	}
+	fprintf(f, "pymemtrace: %u process%s, %s\n", r->n_procs, r->n_procs == 1 ? "" : "es",
+		units_seconds(a, sizeof(a), r->elapsed_seconds));
+	if (r->ringbuf_drops)
+		line(f, "lost data", "ring buffer drops %" PRIu64
+		     " not tied to a process (increase --ringbuf-kb)", r->ringbuf_drops);
+	for (unsigned i = 0; i < r->n_procs; i++) {
+		fputc('\n', f);
+		print_proc(f, &r->procs[i]);
+	}
+}
