@@ -1,0 +1,33 @@
+"""Mixed: a growing cache (arenas), cycles (GC), anonymous buffers (mmap)
+and string work.  Prints LOOP_SECONDS, the time of the main loop alone."""
+import mmap
+import sys
+import time
+
+ROUNDS = int(sys.argv[1]) if len(sys.argv) > 1 else 40
+
+
+class Req:
+    def __init__(self, n):
+        self.n = n
+        self.me = self
+
+
+def main():
+    t0 = time.perf_counter()
+    total = 0
+    for r in range(ROUNDS):
+        cache = {i: ("v%d" % i, i * 2) for i in range(30000)}
+        reqs = [Req(i) for i in range(5000)]
+        m = mmap.mmap(-1, 8 << 20, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+        for off in range(0, 8 << 20, mmap.PAGESIZE):
+            m[off] = 1
+        m.close()
+        total += len(cache) + len(reqs)
+        del cache, reqs
+    t1 = time.perf_counter()
+    print("LOOP_SECONDS %.6f" % (t1 - t0))
+    print("check %d" % total)
+
+
+main()
