@@ -38,53 +38,69 @@ static bool same_file(const struct stat *st, const struct procmap_entry *e)
 	       (uint64_t)st->st_ino == e->inode;
 }
 
-/* Opens the file behind mapping e and checks that it is the mapped file.
- * The check runs on an open descriptor, and the ELF is then opened through
- * /proc/self/fd, so the file cannot be swapped between check and use.
- * *via_map_files tells whether /proc/PID/root failed and map_files was used. */
+/* Opens path if it is the regular file that mapping e maps.  stat() first, so
+ * that a device node the target maps is never opened (opening one can have
+ * side effects); fstat() after, on the descriptor we keep.  fd or -errno. */
+static int open_checked(const char *path, const struct procmap_entry *e)
+{
+	unsigned char magic[4];
+	struct stat st;
+	int fd;
+
+	if (stat(path, &st))
+		return -errno;
+	if (!S_ISREG(st.st_mode) || !same_file(&st, e))
+		return -ESTALE;
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode) || !same_file(&st, e)) {
+		close(fd);
+		return -ESTALE;
+	}
+	/* cheap rejection before elf_file__open reads the whole file */
+	if (pread(fd, magic, sizeof(magic), 0) != sizeof(magic) || memcmp(magic, ELFMAG, SELFMAG)) {
+		close(fd);
+		return -ENOEXEC;
+	}
+	return fd;
+}
+
+/* Opens the file behind mapping e through /proc/PID/root, or, when that path
+ * is deleted or now names another file, /proc/PID/map_files/START-END.  The
+ * ELF is opened through /proc/self/fd, so the file cannot be swapped between
+ * the check and the read.  errno on failure; err says why. */
 static struct elf_file *open_mapped_elf(pid_t pid, const struct procmap_entry *e,
 					char *open_path, size_t cap, bool *via_map_files,
 					char *err, size_t errlen)
 {
 	char fdpath[64];
 	struct elf_file *ef;
-	struct stat st;
-	int fd = -1, tries;
+	int fd = -ENOENT, n, saved;
 
 	*via_map_files = false;
-	for (tries = 0; tries < 2 && fd < 0; tries++) {
-		int n;
-
-		if (tries == 0 && !e->deleted)
-			n = snprintf(open_path, cap, "/proc/%d/root%s", (int)pid, e->path);
-		else if (tries == 1)
-			n = snprintf(open_path, cap, "/proc/%d/map_files/%llx-%llx", (int)pid,
-				     (unsigned long long)e->start, (unsigned long long)e->end);
-		else
-			continue;
-		if (n < 0 || (size_t)n >= cap)
-			continue;
-		fd = open(open_path, O_RDONLY | O_CLOEXEC);
-		if (fd < 0)
-			continue;
-		if (fstat(fd, &st) || !S_ISREG(st.st_mode) || !same_file(&st, e)) {
-			close(fd);
-			fd = -1;
-			continue;
-		}
-		*via_map_files = tries == 1;
+	if (!e->deleted) {
+		n = snprintf(open_path, cap, "/proc/%d/root%s", (int)pid, e->path);
+		if (n > 0 && (size_t)n < cap)
+			fd = open_checked(open_path, e);
+	}
+	if (fd < 0 && fd != -ENOEXEC) {
+		snprintf(open_path, cap, "/proc/%d/map_files/%llx-%llx", (int)pid,
+			 (unsigned long long)e->start, (unsigned long long)e->end);
+		fd = open_checked(open_path, e);
+		*via_map_files = fd >= 0;
 	}
 	if (fd < 0) {
 		fmt_msg(err, errlen, "cannot open '%s' as mapped by process %d: %s", e->path,
-			(int)pid, strerror(errno ? errno : ENOENT));
-		errno = errno == EACCES || errno == EPERM ? errno : ENOENT;
+			(int)pid, strerror(-fd));
+		errno = -fd;
 		return NULL;
 	}
 	snprintf(fdpath, sizeof(fdpath), "/proc/self/fd/%d", fd);
 	ef = elf_file__open(fdpath, err, errlen);
-	tries = errno;
+	saved = errno;
 	close(fd);
-	errno = tries;
+	errno = saved;
 	return ef;
 }
 
@@ -105,22 +121,60 @@ static void read_comm(pid_t pid, char *buf, size_t cap)
 	fclose(f);
 }
 
-static bool is_exe(pid_t pid, const struct procmap_entry *e)
+/* The executable's identity, or NULL when it cannot be stat'ed. */
+static const struct stat *exe_stat(pid_t pid, struct stat *st)
 {
 	char path[64];
-	struct stat st;
 
 	snprintf(path, sizeof(path), "/proc/%d/exe", (int)pid);
-	return !stat(path, &st) && same_file(&st, e);
+	return stat(path, st) ? NULL : st;
 }
 
-static bool seen_before(const struct procmaps *m, size_t i)
+static bool is_exe(const struct stat *exe, const struct procmap_entry *e)
 {
-	for (size_t j = 0; j < i; j++)
-		if (m->v[j].inode == m->v[i].inode && m->v[j].dev_major == m->v[i].dev_major &&
-		    m->v[j].dev_minor == m->v[i].dev_minor)
-			return true;
-	return false;
+	return exe && same_file(exe, e);
+}
+
+/* The files already looked at, by dev:inode.  Bounded, so that a target with
+ * tens of thousands of mappings cannot make the search quadratic. */
+#define MAX_TRIED 1024
+
+struct tried {
+	struct { unsigned maj, min; uint64_t ino; } v[MAX_TRIED];
+	size_t n;
+};
+
+/* false if e's file was tried before; otherwise records it (true). */
+static bool tried__add(struct tried *t, const struct procmap_entry *e)
+{
+	for (size_t j = 0; j < t->n; j++)
+		if (t->v[j].ino == e->inode && t->v[j].maj == e->dev_major &&
+		    t->v[j].min == e->dev_minor)
+			return false;
+	if (t->n == MAX_TRIED)
+		return false;
+	t->v[t->n].maj = e->dev_major;
+	t->v[t->n].min = e->dev_minor;
+	t->v[t->n].ino = e->inode;
+	t->n++;
+	return true;
+}
+
+/* The interpreter's code is executable in the target: files the process only
+ * maps as data (locale archives, its own data files) are never opened. */
+static bool is_exec_file_mapping(const struct procmap_entry *e)
+{
+	return e->path[0] == '/' && (e->perms & PM_X);
+}
+
+/* Names are only a hint for the order in which files are opened: the
+ * executable and libpython* first, since they are the usual carriers. */
+static bool likely_carrier(const struct stat *exe, const struct procmap_entry *e)
+{
+	const char *base = strrchr(e->path, '/');
+
+	base = base ? base + 1 : e->path;
+	return !strncmp(base, "libpython", 9) || is_exe(exe, e);
 }
 
 /* runtime address - ELF vaddr, from the mapping of file offset 0, then
@@ -161,14 +215,12 @@ static int compute_bias(struct interp *in, const struct procmaps *m, const struc
 /* Tries mapping i: 1 if it carries the interpreter (and fills in), 0 if not,
  * -errno on a hard error. */
 static int try_mapping(struct interp *in, const struct procmaps *m, size_t i,
-		       bool *denied, char *err, size_t errlen)
+		       const struct stat *exe, bool *denied, char *err, size_t errlen)
 {
 	const struct procmap_entry *e = &m->v[i];
 	struct elf_sym sym;
 	bool via_map_files;
 
-	if (e->path[0] != '/' || seen_before(m, i))
-		return 0;
 	in->elf = open_mapped_elf(in->pid, e, in->open_path, sizeof(in->open_path),
 				  &via_map_files, err, errlen);
 	if (!in->elf) {
@@ -185,7 +237,7 @@ static int try_mapping(struct interp *in, const struct procmaps *m, size_t i,
 		pr_warn("'%s' in process %d is deleted or is not the mapped file; using '%s'",
 			e->path, (int)in->pid, in->open_path);
 	snprintf(in->map_path, sizeof(in->map_path), "%s", e->path);
-	in->kind = is_exe(in->pid, e) ? INTERP_STATIC : INTERP_LIBPYTHON;
+	in->kind = is_exe(exe, e) ? INTERP_STATIC : INTERP_LIBPYTHON;
 	if (compute_bias(in, m, e)) {
 		fmt_msg(err, errlen, "cannot compute the load address of '%s' in process %d",
 			e->path, (int)in->pid);
@@ -197,6 +249,9 @@ static int try_mapping(struct interp *in, const struct procmaps *m, size_t i,
 static int find_mapping(struct interp *in, char *err, size_t errlen)
 {
 	struct procmaps m = { 0 };
+	struct stat exe_st;
+	const struct stat *exe;
+	struct tried *tried;
 	bool denied = false;
 	char comm[64];
 	int ret;
@@ -210,9 +265,23 @@ static int find_mapping(struct interp *in, char *err, size_t errlen)
 		fmt_msg(err, errlen, "cannot read /proc/%d/maps: %s", (int)in->pid, strerror(-ret));
 		return ret;
 	}
+	exe = exe_stat(in->pid, &exe_st);
+	tried = calloc(1, sizeof(*tried));
+	if (!tried) {
+		procmaps__release(&m);
+		return -ENOMEM;
+	}
 	ret = 0;
-	for (size_t i = 0; i < m.n && ret == 0; i++)
-		ret = try_mapping(in, &m, i, &denied, err, errlen);
+	for (int pass = 0; pass < 2 && ret == 0; pass++)
+		for (size_t i = 0; i < m.n && ret == 0; i++) {
+			const struct procmap_entry *e = &m.v[i];
+
+			if (!is_exec_file_mapping(e) || (pass == 0 && !likely_carrier(exe, e)) ||
+			    !tried__add(tried, e))
+				continue;
+			ret = try_mapping(in, &m, i, exe, &denied, err, errlen);
+		}
+	free(tried);
 	procmaps__release(&m);
 	if (ret < 0)
 		return ret;
