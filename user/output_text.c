@@ -109,15 +109,17 @@ line(FILE *f, const char *label, const char *fmt, ...)
 	print_wrapped(f, body, LABEL_W, LABEL_W);
 }
 
-/* Whether a group of probes (names containing `part`) exists and none of
- * them attached: then its numbers are not zeros but unknown. */
-static bool group_unavailable(const struct proc_report *p, const char *part)
+/* Whether a group of probes (names starting with `prefix`, as plan.c names
+ * them: "gc_start", "gc_collect", "arena_alloc"...) exists and none of them
+ * attached: then its numbers are not zeros but unknown. */
+static bool group_unavailable(const struct proc_report *p, const char *prefix)
 {
+	size_t len = strlen(prefix);
 	unsigned n = p->n_probes < PMT_MAX_PROBES ? p->n_probes : PMT_MAX_PROBES;
 	bool seen = false;
 
 	for (unsigned i = 0; i < n; i++) {
-		if (!strstr(p->probes[i].name, part))
+		if (strncmp(p->probes[i].name, prefix, len))
 			continue;
 		if (p->probes[i].attached)
 			return false;
@@ -151,7 +153,7 @@ static void print_gc(FILE *f, const struct proc_report *p)
 	uint64_t hist[PMT_HIST_SLOTS] = { 0 }, total = 0, max = 0, colls = 0;
 	char a[UNITS_BUFSZ], b[UNITS_BUFSZ], c[UNITS_BUFSZ], d[UNITS_BUFSZ];
 
-	if (group_unavailable(p, "gc")) {
+	if (group_unavailable(p, "gc_")) {
 		line(f, "GC", "unavailable (see probes)");
 		return;
 	}
@@ -193,7 +195,7 @@ static void print_arenas(FILE *f, const struct proc_report *p)
 	const struct pmt_proc_stats *st = &p->stats;
 	char a[UNITS_BUFSZ], b[UNITS_BUFSZ], c[UNITS_BUFSZ];
 
-	if (group_unavailable(p, "arena")) {
+	if (group_unavailable(p, "arena_")) {
 		line(f, "arenas", "unavailable (see probes)");
 		return;
 	}
