@@ -141,8 +141,8 @@ static void escape_bytes(FILE *f, const unsigned char *s, size_t n)
 			i += len;
 			continue;
 		} else {
-			/* One replacement per bad byte, as the brief for target
-			 * strings asks, and as strict decoders resynchronise. */
+			/* One U+FFFD per bad byte: simpler than Unicode's
+			 * "maximal subpart" rule, and just as valid. */
 			fputs("\\ufffd", f);
 		}
 		i++;
