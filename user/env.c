@@ -8,7 +8,7 @@
 #include "env.h"
 #include "log.h"
 
-#define PMT_VERSION_STR "0.1.0"
+#include "version.h"
 
 struct env env = {
 	.max_procs = 1024,     /* --max-procs */
@@ -24,7 +24,7 @@ enum {
 	OPT_MAX_THREADS,
 };
 
-const char *argp_program_version = "pymemtrace " PMT_VERSION_STR;
+const char *argp_program_version = "pymemtrace " PMT_VERSION;
 
 static const char doc[] =
 "Trace the memory of running CPython processes with eBPF.\n"

@@ -1,14 +1,12 @@
 /* The JSON report.  Its key paths are a contract (README.md "The JSON
  * report", tests/12-output.bats): add keys freely, never rename one. */
-#include <linux/types.h> /* report.h -> pymemtrace.h uses __u64 without including it */
 #include <string.h>
 #include "hist.h"
 #include "json_writer.h"
 #include "log.h"
 #include "output.h"
+#include "version.h"
 
-/* TODO: move to a shared header (env.h or a version.h) once one owns it. */
-static const char pmt_version[] = "0.1.0";
 
 #define STRN(field) (field), sizeof(field)
 
@@ -296,7 +294,7 @@ void output_json(FILE *f, const struct report *r)
 	jw_object_begin(w);
 	jw_key(w, "pymemtrace");
 	jw_object_begin(w);
-	jw_kv_string(w, "version", pmt_version);
+	jw_kv_string(w, "version", PMT_VERSION);
 	jw_object_end(w);
 	jw_kv_bool(w, "final", r->final);
 	jw_kv_double(w, "elapsed_seconds", r->elapsed_seconds);
