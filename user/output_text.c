@@ -1,7 +1,6 @@
 /* The human-readable report: lines under 80 columns, a 14-column label, then
  * the values.  Strings from the target (comm, paths) are escaped so that they
  * cannot move the cursor or recolour the terminal. */
-#include <linux/types.h> /* report.h -> pymemtrace.h uses __u64 without including it */
 #include <inttypes.h>
 #include <stdarg.h>
 #include <string.h>

@@ -1,5 +1,4 @@
 /* Helpers on the report struct: see report.h. */
-#include <linux/types.h> /* report.h -> pymemtrace.h uses __u64 without including it */
 #include "report.h"
 
 /* Saturating: a wrapped total would print a small, believable number. */
