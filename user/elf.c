@@ -424,6 +424,11 @@ int elf_file__type(const struct elf_file *ef)
 	return ef->ehdr.e_type;
 }
 
+uint64_t elf_file__entry(const struct elf_file *ef)
+{
+	return ef->ehdr.e_entry;
+}
+
 uint64_t elf_file__size(const struct elf_file *ef)
 {
 	return ef->size;
