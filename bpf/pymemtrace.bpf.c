@@ -192,12 +192,18 @@ SEC("uprobe")
 int uprobe_gc_entry(struct pt_regs *ctx)
 {
 	__u64 src = bpf_get_attach_cookie(ctx);
+	__u64 arg0 = PT_REGS_PARM1(ctx), arg1 = PT_REGS_PARM2(ctx);
 	__u32 gen;
 
+	/* Read both registers first: selecting the ctx offset by the cookie
+	 * makes clang compute a modified ctx pointer, which the verifier
+	 * rejects. */
+	barrier_var(arg0);
+	barrier_var(arg1);
 	if (src == PMT_GEN_ARG0)
-		gen = (__u32)PT_REGS_PARM1(ctx);
+		gen = (__u32)arg0;
 	else if (src == PMT_GEN_ARG1)
-		gen = (__u32)PT_REGS_PARM2(ctx);
+		gen = (__u32)arg1;
 	else
 		gen = 2;
 	gc_begin(gen);

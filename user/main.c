@@ -192,7 +192,9 @@ int main(int argc, char **argv)
 	s = session__new(&so, &ret, err, sizeof(err));
 	if (!s) {
 		pr_err("%s", err);
-		return ret == -EPERM || ret == -EACCES ? EXIT_PRIVILEGE : EXIT_KERNEL;
+		/* Past the capability check, EPERM still means a privilege
+		 * (lockdown, seccomp); anything else is the kernel refusing. */
+		return ret == -EPERM ? EXIT_PRIVILEGE : EXIT_KERNEL;
 	}
 	if (env.cmd) {
 		code = launch_and_add(s, &l);
