@@ -220,13 +220,20 @@ static void regs_clobber_caller_saved(struct regfile *rf)
 		rf->known[clobbered[i]] = false;
 }
 
-int x86_first_call_arg0_addr(const uint8_t *code, size_t len, uint64_t vaddr,
-			     unsigned max_insns, uint64_t *addr)
+/* GPR indexes of the SysV integer argument registers: rdi rsi rdx rcx r8 r9 */
+static const int arg_gpr[] = { 7, 6, 2, 1, 8, 9 };
+
+int x86_call_arg_addr(const uint8_t *code, size_t len, uint64_t vaddr,
+		      unsigned max_insns, unsigned argidx, uint64_t *addr)
 {
 	struct regfile rf = { 0 };
 	struct walk w;
-	int err = walk__init(&w, code, len, vaddr, max_insns);
+	int err, g;
 
+	if (argidx >= sizeof(arg_gpr) / sizeof(arg_gpr[0]))
+		return -EINVAL;
+	g = arg_gpr[argidx];
+	err = walk__init(&w, code, len, vaddr, max_insns);
 	if (err)
 		return err;
 	err = -ENOENT;
@@ -236,8 +243,8 @@ int x86_first_call_arg0_addr(const uint8_t *code, size_t len, uint64_t vaddr,
 		int d;
 
 		if (in_group(insn, X86_GRP_CALL)) {
-			if (rf.known[7]) {
-				*addr = rf.val[7];
+			if (rf.known[g]) {
+				*addr = rf.val[g];
 				err = 0;
 				break;
 			}
@@ -256,6 +263,12 @@ int x86_first_call_arg0_addr(const uint8_t *code, size_t len, uint64_t vaddr,
 	}
 	walk__fini(&w);
 	return err;
+}
+
+int x86_first_call_arg0_addr(const uint8_t *code, size_t len, uint64_t vaddr,
+			     unsigned max_insns, uint64_t *addr)
+{
+	return x86_call_arg_addr(code, len, vaddr, max_insns, 0, addr);
 }
 
 /* xor %edi,%edi and friends only write their register. */

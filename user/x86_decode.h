@@ -20,9 +20,17 @@
 int x86_first_data_ref(const uint8_t *code, size_t len, uint64_t vaddr,
 		       unsigned max_insns, uint64_t *addr);
 
-/* Finds the address passed as the first argument (rdi) to the first call in
- * the code: `lea X(%rip),%rdi` or `mov $X,%edi`.  Used on Py_GetVersion, which
- * snprintf()s into a static buffer.  0 or -ENOENT. */
+/* Finds the constant that integer argument argidx (0 rdi, 1 rsi, 2 rdx, 3 rcx,
+ * 4 r8, 5 r9) holds at the first call where it holds one, following the
+ * fall-through path only: `lea X(%rip),%reg`, `mov $X,%reg32`, or a copy of a
+ * register set that way (`lea X(%rip),%rbx; ...; mov %rbx,%rdi`).  Used on
+ * Py_GetVersion, whose PyOS_snprintf call gets the static version buffer as
+ * arg 0 and the PY_VERSION literal as arg 3.  0, -EINVAL (argidx > 5) or
+ * -ENOENT. */
+int x86_call_arg_addr(const uint8_t *code, size_t len, uint64_t vaddr,
+		      unsigned max_insns, unsigned argidx, uint64_t *addr);
+
+/* x86_call_arg_addr(..., 0, addr). */
 int x86_first_call_arg0_addr(const uint8_t *code, size_t len, uint64_t vaddr,
 			     unsigned max_insns, uint64_t *addr);
 
