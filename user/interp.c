@@ -337,26 +337,85 @@ static int version_from_py_version(struct interp *in, struct pyversion *v)
 	return v->major == 3 ? 0 : -EINVAL;
 }
 
-/* The static buffer Py_GetVersion() fills, "3.9.18 (main, ...)", read from
- * the target; *where gets its vaddr. */
-static int version_from_buffer(struct interp *in, struct pyversion *v, uint64_t *where)
+/* What Py_GetVersion's code says: it PyOS_snprintf()s into a static buffer
+ * (argument 0) with PY_VERSION, a string literal, as argument 3. */
+struct getversion_refs {
+	bool have_buf, have_lit;
+	uint64_t buf, lit;        /* ELF vaddrs */
+};
+
+static void decode_getversion(struct interp *in, struct getversion_refs *r)
 {
 	uint8_t code[CODE_MAX];
 	uint64_t fn;
 	size_t len;
-	char s[64];
+
+	memset(r, 0, sizeof(*r));
+	if (read_code(in, "Py_GetVersion", code, &len, &fn))
+		return;
+	r->have_buf = !x86_call_arg_addr(code, len, fn, DECODE_INSNS, 0, &r->buf);
+	r->have_lit = !x86_call_arg_addr(code, len, fn, DECODE_INSNS, 3, &r->lit);
+}
+
+/* PY_VERSION is nothing but a version: "3.9.18", "3.13.0rc1", "3.12.1+".
+ * Anything else means the decoder found some other string. */
+static bool is_version_literal(const char *s)
+{
+	if (!*s)
+		return false;
+	for (; *s; s++)
+		if (!strchr("0123456789.abcr+", *s))
+			return false;
+	return true;
+}
+
+/* The PY_VERSION literal, from the file image: it is there before the
+ * interpreter has run a single instruction. */
+static int version_from_literal(struct interp *in, const struct getversion_refs *r,
+				struct pyversion *v)
+{
+	char s[32];
+	size_t n = sizeof(s);
 	int ret;
 
-	ret = read_code(in, "Py_GetVersion", code, &len, &fn);
+	if (!r->have_lit)
+		return -ENOENT;
+	/* a literal close to the end of its segment: read less */
+	while ((ret = elf_file__read_vaddr(in->elf, r->lit, s, n)) == -ERANGE && n > 8)
+		n /= 2;
 	if (ret)
 		return ret;
-	ret = x86_first_call_arg0_addr(code, len, fn, DECODE_INSNS, where);
-	if (ret)
-		return ret;
-	ret = remote_read_str(in->pid, *where + in->load_bias, s, sizeof(s));
-	if (ret < 0)
-		return ret;
+	if (!memchr(s, '\0', n) || !is_version_literal(s))
+		return -EINVAL;
 	return pyversion_parse(s, v);
+}
+
+enum buf_state {
+	BUF_NONE,        /* no process, no decodable buffer, or unreadable */
+	BUF_EMPTY,       /* all zeros: Py_Initialize has not run yet */
+	BUF_BAD,         /* not "X.Y.Z (...": torn, or not the buffer */
+	BUF_OK,
+};
+
+/* The static buffer Py_GetVersion() fills at start-up, "3.9.18 (main, ...)",
+ * read from the target. */
+static enum buf_state version_from_buffer(struct interp *in, const struct getversion_refs *r,
+					  struct pyversion *v)
+{
+	char s[64];
+	int n;
+
+	if (in->pid <= 0 || !r->have_buf)
+		return BUF_NONE;
+	n = remote_read_str(in->pid, r->buf + in->load_bias, s, sizeof(s));
+	if (n < 0)
+		return BUF_NONE;
+	if (n == 0)
+		return BUF_EMPTY;
+	/* the version is followed by " (": anything shorter may be half-written */
+	if (!strchr(s, ' ') || pyversion_parse(s, v))
+		return BUF_BAD;
+	return BUF_OK;
 }
 
 /* _Py_DebugOffsets at _PyRuntime+0 (3.13+), from the file image: it is
@@ -385,48 +444,101 @@ static bool same_version(const struct pyversion *a, const struct pyversion *b)
 	return a->major == b->major && a->minor == b->minor && a->micro == b->micro;
 }
 
+/* One place the version can come from. */
+struct vsource {
+	const char *name;
+	bool have;
+	struct pyversion v;
+};
+
+/* Appends ", <name> agrees" for every other source present, or fails with
+ * both versions in err when one disagrees. */
+static int cross_check(struct interp *in, const struct vsource *vs, size_t n, size_t best,
+		       char *err, size_t errlen)
+{
+	char *src = in->version_source;
+	size_t cap = sizeof(in->version_source), used;
+
+	for (size_t i = 0; i < n; i++) {
+		if (i == best || !vs[i].have)
+			continue;
+		if (!same_version(&vs[best].v, &vs[i].v)) {
+			fmt_msg(err, errlen, "'%s': %s says %d.%d.%d but %s says %d.%d.%d",
+				in->map_path, vs[best].name, vs[best].v.major, vs[best].v.minor,
+				vs[best].v.micro, vs[i].name, vs[i].v.major, vs[i].v.minor,
+				vs[i].v.micro);
+			return -EIO;
+		}
+		used = strlen(src);
+		snprintf(src + used, cap - used, ", %s agrees", vs[i].name);
+	}
+	return 0;
+}
+
+/* The version, from the most direct source present, cross-checked against
+ * every other one:
+ *   Py_Version (3.11+) > _Py_DebugOffsets (3.13+) > the PY_VERSION literal in
+ *   Py_GetVersion's code > the buffer Py_GetVersion fills at start-up.
+ * All but the last are read from the file, so a process held at its entry
+ * point (libpython mapped, Py_Initialize not run, the buffer still zeros) gets
+ * its version too; an empty buffer is not an error. */
 static int find_version(struct interp *in, char *err, size_t errlen)
 {
-	struct pyversion pv, dbg, buf;
-	bool have_pv, have_dbg, have_buf, ft = false;
-	uint64_t where = 0;
+	enum { VS_PYVERSION, VS_DEBUG, VS_LITERAL, VS_BUFFER, VS_N };
+	struct vsource vs[VS_N] = {
+		[VS_PYVERSION] = { .name = "Py_Version" },
+		[VS_DEBUG] = { .name = "_Py_DebugOffsets" },
+		[VS_LITERAL] = { .name = "PY_VERSION literal" },
+		[VS_BUFFER] = { .name = "Py_GetVersion buffer" },
+	};
+	struct getversion_refs r;
+	enum buf_state bs;
 	char *src = in->version_source;
-	size_t cap = sizeof(in->version_source);
+	size_t cap = sizeof(in->version_source), best, used;
+	bool ft = false;
+	int ret;
 
-	have_pv = !version_from_py_version(in, &pv);
-	have_dbg = !read_debug_offsets(in, &dbg, &ft);
-	have_buf = !version_from_buffer(in, &buf, &where);
+	decode_getversion(in, &r);
+	vs[VS_PYVERSION].have = !version_from_py_version(in, &vs[VS_PYVERSION].v);
+	vs[VS_DEBUG].have = !read_debug_offsets(in, &vs[VS_DEBUG].v, &ft);
+	vs[VS_LITERAL].have = !version_from_literal(in, &r, &vs[VS_LITERAL].v);
+	bs = version_from_buffer(in, &r, &vs[VS_BUFFER].v);
+	vs[VS_BUFFER].have = bs == BUF_OK;
 
-	if (have_pv && have_buf && !same_version(&pv, &buf)) {
-		fmt_msg(err, errlen, "'%s': Py_Version says %d.%d.%d but the Py_GetVersion "
-			"buffer says %d.%d.%d", in->map_path, pv.major, pv.minor, pv.micro,
-			buf.major, buf.minor, buf.micro);
-		return -EIO;
-	}
-	if (have_pv && have_dbg && !same_version(&pv, &dbg)) {
-		fmt_msg(err, errlen, "'%s': Py_Version and _Py_DebugOffsets disagree",
-			in->map_path);
-		return -EIO;
-	}
-	if (have_pv) {
-		in->version = pv;
-		fmt_msg(src, cap, "Py_Version in .dynsym%s%s",
-			have_dbg ? ", _Py_DebugOffsets agrees" : "",
-			have_buf ? ", Py_GetVersion buffer agrees" : "");
-	} else if (have_dbg) {
-		in->version = dbg;
-		fmt_msg(src, cap, "_Py_DebugOffsets at _PyRuntime%s",
-			have_buf ? ", Py_GetVersion buffer agrees" : "");
-	} else if (have_buf) {
-		in->version = buf;
-		fmt_msg(src, cap, "Py_GetVersion buffer at 0x%llx in process %d",
-			(unsigned long long)where, (int)in->pid);
-	} else {
+	for (best = 0; best < VS_N && !vs[best].have; best++)
+		;
+	if (best == VS_N) {
 		fmt_msg(err, errlen, "cannot tell which CPython '%s' is: no Py_Version, no "
-			"_Py_DebugOffsets, and Py_GetVersion's buffer is unreadable or empty",
-			in->map_path);
+			"_Py_DebugOffsets, no PY_VERSION literal in Py_GetVersion's code, and %s",
+			in->map_path, bs == BUF_EMPTY ? "the interpreter has not started yet" :
+			"Py_GetVersion's buffer is unreadable or not a version");
 		return -EIO;
 	}
+	switch (best) {
+	case VS_PYVERSION:
+		fmt_msg(src, cap, "Py_Version in .dynsym");
+		break;
+	case VS_DEBUG:
+		fmt_msg(src, cap, "_Py_DebugOffsets at _PyRuntime");
+		break;
+	case VS_LITERAL:
+		fmt_msg(src, cap, "PY_VERSION literal at 0x%llx in Py_GetVersion's code",
+			(unsigned long long)r.lit);
+		break;
+	default:
+		fmt_msg(src, cap, "Py_GetVersion buffer at 0x%llx in process %d",
+			(unsigned long long)r.buf, (int)in->pid);
+		break;
+	}
+	ret = cross_check(in, vs, VS_N, best, err, errlen);
+	if (ret)
+		return ret;
+	used = strlen(src);
+	if (bs == BUF_EMPTY)
+		snprintf(src + used, cap - used, ", Py_GetVersion buffer empty (not started yet)");
+	else if (bs == BUF_BAD)
+		snprintf(src + used, cap - used, ", Py_GetVersion buffer not a version (ignored)");
+	in->version = vs[best].v;
 	in->free_threaded = ft;
 	pyversion_format(&in->version, in->version_str, sizeof(in->version_str));
 	return 0;
