@@ -271,6 +271,204 @@ int x86_first_call_arg0_addr(const uint8_t *code, size_t len, uint64_t vaddr,
 	return x86_call_arg_addr(code, len, vaddr, max_insns, 0, addr);
 }
 
+/* ---- a struct copied out of an object reached through a pointer ---------- */
+
+/* What a register is known to hold, for x86_struct_copy_via_ptr. */
+enum vkind {
+	V_UNKNOWN = 0,
+	V_DEST,       /* the function's first argument: where the struct goes */
+	V_PTR,        /* a pointer loaded from static memory at .slot */
+	V_FIELD,      /* a value loaded from [V_PTR register + .disp] */
+};
+
+struct vtag {
+	enum vkind kind;
+	uint64_t slot;
+	int64_t disp;
+};
+
+#define NVEC 32
+#define NTAGS (NGPR + NVEC)
+
+/* Index of reg among the 16 GPRs followed by xmm0..31 (ymm and zmm alias
+ * their xmm), or -1. */
+static int tag_index(unsigned reg)
+{
+	int g = gpr_index(reg);
+
+	if (g >= 0)
+		return g;
+	if (reg >= X86_REG_XMM0 && reg <= X86_REG_XMM31)
+		return NGPR + (int)(reg - X86_REG_XMM0);
+	if (reg >= X86_REG_YMM0 && reg <= X86_REG_YMM31)
+		return NGPR + (int)(reg - X86_REG_YMM0);
+	if (reg >= X86_REG_ZMM0 && reg <= X86_REG_ZMM31)
+		return NGPR + (int)(reg - X86_REG_ZMM0);
+	return -1;
+}
+
+/* Plain whole-register moves between a register and memory. */
+static bool is_plain_move(unsigned id)
+{
+	switch (id) {
+	case X86_INS_MOV:
+	case X86_INS_MOVQ:
+	case X86_INS_MOVDQU:
+	case X86_INS_MOVDQA:
+	case X86_INS_MOVUPS:
+	case X86_INS_MOVAPS:
+	case X86_INS_MOVUPD:
+	case X86_INS_MOVAPD:
+	case X86_INS_LDDQU:
+	case X86_INS_VMOVDQU:
+	case X86_INS_VMOVDQA:
+	case X86_INS_VMOVUPS:
+	case X86_INS_VMOVAPS:
+	case X86_INS_VMOVQ:
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* The register tag of the base of a [base + disp] operand with no index, or
+ * NULL. */
+static const struct vtag *mem_base_tag(const struct vtag *t, const cs_x86_op *op)
+{
+	int b;
+
+	if (op->type != X86_OP_MEM || op->mem.segment != X86_REG_INVALID ||
+	    op->mem.index != X86_REG_INVALID)
+		return NULL;
+	b = gpr_index(op->mem.base);
+	return b >= 0 ? &t[b] : NULL;
+}
+
+/* The tag a plain move from memory gives its destination register. */
+static struct vtag load_tag(const struct vtag *t, const cs_insn *insn, const cs_x86_op *dst,
+			    const cs_x86_op *src)
+{
+	struct vtag r = { V_UNKNOWN, 0, 0 };
+	const struct vtag *base = mem_base_tag(t, src);
+	uint64_t a;
+
+	if (gpr_index(dst->reg) >= 0 && dst->size == 8 && mem_static_addr(insn, src, &a)) {
+		r.kind = V_PTR;
+		r.slot = a;
+	} else if (base && base->kind == V_PTR) {
+		r.kind = V_FIELD;
+		r.slot = base->slot;
+		r.disp = src->mem.disp;
+	}
+	return r;
+}
+
+static void tags_forget_written(struct vtag *t, const cs_insn *insn, csh cs)
+{
+	cs_regs rd, wr;
+	uint8_t nrd = 0, nwr = 0;
+
+	if (cs_regs_access(cs, insn, rd, &nrd, wr, &nwr) != CS_ERR_OK) {
+		memset(t, 0, NTAGS * sizeof(*t));
+		return;
+	}
+	for (unsigned i = 0; i < nwr; i++) {
+		int k = tag_index(wr[i]);
+
+		if (k >= 0)
+			t[k].kind = V_UNKNOWN;
+	}
+}
+
+static void tags_clobber_call(struct vtag *t)
+{
+	/* SysV: the caller-saved GPRs and every vector register */
+	static const int clobbered[] = { 0, 1, 2, 6, 7, 8, 9, 10, 11 };
+
+	for (unsigned i = 0; i < sizeof(clobbered) / sizeof(clobbered[0]); i++)
+		t[clobbered[i]].kind = V_UNKNOWN;
+	for (int i = NGPR; i < NTAGS; i++)
+		t[i].kind = V_UNKNOWN;
+}
+
+/* A store into the destination: 1 and the result if it copies a field,
+ * -ENOENT if it stores anything else (not the pattern), 0 if insn is not
+ * such a store. */
+static int dest_store(const struct vtag *t, const cs_insn *insn, uint64_t *slot, int64_t *disp)
+{
+	const cs_x86 *x = &insn->detail->x86;
+	const cs_x86_op *dst = &x->operands[0], *src = &x->operands[1];
+	const struct vtag *base = mem_base_tag(t, dst);
+	int s;
+
+	if (!base || base->kind != V_DEST)
+		return 0;
+	if (!is_plain_move(insn->id) || x->op_count != 2 || src->type != X86_OP_REG ||
+	    dst->mem.disp < 0 || dst->mem.disp > 64)
+		return -ENOENT;
+	s = tag_index(src->reg);
+	if (s < 0 || t[s].kind != V_FIELD || t[s].disp < dst->mem.disp)
+		return -ENOENT;
+	*slot = t[s].slot;
+	/* the store may copy a later member first: the struct starts that much earlier */
+	*disp = t[s].disp - dst->mem.disp;
+	return 1;
+}
+
+/* Tracks one instruction's effect on the tags. */
+static void tags_step(struct vtag *t, const cs_insn *insn, csh cs)
+{
+	const cs_x86 *x = &insn->detail->x86;
+	const cs_x86_op *dst = &x->operands[0], *src = &x->operands[1];
+	struct vtag nt = { V_UNKNOWN, 0, 0 };
+	int d = -1, s;
+
+	if (in_group(insn, X86_GRP_CALL)) {
+		tags_clobber_call(t);
+		return;
+	}
+	if (is_plain_move(insn->id) && x->op_count == 2 && dst->type == X86_OP_REG) {
+		d = tag_index(dst->reg);
+		if (src->type == X86_OP_MEM) {
+			nt = load_tag(t, insn, dst, src);
+		} else if (src->type == X86_OP_REG && insn->id == X86_INS_MOV && dst->size == 8) {
+			s = tag_index(src->reg);
+			if (s >= 0)
+				nt = t[s];
+		}
+	}
+	tags_forget_written(t, insn, cs);
+	if (d >= 0)
+		t[d] = nt;
+}
+
+int x86_struct_copy_via_ptr(const uint8_t *code, size_t len, uint64_t vaddr,
+			    unsigned max_insns, uint64_t *slot, int64_t *disp)
+{
+	struct vtag t[NTAGS];
+	struct walk w;
+	int err = walk__init(&w, code, len, vaddr, max_insns);
+
+	if (err)
+		return err;
+	memset(t, 0, sizeof(t));
+	t[7].kind = V_DEST;
+	err = -ENOENT;
+	while (walk__next(&w)) {
+		int r = dest_store(t, w.insn, slot, disp);
+
+		if (r) {
+			err = r > 0 ? 0 : r;
+			break;
+		}
+		if (in_group(w.insn, X86_GRP_RET) || w.insn->id == X86_INS_JMP)
+			break;
+		tags_step(t, w.insn, w.cs);
+	}
+	walk__fini(&w);
+	return err;
+}
+
 /* xor %edi,%edi and friends only write their register. */
 static bool is_zeroing_idiom(const cs_insn *insn)
 {

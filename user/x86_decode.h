@@ -34,6 +34,24 @@ int x86_call_arg_addr(const uint8_t *code, size_t len, uint64_t vaddr,
 int x86_first_call_arg0_addr(const uint8_t *code, size_t len, uint64_t vaddr,
 			     unsigned max_insns, uint64_t *addr);
 
+/* Finds where a getter that copies a struct into *arg0 reads it from, when
+ * the struct lives inside an object reached through a pointer loaded from
+ * static memory (a GOT slot in PIC code):
+ *     mov  G(%rip),%rbp           # the pointer, *slot = G
+ *     ...                         # anything else, calls included
+ *     movdqu D(%rbp),%xmm0
+ *     movups %xmm0,(%rbx)         # %rbx is a copy of %rdi: *disp = D
+ * The first store through (a copy of) the incoming rdi decides: it must store
+ * a value loaded from [pointer + D] at offset K of *arg0 (0 <= K <= 64), and
+ * the struct then starts at D - K.  Loads and stores that go elsewhere, such
+ * as a lock taken first, are not mistaken for the struct.  Fall-through path
+ * only.  Used on 3.12+'s PyObject_GetArenaAllocator, which copies an
+ * allocator struct out of _PyRuntime.  0, or -ENOENT when the first store
+ * into *arg0 is anything else (e.g. a struct read from a static address,
+ * which x86_first_data_ref finds). */
+int x86_struct_copy_via_ptr(const uint8_t *code, size_t len, uint64_t vaddr,
+			    unsigned max_insns, uint64_t *slot, int64_t *disp);
+
 /* Argument-register use in a function prologue: which of the first two
  * integer argument registers (rdi, rsi) are read as 32-bit (edi/esi) before
  * being overwritten, within max_insns instructions.  Bit 0: edi, bit 1: esi.
