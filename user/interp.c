@@ -583,6 +583,21 @@ static void load_usdt(struct interp *in)
 
 /* ---- public API ------------------------------------------------------------ */
 
+/* What interp__find and interp__find_file share once the ELF is open. */
+static int identify(struct interp *in, char *err, size_t errlen)
+{
+	int ret = find_version(in, err, errlen);
+
+	if (!ret)
+		ret = check_supported(in, err, errlen);
+	if (ret)
+		return ret;
+	in->has_symtab = elf_file__has_symtab(in->elf);
+	in->has_dynsym = elf_file__has_dynsym(in->elf);
+	load_usdt(in);
+	return 0;
+}
+
 int interp__find(pid_t pid, struct interp *out, char *err, size_t errlen)
 {
 	int ret;
@@ -596,17 +611,50 @@ int interp__find(pid_t pid, struct interp *out, char *err, size_t errlen)
 	out->pid = pid;
 	ret = find_mapping(out, err, errlen);
 	if (!ret)
-		ret = find_version(out, err, errlen);
-	if (!ret)
-		ret = check_supported(out, err, errlen);
-	if (ret) {
+		ret = identify(out, err, errlen);
+	if (ret)
 		interp__release(out);
+	return ret;
+}
+
+int interp__find_file(const char *path, struct interp *out, char *err, size_t errlen)
+{
+	struct elf_sym sym;
+	struct stat st;
+	int ret;
+
+	memset(out, 0, sizeof(*out));
+	if (!path)
+		return -EINVAL;
+	/* never open a device node or a FIFO: opening one can block or act */
+	if (stat(path, &st))
+		ret = -errno;
+	else if (!S_ISREG(st.st_mode))
+		ret = S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL;
+	else
+		ret = 0;
+	if (ret) {
+		fmt_msg(err, errlen, "cannot use '%s': %s", path,
+			ret == -EINVAL ? "not a regular file" : strerror(-ret));
 		return ret;
 	}
-	out->has_symtab = elf_file__has_symtab(out->elf);
-	out->has_dynsym = elf_file__has_dynsym(out->elf);
-	load_usdt(out);
-	return 0;
+	snprintf(out->map_path, sizeof(out->map_path), "%s", path);
+	snprintf(out->open_path, sizeof(out->open_path), "%s", path);
+	out->elf = elf_file__open(path, err, errlen);
+	if (!out->elf)
+		return errno ? -errno : -EIO;
+	if (elf_file__find_symbol(out->elf, "_PyRuntime", &sym)) {
+		fmt_msg(err, errlen, "'%s' does not carry CPython: no _PyRuntime", path);
+		interp__release(out);
+		return -ENOEXEC;
+	}
+	out->kind = elf_file__type(out->elf) == ET_EXEC ||
+		    !elf_file__find_symbol(out->elf, "main", &sym) ?
+		    INTERP_STATIC : INTERP_LIBPYTHON;
+	ret = identify(out, err, errlen);
+	if (ret)
+		interp__release(out);
+	return ret;
 }
 
 void interp__release(struct interp *in)
@@ -681,42 +729,85 @@ static int arena_from_symtab(struct interp *in, uint64_t *a, uint64_t *f,
 	return -ENOENT;
 }
 
+/* 3.12+: PyObject_GetArenaAllocator copies the struct out of _PyRuntime,
+ * which PIC code reaches through a GOT slot.  The slot, relocated by the
+ * dynamic loader, is read from the target: it is what the code really uses
+ * (a copy relocation would point it away from libpython's own _PyRuntime).
+ * _PyRuntime's .dynsym address is the cross-check.  *where gets the runtime
+ * address of the struct. */
+static int arena_struct_via_got(struct interp *in, uint64_t got, int64_t disp, uint64_t *where,
+				char *how, size_t howlen)
+{
+	struct elf_sym rts;
+	uint64_t rt;
+	int ret;
+
+	ret = remote_read(in->pid, got + in->load_bias, &rt, sizeof(rt));
+	if (ret) {
+		fmt_msg(how, howlen, "cannot read the GOT slot at 0x%llx in process %d: %s",
+			(unsigned long long)got, (int)in->pid, strerror(-ret));
+		return ret;
+	}
+	*where = rt + (uint64_t)disp;
+	if (elf_file__find_symbol(in->elf, "_PyRuntime", &rts))
+		fmt_msg(how, howlen, "decoded PyObject_GetArenaAllocator: allocator struct "
+			"at +0x%llx in the object the GOT slot at 0x%llx points to",
+			(unsigned long long)disp, (unsigned long long)got);
+	else
+		fmt_msg(how, howlen, "decoded PyObject_GetArenaAllocator: allocator struct "
+			"at _PyRuntime+0x%llx (GOT slot 0x%llx, %s .dynsym _PyRuntime)",
+			(unsigned long long)disp, (unsigned long long)got,
+			rt == rts.vaddr + in->load_bias ? "agrees with" : "DISAGREES with");
+	return 0;
+}
+
 /* Decodes PyObject_GetArenaAllocator to find the allocator struct, reads its
  * alloc/free pointers from the target and returns them as ELF vaddrs. */
 static int arena_from_code(struct interp *in, uint64_t *a, uint64_t *f, char *how, size_t howlen)
 {
 	uint8_t code[CODE_MAX];
-	uint64_t fn, slot, p[3], rt_runtime;
+	uint64_t fn, slot, p[3], where, rt_runtime;
 	struct elf_sym rts;
+	int64_t disp;
 	size_t len;
 	int ret;
 
+	if (in->pid <= 0) {
+		fmt_msg(how, howlen, "no process to read the arena allocator from");
+		return -ENOENT;
+	}
 	ret = read_code(in, "PyObject_GetArenaAllocator", code, &len, &fn);
 	if (ret) {
 		fmt_msg(how, howlen, "no PyObject_GetArenaAllocator to decode");
 		return -ENOENT;
 	}
-	ret = x86_first_data_ref(code, len, fn, 16, &slot);
-	if (ret) {
+	if (!x86_struct_copy_via_ptr(code, len, fn, DECODE_INSNS, &slot, &disp)) {
+		ret = arena_struct_via_got(in, slot, disp, &where, how, howlen);
+		if (ret)
+			return ret;
+	} else if (!x86_first_data_ref(code, len, fn, 16, &slot)) {
+		where = slot + in->load_bias;
+		fmt_msg(how, howlen, "decoded PyObject_GetArenaAllocator: allocator struct "
+			"at 0x%llx", (unsigned long long)slot);
+	} else {
 		fmt_msg(how, howlen, "PyObject_GetArenaAllocator at 0x%llx reads no static data",
 			(unsigned long long)fn);
 		return -ENOENT;
 	}
-	ret = remote_read(in->pid, slot + in->load_bias, p, sizeof(p));
+	ret = remote_read(in->pid, where, p, sizeof(p));
 	if (ret) {
 		fmt_msg(how, howlen, "cannot read the arena allocator at 0x%llx in process %d: %s",
-			(unsigned long long)slot, (int)in->pid, strerror(-ret));
+			(unsigned long long)where, (int)in->pid, strerror(-ret));
 		return ret;
 	}
-	/* 3.12+ keeps the struct inside _PyRuntime and the function reaches it
-	 * through a GOT pointer plus a displacement that x86_decode.h cannot
-	 * report yet: say so rather than misread the GOT slot as the struct. */
+	/* a first data reference that is a pointer to _PyRuntime is a GOT slot
+	 * the pattern above did not match: never misread it as the struct */
 	if (!elf_file__find_symbol(in->elf, "_PyRuntime", &rts)) {
 		rt_runtime = rts.vaddr + in->load_bias;
 		if (p[0] == rt_runtime) {
 			fmt_msg(how, howlen, "PyObject_GetArenaAllocator reaches the allocator "
-				"through a pointer to _PyRuntime (3.12+); decoding that is not "
-				"supported yet");
+				"through a pointer to _PyRuntime in a way the decoder does not "
+				"follow");
 			return -ENOENT;
 		}
 	}
@@ -727,8 +818,6 @@ static int arena_from_code(struct interp *in, uint64_t *a, uint64_t *f, char *ho
 	}
 	*a = p[1] - in->load_bias;
 	*f = p[2] - in->load_bias;
-	fmt_msg(how, howlen, "decoded PyObject_GetArenaAllocator: allocator struct at 0x%llx",
-		(unsigned long long)slot);
 	return 0;
 }
 

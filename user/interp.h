@@ -6,9 +6,14 @@
  * containers work, and establishes the version from the binary itself, never
  * from a file name:
  *   1. Py_Version (.dynsym, 3.11+): PY_VERSION_HEX read from the file image;
- *   2. otherwise the static buffer that Py_GetVersion() fills at start-up
- *      (found by decoding Py_GetVersion's code), read from target memory.
- * When both exist they are cross-checked.
+ *   2. _Py_DebugOffsets at _PyRuntime+0 (3.13+), from the file image;
+ *   3. the PY_VERSION literal that Py_GetVersion's code passes to
+ *      PyOS_snprintf (found by decoding it), from the file image;
+ *   4. the static buffer that Py_GetVersion() fills at start-up, read from
+ *      target memory.
+ * Every source present is cross-checked against the first.  1-3 need no
+ * running interpreter, so a process held at its entry point (the buffer still
+ * all zeros, which is "not started yet", not an error) is identified too.
  */
 #ifndef PMT_INTERP_H
 #define PMT_INTERP_H
@@ -52,6 +57,17 @@ struct interp {
  *   -EIO              the interpreter's ELF file is malformed or unreadable */
 int interp__find(pid_t pid, struct interp *out, char *err, size_t errlen);
 void interp__release(struct interp *in);
+
+/* interp__find for an interpreter file that need not be running: an
+ * executable with libpython linked in, or a libpython3.X.so.  Everything comes
+ * from the file, so it works before any process exists: pid is 0, load_bias 0,
+ * open_path and map_path are path, and the version is Py_Version,
+ * _Py_DebugOffsets or the PY_VERSION literal in Py_GetVersion's code (there is
+ * no runtime buffer to check).  kind is INTERP_STATIC for an ET_EXEC or a file
+ * that defines main, INTERP_LIBPYTHON otherwise.  interp__arena_functions on
+ * the result can use .symtab only.  Errors as interp__find, plus -ENOENT,
+ * -EACCES, -EISDIR... for a path that is not a readable regular file. */
+int interp__find_file(const char *path, struct interp *out, char *err, size_t errlen);
 
 /* Symbol lookup in the interpreter (.dynsym, then .symtab). */
 int interp__symbol(struct interp *in, const char *name, struct elf_sym *out);
