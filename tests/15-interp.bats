@@ -63,7 +63,7 @@ check_interp() {
 }
 
 # check_pyenv_arena: the reported arena functions are the .symtab ones, and
-# where the decoder handles the version (3.8-3.11) both ways agree.
+# the decoder (what a stripped build relies on) finds the same ones.
 check_pyenv_arena() {
 	local lib alloc_name free_name
 	lib=$(libpython_of)
@@ -76,12 +76,11 @@ check_pyenv_arena() {
 	fi
 	assert_eq "arena_alloc" "$(symaddr "$lib" $alloc_name)" "$(field arena_alloc)"
 	assert_eq "arena_free" "$(symaddr "$lib" $free_name)" "$(field arena_free)"
-	if [ "${PYVER#3.}" -lt 12 ]; then
-		[[ "$(field arena_how)" == *"agrees with .symtab $alloc_name/$free_name"* ]]
-	else
-		# 3.12+ reaches the struct through a GOT pointer to _PyRuntime;
-		# the decoder does not follow that yet and must say so.
-		[[ "$(field arena_how)" == ".symtab $alloc_name/$free_name (not decoded:"*"_PyRuntime"* ]]
+	# both ways agree: the decoded pointers are the .symtab functions
+	[[ "$(field arena_how)" == "decoded PyObject_GetArenaAllocator: "*"; agrees with .symtab $alloc_name/$free_name" ]]
+	if [ "${PYVER#3.}" -ge 12 ]; then
+		# 3.12+ copies the struct out of _PyRuntime, reached through the GOT
+		[[ "$(field arena_how)" == *"at _PyRuntime+0x"*"agrees with .dynsym _PyRuntime)"* ]]
 	fi
 
 	# the bias puts the ELF's first page on the lowest mapping of the file
@@ -205,6 +204,106 @@ check_pyenv_arena() {
 	[[ "$(field open_path)" == "/proc/$SLEEPER_PID/map_files/"* ]]
 }
 
+# ---- before the interpreter has started ----------------------------------------------
+# `pymemtrace -- python app.py` looks at the child while it is held at _start:
+# libpython is mapped, Py_Initialize has not run, Py_GetVersion's buffer is zeros.
+
+# pyenv_libs: "VER:PYTHON:LIBPYTHON" for each pyenv 3.7-3.13 installed.
+pyenv_libs() {
+	local v
+	for v in 3.7 3.8 3.9 3.10 3.11 3.12 3.13; do
+		PY=$(pyenv_python $v) || continue
+		PYVER=$v
+		[ -r "$(libpython_of)" ] && echo "$v:$PY:$(libpython_of)"
+	done
+	# 3.7's library is libpython3.7m
+	PY=$(pyenv_python 3.7) || return 0
+	[ -r "${PY%/bin/*}/lib/libpython3.7m.so.1.0" ] &&
+		echo "3.7:$PY:${PY%/bin/*}/lib/libpython3.7m.so.1.0"
+	return 0
+}
+
+@test "interp: the version from the file alone, for every interpreter" {
+	local line v py lib expected n=0
+	use_interp debian3.11
+	run "$TOOL" interp-version-file "$PY"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	assert_eq "debian version" "$PYVER_FULL" "$(field version)"
+	assert_eq "debian kind" static "$(field kind)"
+	assert_eq "debian source" "Py_Version in .dynsym, PY_VERSION literal agrees" \
+		"$(field version_source)"
+	for line in $(pyenv_libs); do
+		IFS=: read -r v py lib <<<"$line"
+		expected=$("$py" -c 'import platform; print(platform.python_version())')
+		run "$TOOL" interp-version-file "$lib"
+		echo "$v: $output"
+		if [ "$v" = 3.7 ]; then
+			[ "$status" -ne 0 ]
+			assert_eq "3.7" "error: EPROTONOSUPPORT: CPython $expected is not supported: pymemtrace needs 3.8 or newer" "$output"
+			continue
+		fi
+		n=$((n + 1))
+		[ "$status" -eq 0 ]
+		assert_eq "$v version" "$expected" "$(field version)"
+		assert_eq "$v kind" libpython "$(field kind)"
+		if [ "${v#3.}" -lt 11 ]; then
+			[[ "$(field version_source)" == "PY_VERSION literal at 0x"*" in Py_GetVersion's code" ]]
+		else
+			[[ "$(field version_source)" == "Py_Version in .dynsym"*"PY_VERSION literal agrees" ]]
+		fi
+	done
+	[ "$n" -gt 0 ] || echo "# no pyenv 3.8+ installed: only Debian's python3.11 checked" >&3
+}
+
+@test "interp-version-file: not an interpreter, not a file" {
+	run "$TOOL" interp-version-file /bin/sleep
+	assert_eq "sleep" "error: ENOEXEC: '/bin/sleep' does not carry CPython: no _PyRuntime" "$output"
+	run "$TOOL" interp-version-file /dev/null
+	assert_eq "device" "error: EINVAL: cannot use '/dev/null': not a regular file" "$output"
+	run "$TOOL" interp-version-file "$BATS_TEST_TMPDIR/missing"
+	[[ "$output" == "error: ENOENT: "* ]]
+}
+
+# A process that has libpython mapped and relocated, but never ran
+# Py_Initialize: `sleep` with the library preloaded.  Its Py_GetVersion buffer
+# is all zeros, as in a child held at its entry point.
+@test "interp: libpython mapped but not started (version and arena functions)" {
+	require_root
+	local line v py lib expected alloc_name free_name n=0
+	for line in $(pyenv_libs); do
+		IFS=: read -r v py lib <<<"$line"
+		expected=$("$py" -c 'import platform; print(platform.python_version())')
+		LD_PRELOAD=$lib pmt_spawn /dev/null /dev/null sleep 60
+		# wait until the loader has mapped it
+		for _ in $(seq 100); do
+			grep -q "$lib" "/proc/$SPAWN_PID/maps" 2>/dev/null && break
+			sleep 0.02
+		done
+		run "$TOOL" interp "$SPAWN_PID"
+		echo "$v: $output"
+		kill "$SPAWN_PID"
+		if [ "$v" = 3.7 ]; then
+			assert_eq "3.7" "error: EPROTONOSUPPORT: CPython $expected is not supported: pymemtrace needs 3.8 or newer" "$output"
+			continue
+		fi
+		n=$((n + 1))
+		[ "$status" -eq 0 ]
+		assert_eq "$v version" "$expected" "$(field version)"
+		[[ "$(field version_source)" == *", Py_GetVersion buffer empty (not started yet)" ]]
+		# the arena allocator struct is statically initialised: decodable already
+		if [ "${v#3.}" -lt 12 ]; then
+			alloc_name=_PyObject_ArenaMmap free_name=_PyObject_ArenaMunmap
+		else
+			alloc_name=_PyMem_ArenaAlloc free_name=_PyMem_ArenaFree
+		fi
+		assert_eq "$v arena_alloc" "$(symaddr "$lib" $alloc_name)" "$(field arena_alloc)"
+		assert_eq "$v arena_free" "$(symaddr "$lib" $free_name)" "$(field arena_free)"
+		[[ "$(field arena_how)" == "decoded "*"; agrees with .symtab $alloc_name/$free_name" ]]
+	done
+	[ "$n" -gt 0 ] || skip "no pyenv 3.8+ installed"
+}
+
 # ---- x86 decoding on files, no process needed -------------------------------------
 
 @test "x86: data and argument addresses agree with pyenv's .symtab" {
@@ -226,6 +325,67 @@ check_pyenv_arena() {
 		fi
 	done
 	[ "$n" -gt 0 ] || skip "no pyenv 3.8+ installed"
+}
+
+@test "x86: PY_VERSION is argument 3 of Py_GetVersion's call; argument 6 does not exist" {
+	use_interp debian3.11
+	# Debian: mov $0x6cf27c,%ecx (non-PIE); the string there is the version
+	run "$TOOL" x86-call-arg "$PY" Py_GetVersion 3
+	[ "$status" -eq 0 ]
+	# the NUL-terminated string at that vaddr, through the PT_LOAD that holds it
+	local lit
+	lit=$(python3 -c '
+import sys
+from subprocess import check_output
+path, addr = sys.argv[1], int(sys.argv[2], 16)
+for l in check_output(["readelf", "-lW", path], text=True).splitlines():
+    f = l.split()
+    if f and f[0] == "LOAD":
+        o, va, fs = int(f[1], 16), int(f[2], 16), int(f[4], 16)
+        if va <= addr < va + fs:
+            with open(path, "rb") as fh:
+                fh.seek(o + addr - va)
+                print(fh.read(32).split(b"\0")[0].decode())
+' "$PY" "$output")
+	assert_eq "literal" "$PYVER_FULL" "$lit"
+	run "$TOOL" x86-call-arg "$PY" Py_GetVersion 6
+	[ "$status" -ne 0 ]
+	assert_eq "arg 6" none "$output"
+}
+
+@test "x86: 3.12+ arena allocator: GOT slot of _PyRuntime and offsetof(obj_arena)" {
+	local v lib inc got n=0
+	for v in 3.12 3.13; do
+		PY=$(pyenv_python $v) || continue
+		PYVER=$v
+		lib=$(libpython_of)
+		n=$((n + 1))
+		run "$TOOL" x86-struct-via-ptr "$lib" PyObject_GetArenaAllocator
+		echo "$v: $output"
+		[ "$status" -eq 0 ]
+		got=$(readelf -rW "$lib" | awk '$3 == "R_X86_64_GLOB_DAT" && $5 == "_PyRuntime" { print "0x" $1; exit }' |
+			sed 's/^0x0*/0x/')
+		assert_eq "$v GOT slot" "slot=$got" "${output%% *}"
+		# the displacement is the struct's offset in _PyRuntimeState
+		command -v cc >/dev/null || continue
+		inc=$(echo "${PY%/bin/*}"/include/python$v)
+		printf '%s\n' '#define Py_BUILD_CORE 1' '#include <Python.h>' \
+			'#include <internal/pycore_runtime.h>' '#include <stdio.h>' '#include <stddef.h>' \
+			'int main(void) { printf("0x%zx\n", offsetof(_PyRuntimeState, allocators.obj_arena)); return 0; }' \
+			>"$BATS_TEST_TMPDIR/off.c"
+		cc -I"$inc" "$BATS_TEST_TMPDIR/off.c" -o "$BATS_TEST_TMPDIR/off"
+		assert_eq "$v disp" "disp=$("$BATS_TEST_TMPDIR/off")" "${output#* }"
+	done
+	[ "$n" -gt 0 ] || skip "no pyenv 3.12+ installed"
+	# a struct read from a static address is not this pattern
+	for v in 3.8 3.11; do
+		PY=$(pyenv_python $v) || continue
+		PYVER=$v
+		run "$TOOL" x86-struct-via-ptr "$(libpython_of)" PyObject_GetArenaAllocator
+		assert_eq "$v" none "$output"
+	done
+	run "$TOOL" x86-struct-via-ptr /usr/bin/python3.11 PyObject_GetArenaAllocator
+	assert_eq "debian" none "$output"
 }
 
 @test "x86: 3.8 collect() clones: where the int generation argument is" {

@@ -101,6 +101,42 @@ static int cmd_call_arg0(int argc, char **argv)
 	return 0;
 }
 
+static int cmd_call_arg(int argc, char **argv)
+{
+	struct func fn;
+	uint64_t addr;
+
+	if (argc != 4)
+		return usage_err("x86-call-arg FILE SYMBOL[+OFF] ARGIDX");
+	if (load_func(argv[1], argv[2], &fn))
+		return 1;
+	if (x86_call_arg_addr(fn.code, fn.len, fn.vaddr, 64, (unsigned)atoi(argv[3]), &addr)) {
+		printf("none\n");
+		return 1;
+	}
+	printf("0x%" PRIx64 "\n", addr);
+	return 0;
+}
+
+static int cmd_struct_via_ptr(int argc, char **argv)
+{
+	struct func fn;
+	uint64_t slot;
+	int64_t disp;
+
+	if (argc != 3)
+		return usage_err("x86-struct-via-ptr FILE SYMBOL[+OFF]");
+	if (load_func(argv[1], argv[2], &fn))
+		return 1;
+	if (x86_struct_copy_via_ptr(fn.code, fn.len, fn.vaddr, 64, &slot, &disp)) {
+		printf("none\n");
+		return 1;
+	}
+	printf("slot=0x%" PRIx64 " disp=%s0x%" PRIx64 "\n", slot, disp < 0 ? "-" : "",
+	       disp < 0 ? -(uint64_t)disp : (uint64_t)disp);
+	return 0;
+}
+
 static int cmd_int32_args(int argc, char **argv)
 {
 	struct func fn;
@@ -180,15 +216,42 @@ static int cmd_interp(int argc, char **argv)
 	return 0;
 }
 
+/* The file-only part of interp: what can be known before the interpreter runs. */
+static int cmd_interp_version_file(int argc, char **argv)
+{
+	struct interp in;
+	char err[512];
+	int ret;
+
+	if (argc != 2)
+		return usage_err("interp-version-file PATH");
+	ret = interp__find_file(argv[1], &in, err, sizeof(err));
+	if (ret) {
+		printf("error: %s: %s\n", strerrorname_np(-ret), err);
+		return 1;
+	}
+	printf("kind: %s\n", in.kind == INTERP_STATIC ? "static" : "libpython");
+	printf("version: %s\n", in.version_str);
+	printf("version_source: %s\n", in.version_source);
+	interp__release(&in);
+	return 0;
+}
+
 const struct tool_cmd decode_cmds[] = {
 	{ "x86-first-data-ref", "FILE SYMBOL[+OFF]: first static data address the code uses",
 	  cmd_first_data_ref },
 	{ "x86-call-arg0", "FILE SYMBOL[+OFF]: constant address in rdi at the first call",
 	  cmd_call_arg0 },
+	{ "x86-call-arg", "FILE SYMBOL[+OFF] N: constant address in argument N (0-5) at a call",
+	  cmd_call_arg },
+	{ "x86-struct-via-ptr", "FILE SYMBOL[+OFF]: GOT slot and offset of a struct copied to *rdi",
+	  cmd_struct_via_ptr },
 	{ "x86-int32-args", "FILE SYMBOL[+OFF]: edi/esi read as int before being overwritten",
 	  cmd_int32_args },
 	{ "x86-emulated", "FILE SYMBOL[+OFF]: is the first instruction emulated by uprobes",
 	  cmd_emulated },
 	{ "interp", "PID: find the CPython interpreter in a process", cmd_interp },
+	{ "interp-version-file", "PATH: the version of an interpreter file, from the file alone",
+	  cmd_interp_version_file },
 	{ NULL, NULL, NULL },
 };
