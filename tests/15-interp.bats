@@ -304,6 +304,21 @@ pyenv_libs() {
 	[ "$n" -gt 0 ] || skip "no pyenv 3.8+ installed"
 }
 
+# The real thing: pymemtrace -- CMD holds the child at _start and finds the
+# interpreter there (Debian's static build included, which LD_PRELOAD cannot do).
+@test "interp: pymemtrace -- CMD identifies the child held at its entry point" {
+	require_tracing
+	local label
+	for label in debian3.11 py3.9 py3.12; do
+		PY=$(interp_path $label) || continue
+		PYVER_FULL=$("$PY" -c 'import platform; print(platform.python_version())')
+		run timeout 60 "$PMT" -v -d 1 -- "$PY" -c pass
+		echo "$label: $output"
+		[[ "$output" == *"CPython $PYVER_FULL ("*"Py_GetVersion buffer empty (not started yet))"* ]]
+		[[ "$output" == *"why: decoded PyObject_GetArenaAllocator"* ]]
+	done
+}
+
 # ---- x86 decoding on files, no process needed -------------------------------------
 
 @test "x86: data and argument addresses agree with pyenv's .symtab" {

@@ -398,9 +398,12 @@ static int dest_store(const struct vtag *t, const cs_insn *insn, uint64_t *slot,
 {
 	const cs_x86 *x = &insn->detail->x86;
 	const cs_x86_op *dst = &x->operands[0], *src = &x->operands[1];
-	const struct vtag *base = mem_base_tag(t, dst);
+	const struct vtag *base;
 	int s;
 
+	if (x->op_count < 1)
+		return 0;
+	base = mem_base_tag(t, dst);
 	if (!base || base->kind != V_DEST)
 		return 0;
 	if (!is_plain_move(insn->id) || x->op_count != 2 || src->type != X86_OP_REG ||
