@@ -51,13 +51,23 @@ service_output() {
 	start_tracer -q -p "$FIX_PID"
 	wait_attached "$TRACER_PID" || { show_tracer; return 1; }
 	# Programs are counted by id and owner, not in total: other tracers
-	# may come and go on the machine meanwhile.
-	owned=$("$BPFTOOL" prog list -j |
-		jq -c --argjson p "$TRACER_PID" '[.[] | select(any(.pids[]?; .pid == $p)) | .id]')
+	# may come and go on the machine meanwhile.  `bpftool perf list` names
+	# the pid that holds each attachment (Debian's bpftool leaves the
+	# `pids` of `prog list` empty).
+	owned=$("$BPFTOOL" perf list -j |
+		jq -c --argjson p "$TRACER_PID" '[.[] | select(.pid == $p) | .prog_id] | unique')
 	stop_tracer
 	assert_eq "tracer exit status" 0 "$TRACER_RC" || { show_tracer; return 1; }
 	[ "$(jq length <<<"$owned")" -gt 0 ]
-	left=$("$BPFTOOL" prog list -j | jq --argjson o "$owned" '[.[] | select(.id | IN($o[]))] | length')
+	# The kernel frees a closed program after an RCU grace period, so the
+	# last ones may linger for a moment after the tracer has exited.
+	local i
+	for ((i = 0; i < 50; i++)); do
+		left=$("$BPFTOOL" prog list -j |
+			jq --argjson o "$owned" '[.[] | select(.id | IN($o[]))] | length')
+		[ "$left" -eq 0 ] && break
+		sleep 0.1
+	done
 	assert_eq "the tracer's bpf programs left after detach" 0 "$left"
 	proc_alive "$FIX_PID"
 }

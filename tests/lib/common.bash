@@ -213,7 +213,9 @@ start_tracer() {
 	TRACER_PID=$SPAWN_PID
 }
 
-# bpf_links_of PID: how many BPF links (and perf-event attachments) PID holds.
+# bpf_links_of PID: how many BPF attachments PID holds.  `bpftool perf list`
+# names the holder of uprobes and raw tracepoints; `link list` only does when
+# bpftool was built with its pid iterator (Debian's is not: pids is null).
 bpf_links_of() {
 	local n1 n2
 	n1=$("$BPFTOOL" link list -j 2>/dev/null |
