@@ -190,9 +190,9 @@ static int elf__load_segments(struct elf_file *ef, const char *name, char *err, 
 		if (ph->p_type != PT_LOAD)
 			continue;
 		if (!in_file(ef, ph->p_offset, ph->p_filesz, 1))
-			return bad(err, errlen, "'%s' is truncated: segment %zu ends at %llu, past the file's end (%zu bytes)",
-				   name, i, (unsigned long long)end_of(ph->p_offset, ph->p_filesz, 1),
-				   ef->size);
+			return bad(err, errlen, "'%s' is truncated: segment %zu (offset %llu, size %llu) runs past the file's end (%zu bytes)",
+				   name, i, (unsigned long long)ph->p_offset,
+				   (unsigned long long)ph->p_filesz, ef->size);
 		if (ph->p_filesz > ph->p_memsz || end_of(ph->p_vaddr, ph->p_memsz, 1) == UINT64_MAX)
 			return bad(err, errlen, "'%s' has a malformed segment %zu", name, i);
 		if (ph->p_vaddr < lowest)
@@ -210,13 +210,31 @@ static const char *elf__sec_name(const struct elf_file *ef, const GElf_Shdr *sh)
 	return s ? s : "";
 }
 
+/* Reads section header i and checks that its bytes lie inside the file. */
+static int elf__check_section(struct elf_file *ef, size_t i, GElf_Shdr *sh,
+			      const char *name, char *err, size_t errlen)
+{
+	const char *sname;
+
+	if (!gelf_getshdr(elf_getscn(ef->elf, i), sh))
+		return bad(err, errlen, "'%s': cannot read section header %zu: %s",
+			   name, i, elf_errmsg(-1));
+	if (sh->sh_type == SHT_NOBITS || in_file(ef, sh->sh_offset, sh->sh_size, 1))
+		return 0;
+	/* the name table is checked first: never look names up in it before */
+	sname = i == ef->shstrndx ? ".shstrtab" : elf__sec_name(ef, sh);
+	return bad(err, errlen, "'%s' is truncated: section %zu '%s' (offset %llu, size %llu) runs past the file's end (%zu bytes)",
+		   name, i, sname, (unsigned long long)sh->sh_offset,
+		   (unsigned long long)sh->sh_size, ef->size);
+}
+
 static int elf__load_symtab(struct elf_file *ef, Elf_Scn *scn, const GElf_Shdr *sh,
 			    const char *name, char *err, size_t errlen)
 {
 	struct symtab *t = &ef->tabs[sh->sh_type == SHT_DYNSYM ? TAB_DYNSYM : TAB_SYMTAB];
 	const char *sname = elf__sec_name(ef, sh);
 	GElf_Shdr strsh;
-	Elf_Scn *strscn;
+	int ret;
 
 	if (t->data)	/* a second table of the same kind: keep the first */
 		return 0;
@@ -224,8 +242,13 @@ static int elf__load_symtab(struct elf_file *ef, Elf_Scn *scn, const GElf_Shdr *
 		return bad(err, errlen, "'%s': symbol table '%s' has entry size %llu and size %llu, expected multiples of %zu",
 			   name, sname, (unsigned long long)sh->sh_entsize,
 			   (unsigned long long)sh->sh_size, sizeof(Elf64_Sym));
-	strscn = sh->sh_link < ef->shnum ? elf_getscn(ef->elf, sh->sh_link) : NULL;
-	if (!strscn || !gelf_getshdr(strscn, &strsh) || strsh.sh_type != SHT_STRTAB)
+	if (sh->sh_link == SHN_UNDEF || sh->sh_link >= ef->shnum)
+		return bad(err, errlen, "'%s': symbol table '%s' links to section %u, which is not a string table",
+			   name, sname, sh->sh_link);
+	ret = elf__check_section(ef, sh->sh_link, &strsh, name, err, errlen);
+	if (ret)
+		return ret;
+	if (strsh.sh_type != SHT_STRTAB)
 		return bad(err, errlen, "'%s': symbol table '%s' links to section %u, which is not a string table",
 			   name, sname, sh->sh_link);
 	t->data = elf_getdata(scn, NULL);
@@ -238,7 +261,8 @@ static int elf__load_symtab(struct elf_file *ef, Elf_Scn *scn, const GElf_Shdr *
 	return 0;
 }
 
-/* Checks every section's extent, then picks up the symbol tables. */
+/* Checks every section's extent, the name table first so that the other
+ * messages can name their section, then picks up the symbol tables. */
 static int elf__load_sections(struct elf_file *ef, const char *name, char *err, size_t errlen)
 {
 	GElf_Shdr sh;
@@ -247,26 +271,21 @@ static int elf__load_sections(struct elf_file *ef, const char *name, char *err, 
 
 	if (elf_getshdrnum(ef->elf, &n) || n != ef->shnum)
 		return bad(err, errlen, "'%s' has an unreadable section header table", name);
+	if (!ef->shnum)
+		return 0;
+	ret = elf__check_section(ef, ef->shstrndx, &sh, name, err, errlen);
+	if (ret)
+		return ret;
+	if (sh.sh_type != SHT_STRTAB)
+		return bad(err, errlen, "'%s': section name table %zu is not a string table",
+			   name, ef->shstrndx);
 	for (size_t i = 1; i < ef->shnum; i++) {
-		if (!gelf_getshdr(elf_getscn(ef->elf, i), &sh))
-			return bad(err, errlen, "'%s': cannot read section header %zu: %s",
-				   name, i, elf_errmsg(-1));
-		if (sh.sh_type != SHT_NOBITS && !in_file(ef, sh.sh_offset, sh.sh_size, 1))
-			return bad(err, errlen, "'%s' is truncated: section %zu ends at %llu, past the file's end (%zu bytes)",
-				   name, i, (unsigned long long)end_of(sh.sh_offset, sh.sh_size, 1),
-				   ef->size);
-		if (i == ef->shstrndx && sh.sh_type != SHT_STRTAB)
-			return bad(err, errlen, "'%s': section name table %zu is not a string table",
-				   name, i);
-	}
-	/* A second pass, because section names need the name table checked. */
-	for (size_t i = 1; i < ef->shnum; i++) {
-		Elf_Scn *scn = elf_getscn(ef->elf, i);
-
-		gelf_getshdr(scn, &sh);
+		ret = elf__check_section(ef, i, &sh, name, err, errlen);
+		if (ret)
+			return ret;
 		if (sh.sh_type != SHT_SYMTAB && sh.sh_type != SHT_DYNSYM)
 			continue;
-		ret = elf__load_symtab(ef, scn, &sh, name, err, errlen);
+		ret = elf__load_symtab(ef, elf_getscn(ef->elf, i), &sh, name, err, errlen);
 		if (ret)
 			return ret;
 	}
