@@ -37,10 +37,14 @@ struct {
 	__type(value, struct pmt_proc_stats);
 } procs SEC(".maps");
 
+#define GEN_PENDING_AUTO 0xff
+
 struct gc_pending {
 	__u64 start_ns;
-	__u32 generation;
+	__u32 generation;             /* GEN_PENDING_AUTO: found at the end */
 	__u32 _pad;
+	__u64 stats_addr;             /* with AUTO: &generation_stats[0] */
+	__u64 before[PMT_GENERATIONS];/* with AUTO: collections counters at entry */
 };
 
 /* A collection's start, by thread, until its end is seen. */
@@ -117,7 +121,18 @@ static __always_inline __u32 pmt_log2(__u64 v)
 
 /* ---- GC pauses ---------------------------------------------------------- */
 
-static __always_inline void gc_begin(__u32 generation)
+static __always_inline int read_gen_counters(__u64 stats_addr, __u64 *out)
+{
+	for (int g = 0; g < PMT_GENERATIONS; g++)
+		if (bpf_probe_read_user(&out[g], sizeof(out[g]),
+					(void *)(stats_addr + g * PMT_GC_STATS_STRIDE)))
+			return -1;
+	return 0;
+}
+
+/* stats_addr is non-zero only for a collection whose generation is chosen
+ * by the collector itself (PMT_GEN_AUTO). */
+static __always_inline void gc_begin(__u32 generation, __u64 stats_addr)
 {
 	__u32 tid = current_tid();
 	struct pmt_proc_stats *st = traced_proc(current_tgid());
@@ -125,10 +140,30 @@ static __always_inline void gc_begin(__u32 generation)
 
 	if (!st)
 		return;
-	p.start_ns = bpf_ktime_get_ns();
 	p.generation = generation;
+	if (stats_addr) {
+		p.generation = GEN_PENDING_AUTO;
+		p.stats_addr = stats_addr;
+		if (read_gen_counters(stats_addr, p.before))
+			return; /* counted as gc_unmatched_done at the end */
+	}
+	p.start_ns = bpf_ktime_get_ns();
 	if (bpf_map_update_elem(&gc_pending, &tid, &p, BPF_ANY))
 		__sync_fetch_and_add(&st->pending_full, 1);
+}
+
+/* For an AUTO collection: the generation whose counter grew, or -1 when the
+ * collector decided not to collect (or another collection was running). */
+static __always_inline int auto_generation(struct gc_pending *p)
+{
+	__u64 after[PMT_GENERATIONS] = {};
+
+	if (read_gen_counters(p->stats_addr, after))
+		return -1;
+	for (int g = PMT_GENERATIONS - 1; g >= 0; g--)
+		if (after[g] != p->before[g])
+			return g;
+	return -1;
 }
 
 static __always_inline void gc_end(__s64 collected)
@@ -149,6 +184,15 @@ static __always_inline void gc_end(__s64 collected)
 	}
 	pause = bpf_ktime_get_ns() - p->start_ns;
 	gen = p->generation;
+	if (gen == GEN_PENDING_AUTO) {
+		int g = auto_generation(p);
+
+		if (g < 0) {
+			bpf_map_delete_elem(&gc_pending, &tid);
+			return; /* nothing was collected: not a GC pause */
+		}
+		gen = g;
+	}
 	bpf_map_delete_elem(&gc_pending, &tid);
 	if (gen >= PMT_GENERATIONS) {
 		__sync_fetch_and_add(&st->gc_bad_generation, 1);
@@ -175,7 +219,7 @@ static __always_inline void gc_end(__s64 collected)
 SEC("usdt")
 int BPF_USDT(usdt_gc_start, int generation)
 {
-	gc_begin((__u32)generation);
+	gc_begin((__u32)generation, 0);
 	return 0;
 }
 
@@ -191,8 +235,10 @@ int BPF_USDT(usdt_gc_done, long collected)
 SEC("uprobe")
 int uprobe_gc_entry(struct pt_regs *ctx)
 {
-	__u64 src = bpf_get_attach_cookie(ctx);
+	__u64 cookie = bpf_get_attach_cookie(ctx);
+	__u64 src = PMT_COOKIE_SRC(cookie);
 	__u64 arg0 = PT_REGS_PARM1(ctx), arg1 = PT_REGS_PARM2(ctx);
+	__u64 interp = 0, stats_addr = 0;
 	__u32 gen;
 
 	/* Read both registers first: selecting the ctx offset by the cookie
@@ -206,7 +252,14 @@ int uprobe_gc_entry(struct pt_regs *ctx)
 		gen = (__u32)arg1;
 	else
 		gen = 2;
-	gc_begin(gen);
+	if ((cookie & PMT_GEN_AUTO) && (int)gen < 0) {
+		/* arg0 is the thread state: tstate->interp->gc.generation_stats */
+		if (bpf_probe_read_user(&interp, sizeof(interp),
+					(void *)(arg0 + PMT_COOKIE_INTERP_OFF(cookie))) || !interp)
+			return 0;
+		stats_addr = interp + PMT_COOKIE_STATS_OFF(cookie);
+	}
+	gc_begin(gen, stats_addr);
 	return 0;
 }
 

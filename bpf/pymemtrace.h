@@ -35,6 +35,21 @@ enum pmt_gen_source {
 	PMT_GEN_CONST2  = 2, /* generation was constant-propagated: always 2 */
 };
 
+/* The whole cookie of the GC-collection uprobe:
+ *   bits 0..7    enum pmt_gen_source
+ *   bit  8       PMT_GEN_AUTO: a negative generation means "the collector
+ *                picks one" (3.13's _Py_RunGC passes -1), and the call may
+ *                collect nothing.  The generation is then found afterwards:
+ *                the one whose gcstate->generation_stats[g].collections grew.
+ *   bits 16..31  offsetof(PyThreadState, interp)            (with PMT_GEN_AUTO)
+ *   bits 32..63  offset of interp->gc.generation_stats      (with PMT_GEN_AUTO)
+ * The thread state is the collection function's first argument. */
+#define PMT_GEN_AUTO            (1ULL << 8)
+#define PMT_COOKIE_SRC(c)       ((c) & 0xff)
+#define PMT_COOKIE_INTERP_OFF(c) (((c) >> 16) & 0xffff)
+#define PMT_COOKIE_STATS_OFF(c) ((c) >> 32)
+#define PMT_GC_STATS_STRIDE     24 /* sizeof(struct gc_generation_stats), 3.8-3.13 */
+
 struct pmt_gc_gen_stats {
 	__u64 collections;
 	__u64 pause_total_ns;

@@ -675,6 +675,20 @@ int interp__symbol(struct interp *in, const char *name, struct elf_sym *out)
 	return elf_file__find_symbol(in->elf, name, out);
 }
 
+int interp__debug_offset(struct interp *in, size_t field, uint64_t *val)
+{
+	struct elf_sym sym;
+	char cookie[8];
+
+	if (field < 16 || field > 4096 - 8)
+		return -EINVAL;
+	if (elf_file__find_symbol(in->elf, "_PyRuntime", &sym) ||
+	    elf_file__read_vaddr(in->elf, sym.vaddr, cookie, sizeof(cookie)) ||
+	    memcmp(cookie, DBG_COOKIE, sizeof(cookie)))
+		return -ENOENT;
+	return elf_file__read_vaddr(in->elf, sym.vaddr + field, val, sizeof(*val));
+}
+
 const struct usdt_note *interp__usdt(const struct interp *in, const char *name)
 {
 	for (size_t i = 0; in && name && i < in->n_usdt; i++)

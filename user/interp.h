@@ -71,6 +71,11 @@ int interp__find_file(const char *path, struct interp *out, char *err, size_t er
 
 /* Symbol lookup in the interpreter (.dynsym, then .symtab). */
 int interp__symbol(struct interp *in, const char *name, struct elf_sym *out);
+/* Reads the u64 at byte `field` of _Py_DebugOffsets (3.13+, at _PyRuntime+0)
+ * from the file image, where it is statically initialised.  0, -ENOENT when
+ * the interpreter has no debug offsets, -EINVAL for a field out of range. */
+int interp__debug_offset(struct interp *in, size_t field, uint64_t *val);
+
 /* The python:<name> USDT note, or NULL. */
 const struct usdt_note *interp__usdt(const struct interp *in, const char *name);
 

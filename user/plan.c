@@ -127,6 +127,35 @@ static int gc_generation_source(struct plan *p, const struct elf_sym *sym, const
 	return -1;
 }
 
+/* _Py_DebugOffsets fields (3.13 layout, checked against
+ * Include/internal/pycore_runtime.h with offsetof by tests/15-interp.bats). */
+#define DBG_THREAD_STATE_INTERP 176
+#define DBG_INTERP_GC           80
+/* offsetof(struct _gc_runtime_state, generation_stats) in 3.13 (pycore_gc.h);
+ * the debug offsets do not carry it. */
+#define GC_STATE_GENERATION_STATS_313 128
+
+/* 3.13's _Py_RunGC calls gc_collect_main with generation -1: the collector
+ * picks one, or none.  Give the BPF side what it needs to find out which:
+ * where generation_stats lives, from the interpreter's own debug offsets. */
+static uint64_t gc_auto_cookie(struct plan *p, const char **what)
+{
+	uint64_t interp_off, gc_off;
+
+	if (pyversion_mm(&p->interp.version) < 313)
+		return 0;
+	if (interp__debug_offset(&p->interp, DBG_THREAD_STATE_INTERP, &interp_off) ||
+	    interp__debug_offset(&p->interp, DBG_INTERP_GC, &gc_off) ||
+	    interp_off > 0xffff || gc_off > 0xffffff) {
+		*what = "arg1; automatic collections (generation -1) cannot be attributed: "
+			"no usable _Py_DebugOffsets";
+		return 0;
+	}
+	*what = "arg1; for automatic collections (generation -1) the generation whose "
+		"generation_stats counter grew (offsets from _Py_DebugOffsets)";
+	return PMT_GEN_AUTO | (interp_off << 16) | ((gc_off + GC_STATE_GENERATION_STATS_313) << 32);
+}
+
 static bool plan_gc_uprobe(struct plan *p, const char **why_not)
 {
 	static const char *const names[] = { "gc_collect_main", "collect" };
@@ -164,6 +193,8 @@ static bool plan_gc_uprobe(struct plan *p, const char **why_not)
 			continue;
 		plan_locate(p, r, s->vaddr);
 		e->cookie = (uint64_t)src;
+		if (src == PMT_GEN_ARG1)
+			e->cookie |= gc_auto_cookie(p, &what);
 		fmt_msg(e->how, sizeof(e->how), "uprobe %s @0x%llx, generation: %s", s->name,
 			(unsigned long long)s->vaddr, what);
 		fmt_msg(r->how, sizeof(r->how), "uretprobe %s @0x%llx (returns collected + uncollectable)",
