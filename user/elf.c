@@ -77,11 +77,11 @@ static bool in_file(const struct elf_file *ef, uint64_t off, uint64_t n, uint64_
 	return end_of(off, n, entsize) <= ef->size;
 }
 
-static int bad(char *err, size_t errlen, const char *fmt, ...)
+static int malformed(char *err, size_t errlen, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
 /* Formats the reason into err and returns -ENOEXEC, the "malformed" errno. */
-static int bad(char *err, size_t errlen, const char *fmt, ...)
+static int malformed(char *err, size_t errlen, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -98,24 +98,24 @@ static int elf__check_ident(struct elf_file *ef, const char *name, char *err, si
 	const unsigned char *id = ef->buf;
 
 	if (ef->size < SELFMAG || memcmp(id, ELFMAG, SELFMAG))
-		return bad(err, errlen, "'%s' is not an ELF file", name);
+		return malformed(err, errlen, "'%s' is not an ELF file", name);
 	if (ef->size < EI_NIDENT)
-		return bad(err, errlen, "'%s' is truncated: %zu bytes, shorter than an ELF header",
+		return malformed(err, errlen, "'%s' is truncated: %zu bytes, shorter than an ELF header",
 			   name, ef->size);
 	if (id[EI_CLASS] != ELFCLASS64)
-		return bad(err, errlen, "'%s' is not a 64-bit ELF file (class %u)",
+		return malformed(err, errlen, "'%s' is not a 64-bit ELF file (class %u)",
 			   name, id[EI_CLASS]);
 	if (id[EI_DATA] != ELFDATA2LSB)
-		return bad(err, errlen, "'%s' is not a little-endian ELF file", name);
+		return malformed(err, errlen, "'%s' is not a little-endian ELF file", name);
 	if (ef->size < sizeof(Elf64_Ehdr))
-		return bad(err, errlen, "'%s' is truncated: %zu bytes, shorter than an ELF header",
+		return malformed(err, errlen, "'%s' is truncated: %zu bytes, shorter than an ELF header",
 			   name, ef->size);
 	memcpy(&ef->ehdr, ef->buf, sizeof(ef->ehdr));
 	if (ef->ehdr.e_machine != EM_X86_64 && ef->ehdr.e_machine != EM_AARCH64)
-		return bad(err, errlen, "'%s' is for an unsupported machine (e_machine %u)",
+		return malformed(err, errlen, "'%s' is for an unsupported machine (e_machine %u)",
 			   name, ef->ehdr.e_machine);
 	if (ef->ehdr.e_type != ET_EXEC && ef->ehdr.e_type != ET_DYN)
-		return bad(err, errlen, "'%s' is not an executable or shared object (e_type %u)",
+		return malformed(err, errlen, "'%s' is not an executable or shared object (e_type %u)",
 			   name, ef->ehdr.e_type);
 	return 0;
 }
@@ -131,38 +131,38 @@ static int elf__check_tables(struct elf_file *ef, const char *name, char *err, s
 	ef->shnum = eh->e_shoff ? eh->e_shnum : 0;
 	if (eh->e_shoff) {
 		if (eh->e_shentsize != sizeof(Elf64_Shdr))
-			return bad(err, errlen, "'%s' has a bad section header size %u",
+			return malformed(err, errlen, "'%s' has a bad section header size %u",
 				   name, eh->e_shentsize);
 		if (!in_file(ef, eh->e_shoff, 1, sizeof(Elf64_Shdr)))
-			return bad(err, errlen, "'%s' is truncated: section headers start at %llu, past the file's end (%zu bytes)",
+			return malformed(err, errlen, "'%s' is truncated: section headers start at %llu, past the file's end (%zu bytes)",
 				   name, (unsigned long long)eh->e_shoff, ef->size);
 		memcpy(&sh0, ef->buf + eh->e_shoff, sizeof(sh0));
 		if (eh->e_shnum == 0)
 			ef->shnum = sh0.sh_size;
 		end = end_of(eh->e_shoff, ef->shnum, sizeof(Elf64_Shdr));
 		if (end > ef->size)
-			return bad(err, errlen, "'%s' is truncated: section headers end at %llu, past the file's end (%zu bytes)",
+			return malformed(err, errlen, "'%s' is truncated: section headers end at %llu, past the file's end (%zu bytes)",
 				   name, (unsigned long long)end, ef->size);
 	}
 	ef->shstrndx = eh->e_shstrndx == SHN_XINDEX ? sh0.sh_link : eh->e_shstrndx;
 	if (ef->shnum && (ef->shstrndx == SHN_UNDEF || ef->shstrndx >= ef->shnum))
-		return bad(err, errlen, "'%s' has a bad section name table index %zu (%zu sections)",
+		return malformed(err, errlen, "'%s' has a bad section name table index %zu (%zu sections)",
 			   name, ef->shstrndx, ef->shnum);
 
 	ef->phnum = eh->e_phoff ? eh->e_phnum : 0;
 	if (ef->phnum == PN_XNUM) {
 		if (!eh->e_shoff)
-			return bad(err, errlen, "'%s' uses extended program header numbering without sections",
+			return malformed(err, errlen, "'%s' uses extended program header numbering without sections",
 				   name);
 		ef->phnum = sh0.sh_info;
 	}
 	if (ef->phnum) {
 		if (eh->e_phentsize != sizeof(Elf64_Phdr))
-			return bad(err, errlen, "'%s' has a bad program header size %u",
+			return malformed(err, errlen, "'%s' has a bad program header size %u",
 				   name, eh->e_phentsize);
 		end = end_of(eh->e_phoff, ef->phnum, sizeof(Elf64_Phdr));
 		if (end > ef->size)
-			return bad(err, errlen, "'%s' is truncated: program headers end at %llu, past the file's end (%zu bytes)",
+			return malformed(err, errlen, "'%s' is truncated: program headers end at %llu, past the file's end (%zu bytes)",
 				   name, (unsigned long long)end, ef->size);
 	}
 	return 0;
@@ -175,7 +175,7 @@ static int elf__load_segments(struct elf_file *ef, const char *name, char *err, 
 	size_t n;
 
 	if (elf_getphdrnum(ef->elf, &n) || n != ef->phnum)
-		return bad(err, errlen, "'%s' has an unreadable program header table", name);
+		return malformed(err, errlen, "'%s' has an unreadable program header table", name);
 	if (!ef->phnum)
 		return 0;
 	ef->phdrs = calloc(ef->phnum, sizeof(*ef->phdrs));
@@ -185,16 +185,16 @@ static int elf__load_segments(struct elf_file *ef, const char *name, char *err, 
 		GElf_Phdr *ph = &ef->phdrs[i];
 
 		if (!gelf_getphdr(ef->elf, (int)i, ph))
-			return bad(err, errlen, "'%s': cannot read program header %zu: %s",
+			return malformed(err, errlen, "'%s': cannot read program header %zu: %s",
 				   name, i, elf_errmsg(-1));
 		if (ph->p_type != PT_LOAD)
 			continue;
 		if (!in_file(ef, ph->p_offset, ph->p_filesz, 1))
-			return bad(err, errlen, "'%s' is truncated: segment %zu (offset %llu, size %llu) runs past the file's end (%zu bytes)",
+			return malformed(err, errlen, "'%s' is truncated: segment %zu (offset %llu, size %llu) runs past the file's end (%zu bytes)",
 				   name, i, (unsigned long long)ph->p_offset,
 				   (unsigned long long)ph->p_filesz, ef->size);
 		if (ph->p_filesz > ph->p_memsz || end_of(ph->p_vaddr, ph->p_memsz, 1) == UINT64_MAX)
-			return bad(err, errlen, "'%s' has a malformed segment %zu", name, i);
+			return malformed(err, errlen, "'%s' has a malformed segment %zu", name, i);
 		if (ph->p_vaddr < lowest)
 			lowest = ph->p_vaddr;
 	}
@@ -217,13 +217,13 @@ static int elf__check_section(struct elf_file *ef, size_t i, GElf_Shdr *sh,
 	const char *sname;
 
 	if (!gelf_getshdr(elf_getscn(ef->elf, i), sh))
-		return bad(err, errlen, "'%s': cannot read section header %zu: %s",
+		return malformed(err, errlen, "'%s': cannot read section header %zu: %s",
 			   name, i, elf_errmsg(-1));
 	if (sh->sh_type == SHT_NOBITS || in_file(ef, sh->sh_offset, sh->sh_size, 1))
 		return 0;
 	/* the name table is checked first: never look names up in it before */
 	sname = i == ef->shstrndx ? ".shstrtab" : elf__sec_name(ef, sh);
-	return bad(err, errlen, "'%s' is truncated: section %zu '%s' (offset %llu, size %llu) runs past the file's end (%zu bytes)",
+	return malformed(err, errlen, "'%s' is truncated: section %zu '%s' (offset %llu, size %llu) runs past the file's end (%zu bytes)",
 		   name, i, sname, (unsigned long long)sh->sh_offset,
 		   (unsigned long long)sh->sh_size, ef->size);
 }
@@ -239,21 +239,21 @@ static int elf__load_symtab(struct elf_file *ef, Elf_Scn *scn, const GElf_Shdr *
 	if (t->data)	/* a second table of the same kind: keep the first */
 		return 0;
 	if (sh->sh_entsize != sizeof(Elf64_Sym) || sh->sh_size % sizeof(Elf64_Sym))
-		return bad(err, errlen, "'%s': symbol table '%s' has entry size %llu and size %llu, expected multiples of %zu",
+		return malformed(err, errlen, "'%s': symbol table '%s' has entry size %llu and size %llu, expected multiples of %zu",
 			   name, sname, (unsigned long long)sh->sh_entsize,
 			   (unsigned long long)sh->sh_size, sizeof(Elf64_Sym));
 	if (sh->sh_link == SHN_UNDEF || sh->sh_link >= ef->shnum)
-		return bad(err, errlen, "'%s': symbol table '%s' links to section %u, which is not a string table",
+		return malformed(err, errlen, "'%s': symbol table '%s' links to section %u, which is not a string table",
 			   name, sname, sh->sh_link);
 	ret = elf__check_section(ef, sh->sh_link, &strsh, name, err, errlen);
 	if (ret)
 		return ret;
 	if (strsh.sh_type != SHT_STRTAB)
-		return bad(err, errlen, "'%s': symbol table '%s' links to section %u, which is not a string table",
+		return malformed(err, errlen, "'%s': symbol table '%s' links to section %u, which is not a string table",
 			   name, sname, sh->sh_link);
 	t->data = elf_getdata(scn, NULL);
 	if (!t->data || t->data->d_size != sh->sh_size)
-		return bad(err, errlen, "'%s': cannot read symbol table '%s': %s",
+		return malformed(err, errlen, "'%s': cannot read symbol table '%s': %s",
 			   name, sname, elf_errmsg(-1));
 	t->count = sh->sh_size / sizeof(Elf64_Sym);
 	t->str = (const char *)ef->buf + strsh.sh_offset;
@@ -270,14 +270,14 @@ static int elf__load_sections(struct elf_file *ef, const char *name, char *err, 
 	int ret;
 
 	if (elf_getshdrnum(ef->elf, &n) || n != ef->shnum)
-		return bad(err, errlen, "'%s' has an unreadable section header table", name);
+		return malformed(err, errlen, "'%s' has an unreadable section header table", name);
 	if (!ef->shnum)
 		return 0;
 	ret = elf__check_section(ef, ef->shstrndx, &sh, name, err, errlen);
 	if (ret)
 		return ret;
 	if (sh.sh_type != SHT_STRTAB)
-		return bad(err, errlen, "'%s': section name table %zu is not a string table",
+		return malformed(err, errlen, "'%s': section name table %zu is not a string table",
 			   name, ef->shstrndx);
 	for (size_t i = 1; i < ef->shnum; i++) {
 		ret = elf__check_section(ef, i, &sh, name, err, errlen);
@@ -313,7 +313,7 @@ static struct elf_file *elf__parse(unsigned char *buf, size_t size, const char *
 	if (!ret) {
 		ef->elf = elf_memory((char *)ef->buf, ef->size);
 		if (!ef->elf)
-			ret = bad(err, errlen, "'%s' is malformed: %s", name, elf_errmsg(-1));
+			ret = malformed(err, errlen, "'%s' is malformed: %s", name, elf_errmsg(-1));
 	}
 	if (!ret)
 		ret = elf__load_segments(ef, name, err, errlen);
@@ -351,7 +351,7 @@ static int elf__slurp(const char *path, unsigned char **out, size_t *len,
 		goto out;
 	}
 	if (!S_ISREG(st.st_mode)) {
-		ret = bad(err, errlen, "'%s' is not a regular file", path);
+		ret = malformed(err, errlen, "'%s' is not a regular file", path);
 		goto out;
 	}
 	if ((uint64_t)st.st_size > ELF_MAX_FILE_SIZE) {
