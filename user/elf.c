@@ -9,12 +9,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-/* CPPFLAGS has -Iuser, so <elf.h> inside <gelf.h> finds our "elf.h" instead
- * of the system header.  Take the system one by path first (its guard then
- * holds); -iquote user in the Makefile would make this unnecessary. */
-#if __has_include(</usr/include/elf.h>)
-#include </usr/include/elf.h>
-#endif
 #include <gelf.h>
 #include <stdio.h>
 #include <stdlib.h>

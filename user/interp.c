@@ -6,7 +6,7 @@
  * dev:inode the kernel reports for the mapping; numbers read from the target
  * are range-checked before they are used.
  */
-#include <linux/elf.h>  /* ET_*, STT_*: user/elf.h shadows <elf.h> */
+#include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>

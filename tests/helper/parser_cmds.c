@@ -7,8 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-/* -Iuser makes <elf.h> resolve to user/elf.h: take the system one by path */
-#include </usr/include/elf.h>
+#include <elf.h>
 #include "tool.h"
 #include "elf.h"
 #include "hist.h"
