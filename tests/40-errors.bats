@@ -3,6 +3,11 @@
 
 load lib/common
 
+teardown() {
+	pmt_cleanup
+	[ -z "${NOBODY_DIR:-}" ] || rm -rf "$NOBODY_DIR"
+}
+
 # start_sleeper PY: a Python process that idles, for tests that only need a
 # valid target.  Sets SLEEPER_PID.
 start_sleeper() {
@@ -60,12 +65,17 @@ free_pid() {
 @test "errors: not root exits 6" {
 	require_tracing
 	id nobody >/dev/null 2>&1 || skip "no user 'nobody'"
-	# nobody must be able to run the binary: every directory up to it is
-	# searchable by others, or the test would measure exit 126 instead.
-	setpriv --reuid=65534 --regid=65534 --clear-groups test -x "$PMT" ||
-		skip "$PMT is not executable by nobody"
+	local as_nobody=(setpriv --reuid=65534 --regid=65534 --clear-groups) pmt=$PMT
+	# nobody must be able to run the binary, or the test would measure exit
+	# 126.  A checkout under /root is not searchable: run a copy instead.
+	if ! "${as_nobody[@]}" test -x "$pmt"; then
+		NOBODY_DIR=$(mktemp -d /tmp/pmt-nobody.XXXXXX)
+		chmod 755 "$NOBODY_DIR"
+		cp "$PMT" "$NOBODY_DIR/pymemtrace"
+		pmt=$NOBODY_DIR/pymemtrace
+	fi
 	start_sleeper /usr/bin/python3.11
-	run setpriv --reuid=65534 --regid=65534 --clear-groups "$PMT" -p "$SLEEPER_PID" -d 1
+	run "${as_nobody[@]}" "$pmt" -p "$SLEEPER_PID" -d 1
 	echo "$output"
 	[ "$status" -eq 6 ]
 }
