@@ -5,7 +5,7 @@
 set -u
 
 PACKAGES=(
-	make gcc clang llvm pkg-config          # build
+	make gcc libc6-dev clang llvm pkg-config # build
 	libbpf-dev bpftool libelf-dev zlib1g-dev libcapstone-dev
 	bats jq strace                          # tests
 	python3.11 python3                      # interpreters under test, helpers
