@@ -85,6 +85,27 @@ service_output() {
 	assert_eq "tracer exit status" 0 "$WAIT_RC" || { show_tracer; return 1; }
 	i=$(proc_index "$j" "$FIX_PID")
 	assert_ge "gc.collections[0]" "$(json_get "$j" ".processes[$i].gc.collections[0]")" 5
+	assert_eq "state" exited "$(json_get "$j" ".processes[$i].state")"
+	assert_eq "state_detail" "exited with code 0" "$(json_get "$j" ".processes[$i].state_detail")"
+	assert_eq "exit_status" 0 "$(json_get "$j" ".processes[$i].exit_status")"
+}
+
+@test "attach: a target that execs ends its part of the report, with what it saw" {
+	require_tracing
+	local j="$BATS_TEST_TMPDIR/report.json" i
+	start_fixture /usr/bin/python3.11 exec_after.py 4
+	start_tracer -q -p "$FIX_PID" --json "$j"
+	wait_attached "$TRACER_PID" || { show_tracer; return 1; }
+	touch "$FIX_CTL/go"
+	# The tracer stops by itself: its only target is no longer Python.
+	wait_exit "$TRACER_PID" 30
+	assert_eq "tracer exit status" 0 "$WAIT_RC" || { show_tracer; return 1; }
+	i=$(proc_index "$j" "$FIX_PID")
+	assert_eq "state" exec "$(json_get "$j" ".processes[$i].state")"
+	[[ "$(json_get "$j" ".processes[$i].state_detail")" == *"exec'd 'sleep'"* ]]
+	assert_eq "gc.collections[2] before the exec" 4 "$(json_get "$j" ".processes[$i].gc.collections[2]")"
+	assert_eq "lost" 0 "$(json_get "$j" ".processes[$i].lost")"
+	wait_exit "$FIX_PID" 30
 }
 
 @test "attach: two -p targets are counted apart, an untraced neighbour not at all" {
