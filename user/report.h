@@ -28,6 +28,56 @@ enum proc_state {
 	PROC_DETACHED,            /* tracing stopped because pymemtrace stopped */
 };
 
+/* One Python frame, resolved from (code object, instruction offset). */
+struct py_frame_info {
+	char *file;               /* co_filename; "?" when unreadable */
+	char *function;           /* co_qualname (3.11+) or co_name */
+	int line;                 /* -1 when the line table gave none */
+};
+
+/* Allocations attributed to one stack (Python + native). */
+struct alloc_stack {
+	uint64_t bytes, count;            /* allocated during the trace */
+	uint64_t live_bytes, live_count;  /* of those, still live at report time */
+	struct py_frame_info *python;     /* innermost first */
+	unsigned n_python;
+	char **native;                    /* "symbol+0x12 (object)", innermost first */
+	unsigned n_native;
+	bool truncated;                   /* a stack was cut at the depth limit */
+};
+
+/* --alloc: allocation tracing for one process.  When sampled, counts and
+ * bytes are estimates (raw values multiplied by sample_every). */
+struct alloc_report {
+	bool enabled;
+	uint64_t count, bytes;            /* allocations seen */
+	uint64_t frees, freed_bytes;      /* frees of allocations seen */
+	uint64_t live_bytes, live_count;  /* still live at report time */
+	uint64_t peak_live_bytes;         /* high-water mark of live_bytes during the trace */
+	double rate_bytes_per_s;          /* bytes / traced seconds */
+	bool sampled;
+	unsigned sample_every;
+	/* Coverage: the share of the interpreter's allocations pymemtrace sees.
+	 * coverage_known false: JSON null, with the reason. */
+	bool coverage_known;
+	double coverage;                  /* 0..1 */
+	char coverage_reason[320];
+	/* Memory pymalloc keeps for reuse (in its arenas but not in live
+	 * blocks): not held by Python code, not a leak. */
+	bool retained_known;
+	uint64_t retained_bytes;
+	char retained_reason[192];
+	struct alloc_stack *stacks;       /* sorted by live_bytes, then bytes, descending */
+	unsigned n_stacks;
+	struct {
+		uint64_t live_map_full;       /* allocations not tracked as live: --max-live */
+		uint64_t stack_map_full;      /* stacks not recorded: --max-stacks */
+		uint64_t truncated_stacks;    /* Python or native stacks cut at the depth limit */
+		uint64_t stack_errors;        /* stacks that could not be read at all */
+		uint64_t unresolved_frames;   /* code objects whose name could not be read */
+	} lost;
+};
+
 struct proc_report {
 	pid_t pid;
 	char comm[16];
@@ -60,6 +110,8 @@ struct proc_report {
 	char state_detail[192];   /* "exited with code 0", "exec'd 'ls'" ... */
 	double traced_seconds;
 
+	struct alloc_report alloc; /* --alloc; alloc.enabled false otherwise */
+
 	/* Lost data, always reported (the total is processes[].lost in JSON). */
 	struct {
 		uint64_t ringbuf_drops;
@@ -77,6 +129,9 @@ struct report {
 	unsigned n_procs;
 	uint64_t ringbuf_drops;   /* global, not attributable to a process */
 };
+
+/* Frees what a report's alloc parts own (stack strings and arrays). */
+void report_release(struct report *r);
 
 /* Sum of a process's lost-data counters (what JSON prints as `lost`). */
 uint64_t proc_report_lost_total(const struct proc_report *p);
