@@ -80,6 +80,8 @@ $(TESTTOOL): $(HELPER_OBJS) $(LIB_OBJS)
 	$(Q)$(CC) $(CFLAGS) $(EXTRA_CFLAGS) $(EXTRA_LDFLAGS) $^ $(LDLIBS) -o $@
 
 -include $(wildcard $(OBJ)/*.d)
+# Extra rules for test harnesses (e.g. a BPF program only the tests use).
+-include tests/helper/helper.mk
 
 # ---- helpers ----------------------------------------------------------------
 # Regenerate the committed vmlinux.h from this machine's BTF.
