@@ -429,6 +429,237 @@ out:
 	return 0;
 }
 
+/* ---- allocations (--alloc) ---------------------------------------------- */
+
+/* 1: every allocation; N: a random 1 in N (user space scales the counts). */
+const volatile __u32 sample_every = 1;
+
+struct alloc_pending {
+	__u64 size;
+	__u64 old_ptr;                          /* realloc */
+	__u32 kind;
+	__u32 sampled;
+};
+
+/* A pymalloc call in flight, by thread.  Also tells the libc probes that
+ * their malloc is pymalloc's own large-object path (counted once, here). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 8192);
+	__type(key, __u32);
+	__type(value, struct alloc_pending);
+} pm_pending SEC(".maps");
+
+/* A libc malloc-family call in flight, by thread. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 8192);
+	__type(key, __u32);
+	__type(value, struct alloc_pending);
+} raw_pending SEC(".maps");
+
+/* Live allocations by address (--max-live). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1 << 20);
+	__type(key, __u64);
+	__type(value, struct pmt_live);
+} live SEC(".maps");
+
+/* Per-stack totals (--max-stacks). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct pmt_stack_key);
+	__type(value, struct pmt_stack_stats);
+} stack_stats SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_STACK_TRACE);
+	__uint(max_entries, 16384);
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, PMT_MAX_NATIVE_FRAMES * sizeof(__u64));
+} native_stacks SEC(".maps");
+
+static __always_inline void add_max(__s64 *max, __s64 v)
+{
+	/* Racy between threads of one process; the GIL serialises almost all
+	 * allocations, and a lost update only lowers the mark by one block. */
+	if (v > *max)
+		*max = v;
+}
+
+static __always_inline void stack_key_fill(void *ctx, struct pmt_proc_stats *st,
+					   struct pmt_stack_key *key, __u32 tgid)
+{
+	long id = bpf_get_stackid(ctx, &native_stacks, BPF_F_USER_STACK);
+
+	key->pid = tgid;
+	key->pyhash = 0;
+	if (id < 0) {
+		if (id == -ENOMEM)
+			__sync_fetch_and_add(&st->stack_map_full, 1);
+		else
+			__sync_fetch_and_add(&st->native_stack_errors, 1);
+	}
+	key->native_id = (__s32)id;
+}
+
+static __always_inline void record_alloc(void *ctx, struct pmt_proc_stats *st, __u32 tgid,
+					 __u64 addr, __u64 size)
+{
+	struct pmt_live lv = {};
+	struct pmt_stack_stats zero = {}, *ss;
+	__s64 now;
+
+	stack_key_fill(ctx, st, &lv.key, tgid);
+	lv.size = size;
+	ss = bpf_map_lookup_elem(&stack_stats, &lv.key);
+	if (!ss) {
+		if (bpf_map_update_elem(&stack_stats, &lv.key, &zero, BPF_NOEXIST) == -E2BIG)
+			__sync_fetch_and_add(&st->stack_map_full, 1);
+		ss = bpf_map_lookup_elem(&stack_stats, &lv.key);
+	}
+	if (ss) {
+		__sync_fetch_and_add(&ss->alloc_count, 1);
+		__sync_fetch_and_add(&ss->alloc_bytes, size);
+	}
+	__sync_fetch_and_add(&st->alloc_count, 1);
+	__sync_fetch_and_add(&st->alloc_bytes, size);
+	if (bpf_map_update_elem(&live, &addr, &lv, BPF_ANY)) {
+		__sync_fetch_and_add(&st->live_map_full, 1);
+		return;
+	}
+	now = __sync_fetch_and_add(&st->live_bytes, (__s64)size) + (__s64)size;
+	add_max(&st->peak_live_bytes, now);
+}
+
+static __always_inline void record_free(struct pmt_proc_stats *st, __u64 addr)
+{
+	struct pmt_live *lv;
+	struct pmt_stack_stats *ss;
+	__u64 size;
+
+	if (!addr)
+		return;
+	lv = bpf_map_lookup_elem(&live, &addr);
+	if (!lv)
+		return; /* allocated before the trace, unsampled, or already freed */
+	size = lv->size;
+	ss = bpf_map_lookup_elem(&stack_stats, &lv->key);
+	if (ss) {
+		__sync_fetch_and_add(&ss->free_count, 1);
+		__sync_fetch_and_add(&ss->free_bytes, size);
+	}
+	bpf_map_delete_elem(&live, &addr);
+	__sync_fetch_and_add(&st->free_count, 1);
+	__sync_fetch_and_add(&st->free_bytes, size);
+	__sync_fetch_and_sub(&st->live_bytes, (__s64)size);
+}
+
+static __always_inline bool sample_this(void)
+{
+	return sample_every <= 1 || bpf_get_prandom_u32() % sample_every == 0;
+}
+
+/* Entry of an allocating function; cookie = enum pmt_alloc_kind.  The
+ * arguments are read here, the result at the return. */
+SEC("uprobe")
+int uprobe_alloc_entry(struct pt_regs *ctx)
+{
+	__u64 cookie = bpf_get_attach_cookie(ctx);
+	__u64 a0 = PT_REGS_PARM1(ctx), a1 = PT_REGS_PARM2(ctx), a2 = PT_REGS_PARM3(ctx);
+	struct alloc_pending p = {};
+	struct pmt_proc_stats *st;
+	bool raw = cookie & PMT_ALLOC_RAW;
+	__u32 tid = current_tid();
+
+	barrier_var(a0);
+	barrier_var(a1);
+	barrier_var(a2);
+	st = traced_proc(current_tgid());
+	if (!st)
+		return 0;
+	/* pymalloc's large objects come from libc malloc: counted at pymalloc */
+	if (raw && bpf_map_lookup_elem(&pm_pending, &tid))
+		return 0;
+	if (raw) { /* malloc(size), calloc(n, size), realloc(ptr, size) */
+		a2 = a1;
+		a1 = a0;
+	}
+	p.kind = cookie;
+	p.sampled = sample_this();
+	switch (cookie & ~PMT_ALLOC_RAW) {
+	case PMT_ALLOC_MALLOC:
+		p.size = a1;
+		break;
+	case PMT_ALLOC_CALLOC:
+		p.size = a1 * a2;
+		break;
+	case PMT_ALLOC_REALLOC:
+		p.old_ptr = a1;
+		p.size = a2;
+		break;
+	default:
+		return 0;
+	}
+	if (bpf_map_update_elem(raw ? (void *)&raw_pending : (void *)&pm_pending, &tid, &p, BPF_ANY))
+		__sync_fetch_and_add(&st->pending_full, 1);
+	return 0;
+}
+
+SEC("uretprobe")
+int uretprobe_alloc_return(struct pt_regs *ctx)
+{
+	__u64 cookie = bpf_get_attach_cookie(ctx);
+	void *pending = (cookie & PMT_ALLOC_RAW) ? (void *)&raw_pending : (void *)&pm_pending;
+	__u64 ret = PT_REGS_RC(ctx);
+	__u32 tid = current_tid(), tgid = current_tgid();
+	struct pmt_proc_stats *st = traced_proc(tgid);
+	struct alloc_pending *p, copy;
+
+	if (!st)
+		return 0;
+	p = bpf_map_lookup_elem(pending, &tid);
+	if (!p)
+		return 0; /* nested in pymalloc, or attached mid-call */
+	copy = *p;
+	bpf_map_delete_elem(pending, &tid);
+	if (copy.kind == PMT_ALLOC_REALLOC || copy.kind == (PMT_ALLOC_REALLOC | PMT_ALLOC_RAW)) {
+		/* A failed realloc leaves the old block alive. */
+		if (!ret && copy.size)
+			goto failed;
+		record_free(st, copy.old_ptr);
+	}
+	if (!ret)
+		goto failed;
+	if (copy.sampled)
+		record_alloc(ctx, st, tgid, ret, copy.size);
+	return 0;
+failed:
+	if (copy.size)
+		__sync_fetch_and_add(&st->alloc_failed, 1);
+	return 0;
+}
+
+/* free(ctx, ptr) in pymalloc; free(ptr) in libc (cookie has PMT_ALLOC_RAW).
+ * Frees of sampled-out or pre-trace blocks miss the live map: harmless. */
+SEC("uprobe")
+int uprobe_free(struct pt_regs *ctx)
+{
+	__u64 cookie = bpf_get_attach_cookie(ctx);
+	__u64 a0 = PT_REGS_PARM1(ctx), a1 = PT_REGS_PARM2(ctx);
+	struct pmt_proc_stats *st;
+
+	barrier_var(a0);
+	barrier_var(a1);
+	st = traced_proc(current_tgid());
+	if (!st)
+		return 0;
+	record_free(st, (cookie & PMT_ALLOC_RAW) ? a0 : a1);
+	return 0;
+}
+
 /* ---- holding a launched command -------------------------------------------- */
 
 /* `pymemtrace -- CMD` attaches this to CMD's entry point (_start) for the

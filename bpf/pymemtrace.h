@@ -81,6 +81,21 @@ struct pmt_proc_stats {
 	struct pmt_sys_stats brk;         /* bytes: change of the program break (signed) */
 	__u64 syscalls_failed;            /* any of the above that returned an error */
 
+	/* --alloc (all zero otherwise).  Raw counts: with sampling, only
+	 * sampled allocations are counted here and user space scales them. */
+	__u64 alloc_count;        /* allocations seen (sampled ones when sampling) */
+	__u64 alloc_bytes;
+	__u64 free_count;         /* frees of tracked (live) allocations */
+	__u64 free_bytes;
+	__s64 live_bytes;         /* running total of tracked live bytes */
+	__s64 peak_live_bytes;    /* its high-water mark */
+	__u64 alloc_failed;       /* the allocator returned NULL */
+	__u64 live_map_full;      /* allocation not tracked as live: --max-live */
+	__u64 stack_map_full;     /* stack not recorded: --max-stacks */
+	__u64 pystack_truncated;  /* Python stack deeper than PMT_MAX_PYFRAMES */
+	__u64 pystack_errors;     /* Python stack could not be read (partly or at all) */
+	__u64 native_stack_errors;/* bpf_get_stackid failed (other than a full map) */
+
 	__u64 pending_full;       /* a per-thread pending map was full: an event was lost */
 	__u64 ringbuf_drops;      /* a rare event could not be reserved in the ring buffer */
 	__u32 exec_seen;          /* the process exec'd: its later events are not counted */
@@ -102,6 +117,37 @@ struct pmt_event {
 	__u64 maj_flt;            /* for PMT_EV_EXIT: the group's major faults so far */
 	char  comm[16];           /* for PMT_EV_EXEC: the new comm */
 };
+
+/* Allocation probes: the attach cookie says which function was probed. */
+enum pmt_alloc_kind {
+	PMT_ALLOC_MALLOC  = 1,    /* void *f(void *ctx, size_t size) (pymalloc) */
+	PMT_ALLOC_CALLOC  = 2,    /* void *f(void *ctx, size_t nelem, size_t elsize) */
+	PMT_ALLOC_REALLOC = 3,    /* void *f(void *ctx, void *ptr, size_t size) */
+	PMT_ALLOC_FREE    = 4,    /* void f(void *ctx, void *ptr) */
+	PMT_ALLOC_RAW     = 0x10, /* flag: libc malloc family, no ctx argument */
+};
+
+/* The key of an allocation stack: a Python stack (by the hash under which
+ * its frames are stored in `pystacks`, 0 when there was none) and a native
+ * stack id from the `native_stacks` stack-trace map (negative: none). */
+struct pmt_stack_key {
+	__u64 pyhash;
+	__s32 native_id;
+	__u32 pid;                /* tgid: stacks of different processes never merge */
+};
+
+struct pmt_stack_stats {
+	__u64 alloc_count, alloc_bytes;
+	__u64 free_count, free_bytes;
+};
+
+/* A live allocation, by address. */
+struct pmt_live {
+	__u64 size;
+	struct pmt_stack_key key;
+};
+
+#define PMT_MAX_NATIVE_FRAMES 32
 
 #ifndef __bpf__
 _Static_assert(sizeof(struct pmt_gc_gen_stats) == 8 * (4 + PMT_HIST_SLOTS), "gc stats layout");

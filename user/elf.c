@@ -42,6 +42,13 @@ struct sym_ref {
 	uint8_t tab;
 };
 
+/* One entry of the by-address index of functions, for the symbolizer. */
+struct addr_ref {
+	uint64_t vaddr, size;
+	uint32_t idx;
+	uint8_t tab;
+};
+
 struct elf_file {
 	unsigned char *buf;
 	size_t size;
@@ -53,6 +60,8 @@ struct elf_file {
 	struct symtab tabs[TAB_NR];
 	struct sym_ref *index;
 	size_t nindex;
+	struct addr_ref *aindex;	/* functions by address, built on first use */
+	size_t naindex;
 };
 
 static uint64_t end_of(uint64_t off, uint64_t n, uint64_t entsize)
@@ -427,6 +436,7 @@ void elf_file__free(struct elf_file *ef)
 	if (ef->elf)
 		elf_end(ef->elf);
 	free(ef->index);
+	free(ef->aindex);
 	free(ef->phdrs);
 	free(ef->buf);
 	free(ef);
@@ -574,6 +584,73 @@ int elf_file__find_symbol(struct elf_file *ef, const char *name, struct elf_sym 
 		return -ENOENT;
 	if (!sym_get(ef, ef->index[lo].tab, ef->index[lo].idx, out))
 		return -ENOENT;
+	return 0;
+}
+
+static int addr_ref_cmp(const void *pa, const void *pb)
+{
+	const struct addr_ref *a = pa, *b = pb;
+
+	if (a->vaddr != b->vaddr)
+		return a->vaddr < b->vaddr ? -1 : 1;
+	/* sized before unsized, then symtab (local names) after dynsym */
+	if ((a->size == 0) != (b->size == 0))
+		return a->size ? -1 : 1;
+	return a->tab < b->tab ? -1 : a->tab > b->tab;
+}
+
+static int elf__build_addr_index(struct elf_file *ef)
+{
+	struct elf_sym s;
+	size_t n = 0, cap = 0;
+
+	for (int tab = 0; tab < TAB_NR; tab++)
+		cap += ef->tabs[tab].count;
+	ef->aindex = malloc((cap ? cap : 1) * sizeof(*ef->aindex));
+	if (!ef->aindex)
+		return -ENOMEM;
+	for (int tab = 0; tab < TAB_NR; tab++)
+		for (size_t i = 1; i < ef->tabs[tab].count && i <= INT32_MAX && n < cap; i++)
+			if (sym_get(ef, tab, i, &s) && s.type == STT_FUNC && s.vaddr)
+				ef->aindex[n++] = (struct addr_ref){ s.vaddr, s.size, (uint32_t)i,
+								     (uint8_t)tab };
+	qsort(ef->aindex, n, sizeof(*ef->aindex), addr_ref_cmp);
+	ef->naindex = n;
+	return 0;
+}
+
+int elf_file__symbolize(struct elf_file *ef, uint64_t vaddr, struct elf_sym *out, uint64_t *off)
+{
+	size_t lo = 0, hi;
+	const struct addr_ref *r;
+	int ret;
+
+	if (!ef->aindex) {
+		ret = elf__build_addr_index(ef);
+		if (ret)
+			return ret;
+	}
+	/* the last function starting at or before vaddr */
+	hi = ef->naindex;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (ef->aindex[mid].vaddr <= vaddr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (!lo)
+		return -ENOENT;
+	r = &ef->aindex[lo - 1];
+	/* go back to the first entry at that address: the sized one */
+	while (r > ef->aindex && r[-1].vaddr == r->vaddr)
+		r--;
+	if (r->size && vaddr >= r->vaddr + r->size)
+		return -ENOENT;
+	if (!sym_get(ef, r->tab, r->idx, out))
+		return -ENOENT;
+	*off = vaddr - r->vaddr;
 	return 0;
 }
 

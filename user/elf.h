@@ -67,6 +67,11 @@ int elf_file__find_symbol(struct elf_file *ef, const char *name, struct elf_sym 
 int elf_file__foreach_symbol(struct elf_file *ef,
 			     int (*cb)(const struct elf_sym *sym, void *ctx), void *ctx);
 
+/* The function (STT_FUNC, either table) that contains vaddr, and the offset
+ * into it.  Functions without a size cover up to the next function.  0 or
+ * -ENOENT. */
+int elf_file__symbolize(struct elf_file *ef, uint64_t vaddr, struct elf_sym *out, uint64_t *off);
+
 /* Translates a virtual address to a file offset through the PT_LOAD segment
  * that contains it.  0, -ENOENT (not in a file-backed part of a segment). */
 int elf_file__vaddr_to_offset(const struct elf_file *ef, uint64_t vaddr, uint64_t *off);
