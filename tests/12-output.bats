@@ -202,7 +202,8 @@ p["cache"]["references"] is None and p["cache"]["misses"] is None
 p["cache"]["reason"].startswith("no hardware PMU: perf_event_open(cache-references)")
 p["rss_bytes"] == {"start": 10695475, "end": 94476697, "peak": 99614720, "peak_exact": True}
 p["lost"] == 4
-p["lost_detail"] == {"ringbuf_drops": 0, "pending_full": 2, "gc_unmatched": 1, "gc_bad_generation": 0, "probes_failed": 1}
+p["lost_detail"] == {"ringbuf_drops": 0, "pending_full": 2, "gc_unmatched": 1, "gc_bad_generation": 0, "probes_failed": 1, "alloc_live_map_full": 0, "alloc_stack_map_full": 0, "alloc_truncated_stacks": 0, "alloc_stack_errors": 0, "alloc_unresolved_frames": 0}
+all(x["alloc"] is None and x["stacks"] == [] for x in r["processes"])
 r["totals"] == {"processes": 2, "gc_collections": [120, 10, 5], "arenas_allocated": 12, "mmap_bytes": (80 << 20) + 1258291, "lost": 11}
 r["ringbuf_drops"] == 7
 EOF
@@ -254,6 +255,9 @@ EOF
 	grep -qF 'probes failed 1 (see probes above)' <<<"$output"
 	grep -qF 'ring buffer drops 7 not tied to a process (increase --ringbuf-kb)' <<<"$output"
 	grep -qxF 'lost data     none' <<<"$output"
+	# Without --alloc there is no allocations section at all.
+	run grep -E "^(allocations|coverage|top [0-9]+ stacks) " <<<"$output"
+	[ "$status" -eq 1 ]
 }
 
 @test "report text: unsupported cache counters say why and never print zeros" {

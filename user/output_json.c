@@ -1,5 +1,16 @@
 /* The JSON report.  Its key paths are a contract (README.md "The JSON
- * report", tests/12-output.bats): add keys freely, never rename one. */
+ * report", tests/12-output.bats, tests/13-alloc-output.bats): add keys
+ * freely, never rename one.
+ *
+ * --alloc adds processes[].alloc (null when allocation tracing is off) and
+ * processes[].stacks[] ([] when off).  Unknowns are null, never zero:
+ *  - alloc.coverage is a number in 0..1, or null when not known;
+ *    alloc.coverage_reason is a string whenever coverage is unknown or the
+ *    session gave a reason (e.g. why coverage is partial), else null.
+ *  - alloc.retained_bytes is a number, or null with alloc.retained_reason
+ *    (a string exactly when retained_bytes is null).
+ *  - alloc.estimated is alloc.sampled: counts and bytes were multiplied by
+ *    alloc.sample_every (1 when not sampled). */
 #include <string.h>
 #include "hist.h"
 #include "json_writer.h"
@@ -225,7 +236,110 @@ static void write_lost(struct jw *w, const struct proc_report *p)
 	jw_kv_u64(w, "gc_unmatched", p->lost.gc_unmatched);
 	jw_kv_u64(w, "gc_bad_generation", p->lost.gc_bad_generation);
 	jw_kv_u64(w, "probes_failed", p->lost.probes_failed);
+	jw_kv_u64(w, "alloc_live_map_full", p->alloc.lost.live_map_full);
+	jw_kv_u64(w, "alloc_stack_map_full", p->alloc.lost.stack_map_full);
+	jw_kv_u64(w, "alloc_truncated_stacks", p->alloc.lost.truncated_stacks);
+	jw_kv_u64(w, "alloc_stack_errors", p->alloc.lost.stack_errors);
+	jw_kv_u64(w, "alloc_unresolved_frames", p->alloc.lost.unresolved_frames);
 	jw_object_end(w);
+}
+
+static void write_alloc_lost(struct jw *w, const struct alloc_report *a)
+{
+	jw_key(w, "lost");
+	jw_object_begin(w);
+	jw_kv_u64(w, "live_map_full", a->lost.live_map_full);
+	jw_kv_u64(w, "stack_map_full", a->lost.stack_map_full);
+	jw_kv_u64(w, "truncated_stacks", a->lost.truncated_stacks);
+	jw_kv_u64(w, "stack_errors", a->lost.stack_errors);
+	jw_kv_u64(w, "unresolved_frames", a->lost.unresolved_frames);
+	jw_object_end(w);
+}
+
+static void write_alloc(struct jw *w, const struct alloc_report *a)
+{
+	jw_key(w, "alloc");
+	if (!a->enabled) {
+		jw_null(w);
+		return;
+	}
+	jw_object_begin(w);
+	jw_kv_u64(w, "count", a->count);
+	jw_kv_u64(w, "bytes", a->bytes);
+	jw_kv_u64(w, "frees", a->frees);
+	jw_kv_u64(w, "freed_bytes", a->freed_bytes);
+	jw_kv_u64(w, "live_bytes", a->live_bytes);
+	jw_kv_u64(w, "live_count", a->live_count);
+	jw_kv_u64(w, "peak_live_bytes", a->peak_live_bytes);
+	jw_kv_double(w, "rate_bytes_per_s", a->rate_bytes_per_s);
+	/* jw_double writes NaN as null too: a NaN coverage is not known. */
+	if (a->coverage_known)
+		jw_kv_double(w, "coverage", a->coverage);
+	else
+		jw_kv_null(w, "coverage");
+	if (a->coverage_reason[0])
+		jw_kv_string_n(w, "coverage_reason", STRN(a->coverage_reason));
+	else if (!a->coverage_known)
+		jw_kv_string(w, "coverage_reason", "no reason given");
+	else
+		jw_kv_null(w, "coverage_reason");
+	jw_kv_bool(w, "sampled", a->sampled);
+	jw_kv_u64(w, "sample_every", a->sampled ? a->sample_every : 1);
+	jw_kv_bool(w, "estimated", a->sampled);
+	if (a->retained_known) {
+		jw_kv_u64(w, "retained_bytes", a->retained_bytes);
+		jw_kv_null(w, "retained_reason");
+	} else {
+		jw_kv_null(w, "retained_bytes");
+		jw_kv_string_n(w, "retained_reason", a->retained_reason[0] ? a->retained_reason :
+			       "no reason given", sizeof(a->retained_reason));
+	}
+	write_alloc_lost(w, a);
+	jw_object_end(w);
+}
+
+static void write_stack(struct jw *w, const struct alloc_stack *s)
+{
+	unsigned n_py = s->python ? s->n_python : 0, n_nat = s->native ? s->n_native : 0;
+
+	jw_object_begin(w);
+	jw_kv_u64(w, "bytes", s->bytes);
+	jw_kv_u64(w, "count", s->count);
+	jw_kv_u64(w, "live_bytes", s->live_bytes);
+	jw_kv_u64(w, "live_count", s->live_count);
+	jw_key(w, "python");
+	jw_array_begin(w);
+	for (unsigned i = 0; i < n_py; i++) {
+		const struct py_frame_info *fr = &s->python[i];
+
+		jw_object_begin(w);
+		jw_kv_string(w, "file", fr->file);
+		jw_kv_string(w, "function", fr->function);
+		if (fr->line >= 0)
+			jw_kv_s64(w, "line", fr->line);
+		else
+			jw_kv_null(w, "line");
+		jw_object_end(w);
+	}
+	jw_array_end(w);
+	jw_key(w, "native");
+	jw_array_begin(w);
+	for (unsigned i = 0; i < n_nat; i++)
+		jw_string(w, s->native[i]);
+	jw_array_end(w);
+	jw_kv_bool(w, "truncated", s->truncated);
+	jw_object_end(w);
+}
+
+/* Every stack the session kept, in its order (live bytes, then bytes,
+ * descending): the session already bounded how many. */
+static void write_stacks(struct jw *w, const struct alloc_report *a)
+{
+	jw_key(w, "stacks");
+	jw_array_begin(w);
+	for (unsigned i = 0; a->enabled && a->stacks && i < a->n_stacks; i++)
+		write_stack(w, &a->stacks[i]);
+	jw_array_end(w);
 }
 
 static void write_proc(struct jw *w, const struct proc_report *p)
@@ -246,6 +360,8 @@ static void write_proc(struct jw *w, const struct proc_report *p)
 	write_arenas(w, &p->stats);
 	write_syscalls(w, &p->stats);
 	write_measured(w, p);
+	write_alloc(w, &p->alloc);
+	write_stacks(w, &p->alloc);
 	write_lost(w, p);
 	jw_object_end(w);
 }

@@ -2,6 +2,7 @@
  * the values.  Strings from the target (comm, paths) are escaped so that they
  * cannot move the cursor or recolour the terminal. */
 #include <inttypes.h>
+#include <math.h>
 #include <stdarg.h>
 #include <string.h>
 #include "hist.h"
@@ -11,6 +12,12 @@
 #define WIDTH     79          /* last usable column */
 #define LABEL_W   14
 #define LINE_MAX_ 1024
+/* --alloc: how many stacks each top list shows, and how many frames of each
+ * kind a stack shows (the JSON report and the flame-graph formats have all). */
+#define TOP_STACKS      10
+#define STACK_FRAMES    16
+#define FRAME_TEXT      512   /* longest target string shown, before escaping */
+#define COVERAGE_OK     0.9   /* below this the numbers are called partial */
 
 #define STRN(field) (field), sizeof(field)
 /* The BPF struct's __u64 is unsigned long long; PRIu64 wants uint64_t. */
@@ -281,6 +288,217 @@ static void print_probes(FILE *f, const struct proc_report *p)
 	}
 }
 
+/* ---- --alloc ------------------------------------------------------------- */
+
+/* A target string held by pointer (NULL when the session could not read it),
+ * escaped; cut at FRAME_TEXT bytes, which the caller's buffer must hold
+ * escaped. */
+static const char *sanitize_ptr(char *out, size_t outlen, const char *s)
+{
+	if (!s || !s[0])
+		return "?";
+	return sanitize(out, outlen, s, strnlen(s, FRAME_TEXT));
+}
+
+/* A rate in bytes per second; nonsense (negative, NaN, huge) prints as "?". */
+static const char *rate_text(char *buf, size_t len, double rate)
+{
+	char b[UNITS_BUFSZ];
+
+	if (!isfinite(rate) || rate < 0 || rate >= 1.8e19)
+		snprintf(buf, len, "?");
+	else
+		snprintf(buf, len, "%s/s", units_bytes(b, sizeof(b), (uint64_t)rate));
+	return buf;
+}
+
+static void print_alloc_totals(FILE *f, const struct alloc_report *a)
+{
+	char x[UNITS_BUFSZ], y[UNITS_BUFSZ], z[UNITS_BUFSZ + 2];
+
+	line(f, "allocations", "%" PRIu64 " blocks, %s  rate %s", a->count,
+	     units_bytes(x, sizeof(x), a->bytes), rate_text(z, sizeof(z), a->rate_bytes_per_s));
+	line(f, "frees", "%" PRIu64 " blocks, %s", a->frees,
+	     units_bytes(x, sizeof(x), a->freed_bytes));
+	line(f, "live", "%" PRIu64 " blocks, %s  peak %s", a->live_count,
+	     units_bytes(x, sizeof(x), a->live_bytes),
+	     units_bytes(y, sizeof(y), a->peak_live_bytes));
+}
+
+/* Low coverage is said in words: a reader must not take partial numbers for
+ * the whole. */
+static void print_alloc_coverage(FILE *f, const struct alloc_report *a)
+{
+	char reason[SAFE_LEN(sizeof(a->coverage_reason))];
+	double c = a->coverage;
+	int pct;
+
+	if (a->coverage_reason[0])
+		sanitize(reason, sizeof(reason), STRN(a->coverage_reason));
+	else
+		snprintf(reason, sizeof(reason), "no reason given");
+	if (!a->coverage_known || isnan(c)) {
+		line(f, "coverage", "unknown: %s", reason);
+		line(f, "", "these numbers may be partial");
+		return;
+	}
+	c = c < 0 ? 0 : c > 1 ? 1 : c;
+	/* Rounded down: 89.9% must not print as a reassuring 90%. */
+	pct = (int)floor(c * 100);
+	line(f, "coverage", "%d%% of the interpreter's allocations", pct);
+	if (c < COVERAGE_OK)
+		line(f, "", "PARTIAL: pymemtrace saw only about %d%% of the allocations, so "
+		     "the counts, bytes and stacks below are lower than the truth "
+		     "(%s)", pct, reason);
+	else if (a->coverage_reason[0])
+		line(f, "", "%s", reason);
+}
+
+static void print_alloc_sampling(FILE *f, const struct alloc_report *a)
+{
+	char reason[SAFE_LEN(sizeof(a->retained_reason))];
+	char x[UNITS_BUFSZ];
+
+	if (a->sampled)
+		line(f, "sampled", "1 in %u: counts and bytes are estimates", a->sample_every);
+	if (a->retained_known) {
+		line(f, "pymalloc", "kept by pymalloc for reuse (not a leak): %s",
+		     units_bytes(x, sizeof(x), a->retained_bytes));
+		return;
+	}
+	if (a->retained_reason[0])
+		sanitize(reason, sizeof(reason), STRN(a->retained_reason));
+	else
+		snprintf(reason, sizeof(reason), "no reason given");
+	line(f, "pymalloc", "memory kept by pymalloc for reuse unknown: %s", reason);
+}
+
+static uint64_t stack_weight(const struct alloc_stack *s, bool live)
+{
+	return live ? s->live_bytes : s->bytes;
+}
+
+/* The next stack in descending weight order after the one at *prev (ties
+ * by index), or -1.  O(n) per call and no allocation: the lists are short. */
+static long next_top(const struct alloc_report *a, bool live, long prev)
+{
+	uint64_t pw = prev >= 0 ? stack_weight(&a->stacks[prev], live) : UINT64_MAX;
+	unsigned n = a->stacks ? a->n_stacks : 0;
+	long best = -1;
+
+	for (unsigned i = 0; i < n; i++) {
+		uint64_t w = stack_weight(&a->stacks[i], live);
+
+		if (!w || w > pw || (prev >= 0 && w == pw && (long)i <= prev))
+			continue;
+		if (best < 0 || w > stack_weight(&a->stacks[best], live))
+			best = i;
+	}
+	return best;
+}
+
+static void print_frame(FILE *f, const char *text)
+{
+	fprintf(f, "%8s", "");
+	print_wrapped(f, text, 8, 10);
+}
+
+static void print_stack_frames(FILE *f, const struct alloc_stack *s)
+{
+	unsigned n_py = s->python ? s->n_python : 0, n_nat = s->native ? s->n_native : 0;
+	char file[SAFE_LEN(FRAME_TEXT)], fn[SAFE_LEN(FRAME_TEXT)];
+	char text[2 * SAFE_LEN(FRAME_TEXT) + 32];
+
+	for (unsigned i = 0; i < n_py && i < STACK_FRAMES; i++) {
+		const struct py_frame_info *fr = &s->python[i];
+		char ln[16] = "?";
+
+		if (fr->line >= 0)
+			snprintf(ln, sizeof(ln), "%d", fr->line);
+		snprintf(text, sizeof(text), "%s:%s %s", sanitize_ptr(file, sizeof(file), fr->file),
+			 ln, sanitize_ptr(fn, sizeof(fn), fr->function));
+		print_frame(f, text);
+	}
+	if (n_py > STACK_FRAMES)
+		fprintf(f, "%8s(%u more Python frames)\n", "", n_py - STACK_FRAMES);
+	for (unsigned i = 0; i < n_nat && i < STACK_FRAMES; i++) {
+		snprintf(text, sizeof(text), "[native] %s",
+			 sanitize_ptr(fn, sizeof(fn), s->native[i]));
+		print_frame(f, text);
+	}
+	if (n_nat > STACK_FRAMES)
+		fprintf(f, "%8s(%u more native frames)\n", "", n_nat - STACK_FRAMES);
+	if (!n_py && !n_nat)
+		fprintf(f, "%8s(no frames)\n", "");
+	if (s->truncated)
+		fprintf(f, "%8s(truncated)\n", "");
+}
+
+static void print_top(FILE *f, const struct alloc_report *a, bool live)
+{
+	char x[UNITS_BUFSZ], y[UNITS_BUFSZ], head[160];
+	unsigned shown = 0, n = a->stacks ? a->n_stacks : 0, weighted = 0;
+	long i = -1;
+
+	for (unsigned k = 0; k < n; k++)
+		weighted += stack_weight(&a->stacks[k], live) != 0;
+	fprintf(f, "top %u stacks by %s, of %u:\n", weighted < TOP_STACKS ? weighted : TOP_STACKS,
+		live ? "live bytes" : "allocated bytes", weighted);
+	while (shown < TOP_STACKS && (i = next_top(a, live, i)) >= 0) {
+		const struct alloc_stack *s = &a->stacks[i];
+
+		snprintf(head, sizeof(head), "live %s in %" PRIu64 " blocks  allocated %s in %"
+			 PRIu64 " blocks",
+			 units_bytes(x, sizeof(x), s->live_bytes), s->live_count,
+			 units_bytes(y, sizeof(y), s->bytes), s->count);
+		fprintf(f, "  #%-4u", ++shown);
+		print_wrapped(f, head, 7, 8);
+		print_stack_frames(f, s);
+	}
+	if (!shown)
+		fprintf(f, "  none: no stack has %s\n", live ? "live bytes" : "allocations");
+}
+
+static void print_alloc(FILE *f, const struct proc_report *p)
+{
+	const struct alloc_report *a = &p->alloc;
+
+	if (!a->enabled)
+		return;
+	print_alloc_totals(f, a);
+	print_alloc_coverage(f, a);
+	print_alloc_sampling(f, a);
+	print_top(f, a, true);
+	print_top(f, a, false);
+}
+
+static void print_alloc_lost(FILE *f, const struct alloc_report *a, const char *label)
+{
+	if (a->lost.live_map_full) {
+		line(f, label, "allocations not tracked as live %" PRIu64 " (increase --max-live)",
+		     a->lost.live_map_full);
+		label = "";
+	}
+	if (a->lost.stack_map_full) {
+		line(f, label, "stacks not recorded %" PRIu64 " (increase --max-stacks)",
+		     a->lost.stack_map_full);
+		label = "";
+	}
+	if (a->lost.truncated_stacks) {
+		line(f, label, "stacks truncated %" PRIu64 " (stack depth limit)",
+		     a->lost.truncated_stacks);
+		label = "";
+	}
+	if (a->lost.stack_errors) {
+		line(f, label, "stacks unreadable %" PRIu64 " (target memory unreadable)",
+		     a->lost.stack_errors);
+		label = "";
+	}
+	if (a->lost.unresolved_frames)
+		line(f, label, "frames unresolved %" PRIu64 " (target memory unreadable)",
+		     a->lost.unresolved_frames);
+}
+
 /* Each loss next to what fixes it, as the flag names in --help. */
 static void print_lost(FILE *f, const struct proc_report *p)
 {
@@ -310,8 +528,11 @@ static void print_lost(FILE *f, const struct proc_report *p)
 		     " (probe misconfigured; please report)", p->lost.gc_bad_generation);
 		label = "";
 	}
-	if (p->lost.probes_failed)
+	if (p->lost.probes_failed) {
 		line(f, label, "probes failed %u (see probes above)", p->lost.probes_failed);
+		label = "";
+	}
+	print_alloc_lost(f, &p->alloc, label);
 }
 
 static void print_proc(FILE *f, const struct proc_report *p)
@@ -324,6 +545,7 @@ static void print_proc(FILE *f, const struct proc_report *p)
 	print_arenas(f, p);
 	print_syscalls(f, &p->stats);
 	print_measured(f, p);
+	print_alloc(f, p);
 	print_probes(f, p);
 	print_lost(f, p);
 }

@@ -1,4 +1,5 @@
 /* Helpers on the report struct: see report.h. */
+#include <stdlib.h>
 #include "report.h"
 
 /* Saturating: a wrapped total would print a small, believable number. */
@@ -18,6 +19,12 @@ uint64_t proc_report_lost_total(const struct proc_report *p)
 	t = add_sat(t, p->lost.gc_unmatched);
 	t = add_sat(t, p->lost.gc_bad_generation);
 	t = add_sat(t, p->lost.probes_failed);
+	/* --alloc losses: zero when allocation tracing is off. */
+	t = add_sat(t, p->alloc.lost.live_map_full);
+	t = add_sat(t, p->alloc.lost.stack_map_full);
+	t = add_sat(t, p->alloc.lost.truncated_stacks);
+	t = add_sat(t, p->alloc.lost.stack_errors);
+	t = add_sat(t, p->alloc.lost.unresolved_frames);
 	return t;
 }
 
@@ -34,4 +41,43 @@ const char *proc_state_name(enum proc_state s)
 		return "detached";
 	}
 	return "unknown";
+}
+
+static void alloc_stack_release(struct alloc_stack *s)
+{
+	if (s->python)
+		for (unsigned i = 0; i < s->n_python; i++) {
+			free(s->python[i].file);
+			free(s->python[i].function);
+		}
+	free(s->python);
+	if (s->native)
+		for (unsigned i = 0; i < s->n_native; i++)
+			free(s->native[i]);
+	free(s->native);
+	s->python = NULL;
+	s->native = NULL;
+	s->n_python = s->n_native = 0;
+}
+
+/* Everything a report owns is heap memory: each stack's strings and arrays,
+ * each process's stacks array, and r->procs itself, which is freed here too,
+ * so that callers call this instead of free(r->procs).  The report is left
+ * empty (procs NULL, n_procs 0), so a second call is harmless. */
+void report_release(struct report *r)
+{
+	if (!r)
+		return;
+	for (unsigned i = 0; r->procs && i < r->n_procs; i++) {
+		struct alloc_report *a = &r->procs[i].alloc;
+
+		for (unsigned k = 0; a->stacks && k < a->n_stacks; k++)
+			alloc_stack_release(&a->stacks[k]);
+		free(a->stacks);
+		a->stacks = NULL;
+		a->n_stacks = 0;
+	}
+	free(r->procs);
+	r->procs = NULL;
+	r->n_procs = 0;
 }

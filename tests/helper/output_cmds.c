@@ -294,6 +294,194 @@ static int cmd_report_sample(int argc, char **argv)
 	return 0;
 }
 
+/* ---- --alloc: a synthetic report with known stacks ------------------------- */
+
+/* Test-tool allocations: running out of memory here is not under test. */
+static void *xrealloc(void *p, size_t n)
+{
+	p = realloc(p, n);
+	if (!p) {
+		perror("pmt-test-tool");
+		exit(1);
+	}
+	return p;
+}
+
+static char *xstrdup(const char *s)
+{
+	return strcpy(xrealloc(NULL, strlen(s) + 1), s);
+}
+
+static struct alloc_stack *add_stack(struct alloc_report *a, uint64_t live_bytes,
+				     uint64_t live_count, uint64_t bytes, uint64_t count)
+{
+	struct alloc_stack *s;
+
+	a->stacks = xrealloc(a->stacks, (a->n_stacks + 1) * sizeof(*a->stacks));
+	s = &a->stacks[a->n_stacks++];
+	*s = (struct alloc_stack){ .live_bytes = live_bytes, .live_count = live_count,
+		.bytes = bytes, .count = count };
+	return s;
+}
+
+/* Frames are added innermost first, as the report holds them. */
+static void add_py(struct alloc_stack *s, const char *file, const char *function, int line)
+{
+	s->python = xrealloc(s->python, (s->n_python + 1) * sizeof(*s->python));
+	s->python[s->n_python++] = (struct py_frame_info){ xstrdup(file), xstrdup(function), line };
+}
+
+static void add_native(struct alloc_stack *s, const char *sym)
+{
+	s->native = xrealloc(s->native, (s->n_native + 1) * sizeof(*s->native));
+	s->native[s->n_native++] = xstrdup(sym);
+}
+
+/* Process A (tests/13-alloc-output.bats asserts all of it): partial coverage,
+ * sampled, 15 stacks so that both top-10 lists are cut and differ.  First a
+ * hostile stack (20000 bytes, all live), then stack k = 0..11: live (12-k)
+ * KB in 12-k blocks, allocated 5(k+1) KB in 5(k+1) blocks, frames
+ * "/app/mod<k>.py:<10+k> f<k>" then "/app/main.py:100 main", then
+ * PyObject_Malloc; then a deep truncated stack (100000 bytes, none live) and
+ * one with no frames (300 bytes, none live). */
+static void sample_alloc_a(struct proc_report *p)
+{
+	struct alloc_report *a = &p->alloc;
+	struct alloc_stack *s;
+	char file[64], fn[16];
+
+	p->pid = 5151;
+	snprintf(p->comm, sizeof(p->comm), "python3.11");
+	p->interp_kind = "static";
+	p->exit_status = -1;
+	p->traced_seconds = 3.0;
+	*a = (struct alloc_report){ .enabled = true, .count = 100000, .bytes = 6400000,
+		.frees = 90000, .freed_bytes = 5000000, .live_bytes = 1400000, .live_count = 10000,
+		.peak_live_bytes = 2000000, .rate_bytes_per_s = 6400000 / 3.0, .sampled = true,
+		.sample_every = 64, .coverage_known = true, .coverage = 0.35, .retained_known = true,
+		.retained_bytes = 3 << 20 };
+	snprintf(a->coverage_reason, sizeof(a->coverage_reason),
+		 "LTO build: about 190 call sites inline pymalloc and are not probed");
+	a->lost.live_map_full = 5;
+	a->lost.stack_map_full = 2;
+	a->lost.truncated_stacks = 1;
+	a->lost.stack_errors = 3;
+	a->lost.unresolved_frames = 4;
+	/* Everything a target can put in a name, on the stack with most live
+	 * bytes so that every format shows it. */
+	s = add_stack(a, 20000, 1, 20000, 1);
+	add_py(s, "/tmp/evil;dir\nname\"q\xff.py", "bad;fn\x1b[2J\"\xc3\x28\\", -1);
+	add_py(s, "/app/main.py", "main", 100);
+	add_native(s, "sym;x\n\xfe (lib\"so)");
+	add_native(s, "");
+	for (unsigned k = 0; k < 12; k++) {
+		s = add_stack(a, (12 - k) * 1000, 12 - k, (k + 1) * 5000, (k + 1) * 5);
+		snprintf(file, sizeof(file), "/app/mod%u.py", k);
+		snprintf(fn, sizeof(fn), "f%u", k);
+		add_py(s, file, fn, 10 + k);
+		add_py(s, "/app/main.py", "main", 100);
+		add_native(s, "PyObject_Malloc+0x12 (/usr/bin/python3.11)");
+	}
+	s = add_stack(a, 0, 0, 100000, 50);
+	s->truncated = true;
+	for (unsigned k = 0; k < 40; k++) {
+		snprintf(fn, sizeof(fn), "rec%u", k);
+		add_py(s, "/app/deep.py", fn, 7);
+	}
+	add_stack(a, 0, 0, 300, 3);
+}
+
+/* Process B: a hostile comm, coverage and retained memory unknown, a stack
+ * with nothing live. */
+static void sample_alloc_b(struct proc_report *p)
+{
+	static const char comm[16] = "ev;il\n\xff\"nam  x;y";
+	struct alloc_report *a = &p->alloc;
+	struct alloc_stack *s;
+
+	p->pid = 5152;
+	memcpy(p->comm, comm, sizeof(p->comm));
+	p->interp_kind = "libpython";
+	p->exit_status = -1;
+	p->traced_seconds = 1.0;
+	*a = (struct alloc_report){ .enabled = true, .count = 30, .bytes = 3000, .frees = 10,
+		.freed_bytes = 1000, .live_bytes = 2000, .live_count = 20, .peak_live_bytes = 2500,
+		.rate_bytes_per_s = 3000 };
+	snprintf(a->coverage_reason, sizeof(a->coverage_reason),
+		 "no allocator call count to compare with");
+	snprintf(a->retained_reason, sizeof(a->retained_reason),
+		 "pymalloc's arena list could not be read");
+	s = add_stack(a, 2000, 20, 2000, 20);
+	add_py(s, "/srv/app.py", "handler", 42);
+	s = add_stack(a, 0, 0, 1000, 10);
+	add_py(s, "/srv/app.py", "handler", 43);
+}
+
+/* Process D: good coverage, native-only stack, and a stack identical to one
+ * of process A's (speedscope frames are shared across processes). */
+static void sample_alloc_d(struct proc_report *p)
+{
+	struct alloc_report *a = &p->alloc;
+	struct alloc_stack *s;
+
+	p->pid = 5154;
+	snprintf(p->comm, sizeof(p->comm), "worker");
+	p->interp_kind = "libpython";
+	p->exit_status = -1;
+	p->traced_seconds = 2.0;
+	*a = (struct alloc_report){ .enabled = true, .count = 2, .bytes = 8192, .live_bytes = 8192,
+		.live_count = 2, .peak_live_bytes = 8192, .rate_bytes_per_s = 4096,
+		.coverage_known = true, .coverage = 0.97, .retained_known = true };
+	s = add_stack(a, 4096, 1, 4096, 1);
+	add_native(s, "malloc+0x4 (/lib/x86_64-linux-gnu/libc.so.6)");
+	add_native(s, "_PyBytes_FromSize+0x30 (/usr/lib/libpython3.12.so.1.0)");
+	s = add_stack(a, 4096, 1, 4096, 1);
+	add_py(s, "/app/mod0.py", "f0", 10);
+	add_py(s, "/app/main.py", "main", 100);
+	add_native(s, "PyObject_Malloc+0x12 (/usr/bin/python3.11)");
+}
+
+/* Process C (pid 5153) has --alloc off. */
+static int cmd_report_sample_alloc(int argc, char **argv)
+{
+	struct report r = { .final = true, .elapsed_seconds = 3.0, .n_procs = 4 };
+	const char *what = argc == 2 ? argv[1] : "";
+	int err = 0;
+
+	if (argc != 2) {
+		fprintf(stderr, "usage: %s json|text|folded-live|folded-alloc|speedscope\n",
+			argv[0]);
+		return 2;
+	}
+	r.procs = calloc(r.n_procs, sizeof(*r.procs));
+	if (!r.procs)
+		return 1;
+	sample_alloc_a(&r.procs[0]);
+	sample_alloc_b(&r.procs[1]);
+	r.procs[2].pid = 5153;
+	snprintf(r.procs[2].comm, sizeof(r.procs[2].comm), "noalloc");
+	r.procs[2].exit_status = -1;
+	sample_alloc_d(&r.procs[3]);
+	if (!strcmp(what, "json"))
+		output_json(stdout, &r);
+	else if (!strcmp(what, "text"))
+		output_text(stdout, &r);
+	else if (!strcmp(what, "folded-live"))
+		err = output_folded(stdout, &r, WEIGHT_LIVE);
+	else if (!strcmp(what, "folded-alloc"))
+		err = output_folded(stdout, &r, WEIGHT_ALLOC);
+	else if (!strcmp(what, "speedscope"))
+		err = output_speedscope(stdout, &r);
+	else
+		err = -EINVAL;
+	report_release(&r);
+	/* Twice: the second call must find nothing to free. */
+	report_release(&r);
+	if (err)
+		fprintf(stderr, "error: %s\n", strerror(-err));
+	return err ? 1 : 0;
+}
+
 static int cmd_perfcount(int argc, char **argv)
 {
 	char reason[256];
@@ -328,6 +516,8 @@ const struct tool_cmd output_cmds[] = {
 	{ "json-misuse", "check that unbalanced JSON writer use is detected", cmd_json_misuse },
 	{ "units", "bytes|sbytes|ns|seconds VALUE: format a number", cmd_units },
 	{ "report-sample", "json|text [interval]: print a synthetic report", cmd_report_sample },
+	{ "report-sample-alloc", "json|text|folded-live|folded-alloc|speedscope: --alloc report",
+	  cmd_report_sample_alloc },
 	{ "perfcount", "PID: cache counters, or 'unsupported: <reason>'", cmd_perfcount },
 	{ NULL, NULL, NULL },
 };
