@@ -506,14 +506,14 @@ static __always_inline void stack_key_fill(void *ctx, struct pmt_proc_stats *st,
 }
 
 static __always_inline void record_alloc(void *ctx, struct pmt_proc_stats *st, __u32 tgid,
-					 __u64 addr, __u64 size)
+					 __u64 addr, __u64 size, bool raw)
 {
 	struct pmt_live lv = {};
 	struct pmt_stack_stats zero = {}, *ss;
 	__s64 now;
 
 	stack_key_fill(ctx, st, &lv.key, tgid);
-	lv.size = size;
+	lv.size = size | (raw ? PMT_LIVE_RAW : 0);
 	ss = bpf_map_lookup_elem(&stack_stats, &lv.key);
 	if (!ss) {
 		if (bpf_map_update_elem(&stack_stats, &lv.key, &zero, BPF_NOEXIST) == -E2BIG)
@@ -532,6 +532,8 @@ static __always_inline void record_alloc(void *ctx, struct pmt_proc_stats *st, _
 	}
 	now = __sync_fetch_and_add(&st->live_bytes, (__s64)size) + (__s64)size;
 	add_max(&st->peak_live_bytes, now);
+	if (!raw)
+		__sync_fetch_and_add(&st->pm_live_bytes, (__s64)size);
 }
 
 static __always_inline void record_free(struct pmt_proc_stats *st, __u64 addr)
@@ -545,7 +547,9 @@ static __always_inline void record_free(struct pmt_proc_stats *st, __u64 addr)
 	lv = bpf_map_lookup_elem(&live, &addr);
 	if (!lv)
 		return; /* allocated before the trace, unsampled, or already freed */
-	size = lv->size;
+	size = lv->size & ~PMT_LIVE_RAW;
+	if (!(lv->size & PMT_LIVE_RAW))
+		__sync_fetch_and_sub(&st->pm_live_bytes, (__s64)size);
 	ss = bpf_map_lookup_elem(&stack_stats, &lv->key);
 	if (ss) {
 		__sync_fetch_and_add(&ss->free_count, 1);
@@ -634,7 +638,7 @@ int uretprobe_alloc_return(struct pt_regs *ctx)
 	if (!ret)
 		goto failed;
 	if (copy.sampled)
-		record_alloc(ctx, st, tgid, ret, copy.size);
+		record_alloc(ctx, st, tgid, ret, copy.size, cookie & PMT_ALLOC_RAW);
 	return 0;
 failed:
 	if (copy.size)

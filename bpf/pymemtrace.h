@@ -89,6 +89,7 @@ struct pmt_proc_stats {
 	__u64 free_bytes;
 	__s64 live_bytes;         /* running total of tracked live bytes */
 	__s64 peak_live_bytes;    /* its high-water mark */
+	__s64 pm_live_bytes;      /* the part of live_bytes in pymalloc blocks */
 	__u64 alloc_failed;       /* the allocator returned NULL */
 	__u64 live_map_full;      /* allocation not tracked as live: --max-live */
 	__u64 stack_map_full;     /* stack not recorded: --max-stacks */
@@ -141,11 +142,13 @@ struct pmt_stack_stats {
 	__u64 free_count, free_bytes;
 };
 
-/* A live allocation, by address. */
+/* A live allocation, by address.  size carries PMT_LIVE_RAW in its top bit
+ * for blocks from libc (raw domain, native code) rather than pymalloc. */
 struct pmt_live {
 	__u64 size;
 	struct pmt_stack_key key;
 };
+#define PMT_LIVE_RAW (1ULL << 63)
 
 #define PMT_MAX_NATIVE_FRAMES 32
 

@@ -17,13 +17,16 @@ static struct bpf_program *prog_for(struct pymemtrace_bpf *skel, enum plan_prog 
 	case PLAN_ARENA_ALLOC:     return skel->progs.uprobe_arena_alloc;
 	case PLAN_ARENA_ALLOC_RET: return skel->progs.uretprobe_arena_alloc;
 	case PLAN_ARENA_FREE:      return skel->progs.uprobe_arena_free;
+	case PLAN_ALLOC_ENTRY:     return skel->progs.uprobe_alloc_entry;
+	case PLAN_ALLOC_RETURN:    return skel->progs.uretprobe_alloc_return;
+	case PLAN_FREE:            return skel->progs.uprobe_free;
 	}
 	return NULL;
 }
 
 static bool is_retprobe(enum plan_prog prog)
 {
-	return prog == PLAN_GC_RETURN || prog == PLAN_ARENA_ALLOC_RET;
+	return prog == PLAN_GC_RETURN || prog == PLAN_ARENA_ALLOC_RET || prog == PLAN_ALLOC_RETURN;
 }
 
 static struct bpf_link *attach_one(struct pymemtrace_bpf *skel, const struct plan *plan,
@@ -42,8 +45,8 @@ static struct bpf_link *attach_one(struct pymemtrace_bpf *skel, const struct pla
 		LIBBPF_OPTS(bpf_uprobe_opts, opts, .retprobe = is_retprobe(pp->prog),
 			    .bpf_cookie = pp->cookie);
 
-		return bpf_program__attach_uprobe_opts(prog, in->pid, in->open_path,
-						       pp->file_offset, &opts);
+		return bpf_program__attach_uprobe_opts(prog, in->pid, pp->path, pp->file_offset,
+						       &opts);
 	}
 }
 

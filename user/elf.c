@@ -648,6 +648,10 @@ int elf_file__symbolize(struct elf_file *ef, uint64_t vaddr, struct elf_sym *out
 		r--;
 	if (r->size && vaddr >= r->vaddr + r->size)
 		return -ENOENT;
+	/* An unsized symbol (_fini, hand-written asm) is trusted only nearby:
+	 * past the last function it would swallow everything. */
+	if (!r->size && vaddr - r->vaddr >= 4096)
+		return -ENOENT;
 	if (!sym_get(ef, r->tab, r->idx, out))
 		return -ENOENT;
 	*off = vaddr - r->vaddr;
@@ -676,6 +680,19 @@ int elf_file__vaddr_to_offset(const struct elf_file *ef, uint64_t vaddr, uint64_
 		return -ENOENT;
 	*off = ph->p_offset + (vaddr - ph->p_vaddr);
 	return 0;
+}
+
+int elf_file__offset_to_vaddr(const struct elf_file *ef, uint64_t off, uint64_t *vaddr)
+{
+	for (size_t i = 0; i < ef->phnum; i++) {
+		const GElf_Phdr *ph = &ef->phdrs[i];
+
+		if (ph->p_type == PT_LOAD && off >= ph->p_offset && off - ph->p_offset < ph->p_filesz) {
+			*vaddr = ph->p_vaddr + (off - ph->p_offset);
+			return 0;
+		}
+	}
+	return -ENOENT;
 }
 
 int elf_file__read_vaddr(const struct elf_file *ef, uint64_t vaddr, void *buf, size_t len)

@@ -76,6 +76,9 @@ int elf_file__symbolize(struct elf_file *ef, uint64_t vaddr, struct elf_sym *out
  * that contains it.  0, -ENOENT (not in a file-backed part of a segment). */
 int elf_file__vaddr_to_offset(const struct elf_file *ef, uint64_t vaddr, uint64_t *off);
 
+/* The reverse: the vaddr of file offset off in a PT_LOAD segment.  0 or -ENOENT. */
+int elf_file__offset_to_vaddr(const struct elf_file *ef, uint64_t off, uint64_t *vaddr);
+
 /* Copies len bytes that live at vaddr in the file image (code, .rodata, .data).
  * Returns 0, -ENOENT (not file-backed, e.g. .bss) or -ERANGE (runs past EOF). */
 int elf_file__read_vaddr(const struct elf_file *ef, uint64_t vaddr, void *buf, size_t len);

@@ -14,6 +14,10 @@ struct env env = {
 	.max_procs = 1024,     /* --max-procs */
 	.ringbuf_kb = 256,     /* --ringbuf-kb */
 	.max_threads = 8192,   /* --max-threads */
+	.sample_every = 1,     /* --sample */
+	.max_live = 1 << 20,   /* --max-live: about 56 MiB of kernel memory */
+	.max_stacks = 16384,   /* --max-stacks */
+	.top = 10,             /* --top */
 };
 
 enum {
@@ -22,6 +26,14 @@ enum {
 	OPT_MAX_PROCS,
 	OPT_RINGBUF_KB,
 	OPT_MAX_THREADS,
+	OPT_ALLOC,
+	OPT_SAMPLE,
+	OPT_MAX_LIVE,
+	OPT_MAX_STACKS,
+	OPT_TOP,
+	OPT_FOLDED,
+	OPT_FOLDED_WEIGHT,
+	OPT_SPEEDSCOPE,
 };
 
 const char *argp_program_version = "pymemtrace " PMT_VERSION;
@@ -58,10 +70,19 @@ static const struct argp_option opts[] = {
 	{ "dry-run", OPT_DRY_RUN, NULL, 0, "Resolve targets and probes, print the plan, attach nothing", 2 },
 	{ "verbose", 'v', NULL, 0, "Say which interpreter, symbols and probes were chosen, and why (-vv: libbpf debug)", 2 },
 	{ "quiet", 'q', NULL, 0, "No progress messages on stderr", 2 },
-	{ NULL, 0, NULL, 0, "Sizes:", 3 },
-	{ "max-procs", OPT_MAX_PROCS, "N", 0, "Processes the statistics map can hold (default 1024)", 3 },
-	{ "max-threads", OPT_MAX_THREADS, "N", 0, "Threads with a probe in flight the per-thread maps can hold (default 8192)", 3 },
-	{ "ringbuf-kb", OPT_RINGBUF_KB, "KB", 0, "Ring buffer size for rare events, power of 2 (default 256)", 3 },
+	{ NULL, 0, NULL, 0, "Allocations:", 3 },
+	{ "alloc", OPT_ALLOC, NULL, 0, "Trace allocations by Python and native stack, with live (leaked) bytes", 3 },
+	{ "sample", OPT_SAMPLE, "N", 0, "With --alloc: record a random 1 in N allocations; counts and bytes become estimates (default 1: all)", 3 },
+	{ "top", OPT_TOP, "N", 0, "Stacks shown in the text report, by live and by allocated bytes (default 10)", 3 },
+	{ "folded", OPT_FOLDED, "FILE", 0, "Write folded stacks (flamegraph.pl, inferno, speedscope) to FILE", 3 },
+	{ "folded-weight", OPT_FOLDED_WEIGHT, "live|alloc", 0, "Weight of --folded stacks: live bytes (default) or allocated bytes", 3 },
+	{ "speedscope", OPT_SPEEDSCOPE, "FILE", 0, "Write a speedscope profile (bytes as the weight) to FILE", 3 },
+	{ NULL, 0, NULL, 0, "Sizes:", 4 },
+	{ "max-live", OPT_MAX_LIVE, "N", 0, "Live allocations tracked (default 1048576); more are counted as lost", 4 },
+	{ "max-stacks", OPT_MAX_STACKS, "N", 0, "Distinct allocation stacks recorded (default 16384)", 4 },
+	{ "max-procs", OPT_MAX_PROCS, "N", 0, "Processes the statistics map can hold (default 1024)", 4 },
+	{ "max-threads", OPT_MAX_THREADS, "N", 0, "Threads with a probe in flight the per-thread maps can hold (default 8192)", 4 },
+	{ "ringbuf-kb", OPT_RINGBUF_KB, "KB", 0, "Ring buffer size for rare events, power of 2 (default 256)", 4 },
 	{},
 };
 
@@ -143,6 +164,43 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 			argp_error(state, "invalid --ringbuf-kb '%s': want a power of 2, 4..1048576", arg);
 		env.ringbuf_kb = v;
 		break;
+	case OPT_ALLOC:
+		env.alloc = true;
+		break;
+	case OPT_SAMPLE:
+		if (parse_ulong(arg, 1, 1 << 20, &v))
+			argp_error(state, "invalid --sample '%s': want 1..1048576", arg);
+		env.sample_every = v;
+		break;
+	case OPT_MAX_LIVE:
+		if (parse_ulong(arg, 1024, 1 << 26, &v))
+			argp_error(state, "invalid --max-live '%s': want 1024..67108864", arg);
+		env.max_live = v;
+		break;
+	case OPT_MAX_STACKS:
+		if (parse_ulong(arg, 64, 1 << 22, &v))
+			argp_error(state, "invalid --max-stacks '%s': want 64..4194304", arg);
+		env.max_stacks = v;
+		break;
+	case OPT_TOP:
+		if (parse_ulong(arg, 1, 10000, &v))
+			argp_error(state, "invalid --top '%s': want 1..10000", arg);
+		env.top = v;
+		break;
+	case OPT_FOLDED:
+		env.folded_path = arg;
+		break;
+	case OPT_FOLDED_WEIGHT:
+		if (!strcmp(arg, "live"))
+			env.folded_weight = 0;
+		else if (!strcmp(arg, "alloc"))
+			env.folded_weight = 1;
+		else
+			argp_error(state, "invalid --folded-weight '%s': want live or alloc", arg);
+		break;
+	case OPT_SPEEDSCOPE:
+		env.speedscope_path = arg;
+		break;
 	case ARGP_KEY_ARG:
 		/* Everything from the first non-option on is the command. */
 		env.cmd = &state->argv[state->next - 1];
@@ -153,6 +211,8 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 			argp_error(state, "nothing to trace: give -p PID or -- CMD");
 		if (env.n_pids && env.cmd)
 			argp_error(state, "give either -p PID or -- CMD, not both");
+		if ((env.sample_every > 1 || env.folded_path || env.speedscope_path) && !env.alloc)
+			argp_error(state, "--sample, --folded and --speedscope need --alloc");
 		break;
 	default:
 		return ARGP_ERR_UNKNOWN;

@@ -35,6 +35,15 @@ struct env {
 	unsigned max_procs;       /* --max-procs: size of the per-process map */
 	unsigned ringbuf_kb;      /* --ringbuf-kb */
 	unsigned max_threads;     /* --max-threads: size of per-thread pending maps */
+
+	bool alloc;               /* --alloc: allocations by stack, live bytes */
+	unsigned sample_every;    /* --sample N: 1 in N allocations (1: all) */
+	unsigned max_live;        /* --max-live: live allocations tracked */
+	unsigned max_stacks;      /* --max-stacks: distinct stacks recorded */
+	unsigned top;             /* --top N: stacks in the text report */
+	const char *folded_path;  /* --folded FILE */
+	int folded_weight;        /* --folded-weight: enum stack_weight */
+	const char *speedscope_path; /* --speedscope FILE */
 };
 
 extern struct env env;

@@ -70,7 +70,8 @@ static int dry_run(void)
 	for (unsigned i = 0; i < env.n_pids; i++) {
 		struct plan plan;
 		char err[512];
-		int ret = plan__build(env.pids[i], &plan, err, sizeof(err));
+		struct plan_opts po = { .alloc = env.alloc };
+		int ret = plan__build(env.pids[i], &po, &plan, err, sizeof(err));
 
 		if (ret) {
 			pr_err("%s", err);
@@ -186,6 +187,11 @@ int main(int argc, char **argv)
 	so.max_procs = env.max_procs;
 	so.max_threads = env.max_threads;
 	so.ringbuf_kb = env.ringbuf_kb;
+	so.alloc = env.alloc;
+	so.sample_every = env.sample_every;
+	so.max_live = env.max_live;
+	so.max_stacks = env.max_stacks;
+	so.top = env.top;
 	so.duration = env.duration;
 	so.interval = env.interval;
 	so.on_interval = print_interval;
@@ -222,7 +228,7 @@ int main(int argc, char **argv)
 	ret = write_reports(&r);
 	if (ret && code == EXIT_OK)
 		code = ret;
-	free(r.procs);
+	report_release(&r);
 out:
 	session__free(s);
 	return code;

@@ -4,6 +4,9 @@
 #include <string.h>
 #include "log.h"
 #include "plan.h"
+#include "probe_site.h"
+#include "procmaps.h"
+#include "remote_mem.h"
 #include "pymemtrace.h"
 #include "x86_decode.h"
 
@@ -252,9 +255,212 @@ static void plan_arenas(struct plan *p)
 	snprintf(f->reason, sizeof(f->reason), "%s", how);
 }
 
+/* ---- allocations ----------------------------------------------------------- */
+
+enum { FN_MALLOC, FN_CALLOC, FN_REALLOC, FN_FREE, FN_NR };
+
+static const struct alloc_fn {
+	const char *pymalloc;     /* static pymalloc function (.symtab) */
+	const char *libc;         /* libc's function (.dynsym) */
+	const char *name;         /* report name prefix */
+	uint64_t kind;            /* enum pmt_alloc_kind */
+	unsigned keep;            /* argument registers the entry probe reads */
+} alloc_fns[FN_NR] = {
+	[FN_MALLOC]  = { "_PyObject_Malloc",  "malloc",  "malloc",  PMT_ALLOC_MALLOC,  PS_RDI | PS_RSI },
+	[FN_CALLOC]  = { "_PyObject_Calloc",  "calloc",  "calloc",  PMT_ALLOC_CALLOC,  PS_RDI | PS_RSI | PS_RDX },
+	[FN_REALLOC] = { "_PyObject_Realloc", "realloc", "realloc", PMT_ALLOC_REALLOC, PS_RDI | PS_RSI | PS_RDX },
+	[FN_FREE]    = { "_PyObject_Free",    "free",    "free",    PMT_ALLOC_FREE,    PS_RDI | PS_RSI },
+};
+
+#define PYMEM_ALLOCATOR_SIZE 40 /* PyMemAllocatorEx: ctx, malloc, calloc, realloc, free */
+
+/* The functions pymalloc's object domain really calls, from the allocator
+ * struct (_PyObject) that the exported PyObject_Malloc loads: its first data
+ * reference is the struct or its malloc slot.  Read from the target, so a
+ * replaced allocator (debug hooks, tracemalloc) is seen as it is. */
+static int pymalloc_from_struct(struct plan *p, uint64_t fns[FN_NR], char *how, size_t howlen)
+{
+	struct interp *in = &p->interp;
+	struct elf_sym sym;
+	uint8_t code[128];
+	uint64_t ref, v[5], off;
+
+	if (interp__symbol(in, "PyObject_Malloc", &sym) ||
+	    elf_file__read_vaddr(in->elf, sym.vaddr, code, sizeof(code)) ||
+	    x86_first_data_ref(code, sizeof(code), sym.vaddr, 16, &ref)) {
+		fmt_msg(how, howlen, "PyObject_Malloc's code does not show the allocator struct");
+		return -ENOENT;
+	}
+	for (int back = 8; back >= 0; back -= 8) {
+		uint64_t base = ref - back;
+		bool ok;
+
+		if (remote_read(in->pid, base + in->load_bias, v, sizeof(v)))
+			continue;
+		ok = true;
+		for (int i = 1; i <= 4; i++)
+			ok = ok && v[i] > in->load_bias &&
+			     !elf_file__vaddr_to_offset(in->elf, v[i] - in->load_bias, &off);
+		if (!ok)
+			continue;
+		for (int i = 0; i < FN_NR; i++)
+			fns[i] = v[i + 1] - in->load_bias;
+		fmt_msg(how, howlen, "the object allocator struct at 0x%llx, read from the process "
+			"(found by decoding PyObject_Malloc)", (unsigned long long)base);
+		return 0;
+	}
+	fmt_msg(how, howlen, "the object allocator struct near 0x%llx does not point into the "
+		"interpreter (a custom allocator or debug hooks?)", (unsigned long long)ref);
+	return -ENOENT;
+}
+
+static int pymalloc_functions(struct plan *p, uint64_t fns[FN_NR], char *how, size_t howlen)
+{
+	struct elf_sym sym;
+	int found = 0;
+
+	for (int i = 0; i < FN_NR; i++)
+		if (!interp__symbol(&p->interp, alloc_fns[i].pymalloc, &sym) &&
+		    sym.source == ELF_SRC_SYMTAB) {
+			fns[i] = sym.vaddr;
+			found++;
+		}
+	if (found == FN_NR) {
+		fmt_msg(how, howlen, "pymalloc functions from .symtab");
+		return 0;
+	}
+	return pymalloc_from_struct(p, fns, how, howlen);
+}
+
+/* Plans the entry (+ return) probes of one allocator function. */
+static void plan_alloc_fn(struct plan *p, struct elf_file *ef, const char *path, uint64_t vaddr,
+			  uint64_t size, const struct alloc_fn *fn, bool raw, const char *where)
+{
+	uint64_t kind = fn->kind | (raw ? PMT_ALLOC_RAW : 0);
+	bool is_free = fn->kind == PMT_ALLOC_FREE;
+	/* libc's functions take no ctx: the arguments start one register earlier */
+	unsigned keep = raw ? fn->keep >> 1 : fn->keep;
+	struct probe_site site = {};
+	uint8_t code[256];
+	size_t len = size && size < sizeof(code) ? size : sizeof(code);
+	struct plan_probe *e, *r = NULL;
+	uint64_t off;
+
+	e = plan_add(p, is_free ? PLAN_FREE : PLAN_ALLOC_ENTRY, NULL);
+	if (!is_free)
+		r = plan_add(p, PLAN_ALLOC_RETURN, NULL);
+	if (!e || (!is_free && !r))
+		return;
+	e->path = r ? (r->path = path) : path;
+	e->name = raw ? (is_free ? "raw_free" : "raw_alloc") : (is_free ? "pymalloc_free" : "pymalloc_alloc");
+	if (r)
+		r->name = raw ? "raw_alloc_return" : "pymalloc_alloc_return";
+	snprintf(e->target, sizeof(e->target), "%s", raw ? fn->libc : fn->pymalloc);
+	if (r)
+		memcpy(r->target, e->target, sizeof(r->target));
+	if (elf_file__read_vaddr(ef, vaddr, code, len) ||
+	    probe_site_choose(code, len, vaddr, keep, !is_free, &site)) {
+		fmt_msg(e->reason, sizeof(e->reason), "cannot read the code of '%s'", e->target);
+		if (r)
+			memcpy(r->reason, e->reason, sizeof(r->reason));
+		return;
+	}
+	if (elf_file__vaddr_to_offset(ef, site.vaddr, &off)) {
+		fmt_msg(e->reason, sizeof(e->reason), "'%s' is not in a loaded segment", e->target);
+		return;
+	}
+	e->vaddr = site.vaddr;
+	e->file_offset = off;
+	e->cookie = kind;
+	e->available = true;
+	fmt_msg(e->how, sizeof(e->how), "uprobe %s+%llu @0x%llx ('%s', %s)", e->target,
+		(unsigned long long)(site.vaddr - vaddr), (unsigned long long)site.vaddr, site.insn,
+		site.emulated ? "emulated" : "single-stepped");
+	fmt_msg(e->reason, sizeof(e->reason), "%s; %s", where, site.why);
+	if (r) {
+		r->vaddr = e->vaddr;
+		r->file_offset = off;
+		r->cookie = kind;
+		r->available = true;
+		fmt_msg(r->how, sizeof(r->how), "uretprobe %s+%llu @0x%llx", r->target,
+			(unsigned long long)(site.vaddr - vaddr), (unsigned long long)site.vaddr);
+		memcpy(r->reason, e->reason, sizeof(r->reason));
+	}
+}
+
+/* The process's C library: the executable mapping whose file defines the
+ * malloc family.  File names only pick candidates; the symbols decide. */
+static struct elf_file *open_libc(struct plan *p, char *path, size_t pathlen)
+{
+	struct procmaps m = {};
+	struct elf_file *ef = NULL;
+	struct elf_sym sym;
+
+	if (procmaps__load(p->interp.pid, &m, NULL))
+		return NULL;
+	for (size_t i = 0; i < m.n && !ef; i++) {
+		const char *base = strrchr(m.v[i].path, '/');
+
+		if (!(m.v[i].perms & PM_X) || !base || strncmp(base + 1, "libc", 4) ||
+		    (base[5] != '.' && base[5] != '-'))
+			continue;
+		fmt_msg(path, pathlen, "/proc/%d/root%s", (int)p->interp.pid, m.v[i].path);
+		ef = elf_file__open(path, NULL, 0);
+		if (ef && elf_file__find_symbol(ef, "malloc", &sym)) {
+			elf_file__free(ef);
+			ef = NULL;
+		}
+	}
+	procmaps__release(&m);
+	return ef;
+}
+
+static void plan_alloc(struct plan *p)
+{
+	uint64_t fns[FN_NR] = {};
+	char how[256] = "";
+	struct elf_file *libc;
+	struct elf_sym sym;
+
+	if (!pymalloc_functions(p, fns, how, sizeof(how))) {
+		for (int i = 0; i < FN_NR; i++) {
+			uint64_t off = 1, size = 0;
+			struct elf_sym fs;
+
+			/* the function's size bounds the branch-target scan */
+			if (!elf_file__symbolize(p->interp.elf, fns[i], &fs, &off) && off == 0)
+				size = fs.size;
+			plan_alloc_fn(p, p->interp.elf, p->interp.open_path, fns[i], size,
+				      &alloc_fns[i], false, how);
+		}
+	} else {
+		struct plan_probe *pp = plan_add(p, PLAN_ALLOC_ENTRY, "pymalloc_alloc");
+
+		if (pp)
+			fmt_msg(pp->reason, sizeof(pp->reason), "pymalloc allocations unavailable: %s", how);
+	}
+	libc = open_libc(p, p->libc_path, sizeof(p->libc_path));
+	if (!libc) {
+		struct plan_probe *pp = plan_add(p, PLAN_ALLOC_ENTRY, "raw_alloc");
+
+		if (pp)
+			fmt_msg(pp->reason, sizeof(pp->reason), "no C library with malloc found in the "
+				"process's mappings: raw-domain and native allocations are not seen");
+		return;
+	}
+	for (int i = 0; i < FN_NR; i++) {
+		if (elf_file__find_symbol(libc, alloc_fns[i].libc, &sym))
+			continue;
+		plan_alloc_fn(p, libc, p->libc_path, sym.vaddr, sym.size, &alloc_fns[i], true,
+			      "raw domain and native code: the C library's allocator");
+	}
+	elf_file__free(libc);
+}
+
 /* ---- plan ----------------------------------------------------------------- */
 
-int plan__build(pid_t pid, struct plan *p, char *err, size_t errlen)
+int plan__build(pid_t pid, const struct plan_opts *opts, struct plan *p, char *err,
+		size_t errlen)
 {
 	int ret;
 
@@ -264,6 +470,11 @@ int plan__build(pid_t pid, struct plan *p, char *err, size_t errlen)
 		return ret;
 	plan_gc(p);
 	plan_arenas(p);
+	if (opts && opts->alloc)
+		plan_alloc(p);
+	for (unsigned i = 0; i < p->n_probes; i++)
+		if (!p->probes[i].path)
+			p->probes[i].path = p->interp.open_path;
 	return 0;
 }
 

@@ -10,6 +10,11 @@
  *      `gc_collect_main` (3.10-3.13);
  *   3. unavailable, with the reason.
  * Arenas: the functions the arena allocator really calls (interp.h).
+ * Allocations (--alloc): pymalloc's _PyObject_Malloc/Calloc/Realloc/Free
+ * (from .symtab, or from the allocator struct the exported PyObject_Malloc
+ * loads, read from the target) and libc's malloc/calloc/realloc/free for the
+ * raw domain and native code, each at the cheapest safe instruction
+ * (probe_site.h).
  */
 #ifndef PMT_PLAN_H
 #define PMT_PLAN_H
@@ -27,9 +32,16 @@ enum plan_prog {
 	PLAN_ARENA_ALLOC,     /* uprobe */
 	PLAN_ARENA_ALLOC_RET, /* uretprobe */
 	PLAN_ARENA_FREE,      /* uprobe */
+	PLAN_ALLOC_ENTRY,     /* uprobe, cookie = enum pmt_alloc_kind */
+	PLAN_ALLOC_RETURN,    /* uretprobe, same cookie */
+	PLAN_FREE,            /* uprobe, cookie = PMT_ALLOC_FREE [| PMT_ALLOC_RAW] */
 };
 
-#define PLAN_MAX_PROBES 16
+#define PLAN_MAX_PROBES 32
+
+struct plan_opts {
+	bool alloc;           /* plan the allocation probes too (--alloc) */
+};
 
 struct plan_probe {
 	enum plan_prog prog;
@@ -38,6 +50,7 @@ struct plan_probe {
 	uint64_t vaddr;         /* ELF vaddr of the probed instruction */
 	uint64_t file_offset;   /* what the uprobe is attached at */
 	uint64_t cookie;
+	const char *path;       /* the file to attach to (the interpreter's or libc's open path) */
 	bool available;
 	char how[192];          /* "uprobe collect.constprop.1+0 @0x1d43d0 (generation: arg0)" */
 	char reason[256];       /* why this choice, or why unavailable */
@@ -45,13 +58,15 @@ struct plan_probe {
 
 struct plan {
 	struct interp interp;
+	char libc_path[PATH_MAX];   /* /proc/PID/root/... of the process's libc, if planned */
 	struct plan_probe probes[PLAN_MAX_PROBES];
 	unsigned n_probes;
 };
 
 /* Finds the interpreter of pid and decides the probes.  Returns 0, or the
  * -errno of interp__find() with its reason in err. */
-int plan__build(pid_t pid, struct plan *p, char *err, size_t errlen);
+int plan__build(pid_t pid, const struct plan_opts *opts, struct plan *p, char *err,
+		size_t errlen);
 void plan__release(struct plan *p);
 /* Prints the plan as --dry-run and -v show it. */
 void plan__print(FILE *f, const struct plan *p);

@@ -18,8 +18,10 @@
 #include "procstat.h"
 #include "pymemtrace.skel.h"
 #include "session.h"
+#include "symbolize.h"
 
 #define SAMPLE_PERIOD_MS 100
+#define MAPS_REFRESH_S 1.0   /* snapshot /proc/PID/maps for naming stacks later */
 
 struct tracked {
 	pid_t pid;
@@ -45,6 +47,7 @@ struct tracked {
 	bool reaped;
 
 	double t_start, t_end;
+	struct symbolizer *syms;  /* --alloc: names native frames */
 	/* The map entry is the filter: kept until the session ends so that the
 	 * final report can read it, even after the process exited. */
 };
@@ -56,6 +59,7 @@ struct session {
 	struct tracked *procs;
 	unsigned n_procs, cap_procs;
 	double t0;
+	double next_maps_refresh;
 };
 
 static volatile sig_atomic_t stop_requested;
@@ -165,6 +169,13 @@ struct session *session__new(const struct session_opts *opts, int *errp, char *e
 	bpf_map__set_max_entries(s->skel->maps.arena_pending, opts->max_threads);
 	bpf_map__set_max_entries(s->skel->maps.sys_pending, opts->max_threads);
 	bpf_map__set_max_entries(s->skel->maps.events, opts->ringbuf_kb * 1024);
+	bpf_map__set_max_entries(s->skel->maps.pm_pending, opts->max_threads);
+	bpf_map__set_max_entries(s->skel->maps.raw_pending, opts->max_threads);
+	/* Without --alloc these maps are never touched: keep them tiny. */
+	bpf_map__set_max_entries(s->skel->maps.live, opts->alloc ? opts->max_live : 1);
+	bpf_map__set_max_entries(s->skel->maps.stack_stats, opts->alloc ? opts->max_stacks : 1);
+	bpf_map__set_max_entries(s->skel->maps.native_stacks, opts->alloc ? opts->max_stacks : 1);
+	s->skel->rodata->sample_every = opts->sample_every ? opts->sample_every : 1;
 	ret = pymemtrace_bpf__load(s->skel);
 	if (ret) {
 		fmt_msg(err, errlen, "cannot load the BPF programs: %s (run with -vv for the "
@@ -194,6 +205,7 @@ void session__free(struct session *s)
 	for (unsigned i = 0; i < s->n_procs; i++) {
 		attach__detach_process(&s->procs[i].links);
 		perfcount__free(s->procs[i].cache);
+		symbolizer__free(s->procs[i].syms);
 		plan__release(&s->procs[i].plan);
 	}
 	free(s->procs);
@@ -241,7 +253,11 @@ int session__add(struct session *s, pid_t pid, bool is_child, char *err, size_t 
 	t->pid = pid;
 	t->is_child = is_child;
 	t->exit_status = -1;
-	ret = plan__build(pid, &t->plan, err, errlen);
+	{
+		struct plan_opts po = { .alloc = s->opts.alloc };
+
+		ret = plan__build(pid, &po, &t->plan, err, errlen);
+	}
 	if (ret)
 		return ret;
 	if (procstat__read(pid, &t->first)) {
@@ -265,6 +281,8 @@ int session__add(struct session *s, pid_t pid, bool is_child, char *err, size_t 
 	t->probes_failed = attach__process(s->skel, &t->plan, &t->links, t->probes,
 					   PMT_MAX_PROBES, &t->n_probes);
 	t->cache = perfcount__open(pid, t->cache_reason, sizeof(t->cache_reason));
+	if (s->opts.alloc)
+		t->syms = symbolizer__new(pid);
 	t->t_start = now_s();
 	s->n_procs++;
 	pr_info("tracing pid %d (CPython %s, %s)", (int)pid, t->plan.interp.version_str,
@@ -326,6 +344,14 @@ int session__run(struct session *s)
 			sample(&s->procs[i]);
 			check_liveness(&s->procs[i]);
 		}
+		if (s->opts.alloc && now_s() >= s->next_maps_refresh) {
+			/* Libraries come and go (dlopen); a process that exits
+			 * takes its maps along: keep a recent snapshot. */
+			s->next_maps_refresh = now_s() + MAPS_REFRESH_S;
+			for (unsigned i = 0; i < s->n_procs; i++)
+				if (s->procs[i].syms && s->procs[i].state == PROC_RUNNING)
+					symbolizer__refresh(s->procs[i].syms);
+		}
 		if (s->opts.duration > 0 && now_s() - start >= s->opts.duration)
 			break;
 		if (s->opts.interval > 0 && now_s() >= next_interval && s->opts.on_interval) {
@@ -334,7 +360,7 @@ int session__run(struct session *s)
 			next_interval += s->opts.interval;
 			if (!session__report(s, &r, false)) {
 				s->opts.on_interval(&r, s->opts.ctx);
-				free(r.procs);
+				report_release(&r);
 			}
 		}
 		if (!any_running(s))
@@ -343,6 +369,194 @@ int session__run(struct session *s)
 	/* Events that arrived at the very end (an exit) still count. */
 	ring_buffer__consume(s->rb);
 	return 0;
+}
+
+
+/* ---- allocations ---------------------------------------------------------- */
+
+struct stack_row {
+	struct pmt_stack_key key;
+	struct pmt_stack_stats st;
+	bool top_alloc;           /* among the top N by allocated bytes */
+};
+
+static int64_t row_live(const struct stack_row *r)
+{
+	return (int64_t)(r->st.alloc_bytes - r->st.free_bytes);
+}
+
+static int cmp_live(const void *pa, const void *pb)
+{
+	const struct stack_row *a = pa, *b = pb;
+	int64_t la = row_live(a), lb = row_live(b);
+
+	if (la != lb)
+		return la > lb ? -1 : 1;
+	return a->st.alloc_bytes > b->st.alloc_bytes ? -1 : a->st.alloc_bytes < b->st.alloc_bytes;
+}
+
+static int cmp_alloc(const void *pa, const void *pb)
+{
+	const struct stack_row *a = pa, *b = pb;
+
+	if (a->st.alloc_bytes != b->st.alloc_bytes)
+		return a->st.alloc_bytes > b->st.alloc_bytes ? -1 : 1;
+	return cmp_live(pa, pb);
+}
+
+/* All stack rows of one process, from the stack_stats map. */
+static struct stack_row *read_stack_rows(struct session *s, pid_t pid, size_t *n)
+{
+	int fd = bpf_map__fd(s->skel->maps.stack_stats);
+	struct pmt_stack_key key, next, *prev = NULL;
+	struct stack_row *rows = NULL;
+	size_t cap = 0;
+
+	*n = 0;
+	while (!bpf_map_get_next_key(fd, prev, &next)) {
+		struct pmt_stack_stats st;
+
+		key = next;
+		prev = &key;
+		if (key.pid != (__u32)pid || bpf_map_lookup_elem(fd, &key, &st))
+			continue;
+		if (*n == cap) {
+			size_t ncap = cap ? 2 * cap : 256;
+			struct stack_row *v = realloc(rows, ncap * sizeof(*v));
+
+			if (!v)
+				break;
+			rows = v;
+			cap = ncap;
+		}
+		rows[(*n)++] = (struct stack_row){ key, st, false };
+	}
+	return rows;
+}
+
+static void fill_native(struct session *s, struct tracked *t, const struct pmt_stack_key *key,
+			struct alloc_stack *out)
+{
+	__u64 ips[PMT_MAX_NATIVE_FRAMES] = {};
+	__u32 id = (__u32)key->native_id;
+	unsigned n = 0;
+
+	if (key->native_id < 0 ||
+	    bpf_map_lookup_elem(bpf_map__fd(s->skel->maps.native_stacks), &id, ips))
+		return;
+	while (n < PMT_MAX_NATIVE_FRAMES && ips[n])
+		n++;
+	out->native = calloc(n ? n : 1, sizeof(*out->native));
+	if (!out->native)
+		return;
+	for (unsigned i = 0; i < n; i++) {
+		char buf[512];
+
+		if (t->syms)
+			symbolizer__name(t->syms, ips[i], buf, sizeof(buf));
+		else
+			snprintf(buf, sizeof(buf), "0x%llx", (unsigned long long)ips[i]);
+		out->native[out->n_native] = strdup(buf);
+		if (out->native[out->n_native])
+			out->n_native++;
+	}
+	/* A full stack-map entry may have been cut at the depth limit. */
+	if (n == PMT_MAX_NATIVE_FRAMES)
+		out->truncated = true;
+}
+
+static void fill_stack(struct session *s, struct tracked *t, const struct stack_row *r,
+		       unsigned scale, struct alloc_stack *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->bytes = r->st.alloc_bytes * scale;
+	out->count = r->st.alloc_count * scale;
+	out->live_bytes = (r->st.alloc_bytes - r->st.free_bytes) * scale;
+	out->live_count = (r->st.alloc_count - r->st.free_count) * scale;
+	fill_native(s, t, &r->key, out);
+}
+
+static bool alloc_probes_attached(const struct tracked *t, const char *prefix)
+{
+	for (unsigned i = 0; i < t->n_probes; i++)
+		if (!strncmp(t->probes[i].name, prefix, strlen(prefix)) && t->probes[i].attached)
+			return true;
+	return false;
+}
+
+static void fill_alloc(struct session *s, struct tracked *t, struct proc_report *p)
+{
+	struct alloc_report *a = &p->alloc;
+	const struct pmt_proc_stats *st = &p->stats;
+	unsigned scale = s->opts.sample_every ? s->opts.sample_every : 1;
+	struct stack_row *rows;
+	size_t n = 0, top = s->opts.top ? s->opts.top : 10;
+	bool pm = alloc_probes_attached(t, "pymalloc_"), raw = alloc_probes_attached(t, "raw_");
+	int64_t arena_net;
+
+	a->enabled = true;
+	a->sampled = scale > 1;
+	a->sample_every = scale;
+	a->count = st->alloc_count * scale;
+	a->bytes = st->alloc_bytes * scale;
+	a->frees = st->free_count * scale;
+	a->freed_bytes = st->free_bytes * scale;
+	a->live_bytes = st->live_bytes > 0 ? (uint64_t)st->live_bytes * scale : 0;
+	a->live_count = (st->alloc_count - st->free_count) * scale;
+	a->peak_live_bytes = st->peak_live_bytes > 0 ? (uint64_t)st->peak_live_bytes * scale : 0;
+	a->rate_bytes_per_s = p->traced_seconds > 0 ? a->bytes / p->traced_seconds : 0;
+
+	if (!pm || !raw) {
+		a->coverage_known = false;
+		fmt_msg(a->coverage_reason, sizeof(a->coverage_reason), "%s allocator probes are not "
+			"attached (see probes): allocations there are not seen",
+			!pm ? "pymalloc's" : "the C library's");
+	} else if (!t->plan.interp.has_symtab) {
+		a->coverage_known = false;
+		fmt_msg(a->coverage_reason, sizeof(a->coverage_reason), "this interpreter is "
+			"stripped (no .symtab), which distribution builds with LTO are: their "
+			"pymalloc fast path is inlined into its callers, where these probes do "
+			"not see it; the numbers below are a lower bound (README: coverage)");
+	} else {
+		a->coverage_known = true;
+		a->coverage = 1.0;
+		fmt_msg(a->coverage_reason, sizeof(a->coverage_reason), "every pymalloc and C "
+			"library allocator entry point is probed");
+	}
+
+	arena_net = (int64_t)(st->arena_alloc_bytes - st->arena_free_bytes);
+	if (alloc_probes_attached(t, "arena_") && a->coverage_known) {
+		int64_t retained = arena_net - st->pm_live_bytes * (int64_t)scale;
+
+		a->retained_known = true;
+		a->retained_bytes = retained > 0 ? (uint64_t)retained : 0;
+		fmt_msg(a->retained_reason, sizeof(a->retained_reason), "arena growth during the "
+			"trace minus pymalloc blocks still live");
+	} else {
+		a->retained_known = false;
+		fmt_msg(a->retained_reason, sizeof(a->retained_reason), "%s",
+			a->coverage_known ? "arena probes not attached"
+					  : "needs full allocation coverage");
+	}
+
+	a->lost.live_map_full = st->live_map_full;
+	a->lost.stack_map_full = st->stack_map_full;
+	a->lost.truncated_stacks = st->pystack_truncated;
+	a->lost.stack_errors = st->pystack_errors + st->native_stack_errors;
+
+	rows = read_stack_rows(s, t->pid, &n);
+	if (!rows)
+		return;
+	/* The union of the top N by live bytes and the top N by allocated bytes. */
+	qsort(rows, n, sizeof(*rows), cmp_alloc);
+	for (size_t i = 0; i < n && i < top; i++)
+		rows[i].top_alloc = true;
+	qsort(rows, n, sizeof(*rows), cmp_live);
+	a->stacks = calloc(n < 2 * top ? (n ? n : 1) : 2 * top, sizeof(*a->stacks));
+	for (size_t i = 0; a->stacks && i < n && a->n_stacks < 2 * top; i++)
+		if (i < top || rows[i].top_alloc)
+			fill_stack(s, t, &rows[i], scale, &a->stacks[a->n_stacks++]);
+	free(rows);
 }
 
 static void fill_proc(struct session *s, struct tracked *t, struct proc_report *p, double now)
@@ -432,6 +646,8 @@ static void fill_proc(struct session *s, struct tracked *t, struct proc_report *
 	p->lost.gc_unmatched = p->stats.gc_unmatched_done;
 	p->lost.gc_bad_generation = p->stats.gc_bad_generation;
 	p->lost.probes_failed = t->probes_failed;
+	if (s->opts.alloc)
+		fill_alloc(s, t, p);
 }
 
 int session__report(struct session *s, struct report *r, bool final)

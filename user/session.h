@@ -18,6 +18,8 @@ struct bpf_link;
 
 struct session_opts {
 	unsigned max_procs, max_threads, ringbuf_kb;
+	bool alloc;               /* --alloc */
+	unsigned sample_every, max_live, max_stacks, top;
 	double duration;          /* 0: until a signal or all targets exited */
 	double interval;          /* 0: no interval reports */
 	void (*on_interval)(const struct report *r, void *ctx);
@@ -42,7 +44,7 @@ int session__run(struct session *s);
 /* Async-signal-safe. */
 void session__stop(void);
 
-/* Fills r from the maps and /proc; r->procs is malloc'ed: free it. */
+/* Fills r from the maps and /proc; release it with report_release(). */
 int session__report(struct session *s, struct report *r, bool final);
 
 #endif

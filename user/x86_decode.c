@@ -8,6 +8,7 @@
  */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <capstone/capstone.h>
 #include "x86_decode.h"
@@ -586,5 +587,191 @@ int x86_insn_is_emulated(const uint8_t *code, size_t len, uint64_t vaddr,
 	if (mnemonic && cap)
 		snprintf(mnemonic, cap, "%s", w.insn->mnemonic);
 	walk__fini(&w);
+	return 0;
+}
+
+/* ---- the flat instruction view (x86v) --------------------------------------- */
+
+struct x86v {
+	csh cs;
+	cs_insn *insn;
+};
+
+struct x86v *x86v__new(void)
+{
+	struct x86v *d = calloc(1, sizeof(*d));
+
+	if (!d)
+		return NULL;
+	if (cs_open(CS_ARCH_X86, CS_MODE_64, &d->cs) != CS_ERR_OK) {
+		free(d);
+		errno = ENOMEM;
+		return NULL;
+	}
+	cs_option(d->cs, CS_OPT_DETAIL, CS_OPT_ON);
+	d->insn = cs_malloc(d->cs);
+	if (!d->insn) {
+		cs_close(&d->cs);
+		free(d);
+		errno = ENOMEM;
+		return NULL;
+	}
+	return d;
+}
+
+void x86v__free(struct x86v *d)
+{
+	if (!d)
+		return;
+	cs_free(d->insn, 1);
+	cs_close(&d->cs);
+	free(d);
+}
+
+const char *x86v_gpr_name(int gpr)
+{
+	static const char *const names[NGPR] = {
+		"rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi",
+		"r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15",
+	};
+
+	return gpr >= 0 && gpr < NGPR ? names[gpr] : "?";
+}
+
+static enum x86v_cc x86v_cc_of(unsigned id)
+{
+	switch (id) {
+	case X86_INS_JE: return X86V_CC_E;
+	case X86_INS_JNE: return X86V_CC_NE;
+	case X86_INS_JA: return X86V_CC_A;
+	case X86_INS_JAE: return X86V_CC_AE;
+	case X86_INS_JB: return X86V_CC_B;
+	case X86_INS_JBE: return X86V_CC_BE;
+	default: return X86V_CC_OTHER;
+	}
+}
+
+static bool x86v_is_jcc(unsigned id)
+{
+	switch (id) {
+	case X86_INS_JAE: case X86_INS_JA: case X86_INS_JBE: case X86_INS_JB:
+	case X86_INS_JE: case X86_INS_JGE: case X86_INS_JG: case X86_INS_JLE:
+	case X86_INS_JL: case X86_INS_JNE: case X86_INS_JNO: case X86_INS_JNP:
+	case X86_INS_JNS: case X86_INS_JO: case X86_INS_JP: case X86_INS_JS:
+		return true;
+	default:
+		return false;
+	}
+}
+
+static int x86v_base_index(unsigned reg)
+{
+	if (reg == X86_REG_RIP)
+		return X86V_RIP;
+	if (reg == X86_REG_INVALID)
+		return X86V_NOREG;
+	return gpr_index(reg);
+}
+
+static void x86v_fill_op(const cs_insn *insn, const cs_x86_op *src, struct x86v_op *op)
+{
+	memset(op, 0, sizeof(*op));
+	op->size = src->size;
+	op->reg = op->base = op->index = X86V_NOREG;
+	switch (src->type) {
+	case X86_OP_REG:
+		op->type = X86V_OP_REG;
+		op->reg = gpr_index(src->reg);
+		break;
+	case X86_OP_IMM:
+		op->type = X86V_OP_IMM;
+		op->imm = src->imm;
+		break;
+	case X86_OP_MEM:
+		op->type = X86V_OP_MEM;
+		op->base = x86v_base_index(src->mem.base);
+		op->index = x86v_base_index(src->mem.index);
+		op->scale = (unsigned)src->mem.scale;
+		op->disp = src->mem.disp;
+		op->seg = src->mem.segment != X86_REG_INVALID;
+		op->is_static = mem_static_addr(insn, src, &op->addr);
+		break;
+	default:
+		op->type = X86V_OP_NONE;
+	}
+}
+
+static enum x86v_class x86v_class_of(const cs_insn *insn, bool direct)
+{
+	unsigned id = insn->id;
+
+	if (x86v_is_jcc(id))
+		return direct ? X86V_JCC : X86V_OTHER;
+	switch (id) {
+	case X86_INS_MOV:
+	case X86_INS_MOVABS:
+		return X86V_MOV;
+	case X86_INS_LEA: return X86V_LEA;
+	case X86_INS_CMP: return X86V_CMP;
+	case X86_INS_TEST: return X86V_TEST;
+	case X86_INS_AND: return X86V_AND;
+	case X86_INS_JMP: return direct ? X86V_JMP : X86V_JMP_IND;
+	case X86_INS_CALL: return direct ? X86V_CALL : X86V_CALL_IND;
+	case X86_INS_NOP: return X86V_NOP;
+	case X86_INS_UD2: case X86_INS_INT3: case X86_INS_HLT:
+		return X86V_UD;
+	default:
+		return in_group(insn, X86_GRP_RET) ? X86V_RET : X86V_OTHER;
+	}
+}
+
+static uint32_t x86v_written(const cs_insn *insn, csh cs)
+{
+	cs_regs rd, wr;
+	uint8_t nrd = 0, nwr = 0;
+	uint32_t bits = 0;
+
+	if (cs_regs_access(cs, insn, rd, &nrd, wr, &nwr) != CS_ERR_OK)
+		return 0xffff;
+	for (unsigned i = 0; i < nwr; i++) {
+		int g = gpr_index(wr[i]);
+
+		if (g >= 0)
+			bits |= 1u << g;
+	}
+	return bits;
+}
+
+int x86v__decode(struct x86v *d, const uint8_t *code, size_t len, uint64_t vaddr,
+		 struct x86v_insn *out)
+{
+	const uint8_t *p = code;
+	size_t left = len;
+	uint64_t pc = vaddr;
+	const cs_x86 *x;
+	bool direct;
+
+	if (!d || !code || !len || !cs_disasm_iter(d->cs, &p, &left, &pc, d->insn))
+		return -EINVAL;
+	memset(out, 0, sizeof(*out));
+	x = &d->insn->detail->x86;
+	out->vaddr = vaddr;
+	out->len = d->insn->size;
+	out->nops = x->op_count < 3 ? x->op_count : 3;
+	for (unsigned i = 0; i < out->nops; i++)
+		x86v_fill_op(d->insn, &x->operands[i], &out->op[i]);
+	direct = x->op_count == 1 && x->operands[0].type == X86_OP_IMM;
+	out->cls = x86v_class_of(d->insn, direct);
+	if (direct && out->cls != X86V_OTHER)
+		out->target = (uint64_t)x->operands[0].imm;
+	if (out->cls == X86V_JCC)
+		out->cc = x86v_cc_of(d->insn->id);
+	out->gpr_written = x86v_written(d->insn, d->cs);
+	/* jcc rel8/rel32 are emulated too (branch_setup_xol_ops handles 0x70-0x7f
+	 * and 0x0f 0x80-0x8f); insn_emulated predates that knowledge here */
+	out->emulated = insn_emulated(d->insn) || out->cls == X86V_JCC;
+	/* long operand strings are cut: the text is for people, not matching */
+	snprintf(out->text, sizeof(out->text), "%.31s%s%.31s", d->insn->mnemonic,
+		 d->insn->op_str[0] ? " " : "", d->insn->op_str);
 	return 0;
 }

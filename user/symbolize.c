@@ -1,0 +1,127 @@
+/* Native symbolization: see symbolize.h. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "elf.h"
+#include "procmaps.h"
+#include "symbolize.h"
+
+#define MAX_OBJECTS 512  /* distinct files opened per process */
+
+struct object {
+	char path[PATH_MAX];
+	struct elf_file *elf;     /* NULL when it could not be opened (cached too) */
+};
+
+struct symbolizer {
+	pid_t pid;
+	struct procmaps maps;
+	struct object *objs;
+	size_t nobjs;
+};
+
+static struct elf_file *object_for(struct symbolizer *s, const char *path);
+
+struct symbolizer *symbolizer__new(pid_t pid)
+{
+	struct symbolizer *s = calloc(1, sizeof(*s));
+
+	if (!s)
+		return NULL;
+	s->pid = pid;
+	symbolizer__refresh(s);
+	return s;
+}
+
+void symbolizer__free(struct symbolizer *s)
+{
+	if (!s)
+		return;
+	for (size_t i = 0; i < s->nobjs; i++)
+		elf_file__free(s->objs[i].elf);
+	free(s->objs);
+	procmaps__release(&s->maps);
+	free(s);
+}
+
+int symbolizer__refresh(struct symbolizer *s)
+{
+	struct procmaps m = {};
+	int ret = procmaps__load(s->pid, &m, NULL);
+
+	if (ret)
+		return ret;
+	/* An exiting process shows an empty map: keep what we had. */
+	if (!m.n) {
+		procmaps__release(&m);
+		return -ESRCH;
+	}
+	procmaps__release(&s->maps);
+	s->maps = m;
+	/* Open every executable object now: once the process has exited,
+	 * /proc/PID/root is gone and they could not be opened any more. */
+	for (size_t i = 0; i < s->maps.n; i++)
+		if ((s->maps.v[i].perms & PM_X) && s->maps.v[i].path[0] == '/')
+			object_for(s, s->maps.v[i].path);
+	return 0;
+}
+
+static struct elf_file *object_for(struct symbolizer *s, const char *path)
+{
+	char full[PATH_MAX + 32];
+	struct object *o;
+
+	for (size_t i = 0; i < s->nobjs; i++)
+		if (!strcmp(s->objs[i].path, path))
+			return s->objs[i].elf;
+	if (s->nobjs >= MAX_OBJECTS)
+		return NULL;
+	o = realloc(s->objs, (s->nobjs + 1) * sizeof(*o));
+	if (!o)
+		return NULL;
+	s->objs = o;
+	o = &s->objs[s->nobjs++];
+	snprintf(o->path, sizeof(o->path), "%s", path);
+	snprintf(full, sizeof(full), "/proc/%d/root%s", (int)s->pid, path);
+	o->elf = elf_file__open(full, NULL, 0);
+	return o->elf;
+}
+
+static const char *base_name(const char *path)
+{
+	const char *b = strrchr(path, '/');
+
+	return b ? b + 1 : path;
+}
+
+void symbolizer__name(struct symbolizer *s, uint64_t addr, char *buf, size_t len)
+{
+	const struct procmap_entry *e = NULL;
+	struct elf_file *ef;
+	struct elf_sym sym;
+	uint64_t vaddr, off;
+
+	for (size_t i = 0; i < s->maps.n; i++)
+		if (addr >= s->maps.v[i].start && addr < s->maps.v[i].end) {
+			e = &s->maps.v[i];
+			break;
+		}
+	if (!e) {
+		snprintf(buf, len, "0x%llx (?)", (unsigned long long)addr);
+		return;
+	}
+	if (e->path[0] != '/') {
+		snprintf(buf, len, "0x%llx (%s)", (unsigned long long)addr,
+			 e->path[0] ? e->path : "[anon]");
+		return;
+	}
+	ef = object_for(s, e->path);
+	if (ef && !elf_file__offset_to_vaddr(ef, addr - e->start + e->offset, &vaddr) &&
+	    !elf_file__symbolize(ef, vaddr, &sym, &off)) {
+		snprintf(buf, len, "%s+0x%llx (%s)", sym.name, (unsigned long long)off,
+			 base_name(e->path));
+		return;
+	}
+	snprintf(buf, len, "0x%llx (%s)", (unsigned long long)addr, base_name(e->path));
+}
