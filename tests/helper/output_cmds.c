@@ -277,21 +277,28 @@ static int cmd_report_sample(int argc, char **argv)
 		.ringbuf_drops = 7,
 	};
 
+	int err = 0;
+
 	if (argc < 2 || argc > 3 || (argc == 3 && strcmp(argv[2], "interval"))) {
-		fprintf(stderr, "usage: %s json|text [interval]\n", argv[0]);
+		fprintf(stderr, "usage: %s json|text|folded|speedscope [interval]\n", argv[0]);
 		return 2;
 	}
 	memset(procs, 0, sizeof(procs));
 	sample_proc1(&procs[0]);
 	sample_proc2(&procs[1]);
 	r.final = argc < 3;
+	/* The flame-graph formats on a report without --alloc: nothing to show. */
 	if (!strcmp(argv[1], "json"))
 		output_json(stdout, &r);
 	else if (!strcmp(argv[1], "text"))
 		output_text(stdout, &r);
+	else if (!strcmp(argv[1], "folded"))
+		err = output_folded(stdout, &r, WEIGHT_LIVE);
+	else if (!strcmp(argv[1], "speedscope"))
+		err = output_speedscope(stdout, &r);
 	else
 		return 2;
-	return 0;
+	return err ? 1 : 0;
 }
 
 /* ---- --alloc: a synthetic report with known stacks ------------------------- */
@@ -515,7 +522,8 @@ const struct tool_cmd output_cmds[] = {
 	{ "json-escape", "STRING: print STRING as a JSON string", cmd_json_escape },
 	{ "json-misuse", "check that unbalanced JSON writer use is detected", cmd_json_misuse },
 	{ "units", "bytes|sbytes|ns|seconds VALUE: format a number", cmd_units },
-	{ "report-sample", "json|text [interval]: print a synthetic report", cmd_report_sample },
+	{ "report-sample", "json|text|folded|speedscope [interval]: a synthetic report",
+	  cmd_report_sample },
 	{ "report-sample-alloc", "json|text|folded-live|folded-alloc|speedscope: --alloc report",
 	  cmd_report_sample_alloc },
 	{ "perfcount", "PID: cache counters, or 'unsupported: <reason>'", cmd_perfcount },
