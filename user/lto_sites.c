@@ -18,7 +18,7 @@
 #define WALK_INSNS 64
 #define WALK_JUMPS 6
 #define BACK_BYTES 48            /* how far before a cmp to look for the hook load */
-#define NCLASSES 64              /* usedpools has 2 * 64 entries at most (3.8-3.13) */
+#define NCLASSES 32              /* 512 / ALIGNMENT size classes (3.8-3.13, 64-bit) */
 #define MAX_SITES 100000
 #define RAX 0
 #define RDI 7

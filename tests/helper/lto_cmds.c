@@ -1,0 +1,94 @@
+/* pmt-test-tool commands for user/lto_sites.c (see tool.h):
+ *   lto-sites FILE      the inlined allocator sites of an interpreter file, one
+ *                       line each, then totals.
+ * Output lines (space-separated key=value after the first fields):
+ *   site CMP KIND DOMAIN handled=0|1 class=N|var size=REG|- probes=ROLE@ADDR:REG[/REG2]:emu|step,...
+ *        [reason="..."]
+ *   total KIND found=N handled=N
+ *   ... and a few "key: value" lines for what the scan learned. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include "interp.h"
+#include "lto_sites.h"
+#include "tool.h"
+#include "x86_decode.h"
+
+static void print_probe(const struct lto_probe *p, bool first)
+{
+	printf("%s%s@0x%" PRIx64 ":%s", first ? "" : ",", lto_role_name(p->role), p->vaddr,
+	       x86v_gpr_name(p->reg));
+	if (p->reg2 >= 0)
+		printf("/%s", x86v_gpr_name(p->reg2));
+	printf(":%s", p->emulated ? "emu" : "step");
+}
+
+static void print_site(const struct lto_site *st)
+{
+	printf("site 0x%" PRIx64 " %s %s handled=%d", st->cmp_vaddr, lto_kind_name(st->kind),
+	       lto_domain_name(st->domain), st->handled);
+	if (st->size_class >= 0)
+		printf(" class=%d", st->size_class);
+	else
+		printf(" class=var");
+	printf(" size=%s probes=", st->size_reg >= 0 ? x86v_gpr_name(st->size_reg) : "-");
+	for (unsigned i = 0; i < st->n_probes; i++)
+		print_probe(&st->probe[i], i == 0);
+	if (!st->n_probes)
+		printf("-");
+	if (st->reason[0])
+		printf(" reason=\"%s\"", st->reason);
+	printf("\n");
+}
+
+static void print_summary(const struct lto_sites *ls)
+{
+	printf("obj_struct: 0x%" PRIx64 "\nmem_struct: 0x%" PRIx64 "\nraw_struct: 0x%" PRIx64 "\n",
+	       ls->obj_struct, ls->mem_struct, ls->raw_struct);
+	for (unsigned k = 0; k < LTO_NKINDS; k++)
+		printf("hook_%s: 0x%" PRIx64 "\n", lto_kind_name(k), ls->hook_fn[k]);
+	printf("libc_malloc: 0x%" PRIx64 "\nlibc_calloc: 0x%" PRIx64 "\n", ls->libc_malloc,
+	       ls->libc_calloc);
+	printf("usedpools: 0x%" PRIx64 "\nnew_pool_fn: 0x%" PRIx64 "\npool_size: 0x%" PRIx64 "\n",
+	       ls->usedpools, ls->new_pool_fn, ls->pool_size);
+	for (unsigned k = 0; k < LTO_NKINDS; k++)
+		printf("total %s found=%u handled=%u\n", lto_kind_name(k), ls->total[k].found,
+		       ls->total[k].handled);
+	printf("raw_sites: %u\nprobes: %u\nemulated_probes: %u\n", ls->raw_sites, ls->probes,
+	       ls->emulated_probes);
+}
+
+static int cmd_lto_sites(int argc, char **argv)
+{
+	struct lto_sites *ls;
+	struct interp in;
+	char err[256];
+	int ret;
+
+	if (argc != 2) {
+		fprintf(stderr, "usage: lto-sites FILE\n");
+		return 2;
+	}
+	ret = interp__find_file(argv[1], &in, err, sizeof(err));
+	if (ret) {
+		fprintf(stderr, "lto-sites: '%s': %s\n", argv[1], err);
+		return 1;
+	}
+	ret = lto_sites__scan(&in, &ls, err, sizeof(err));
+	if (ret) {
+		fprintf(stderr, "lto-sites: '%s': %s (%s)\n", argv[1], err, strerror(-ret));
+		interp__release(&in);
+		return 1;
+	}
+	for (size_t i = 0; i < ls->n_sites; i++)
+		print_site(&ls->site[i]);
+	print_summary(ls);
+	lto_sites__free(ls);
+	interp__release(&in);
+	return 0;
+}
+
+const struct tool_cmd lto_cmds[] = {
+	{ "lto-sites", "FILE: inlined allocator sites and their probes", cmd_lto_sites },
+	{ NULL, NULL, NULL },
+};
