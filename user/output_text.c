@@ -12,8 +12,9 @@
 #define WIDTH     79          /* last usable column */
 #define LABEL_W   14
 #define LINE_MAX_ 1024
-/* --alloc: how many stacks each top list shows, and how many frames of each
- * kind a stack shows (the JSON report and the flame-graph formats have all). */
+/* --alloc: how many stacks each top list shows when the report does not say
+ * (alloc.top_n), and how many frames of each kind a stack shows (the JSON
+ * report and the flame-graph formats have all). */
 #define TOP_STACKS      10
 #define STACK_FRAMES    16
 #define FRAME_TEXT      512   /* longest target string shown, before escaping */
@@ -437,14 +438,11 @@ static void print_stack_frames(FILE *f, const struct alloc_stack *s)
 static void print_top(FILE *f, const struct alloc_report *a, bool live)
 {
 	char x[UNITS_BUFSZ], y[UNITS_BUFSZ], head[160];
-	unsigned shown = 0, n = a->stacks ? a->n_stacks : 0, weighted = 0;
+	unsigned shown = 0, top = a->top_n ? a->top_n : TOP_STACKS;
 	long i = -1;
 
-	for (unsigned k = 0; k < n; k++)
-		weighted += stack_weight(&a->stacks[k], live) != 0;
-	fprintf(f, "top %u stacks by %s, of %u:\n", weighted < TOP_STACKS ? weighted : TOP_STACKS,
-		live ? "live bytes" : "allocated bytes", weighted);
-	while (shown < TOP_STACKS && (i = next_top(a, live, i)) >= 0) {
+	fprintf(f, "top stacks by %s:\n", live ? "live bytes" : "allocated bytes");
+	while (shown < top && (i = next_top(a, live, i)) >= 0) {
 		const struct alloc_stack *s = &a->stacks[i];
 
 		snprintf(head, sizeof(head), "live %s in %" PRIu64 " blocks  allocated %s in %"

@@ -69,6 +69,10 @@ struct alloc_report {
 	char retained_reason[192];
 	struct alloc_stack *stacks;       /* sorted by live_bytes, then bytes, descending */
 	unsigned n_stacks;
+	/* --top: how many stacks the text report lists by live bytes and, again,
+	 * by allocated bytes; 0 means the default, 10.  JSON and the flame-graph
+	 * formats show every stack above. */
+	unsigned top_n;
 	struct {
 		uint64_t live_map_full;       /* allocations not tracked as live: --max-live */
 		uint64_t stack_map_full;      /* stacks not recorded: --max-stacks */
@@ -130,7 +134,10 @@ struct report {
 	uint64_t ringbuf_drops;   /* global, not attributable to a process */
 };
 
-/* Frees what a report's alloc parts own (stack strings and arrays). */
+/* Frees everything a report owns: each stack's strings and arrays, each
+ * process's alloc.stacks, and r->procs itself (so call this instead of
+ * free(r->procs)).  Leaves r with procs NULL and n_procs 0; safe on a report
+ * without --alloc, on one already released, and on NULL. */
 void report_release(struct report *r);
 
 /* Sum of a process's lost-data counters (what JSON prints as `lost`). */

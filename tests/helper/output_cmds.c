@@ -424,8 +424,9 @@ static void sample_alloc_b(struct proc_report *p)
 	add_py(s, "/srv/app.py", "handler", 43);
 }
 
-/* Process D: good coverage, native-only stack, and a stack identical to one
- * of process A's (speedscope frames are shared across processes). */
+/* Process D: good coverage, --top 1, a native-only stack, and a stack
+ * identical to one of process A's (speedscope frames are shared across
+ * processes). */
 static void sample_alloc_d(struct proc_report *p)
 {
 	struct alloc_report *a = &p->alloc;
@@ -438,7 +439,7 @@ static void sample_alloc_d(struct proc_report *p)
 	p->traced_seconds = 2.0;
 	*a = (struct alloc_report){ .enabled = true, .count = 2, .bytes = 8192, .live_bytes = 8192,
 		.live_count = 2, .peak_live_bytes = 8192, .rate_bytes_per_s = 4096,
-		.coverage_known = true, .coverage = 0.97, .retained_known = true };
+		.coverage_known = true, .coverage = 0.97, .retained_known = true, .top_n = 1 };
 	s = add_stack(a, 4096, 1, 4096, 1);
 	add_native(s, "malloc+0x4 (/lib/x86_64-linux-gnu/libc.so.6)");
 	add_native(s, "_PyBytes_FromSize+0x30 (/usr/lib/libpython3.12.so.1.0)");
