@@ -355,13 +355,13 @@ static void print_alloc_coverage(FILE *f, const struct alloc_report *a)
 		line(f, "", "%s", reason);
 }
 
-static void print_alloc_sampling(FILE *f, const struct alloc_report *a)
+/* Memory in pymalloc's arenas but in no live block: readers who see RSS
+ * stay high after a peak should not call it a leak. */
+static void print_alloc_retained(FILE *f, const struct alloc_report *a)
 {
 	char reason[SAFE_LEN(sizeof(a->retained_reason))];
 	char x[UNITS_BUFSZ];
 
-	if (a->sampled)
-		line(f, "sampled", "1 in %u: counts and bytes are estimates", a->sample_every);
 	if (a->retained_known) {
 		line(f, "pymalloc", "kept by pymalloc for reuse (not a leak): %s",
 		     units_bytes(x, sizeof(x), a->retained_bytes));
@@ -465,7 +465,9 @@ static void print_alloc(FILE *f, const struct proc_report *p)
 		return;
 	print_alloc_totals(f, a);
 	print_alloc_coverage(f, a);
-	print_alloc_sampling(f, a);
+	if (a->sampled)
+		line(f, "sampled", "1 in %u: counts and bytes are estimates", a->sample_every);
+	print_alloc_retained(f, a);
 	print_top(f, a, true);
 	print_top(f, a, false);
 }
