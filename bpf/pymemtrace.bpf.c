@@ -637,8 +637,11 @@ int uretprobe_alloc_return(struct pt_regs *ctx)
 	}
 	if (!ret)
 		goto failed;
+	/* pymalloc hands requests over 512 bytes to the raw allocator: those
+	 * blocks live outside its arenas, like libc's own. */
 	if (copy.sampled)
-		record_alloc(ctx, st, tgid, ret, copy.size, cookie & PMT_ALLOC_RAW);
+		record_alloc(ctx, st, tgid, ret, copy.size,
+			     (cookie & PMT_ALLOC_RAW) || copy.size > PMT_SMALL_REQUEST_MAX);
 	return 0;
 failed:
 	if (copy.size)

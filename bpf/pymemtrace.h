@@ -89,7 +89,7 @@ struct pmt_proc_stats {
 	__u64 free_bytes;
 	__s64 live_bytes;         /* running total of tracked live bytes */
 	__s64 peak_live_bytes;    /* its high-water mark */
-	__s64 pm_live_bytes;      /* the part of live_bytes in pymalloc blocks */
+	__s64 pm_live_bytes;      /* the part of live_bytes in pymalloc's pools (<= 512 bytes) */
 	__u64 alloc_failed;       /* the allocator returned NULL */
 	__u64 live_map_full;      /* allocation not tracked as live: --max-live */
 	__u64 stack_map_full;     /* stack not recorded: --max-stacks */
@@ -149,6 +149,8 @@ struct pmt_live {
 	struct pmt_stack_key key;
 };
 #define PMT_LIVE_RAW (1ULL << 63)
+/* pymalloc serves requests up to this size from its pools (SMALL_REQUEST_THRESHOLD, 3.8-3.13). */
+#define PMT_SMALL_REQUEST_MAX 512
 
 #define PMT_MAX_NATIVE_FRAMES 32
 

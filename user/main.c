@@ -91,9 +91,52 @@ static void print_interval(const struct report *r, void *ctx)
 	fflush(stdout);
 }
 
+/* Writes one report file with writer(); "-" is stdout. */
+static int write_file(const char *path, const char *what,
+		      int (*writer)(FILE *, const struct report *, int), const struct report *r, int arg)
+{
+	FILE *f = strcmp(path, "-") ? fopen(path, "we") : stdout;
+	int ret;
+
+	if (!f) {
+		pr_err("cannot write %s to '%s': %s", what, path, strerror(errno));
+		return EXIT_RUNTIME;
+	}
+	ret = writer(f, r, arg);
+	if (f != stdout && fclose(f) && !ret)
+		ret = -errno;
+	if (ret) {
+		pr_err("cannot write %s to '%s': %s", what, path, strerror(-ret));
+		return EXIT_RUNTIME;
+	}
+	return 0;
+}
+
+static int folded_writer(FILE *f, const struct report *r, int weight)
+{
+	return output_folded(f, r, (enum stack_weight)weight);
+}
+
+static int speedscope_writer(FILE *f, const struct report *r, int unused)
+{
+	return output_speedscope(f, r);
+}
+
 static int write_reports(const struct report *r)
 {
 	FILE *f;
+	int ret;
+
+	if (env.folded_path) {
+		ret = write_file(env.folded_path, "folded stacks", folded_writer, r, env.folded_weight);
+		if (ret)
+			return ret;
+	}
+	if (env.speedscope_path) {
+		ret = write_file(env.speedscope_path, "the speedscope profile", speedscope_writer, r, 0);
+		if (ret)
+			return ret;
+	}
 
 	if (!env.json_path || strcmp(env.json_path, "-"))
 		output_text(stdout, r);

@@ -471,8 +471,12 @@ static void fill_stack(struct session *s, struct tracked *t, const struct stack_
 	memset(out, 0, sizeof(*out));
 	out->bytes = r->st.alloc_bytes * scale;
 	out->count = r->st.alloc_count * scale;
-	out->live_bytes = (r->st.alloc_bytes - r->st.free_bytes) * scale;
-	out->live_count = (r->st.alloc_count - r->st.free_count) * scale;
+	/* Frees are counted only for blocks in the live map, so they never
+	 * exceed allocations; clamp anyway rather than wrap. */
+	out->live_bytes = r->st.alloc_bytes > r->st.free_bytes
+			  ? (r->st.alloc_bytes - r->st.free_bytes) * scale : 0;
+	out->live_count = r->st.alloc_count > r->st.free_count
+			  ? (r->st.alloc_count - r->st.free_count) * scale : 0;
 	fill_native(s, t, &r->key, out);
 }
 
@@ -495,6 +499,7 @@ static void fill_alloc(struct session *s, struct tracked *t, struct proc_report 
 	int64_t arena_net;
 
 	a->enabled = true;
+	a->top_n = top;
 	a->sampled = scale > 1;
 	a->sample_every = scale;
 	a->count = st->alloc_count * scale;
@@ -502,7 +507,7 @@ static void fill_alloc(struct session *s, struct tracked *t, struct proc_report 
 	a->frees = st->free_count * scale;
 	a->freed_bytes = st->free_bytes * scale;
 	a->live_bytes = st->live_bytes > 0 ? (uint64_t)st->live_bytes * scale : 0;
-	a->live_count = (st->alloc_count - st->free_count) * scale;
+	a->live_count = st->alloc_count > st->free_count ? (st->alloc_count - st->free_count) * scale : 0;
 	a->peak_live_bytes = st->peak_live_bytes > 0 ? (uint64_t)st->peak_live_bytes * scale : 0;
 	a->rate_bytes_per_s = p->traced_seconds > 0 ? a->bytes / p->traced_seconds : 0;
 
