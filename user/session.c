@@ -19,6 +19,8 @@
 #include "pymemtrace.skel.h"
 #include "session.h"
 #include "symbolize.h"
+#include "pynames.h"
+#include "pyoffsets.h"
 
 #define SAMPLE_PERIOD_MS 100
 #define MAPS_REFRESH_S 1.0   /* snapshot /proc/PID/maps for naming stacks later */
@@ -48,6 +50,9 @@ struct tracked {
 
 	double t_start, t_end;
 	struct symbolizer *syms;  /* --alloc: names native frames */
+	struct pynames *pynames;  /* --alloc: names Python frames */
+	uint64_t unresolved;      /* Python frames whose code object was unreadable */
+	struct probe_status pystack_status;
 	/* The map entry is the filter: kept until the session ends so that the
 	 * final report can read it, even after the process exited. */
 };
@@ -175,7 +180,14 @@ struct session *session__new(const struct session_opts *opts, int *errp, char *e
 	bpf_map__set_max_entries(s->skel->maps.live, opts->alloc ? opts->max_live : 1);
 	bpf_map__set_max_entries(s->skel->maps.stack_stats, opts->alloc ? opts->max_stacks : 1);
 	bpf_map__set_max_entries(s->skel->maps.native_stacks, opts->alloc ? opts->max_stacks : 1);
+	bpf_map__set_max_entries(s->skel->maps.pystacks, opts->alloc ? opts->max_stacks : 1);
+	bpf_map__set_max_entries(s->skel->maps.pyoffsets, opts->max_procs);
 	s->skel->rodata->sample_every = opts->sample_every ? opts->sample_every : 1;
+	/* The allocation programs (and the Python stack walker they call) are
+	 * loaded only for --alloc: the default mode must not depend on them. */
+	bpf_program__set_autoload(s->skel->progs.uprobe_alloc_entry, opts->alloc);
+	bpf_program__set_autoload(s->skel->progs.uretprobe_alloc_return, opts->alloc);
+	bpf_program__set_autoload(s->skel->progs.uprobe_free, opts->alloc);
 	ret = pymemtrace_bpf__load(s->skel);
 	if (ret) {
 		fmt_msg(err, errlen, "cannot load the BPF programs: %s (run with -vv for the "
@@ -206,6 +218,7 @@ void session__free(struct session *s)
 		attach__detach_process(&s->procs[i].links);
 		perfcount__free(s->procs[i].cache);
 		symbolizer__free(s->procs[i].syms);
+		pynames__free(s->procs[i].pynames);
 		plan__release(&s->procs[i].plan);
 	}
 	free(s->procs);
@@ -228,6 +241,42 @@ static void sample(struct tracked *t)
 	t->have_last = true;
 	if (cur.rss_bytes > t->rss_max_sampled)
 		t->rss_max_sampled = cur.rss_bytes;
+}
+
+/* --alloc: the symbolizers, and the walker's offsets in the pyoffsets map
+ * (before the probes attach: it is what they read).
+ * Without them allocations are still counted, with native stacks only; the
+ * probe list says why. */
+static void add_python_stacks(struct session *s, struct tracked *t)
+{
+	struct pmt_pyoffsets o = {};
+	__u32 key = (__u32)t->pid;
+	char why[256] = "";
+	struct probe_status *ps = &t->pystack_status;
+
+	t->syms = symbolizer__new(t->pid);
+	memset(ps, 0, sizeof(*ps));
+	snprintf(ps->name, sizeof(ps->name), "python_stacks");
+	if (pyoffsets__fill(&t->plan.interp, &o, why, sizeof(why)) ||
+	    bpf_map_update_elem(bpf_map__fd(s->skel->maps.pyoffsets), &key, &o, BPF_ANY) ||
+	    !(t->pynames = pynames__new(&t->plan.interp))) {
+		if (!why[0])
+			fmt_msg(why, sizeof(why), "cannot set up the stack walker: %s", strerror(errno));
+		pr_warn("pid %d: Python stacks unavailable: %s", (int)t->pid, why);
+		fmt_msg(ps->reason, sizeof(ps->reason), "Python stacks unavailable: %s", why);
+		return;
+	}
+	ps->attached = true;
+	fmt_msg(ps->how, sizeof(ps->how), "walked in BPF at each allocation, %s",
+		o.tstate_from == PMT_TSTATE_TSS ? "thread state from the TSS slot"
+						: "thread state from gilstate");
+}
+
+/* Names the Python stacks seen so far, while the process can still be read. */
+static void name_python_stacks(struct session *s, struct tracked *t)
+{
+	if (t->pynames && t->state == PROC_RUNNING)
+		pynames__update(t->pynames, bpf_map__fd(s->skel->maps.pystacks), t->pid);
 }
 
 int session__add(struct session *s, pid_t pid, bool is_child, char *err, size_t errlen)
@@ -278,11 +327,13 @@ int session__add(struct session *s, pid_t pid, bool is_child, char *err, size_t 
 	}
 	if (log_verbosity >= 2)
 		plan__print(stderr, &t->plan);
+	if (s->opts.alloc)
+		add_python_stacks(s, t);
 	t->probes_failed = attach__process(s->skel, &t->plan, &t->links, t->probes,
 					   PMT_MAX_PROBES, &t->n_probes);
+	if (s->opts.alloc && t->n_probes < PMT_MAX_PROBES)
+		t->probes[t->n_probes++] = t->pystack_status;
 	t->cache = perfcount__open(pid, t->cache_reason, sizeof(t->cache_reason));
-	if (s->opts.alloc)
-		t->syms = symbolizer__new(pid);
 	t->t_start = now_s();
 	s->n_procs++;
 	pr_info("tracing pid %d (CPython %s, %s)", (int)pid, t->plan.interp.version_str,
@@ -348,9 +399,11 @@ int session__run(struct session *s)
 			/* Libraries come and go (dlopen); a process that exits
 			 * takes its maps along: keep a recent snapshot. */
 			s->next_maps_refresh = now_s() + MAPS_REFRESH_S;
-			for (unsigned i = 0; i < s->n_procs; i++)
+			for (unsigned i = 0; i < s->n_procs; i++) {
 				if (s->procs[i].syms && s->procs[i].state == PROC_RUNNING)
 					symbolizer__refresh(s->procs[i].syms);
+				name_python_stacks(s, &s->procs[i]);
+			}
 		}
 		if (s->opts.duration > 0 && now_s() - start >= s->opts.duration)
 			break;
@@ -477,6 +530,8 @@ static void fill_stack(struct session *s, struct tracked *t, const struct stack_
 			  ? (r->st.alloc_bytes - r->st.free_bytes) * scale : 0;
 	out->live_count = r->st.alloc_count > r->st.free_count
 			  ? (r->st.alloc_count - r->st.free_count) * scale : 0;
+	if (r->key.pyhash && t->pynames)
+		pynames__get(t->pynames, r->key.pyhash, out, &t->unresolved);
 	fill_native(s, t, &r->key, out);
 }
 
@@ -549,6 +604,7 @@ static void fill_alloc(struct session *s, struct tracked *t, struct proc_report 
 	a->lost.truncated_stacks = st->pystack_truncated;
 	a->lost.stack_errors = st->pystack_errors + st->native_stack_errors;
 
+	name_python_stacks(s, t);
 	rows = read_stack_rows(s, t->pid, &n);
 	if (!rows)
 		return;
@@ -562,6 +618,7 @@ static void fill_alloc(struct session *s, struct tracked *t, struct proc_report 
 		if (i < top || rows[i].top_alloc)
 			fill_stack(s, t, &rows[i], scale, &a->stacks[a->n_stacks++]);
 	free(rows);
+	a->lost.unresolved_frames = t->unresolved;
 }
 
 static void fill_proc(struct session *s, struct tracked *t, struct proc_report *p, double now)
