@@ -7,10 +7,11 @@
  *
  * walks the current thread's Python frames, innermost first, into *out (see
  * bpf/pystack.h).  It never fails the program: what went wrong is in
- * out->flags.  The loop is bounded (PMT_PYWALK_BUDGET frame reads) and all
- * target memory is read with bpf_probe_read_user, so a hostile or torn stack
- * costs at most the budget.  Stack use is a few scalars: `out` is expected to
- * live in a map (a per-CPU array or a ring buffer record).
+ * out->flags.  The loop is bpf_loop() (kernel 5.17+), bounded by
+ * PMT_PYWALK_BUDGET frames, and all target memory is read with
+ * bpf_probe_read_user, so a hostile or torn stack costs at most the budget.
+ * Stack use is about 40 bytes: `out` is expected to live in a map (a per-CPU
+ * array or a ring buffer record).
  */
 #ifndef PMT_PYSTACK_BPF_H
 #define PMT_PYSTACK_BPF_H
@@ -120,72 +121,86 @@ static __always_inline int pmt__frame_check(const struct pmt_pyoffsets *o, __u64
 	return 0;
 }
 
+/* The walk's state, on the BPF stack, shared with the bpf_loop callback. */
+struct pmt__pywalk {
+	const struct pmt_pyoffsets *o;
+	struct pmt_pystack *out;
+	__u64 frame;
+	__u32 depth;
+	__u32 flags;
+};
+
+/* One frame: record it (or skip a shim) and move to the caller.  A bpf_loop
+ * callback, so the verifier checks the body once instead of once per frame
+ * and depth.  Returns 1 to stop. */
+static long pmt__pywalk_step(__u32 i, void *arg)
+{
+	struct pmt__pywalk *w = arg;
+	const struct pmt_pyoffsets *o = w->o;
+	__u64 frame = w->frame, code = 0;
+	long long off;
+	int c;
+
+	if (!frame)
+		return 1;
+	if (pmt__read_u64(frame + o->frame_code, &code))
+		goto err;
+	c = pmt__frame_check(o, frame, code);
+	if (c < 0)
+		goto err;
+	if (!c) {
+		if (w->depth >= PMT_MAX_PYFRAMES) {
+			w->flags |= PMT_PYSTACK_TRUNCATED;
+			return 1;
+		}
+		off = pmt__frame_offset(o, frame, code);
+		if (off < 0)
+			goto err;
+		w->out->frames[w->depth & (PMT_MAX_PYFRAMES - 1)].code = code;
+		w->out->frames[w->depth & (PMT_MAX_PYFRAMES - 1)].offset = (__u32)off;
+		w->out->frames[w->depth & (PMT_MAX_PYFRAMES - 1)]._pad = 0;
+		w->depth++;
+	}
+	if (pmt__read_u64(frame + o->frame_back, &w->frame))
+		goto err;
+	/* the budget ran out with frames left */
+	if (i == PMT_PYWALK_BUDGET - 1 && w->frame)
+		w->flags |= PMT_PYSTACK_TRUNCATED;
+	return 0;
+err:
+	w->flags |= PMT_PYSTACK_ERROR;
+	return 1;
+}
+
 static __always_inline void pmt_pystack_walk(const struct pmt_pyoffsets *o, struct pmt_pystack *out)
 {
-	__u64 fsbase, ts, frame, code;
-	__u32 flags = 0, depth = 0;
-	long long off;
-	int i, c;
+	struct pmt__pywalk w = { .o = o, .out = out };
+	__u64 fsbase, ts, tid = 0;
 
 	out->depth = 0;
 	out->flags = 0;
 	if (!o->runtime || !o->frame_kind)
 		goto no_tstate;
 	fsbase = pmt__fsbase();
-	ts = pmt__tstate(o, fsbase, &flags);
+	ts = pmt__tstate(o, fsbase, &w.flags);
 	if (!ts)
 		goto no_tstate;
 	/* Under gilstate, tstate_current is the GIL holder, maybe another
 	 * thread; under TSS a stale slot must not be walked either. */
-	if (pmt__read_u64(ts + o->tstate_thread_id, &code)) {
-		flags |= PMT_PYSTACK_ERROR;
-		goto out;
+	if (pmt__read_u64(ts + o->tstate_thread_id, &tid)) {
+		out->flags = w.flags | PMT_PYSTACK_ERROR;
+		return;
 	}
-	if (code != fsbase)
+	if (tid != fsbase)
 		goto no_tstate;
-	frame = pmt__top_frame(o, ts, &flags);
-
-#pragma clang loop unroll(disable)
-	for (i = 0; i < PMT_PYWALK_BUDGET && frame; i++) {
-		code = 0;
-		if (pmt__read_u64(frame + o->frame_code, &code)) {
-			flags |= PMT_PYSTACK_ERROR;
-			break;
-		}
-		c = pmt__frame_check(o, frame, code);
-		if (c < 0) {
-			flags |= PMT_PYSTACK_ERROR;
-			break;
-		}
-		if (!c) {
-			if (depth >= PMT_MAX_PYFRAMES) {
-				flags |= PMT_PYSTACK_TRUNCATED;
-				break;
-			}
-			off = pmt__frame_offset(o, frame, code);
-			if (off < 0) {
-				flags |= PMT_PYSTACK_ERROR;
-				break;
-			}
-			out->frames[depth & (PMT_MAX_PYFRAMES - 1)].code = code;
-			out->frames[depth & (PMT_MAX_PYFRAMES - 1)].offset = (__u32)off;
-			out->frames[depth & (PMT_MAX_PYFRAMES - 1)]._pad = 0;
-			depth++;
-		}
-		if (pmt__read_u64(frame + o->frame_back, &frame)) {
-			flags |= PMT_PYSTACK_ERROR;
-			break;
-		}
-	}
-	/* The budget ran out with frames left. */
-	if (i >= PMT_PYWALK_BUDGET && frame)
-		flags |= PMT_PYSTACK_TRUNCATED;
-out:
-	out->depth = depth;
-	out->flags = flags;
+	w.frame = pmt__top_frame(o, ts, &w.flags);
+	if (w.frame)
+		bpf_loop(PMT_PYWALK_BUDGET, pmt__pywalk_step, &w, 0);
+	out->depth = w.depth;
+	out->flags = w.flags;
 	return;
 no_tstate:
-	out->flags = flags | PMT_PYSTACK_NO_TSTATE;
+	out->flags = w.flags | PMT_PYSTACK_NO_TSTATE;
 }
 
 #endif
