@@ -15,6 +15,7 @@ struct tool_cmd {
 extern const struct tool_cmd parser_cmds[];  /* tests/helper/parser_cmds.c: elf, maps, notes, hist, version */
 extern const struct tool_cmd output_cmds[];  /* tests/helper/output_cmds.c: procstat, json */
 extern const struct tool_cmd decode_cmds[];  /* tests/helper/decode_cmds.c: x86 decoding */
+extern const struct tool_cmd pystack_cmds[]; /* tests/helper/pystack_cmds.c: line tables, Python stacks */
 extern const struct tool_cmd lto_cmds[];     /* tests/helper/lto_cmds.c: inlined allocator sites */
 
 #endif
