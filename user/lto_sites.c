@@ -475,6 +475,12 @@ static int walk_malloc(const struct scan *s, uint64_t start, struct lto_site *st
 		struct x86v_insn *in = &p.in;
 		int r, cls;
 
+		if (leaves(in) && m.pool < 0 && in->cls == X86V_CALL && in->target &&
+		    (in->target == s->ls->libc_malloc || in->target == s->ls->libc_calloc)) {
+			/* a size known to be over 512 bytes: only the raw path is left */
+			walk_large(s, start, st);
+			return st->n_probes == 2 ? 0 : -ENOENT;
+		}
 		if (leaves(in)) {
 			snprintf(st->reason, sizeof(st->reason),
 				 "the path leaves at 0x%llx (%s) before the pool pop",
@@ -525,55 +531,116 @@ static int walk_malloc(const struct scan *s, uint64_t start, struct lto_site *st
 	return -ENOENT;
 }
 
-/* Follows a free fast path to `mov R, P; and R, -POOL_SIZE`: P is the
- * pointer.  *probe_at is the first emulated instruction reached with no
- * branch before it, for walks that start at a function's entry. */
-static int walk_free(const struct scan *s, uint64_t start, int *ptr,
-		     struct x86v_insn *probe_at, uint64_t *pool_size)
+/* A free fast path as walked: its instructions, up to the one that shows
+ * which register holds the pointer. */
+struct fwalk {
+	struct x86v_insn insn[WALK_INSNS];
+	unsigned n;
+	int ptr;                  /* the pointer's GPR */
+	unsigned copy;            /* index of the `mov R, ptr` that the match used */
+	uint64_t pool_size;       /* from `and $-POOL_SIZE`, 0 when matched by shr */
+};
+
+/* Whether a copy R of the pointer gets the pool mask (`and $-POOL_SIZE, R`)
+ * or the arena-map shift (`shr $imm >= 32, R`, 3.10+'s radix tree): both
+ * happen first thing in pymalloc_free's address_in_range. */
+static bool free_marker(const struct x86v_insn *in, uint64_t *pool_size)
 {
-	int copy_of[16];
-	bool straight = true;
+	const struct x86v_op *d = &in->op[0], *src = &in->op[1];
+	uint64_t size;
+
+	if (!is_reg(d, -1) || d->size != 8 || src->type != X86V_OP_IMM)
+		return false;
+	*pool_size = 0;
+	if (in->cls == X86V_AND && src->imm < 0) {
+		size = -(uint64_t)src->imm;
+		/* a power of two between 4 KiB and 1 MiB */
+		if (size < 4096 || size > (1u << 20) || (size & (size - 1)))
+			return false;
+		*pool_size = size;
+		return true;
+	}
+	return !strncmp(in->text, "shr ", 4) && src->imm >= 32 && src->imm < 64;
+}
+
+/* Follows a free fast path from start to the first copy of a register that
+ * gets a free marker, and on to the first jcc; fills fw.  0, or -ENOENT. */
+static int walk_free(const struct scan *s, uint64_t start, struct fwalk *fw)
+{
+	int copy_of[16], copied_at[16];
+	bool matched = false;
+	uint64_t size;
 	struct path p;
 
 	for (int i = 0; i < 16; i++)
-		copy_of[i] = -1;
-	memset(probe_at, 0, sizeof(*probe_at));
+		copy_of[i] = copied_at[i] = -1;
+	fw->n = 0;
+	fw->pool_size = 0;
 	path__init(&p, s, start);
-	while (path__next(&p)) {
+	while (fw->n < WALK_INSNS && path__next(&p)) {
 		struct x86v_insn *in = &p.in;
 		const struct x86v_op *d = &in->op[0], *src = &in->op[1];
 
 		if (leaves(in))
-			return -ENOENT;
-		if (straight && in->emulated && !probe_at->len)
-			*probe_at = *in;
-		if (in->cls == X86V_AND && is_reg(d, -1) && d->size == 8 &&
-		    src->type == X86V_OP_IMM && src->imm < 0 && copy_of[d->reg] >= 0) {
-			int src_reg = copy_of[d->reg];
-			uint64_t size = -(uint64_t)src->imm;
-
-			/* a power of two between 4 KiB and 1 MiB */
-			if (size < 4096 || size > (1u << 20) || (size & (size - 1)))
-				return -ENOENT;
-			if (p.written & (1u << src_reg))
-				return -ENOENT;
-			*ptr = src_reg;
-			*pool_size = size;
+			return matched ? 0 : -ENOENT;
+		fw->insn[fw->n] = *in;
+		if (matched && in->cls == X86V_JCC) {
+			fw->n++;
 			return 0;
 		}
+		if (is_reg(d, -1) && copy_of[d->reg] >= 0 && free_marker(in, &size)) {
+			if (!matched) {
+				fw->ptr = copy_of[d->reg];
+				fw->copy = (unsigned)copied_at[d->reg];
+				matched = true;
+			}
+			/* the shift may come first; the mask gives the pool size */
+			if (copy_of[d->reg] == fw->ptr && size && !fw->pool_size)
+				fw->pool_size = size;
+		}
 		for (int i = 0; i < 16; i++)
-			if (copy_of[i] >= 0 && (in->gpr_written & (1u << copy_of[i])))
+			if ((copy_of[i] >= 0 && (in->gpr_written & (1u << copy_of[i]))) ||
+			    (in->gpr_written & (1u << i)))
 				copy_of[i] = -1;
-		for (int i = 0; i < 16; i++)
-			if (in->gpr_written & (1u << i))
-				copy_of[i] = -1;
-		if (in->cls == X86V_MOV && is_reg(d, -1) && d->size == 8 && is_reg(src, -1))
+		if (in->cls == X86V_MOV && is_reg(d, -1) && d->size == 8 && is_reg(src, -1)) {
 			copy_of[d->reg] = src->reg;
-		if (in->cls == X86V_JCC)
-			straight = false;
+			copied_at[d->reg] = (int)fw->n;
+		}
+		fw->n++;
 		path__advance(&p, false);
 	}
-	return -ENOENT;
+	return matched ? 0 : -ENOENT;
+}
+
+/* No instruction strictly between indexes a and b (a may be -1) writes reg. */
+static bool reg_kept(const struct fwalk *fw, int a, int b, int reg)
+{
+	if (a > b) {
+		int t = a;
+
+		a = b;
+		b = t;
+	}
+	for (int i = a + 1; i < b; i++)
+		if (fw->insn[i].gpr_written & (1u << reg))
+			return false;
+	return true;
+}
+
+/* The cheap instruction where the pointer is in fw->ptr on every pass: the
+ * first emulated one (the first jcc, for a site) with no branch before it.
+ * Its index, or -1. */
+static int free_probe_index(const struct fwalk *fw, bool any_emulated)
+{
+	for (unsigned i = 0; i < fw->n; i++) {
+		const struct x86v_insn *in = &fw->insn[i];
+
+		if (in->emulated && (any_emulated || in->cls == X86V_JCC))
+			return reg_kept(fw, (int)i, (int)fw->copy, fw->ptr) ? (int)i : -1;
+		if (in->cls == X86V_JCC)
+			return -1;
+	}
+	return -1;
 }
 
 /* ---- sites ---------------------------------------------------------------- */
@@ -644,31 +711,38 @@ static void analyse_malloc(struct scan *s, struct lto_site *st)
 static void analyse_free(struct scan *s, struct lto_site *st, const struct x86v_insn *check,
 			 int hook_reg)
 {
-	struct x86v_insn first;
-	uint64_t pool_size;
-	int ptr;
+	struct fwalk *fw = malloc(sizeof(*fw));
+	int at;
 
-	if (walk_free(s, st->fast_vaddr, &ptr, &first, &pool_size)) {
-		snprintf(st->reason, sizeof(st->reason), "no `and $-POOL_SIZE` of a pointer "
-			 "copy on the fast path");
-		return;
+	if (!fw || walk_free(s, st->fast_vaddr, fw)) {
+		snprintf(st->reason, sizeof(st->reason), "no pointer copy that gets the pool "
+			 "mask or the arena-map shift on the fast path");
+		goto out;
 	}
-	if (!s->ls->pool_size)
-		s->ls->pool_size = pool_size;
-	if (pool_size != s->ls->pool_size) {
+	if (fw->pool_size && !s->ls->pool_size)
+		s->ls->pool_size = fw->pool_size;
+	if (fw->pool_size && fw->pool_size != s->ls->pool_size) {
 		snprintf(st->reason, sizeof(st->reason), "pool mask 0x%llx differs from 0x%llx",
-			 (unsigned long long)pool_size, (unsigned long long)s->ls->pool_size);
-		return;
+			 (unsigned long long)fw->pool_size, (unsigned long long)s->ls->pool_size);
+		goto out;
 	}
-	if (!check)
-		check = &first;   /* the function itself: first emulated insn */
-	if (!check->len) {
-		snprintf(st->reason, sizeof(st->reason), "no emulated instruction before the "
-			 "first branch");
-		return;
+	if (check && reg_kept(fw, -1, (int)fw->copy, fw->ptr)) {
+		/* the pointer is already in place at the hook check */
+		set_probe(site_probe(st), LTO_PROBE_FREE_CHECK, check, fw->ptr, hook_reg);
+		st->handled = true;
+		goto out;
 	}
-	set_probe(site_probe(st), LTO_PROBE_FREE_CHECK, check, ptr, hook_reg);
+	at = free_probe_index(fw, !check);
+	if (at < 0) {
+		snprintf(st->reason, sizeof(st->reason), "the pointer is not in a register at "
+			 "an emulated instruction before the first branch");
+		goto out;
+	}
+	/* past the hook check: only the fast path gets here, no hook test needed */
+	set_probe(site_probe(st), LTO_PROBE_FREE_CHECK, &fw->insn[at], fw->ptr, -1);
 	st->handled = true;
+out:
+	free(fw);
 }
 
 static void analyse_realloc(struct lto_site *st)
