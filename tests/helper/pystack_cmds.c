@@ -318,10 +318,197 @@ out:
 	return err;
 }
 
+/* ---- pysym-fake: pysym against a fake 3.11 target ------------------------------ */
+
+/* A fake address space: a few regions of bytes. */
+#define FAKE_REGIONS 8
+struct fake_mem {
+	struct {
+		uint64_t addr;
+		uint8_t bytes[8192];
+		size_t len;
+	} r[FAKE_REGIONS];
+	unsigned n;
+};
+
+static int fake_read(void *ctx, uint64_t addr, void *buf, size_t len)
+{
+	struct fake_mem *m = ctx;
+
+	for (unsigned i = 0; i < m->n; i++)
+		if (addr >= m->r[i].addr && addr - m->r[i].addr <= m->r[i].len &&
+		    len <= m->r[i].len - (addr - m->r[i].addr)) {
+			memcpy(buf, m->r[i].bytes + (addr - m->r[i].addr), len);
+			return 0;
+		}
+	return -EFAULT;
+}
+
+static uint8_t *fake_region(struct fake_mem *m, uint64_t addr, size_t len)
+{
+	unsigned i = m->n++;
+
+	m->r[i].addr = addr;
+	m->r[i].len = len;
+	memset(m->r[i].bytes, 0, sizeof(m->r[i].bytes));
+	return m->r[i].bytes;
+}
+
+static void put(uint8_t *b, uint32_t off, const void *v, size_t len)
+{
+	memcpy(b + off, v, len);
+}
+
+/* A compact str object at addr: kind 1 ASCII when every code point is < 128.
+ * `length` may lie (hostile), and state may be forced (state_or). */
+static void fake_str(struct fake_mem *m, const struct py_layout *l, uint64_t addr,
+		     const uint32_t *cps, size_t n, int64_t length, uint32_t state_or)
+{
+	uint32_t maxc = 0, kind, state;
+	uint8_t *b = fake_region(m, addr, sizeof(m->r[0].bytes));
+	size_t data;
+
+	for (size_t i = 0; i < n; i++)
+		maxc = cps[i] > maxc ? cps[i] : maxc;
+	kind = maxc < 256 ? 1 : maxc < 65536 ? 2 : 4;
+	state = kind << PY_STATE_KIND_SHIFT | PY_STATE_COMPACT | (maxc < 128 ? PY_STATE_ASCII : 0);
+	state |= state_or;
+	data = maxc < 128 ? l->str_ascii_data : l->str_compact_data;
+	put(b, l->str_length, &length, 8);
+	put(b, l->str_state, &state, 4);
+	for (size_t i = 0; i < n; i++)
+		memcpy(b + data + i * kind, &cps[i], kind);  /* little-endian */
+}
+
+static void fake_ascii(struct fake_mem *m, const struct py_layout *l, uint64_t addr,
+		       const char *s)
+{
+	uint32_t cps[64];
+	size_t n = strlen(s);
+
+	for (size_t i = 0; i < n && i < 64; i++)
+		cps[i] = (unsigned char)s[i];
+	fake_str(m, l, addr, cps, n < 64 ? n : 64, (int64_t)(n < 64 ? n : 64), 0);
+}
+
+enum {
+	F_CODE = 0x10000, F_FILE = 0x20000, F_QUAL = 0x30000, F_NAME = 0x40000,
+	F_TABLE = 0x50000, F_OTHER = 0x60000, F_BADCP = 0x70000, F_HUGE = 0x80000,
+	F_UNMAPPED = 0x90000, F_TYPE = 0x9000,
+};
+
+struct fake_code {
+	uint64_t type, file, name, qual, table;
+	int32_t argcount, flags, firstlineno;
+};
+
+static void fake_code_write(uint8_t *b, const struct py_layout *l, const struct fake_code *c)
+{
+	put(b, l->ob_type, &c->type, 8);
+	put(b, l->co_filename, &c->file, 8);
+	put(b, l->co_name, &c->name, 8);
+	put(b, l->co_qualname, &c->qual, 8);
+	put(b, l->co_linetable, &c->table, 8);
+	put(b, l->co_argcount, &c->argcount, 4);
+	put(b, l->co_flags, &c->flags, 4);
+	put(b, l->co_firstlineno, &c->firstlineno, 4);
+}
+
+static void show_frame(struct pysym *ps, uint64_t code, uint32_t off, const char *what)
+{
+	struct py_frame_info fi;
+	struct pysym_stats st;
+	int err = pysym__frame(ps, code, off, &fi);
+
+	pysym__stats(ps, &st);
+	if (err) {
+		printf("%s: error %s", what, strerror(-err));
+	} else {
+		printf("%s: %s:%d %s", what, fi.file, fi.line, fi.function);
+		free(fi.file);
+		free(fi.function);
+	}
+	printf(" (hits=%llu misses=%llu stale=%llu)\n", (unsigned long long)st.hits,
+	       (unsigned long long)st.misses, (unsigned long long)st.stale);
+}
+
+static int cmd_pysym_fake(int argc, char **argv)
+{
+	/* "Klass.méthode_Ω" (kind 2) and "naïve" (kind 1, not ASCII) */
+	static const uint32_t qual[] = { 'K', 'l', 'a', 's', 's', '.', 'm', 0xe9, 't', 'h', 'o',
+					 'd', 'e', '_', 0x3a9 };
+	static const uint32_t name[] = { 'n', 'a', 0xef, 'v', 'e' };
+	static const uint32_t emoji[] = { 'x', 0x1f600, 0xd800, 0x110000 };
+	/* 3.11 location table: 1 unit at line first+2, 2 units at first+3 */
+	static const uint8_t table[] = { 0x80 | 13 << 3 | 0, 0x04, 0x80 | 13 << 3 | 1, 0x02 };
+	struct fake_code c = { F_TYPE, F_FILE, F_NAME, F_QUAL, F_TABLE, 2, 3, 10 };
+	static struct fake_mem m;
+	struct py_layout l;
+	struct pysym *ps;
+	uint8_t *code, *t;
+	int64_t tlen = sizeof(table);
+
+	if (argc != 1)
+		return usage_err(argv, "");
+	m.n = 0;
+	pyoffsets__table(311, &l);
+	l.code_type = F_TYPE;
+	code = fake_region(&m, F_CODE, 256);
+	fake_code_write(code, &l, &c);
+	fake_ascii(&m, &l, F_FILE, "/src/app.py");
+	fake_str(&m, &l, F_QUAL, qual, 15, 15, 0);
+	fake_str(&m, &l, F_NAME, name, 5, 5, 0);
+	t = fake_region(&m, F_TABLE, 64);
+	put(t, l.bytes_size, &tlen, 8);
+	put(t, l.bytes_data, table, sizeof(table));
+	ps = pysym__new_reader(&l, fake_read, &m);
+	if (!ps)
+		return 1;
+
+	show_frame(ps, F_CODE, 0, "first");
+	show_frame(ps, F_CODE, 4, "again");
+	show_frame(ps, F_CODE, 6, "past-end");
+	/* the name's bytes change but no checksum field does: still cached */
+	fake_ascii(&m, &l, F_FILE, "/src/changed.py");
+	m.n--;  /* fake_ascii appended a region; overwrite the first one instead */
+	memcpy(m.r[1].bytes, m.r[m.n].bytes, sizeof(m.r[1].bytes));
+	show_frame(ps, F_CODE, 0, "cached");
+	/* the address is reused by another code object */
+	fake_ascii(&m, &l, F_OTHER, "other_function");
+	c.qual = F_OTHER;
+	c.firstlineno = 20;
+	fake_code_write(code, &l, &c);
+	show_frame(ps, F_CODE, 0, "reused");
+	/* a kind-1 string that is not ASCII */
+	c.qual = F_NAME;
+	fake_code_write(code, &l, &c);
+	show_frame(ps, F_CODE, 0, "kind1");
+	/* hostile strings: lying length, bad kind, invalid code points, unreadable */
+	fake_str(&m, &l, F_BADCP, emoji, 4, 4, 0);
+	c.qual = F_BADCP;
+	fake_code_write(code, &l, &c);
+	show_frame(ps, F_CODE, 0, "invalid-cp");
+	fake_str(&m, &l, F_HUGE, emoji, 1, (int64_t)1 << 40, 0);
+	c.qual = F_HUGE;
+	fake_code_write(code, &l, &c);
+	show_frame(ps, F_CODE, 0, "huge-length");
+	c.qual = F_UNMAPPED;  /* unmapped */
+	c.file = F_NAME + 3;        /* not a str header */
+	fake_code_write(code, &l, &c);
+	show_frame(ps, F_CODE, 0, "unreadable");
+	c.type = F_TYPE + 8;        /* no longer a code object */
+	fake_code_write(code, &l, &c);
+	show_frame(ps, F_CODE, 0, "not-code");
+	show_frame(ps, 0x777000, 0, "unmapped");
+	pysym__free(ps);
+	return 0;
+}
+
 const struct tool_cmd pystack_cmds[] = {
 	{ "linetable", "MM FIRSTLINENO HEXTABLE CODE_LEN: line of every instruction", cmd_linetable },
 	{ "pyoffsets", "PID|PATH: the struct layout used for Python stacks", cmd_pyoffsets },
 	{ "pystack", "PID [-s SYM] [-n N] [-g GOFILE] [-t S]: N Python stacks at uprobe SYM",
 	  cmd_pystack },
+	{ "pysym-fake", "pysym's cache and string decoding on a fake 3.11 target", cmd_pysym_fake },
 	{ NULL, NULL, NULL },
 };
