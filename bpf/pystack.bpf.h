@@ -133,7 +133,7 @@ struct pmt__pywalk {
 /* One frame: record it (or skip a shim) and move to the caller.  A bpf_loop
  * callback, so the verifier checks the body once instead of once per frame
  * and depth.  Returns 1 to stop. */
-static long pmt__pywalk_step(__u32 i, void *arg)
+static __attribute__((unused)) long pmt__pywalk_step(__u32 i, void *arg)
 {
 	struct pmt__pywalk *w = arg;
 	const struct pmt_pyoffsets *o = w->o;
