@@ -253,3 +253,53 @@ check_stacks() {
 @test "pystack: pyenv 3.13 (_Py_DebugOffsets)" {
 	check_stacks py3.13
 }
+
+# check_without_gil LABEL: stacks at PyEval_RestoreThread, entered by the
+# fixture's wait loop (time.sleep and the stat of os.path.exists alternate)
+# while it waits for `go`, before it takes the GIL back.
+# Up to 3.11 the walker follows the GIL holder (there is none): no_tstate.
+# From 3.12 it reads the thread's own TSS slot: the sleeping thread's stack.
+check_without_gil() {
+	local out err mm sleep_line
+	require_root
+	require_btf
+	use_interp "$1"
+	mm=$((${PYVER%%.*} * 100 + ${PYVER#*.}))
+	out=$BATS_TEST_TMPDIR/nogil.out
+	err=$BATS_TEST_TMPDIR/nogil.err
+	start_fixture "$PY" pystack.py
+	"$TOOL" pystack "$FIX_PID" -s PyEval_RestoreThread -n 2 -t 30 >"$out" 2>"$err" || {
+		sed 's/^/#   /' "$err" "$out" >&3
+		return 1
+	}
+	fixture_go "$FIX_CTL"
+	fixture_exit "$FIX_CTL" "$FIX_PID"
+	cat "$out"
+	if [ "$mm" -le 311 ]; then
+		assert_eq "stacks at PyEval_RestoreThread" \
+			"$(printf 'stack 1 depth=0 flags=no_tstate\nstack 2 depth=0 flags=no_tstate')" \
+			"$(cat "$out")"
+		return
+	fi
+	# one of the two is time.sleep's: _wait < ready < <module>
+	sleep_line=$(grep -n 'time.sleep(POLL_S)' "$FIXTURES/pmtctl.py" | cut -d: -f1)
+	grep -A1 -E '^stack [12] depth=3 flags=none$' "$out" |
+		grep -qxF "  $FIXTURES/pmtctl.py:$sleep_line Ctl._wait"
+	! grep -q no_tstate "$out"
+}
+
+@test "pystack: a thread without the GIL on Debian 3.11 has no thread state" {
+	check_without_gil debian3.11
+}
+
+@test "pystack: a thread without the GIL on 3.8 has no thread state" {
+	check_without_gil py3.8
+}
+
+@test "pystack: a thread without the GIL on 3.12 still has its own stack (TSS)" {
+	check_without_gil py3.12
+}
+
+@test "pystack: a thread without the GIL on 3.13 still has its own stack (TSS)" {
+	check_without_gil py3.13
+}
