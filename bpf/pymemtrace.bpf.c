@@ -18,6 +18,7 @@
 #include <bpf/bpf_core_read.h>
 #include <bpf/usdt.bpf.h>
 #include "pymemtrace.h"
+#include "pystack.bpf.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -481,6 +482,79 @@ struct {
 	__uint(value_size, PMT_MAX_NATIVE_FRAMES * sizeof(__u64));
 } native_stacks SEC(".maps");
 
+/* Where the Python stack walker finds things, per process (user/pyoffsets.c). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u32);
+	__type(value, struct pmt_pyoffsets);
+} pyoffsets SEC(".maps");
+
+/* Python stacks by hash (--max-stacks): user space names their frames. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct pmt_pystack_key);
+	__type(value, struct pmt_pystack);
+} pystacks SEC(".maps");
+
+/* A Python stack is 520 bytes: more than the BPF stack can hold. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct pmt_pystack);
+} pystack_scratch SEC(".maps");
+
+/* FNV-1a over the frames; never 0 (0 means "no Python stack"). */
+static __always_inline __u64 pystack_hash(const struct pmt_pystack *ps)
+{
+	__u64 h = 0xcbf29ce484222325ULL;
+	__u32 depth = ps->depth;
+
+#pragma clang loop unroll(disable)
+	for (__u32 i = 0; i < PMT_MAX_PYFRAMES && i < depth; i++) {
+		h = (h ^ ps->frames[i].code) * 0x100000001b3ULL;
+		h = (h ^ ps->frames[i].offset) * 0x100000001b3ULL;
+	}
+	h = (h ^ (ps->flags & PMT_PYSTACK_TRUNCATED)) * 0x100000001b3ULL;
+	return h ? h : 1;
+}
+
+/* Walks the current Python stack and stores it; returns its hash, or 0. */
+static __always_inline __u64 python_stack(__u32 tgid)
+{
+	const struct pmt_pyoffsets *o = bpf_map_lookup_elem(&pyoffsets, &tgid);
+	struct pmt_proc_stats *st = bpf_map_lookup_elem(&procs, &tgid);
+	struct pmt_pystack_key pk = { .pid = tgid };
+	struct pmt_pystack *ps;
+	__u32 zero = 0;
+	long err;
+
+	if (!o || !st)
+		return 0;
+#ifdef PMT_TMP_NO_PYWALK
+	return 0;
+#endif
+	ps = bpf_map_lookup_elem(&pystack_scratch, &zero);
+	if (!ps)
+		return 0;
+	pmt_pystack_walk(o, ps);
+	if (ps->flags & PMT_PYSTACK_TRUNCATED)
+		__sync_fetch_and_add(&st->pystack_truncated, 1);
+	if (ps->flags & PMT_PYSTACK_ERROR)
+		__sync_fetch_and_add(&st->pystack_errors, 1);
+	if (!ps->depth)
+		return 0; /* no Python frames: a thread without Python code, or a raw call outside it */
+	pk.hash = pystack_hash(ps);
+	err = bpf_map_update_elem(&pystacks, &pk, ps, BPF_NOEXIST);
+	if (err && err != -EEXIST) {
+		__sync_fetch_and_add(&st->stack_map_full, 1);
+		return 0;
+	}
+	return pk.hash;
+}
+
 static __always_inline void add_max(__s64 *max, __s64 v)
 {
 	/* Racy between threads of one process; the GIL serialises almost all
@@ -495,7 +569,7 @@ static __always_inline void stack_key_fill(void *ctx, struct pmt_proc_stats *st,
 	long id = bpf_get_stackid(ctx, &native_stacks, BPF_F_USER_STACK);
 
 	key->pid = tgid;
-	key->pyhash = 0;
+	key->pyhash = python_stack(tgid);
 	if (id < 0) {
 		if (id == -ENOMEM)
 			__sync_fetch_and_add(&st->stack_map_full, 1);
@@ -664,6 +738,88 @@ int uprobe_free(struct pt_regs *ctx)
 	if (!st)
 		return 0;
 	record_free(st, (cookie & PMT_ALLOC_RAW) ? a0 : a1);
+	return 0;
+}
+
+/* ---- allocations LTO inlined (user/lto_sites.h) -------------------------- */
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u32);
+	__type(value, struct pmt_lto_cfg);
+} lto_cfg SEC(".maps");
+
+/* A general-purpose register by its x86 encoding index.  The registers are
+ * copied out of ctx first: a ctx offset computed at run time (which is
+ * what clang makes of a switch over fields) is rejected by the verifier. */
+static __always_inline __u64 gpr(const __u64 *regs, __u32 idx)
+{
+	/* struct pt_regs slot of each register, packed 5 bits apiece: rax 10,
+	 * rcx 11, rdx 12, rbx 5, rsp 19, rbp 4, rsi 13, rdi 14, r8 9, r9 8,
+	 * r10 7, r11 6, r12 3, r13 2, r14 1, r15 0.  (A static table would be
+	 * read from .rodata; arithmetic keeps the program self-contained.) */
+	static const __u64 lo = 10ULL | 11ULL << 5 | 12ULL << 10 | 5ULL << 15 | 19ULL << 20 |
+				4ULL << 25 | 13ULL << 30 | 14ULL << 35;
+	static const __u64 hi = 9ULL | 8ULL << 5 | 7ULL << 10 | 6ULL << 15 | 3ULL << 20 |
+				2ULL << 25 | 1ULL << 30 | 0ULL << 35;
+	__u32 i = idx & 15;
+	__u32 k = ((i < 8 ? lo : hi) >> (5 * (i & 7))) & 31;
+
+	if (k > 20) /* for the verifier: no slot is larger */
+		k = 20;
+	return regs[k];
+}
+
+/* A pymalloc block's size: its pool's size class, or the site's constant. */
+static __always_inline __u64 block_size(const struct pmt_lto_cfg *cfg, __u64 block, __u64 sc1)
+{
+	__u32 szidx = 0;
+
+	if (sc1)
+		return sc1 * 16;
+	if (bpf_probe_read_user(&szidx, sizeof(szidx),
+				(void *)((block & cfg->pool_mask) + PMT_POOL_SZIDX_OFF)) ||
+	    szidx >= PMT_SMALL_REQUEST_MAX / 16)
+		return 0;
+	return (szidx + 1) * 16;
+}
+
+SEC("uprobe")
+int uprobe_lto(struct pt_regs *ctx)
+{
+	__u64 cookie = bpf_get_attach_cookie(ctx);
+	__u32 tgid = current_tgid(), tid = current_tid();
+	__u32 role = cookie & 15, reg2p1 = (cookie >> 8) & 31;
+	__u64 sc1 = (cookie >> 13) & 0xff, v, size;
+	__u64 regs[sizeof(struct pt_regs) / sizeof(__u64)] = {};
+	struct pmt_proc_stats *st = traced_proc(tgid);
+	const struct pmt_lto_cfg *cfg;
+
+	if (!st)
+		return 0;
+	cfg = bpf_map_lookup_elem(&lto_cfg, &tgid);
+	if (!cfg)
+		return 0;
+	if (bpf_probe_read_kernel(regs, sizeof(regs), ctx))
+		return 0;
+	v = role == PMT_LTO_NEWPOOL_RET ? PT_REGS_RC(ctx) : gpr(regs, (cookie >> 4) & 15);
+	if (!v)
+		return 0;
+	if (role == PMT_LTO_FREE_CHECK) {
+		/* With another hook installed (tracemalloc...) the call goes
+		 * there, and its own call into pymalloc is counted there. */
+		if (reg2p1 && gpr(regs, reg2p1 - 1) != cfg->hook_free)
+			return 0;
+		record_free(st, v);
+		return 0;
+	}
+	/* Inside a probed pymalloc call (realloc): that call counts it. */
+	if (bpf_map_lookup_elem(&pm_pending, &tid) || !sample_this())
+		return 0;
+	size = block_size(cfg, v, sc1);
+	if (size)
+		record_alloc(ctx, st, tgid, v, size, false);
 	return 0;
 }
 

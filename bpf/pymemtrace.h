@@ -137,6 +137,13 @@ struct pmt_stack_key {
 	__u32 pid;                /* tgid: stacks of different processes never merge */
 };
 
+/* Key of the `pystacks` map: a Python stack's frames, by hash and process. */
+struct pmt_pystack_key {
+	__u64 hash;
+	__u32 pid;
+	__u32 _pad;
+};
+
 struct pmt_stack_stats {
 	__u64 alloc_count, alloc_bytes;
 	__u64 free_count, free_bytes;
@@ -153,6 +160,28 @@ struct pmt_live {
 #define PMT_SMALL_REQUEST_MAX 512
 
 #define PMT_MAX_NATIVE_FRAMES 32
+
+/* Probes inside allocator code that LTO inlined into its callers
+ * (user/lto_sites.h says what each role means).  Cookie:
+ *   bits 0..3   enum pmt_lto_role
+ *   bits 4..7   GPR index (x86 encoding: 0 rax, 1 rcx, 2 rdx, 3 rbx, 4 rsp,
+ *               5 rbp, 6 rsi, 7 rdi, 8..15 r8..r15) of the block or pointer
+ *   bits 8..12  GPR index + 1 of the hook value to check (0: none)
+ *   bits 13..20 constant size class + 1 (0: read it from the pool header) */
+enum pmt_lto_role {
+	PMT_LTO_BLOCK = 1,        /* a block was just taken from a pool */
+	PMT_LTO_NEWPOOL_RET = 5,  /* allocate_from_new_pool() returned (uretprobe) */
+	PMT_LTO_FREE_CHECK = 4,   /* a free, if the hook is still pymalloc's */
+};
+#define PMT_LTO_COOKIE(role, reg, reg2p1, sc1) \
+	((__u64)(role) | ((__u64)(reg) << 4) | ((__u64)(reg2p1) << 8) | ((__u64)(sc1) << 13))
+
+/* Per process, for the LTO probes. */
+struct pmt_lto_cfg {
+	__u64 pool_mask;          /* ~(pool size - 1) */
+	__u64 hook_free;          /* runtime address of _PyObject_Free */
+};
+#define PMT_POOL_SZIDX_OFF 0x24   /* struct pool_header.szidx, 3.8-3.13, 64-bit */
 
 #ifndef __bpf__
 _Static_assert(sizeof(struct pmt_gc_gen_stats) == 8 * (4 + PMT_HIST_SLOTS), "gc stats layout");

@@ -2,10 +2,12 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 #include <bpf/libbpf.h>
 #include "attach.h"
 #include "log.h"
 #include "pymemtrace.skel.h"
+#include "uprobe_multi.h"
 
 static struct bpf_program *prog_for(struct pymemtrace_bpf *skel, enum plan_prog prog)
 {
@@ -20,6 +22,8 @@ static struct bpf_program *prog_for(struct pymemtrace_bpf *skel, enum plan_prog 
 	case PLAN_ALLOC_ENTRY:     return skel->progs.uprobe_alloc_entry;
 	case PLAN_ALLOC_RETURN:    return skel->progs.uretprobe_alloc_return;
 	case PLAN_FREE:            return skel->progs.uprobe_free;
+	case PLAN_LTO_SITES:
+	case PLAN_LTO_NEWPOOL:     return skel->progs.uprobe_lto;
 	}
 	return NULL;
 }
@@ -68,6 +72,26 @@ unsigned attach__process(struct pymemtrace_bpf *skel, const struct plan *plan,
 		snprintf(s->reason, sizeof(s->reason), "%s", pp->reason);
 		if (!pp->available)
 			continue;
+		if (pp->prog == PLAN_LTO_SITES || pp->prog == PLAN_LTO_NEWPOOL) {
+			int fd = pp->prog == PLAN_LTO_SITES
+				? uprobe_multi__attach(skel->progs.uprobe_lto, pp->path, plan->interp.pid,
+						       plan->lto.offsets, plan->lto.cookies,
+						       plan->lto.n, false)
+				: uprobe_multi__attach(skel->progs.uprobe_lto, pp->path, plan->interp.pid,
+						       &pp->file_offset, &pp->cookie, 1, true);
+
+			if (fd < 0 || links->n_fds >= sizeof(links->fds) / sizeof(links->fds[0])) {
+				failed++;
+				fmt_msg(s->reason, sizeof(s->reason), "attach failed: %s (uprobe_multi "
+					"needs Linux 6.6+)", strerror(fd < 0 ? -fd : ENOSPC));
+				if (fd >= 0)
+					close(fd);
+				continue;
+			}
+			links->fds[links->n_fds++] = fd;
+			s->attached = true;
+			continue;
+		}
 		link = attach_one(skel, plan, pp);
 		if (!link) {
 			int err = -errno;
@@ -92,6 +116,9 @@ void attach__detach_process(struct proc_links *links)
 	for (unsigned i = 0; i < links->n; i++)
 		bpf_link__destroy(links->links[i]);
 	links->n = 0;
+	for (unsigned i = 0; i < links->n_fds; i++)
+		close(links->fds[i]);
+	links->n_fds = 0;
 }
 
 int attach__global(struct pymemtrace_bpf *skel, char *err, size_t errlen)

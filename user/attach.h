@@ -21,6 +21,8 @@ struct bpf_link;
 struct proc_links {
 	struct bpf_link *links[PLAN_MAX_PROBES];
 	unsigned n;
+	int fds[4];               /* uprobe_multi links (uprobe_multi.h) */
+	unsigned n_fds;
 };
 
 /* Attaches every available probe of the plan for plan->interp.pid and

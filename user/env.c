@@ -16,7 +16,7 @@ struct env env = {
 	.max_threads = 8192,   /* --max-threads */
 	.sample_every = 1,     /* --sample */
 	.max_live = 1 << 20,   /* --max-live: about 56 MiB of kernel memory */
-	.max_stacks = 16384,   /* --max-stacks */
+	.max_stacks = 65536,   /* --max-stacks: ~55 MiB of kernel memory */
 	.top = 10,             /* --top */
 };
 
@@ -79,7 +79,7 @@ static const struct argp_option opts[] = {
 	{ "speedscope", OPT_SPEEDSCOPE, "FILE", 0, "Write a speedscope profile (bytes as the weight) to FILE", 3 },
 	{ NULL, 0, NULL, 0, "Sizes:", 4 },
 	{ "max-live", OPT_MAX_LIVE, "N", 0, "Live allocations tracked (default 1048576); more are counted as lost", 4 },
-	{ "max-stacks", OPT_MAX_STACKS, "N", 0, "Distinct allocation stacks recorded (default 16384)", 4 },
+	{ "max-stacks", OPT_MAX_STACKS, "N", 0, "Distinct allocation stacks recorded (default 65536)", 4 },
 	{ "max-procs", OPT_MAX_PROCS, "N", 0, "Processes the statistics map can hold (default 1024)", 4 },
 	{ "max-threads", OPT_MAX_THREADS, "N", 0, "Threads with a probe in flight the per-thread maps can hold (default 8192)", 4 },
 	{ "ringbuf-kb", OPT_RINGBUF_KB, "KB", 0, "Ring buffer size for rare events, power of 2 (default 256)", 4 },

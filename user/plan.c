@@ -1,8 +1,10 @@
 /* Probe plan: see plan.h. */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include "log.h"
+#include "lto_sites.h"
 #include "plan.h"
 #include "probe_site.h"
 #include "procmaps.h"
@@ -388,6 +390,80 @@ static void plan_alloc_fn(struct plan *p, struct elf_file *ef, const char *path,
 	}
 }
 
+/* LTO builds: probes inside the inlined copies of pymalloc (lto_sites.h),
+ * attached as one uprobe_multi link.  Returns true when they replace the
+ * malloc, calloc and free entry probes of pymalloc. */
+static bool plan_lto(struct plan *p)
+{
+	struct lto_sites *ls = NULL;
+	struct plan_probe *sites, *newpool;
+	char err[256] = "";
+	uint64_t off;
+
+	if (lto_sites__scan(&p->interp, &ls, err, sizeof(err)) || !ls)
+		return false;
+	for (int k = 0; k < LTO_NKINDS; k++) {
+		p->lto.sites_found += ls->total[k].found;
+		p->lto.sites_handled += ls->total[k].handled;
+	}
+	if (!ls->total[LTO_MALLOC].found || !ls->new_pool_fn) {
+		lto_sites__free(ls);
+		return false; /* not an LTO build: the entry probes see everything */
+	}
+	p->lto.offsets = calloc(ls->probes + 1, sizeof(uint64_t));
+	p->lto.cookies = calloc(ls->probes + 1, sizeof(uint64_t));
+	if (!p->lto.offsets || !p->lto.cookies) {
+		lto_sites__free(ls);
+		return false;
+	}
+	for (size_t i = 0; i < ls->n_sites; i++) {
+		const struct lto_site *site = &ls->site[i];
+
+		for (unsigned j = 0; j < site->n_probes; j++) {
+			const struct lto_probe *pr = &site->probe[j];
+
+			/* Raw-domain calls are seen by the C library's probes. */
+			if (pr->role != LTO_PROBE_BLOCK && pr->role != LTO_PROBE_FREE_CHECK)
+				continue;
+			if (elf_file__vaddr_to_offset(p->interp.elf, pr->vaddr, &off) ||
+			    p->lto.n >= ls->probes)
+				continue;
+			p->lto.offsets[p->lto.n] = off;
+			p->lto.cookies[p->lto.n++] = PMT_LTO_COOKIE(
+				pr->role, pr->reg & 15, pr->reg2 >= 0 ? pr->reg2 + 1 : 0,
+				site->size_class >= 0 ? site->size_class + 1 : 0);
+		}
+	}
+	p->lto.hook_free = ls->hook_fn[LTO_FREE];
+	p->lto.pool_size = ls->pool_size;
+	sites = plan_add(p, PLAN_LTO_SITES, "lto_sites");
+	newpool = plan_add(p, PLAN_LTO_NEWPOOL, "lto_newpool");
+	if (sites && newpool) {
+		sites->available = p->lto.n > 0;
+		snprintf(sites->target, sizeof(sites->target), "inlined pymalloc");
+		fmt_msg(sites->how, sizeof(sites->how), "uprobe_multi, %zu probes in %u of %u "
+			"inlined allocator sites (%u malloc, %u calloc, %u free; realloc sites: "
+			"via the functions they call)", p->lto.n, p->lto.sites_handled,
+			p->lto.sites_found, ls->total[LTO_MALLOC].handled,
+			ls->total[LTO_CALLOC].handled, ls->total[LTO_FREE].handled);
+		fmt_msg(sites->reason, sizeof(sites->reason), "LTO inlined pymalloc's fast path "
+			"into its callers: the probes sit inside the inlined copies, on jcc "
+			"instructions the kernel emulates");
+		if (!elf_file__vaddr_to_offset(p->interp.elf, ls->new_pool_probe.vaddr, &off)) {
+			newpool->available = true;
+			newpool->file_offset = off;
+			newpool->vaddr = ls->new_pool_probe.vaddr;
+			newpool->cookie = PMT_LTO_COOKIE(PMT_LTO_NEWPOOL_RET, 0, 0, 0);
+		}
+		snprintf(newpool->target, sizeof(newpool->target), "allocate_from_new_pool");
+		fmt_msg(newpool->how, sizeof(newpool->how), "uretprobe allocate_from_new_pool "
+			"@0x%llx (decoded)", (unsigned long long)ls->new_pool_fn);
+		fmt_msg(newpool->reason, sizeof(newpool->reason), "blocks from a fresh pool");
+	}
+	lto_sites__free(ls);
+	return true;
+}
+
 /* The process's C library: the executable mapping whose file defines the
  * malloc family.  File names only pick candidates; the symbols decide. */
 static struct elf_file *open_libc(struct plan *p, char *path, size_t pathlen)
@@ -423,6 +499,8 @@ static void plan_alloc(struct plan *p)
 	struct elf_sym sym;
 
 	if (!pymalloc_functions(p, fns, how, sizeof(how))) {
+		bool lto = !p->interp.has_symtab && plan_lto(p);
+
 		for (int i = 0; i < FN_NR; i++) {
 			uint64_t off = 1, size = 0;
 			struct elf_sym fs;
@@ -430,6 +508,10 @@ static void plan_alloc(struct plan *p)
 			/* the function's size bounds the branch-target scan */
 			if (!elf_file__symbolize(p->interp.elf, fns[i], &fs, &off) && off == 0)
 				size = fs.size;
+			/* With LTO, the inlined-site probes include these functions'
+			 * own bodies: only realloc keeps its entry probe. */
+			if (lto && i != FN_REALLOC)
+				continue;
 			plan_alloc_fn(p, p->interp.elf, p->interp.open_path, fns[i], size,
 				      &alloc_fns[i], false, how);
 		}
@@ -482,6 +564,8 @@ void plan__release(struct plan *p)
 {
 	if (!p)
 		return;
+	free(p->lto.offsets);
+	free(p->lto.cookies);
 	interp__release(&p->interp);
 	memset(p, 0, sizeof(*p));
 }

@@ -35,6 +35,8 @@ enum plan_prog {
 	PLAN_ALLOC_ENTRY,     /* uprobe, cookie = enum pmt_alloc_kind */
 	PLAN_ALLOC_RETURN,    /* uretprobe, same cookie */
 	PLAN_FREE,            /* uprobe, cookie = PMT_ALLOC_FREE [| PMT_ALLOC_RAW] */
+	PLAN_LTO_SITES,       /* uprobe_multi: the inlined allocator sites (plan->lto) */
+	PLAN_LTO_NEWPOOL,     /* uretprobe on allocate_from_new_pool (plan->lto) */
 };
 
 #define PLAN_MAX_PROBES 32
@@ -56,8 +58,18 @@ struct plan_probe {
 	char reason[256];       /* why this choice, or why unavailable */
 };
 
+/* The probes inside allocator code that LTO inlined (user/lto_sites.h). */
+struct plan_lto {
+	uint64_t *offsets, *cookies;  /* file offsets and cookies of the site probes */
+	size_t n;
+	uint64_t hook_free;           /* ELF vaddr of _PyObject_Free */
+	uint64_t pool_size;
+	unsigned sites_found, sites_handled; /* malloc + calloc + realloc + free */
+};
+
 struct plan {
 	struct interp interp;
+	struct plan_lto lto;        /* n == 0: not an LTO build, or not planned */
 	char libc_path[PATH_MAX];   /* /proc/PID/root/... of the process's libc, if planned */
 	struct plan_probe probes[PLAN_MAX_PROBES];
 	unsigned n_probes;

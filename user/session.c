@@ -21,6 +21,7 @@
 #include "symbolize.h"
 #include "pynames.h"
 #include "pyoffsets.h"
+#include "uprobe_multi.h"
 
 #define SAMPLE_PERIOD_MS 100
 #define MAPS_REFRESH_S 1.0   /* snapshot /proc/PID/maps for naming stacks later */
@@ -188,6 +189,9 @@ struct session *session__new(const struct session_opts *opts, int *errp, char *e
 	bpf_program__set_autoload(s->skel->progs.uprobe_alloc_entry, opts->alloc);
 	bpf_program__set_autoload(s->skel->progs.uretprobe_alloc_return, opts->alloc);
 	bpf_program__set_autoload(s->skel->progs.uprobe_free, opts->alloc);
+	bpf_program__set_autoload(s->skel->progs.uprobe_lto, opts->alloc);
+	uprobe_multi__prepare(s->skel->progs.uprobe_lto);
+	bpf_map__set_max_entries(s->skel->maps.lto_cfg, opts->max_procs);
 	ret = pymemtrace_bpf__load(s->skel);
 	if (ret) {
 		fmt_msg(err, errlen, "cannot load the BPF programs: %s (run with -vv for the "
@@ -329,6 +333,14 @@ int session__add(struct session *s, pid_t pid, bool is_child, char *err, size_t 
 		plan__print(stderr, &t->plan);
 	if (s->opts.alloc)
 		add_python_stacks(s, t);
+	if (t->plan.lto.n) {
+		struct pmt_lto_cfg cfg = {
+			.pool_mask = ~(t->plan.lto.pool_size - 1),
+			.hook_free = t->plan.lto.hook_free + t->plan.interp.load_bias,
+		};
+
+		bpf_map_update_elem(bpf_map__fd(s->skel->maps.lto_cfg), &key, &cfg, BPF_ANY);
+	}
 	t->probes_failed = attach__process(s->skel, &t->plan, &t->links, t->probes,
 					   PMT_MAX_PROBES, &t->n_probes);
 	if (s->opts.alloc && t->n_probes < PMT_MAX_PROBES)

@@ -1,0 +1,165 @@
+/* Python stack names: see pynames.h. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <bpf/bpf.h>
+#include "pymemtrace.h"
+#include "pynames.h"
+#include "pystack.h"
+#include "pysym.h"
+
+struct named_stack {
+	uint64_t hash;            /* 0: empty slot */
+	struct py_frame_info *frames;
+	unsigned n;
+	bool truncated;
+	unsigned unresolved;
+};
+
+struct pynames {
+	struct pysym *sym;
+	struct named_stack *slots; /* open addressing, power-of-two size */
+	size_t cap, used;
+};
+
+struct pynames *pynames__new(struct interp *in)
+{
+	struct pynames *pn = calloc(1, sizeof(*pn));
+
+	if (!pn)
+		return NULL;
+	pn->sym = pysym__new(in);
+	if (!pn->sym) {
+		int e = errno;
+
+		free(pn);
+		errno = e;
+		return NULL;
+	}
+	return pn;
+}
+
+static void frames_free(struct py_frame_info *f, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++) {
+		free(f[i].file);
+		free(f[i].function);
+	}
+	free(f);
+}
+
+void pynames__free(struct pynames *pn)
+{
+	if (!pn)
+		return;
+	for (size_t i = 0; i < pn->cap; i++)
+		if (pn->slots[i].hash)
+			frames_free(pn->slots[i].frames, pn->slots[i].n);
+	free(pn->slots);
+	pysym__free(pn->sym);
+	free(pn);
+}
+
+static struct named_stack *slot_for(struct pynames *pn, uint64_t hash)
+{
+	size_t i;
+
+	if (!pn->cap)
+		return NULL;
+	for (i = hash & (pn->cap - 1);; i = (i + 1) & (pn->cap - 1))
+		if (!pn->slots[i].hash || pn->slots[i].hash == hash)
+			return &pn->slots[i];
+}
+
+static int grow(struct pynames *pn)
+{
+	size_t ncap = pn->cap ? 2 * pn->cap : 256;
+	struct named_stack *old = pn->slots;
+	size_t ocap = pn->cap;
+
+	pn->slots = calloc(ncap, sizeof(*pn->slots));
+	if (!pn->slots) {
+		pn->slots = old;
+		return -ENOMEM;
+	}
+	pn->cap = ncap;
+	for (size_t i = 0; i < ocap; i++)
+		if (old[i].hash)
+			*slot_for(pn, old[i].hash) = old[i];
+	free(old);
+	return 0;
+}
+
+static void name_stack(struct pynames *pn, uint64_t hash, const struct pmt_pystack *ps)
+{
+	unsigned depth = ps->depth < PMT_MAX_PYFRAMES ? ps->depth : PMT_MAX_PYFRAMES;
+	struct named_stack *ns;
+
+	if (pn->used * 2 >= pn->cap && grow(pn))
+		return;
+	ns = slot_for(pn, hash);
+	ns->frames = calloc(depth ? depth : 1, sizeof(*ns->frames));
+	if (!ns->frames)
+		return;
+	ns->hash = hash;
+	ns->truncated = ps->flags & PMT_PYSTACK_TRUNCATED;
+	for (unsigned i = 0; i < depth; i++) {
+		struct py_frame_info *f = &ns->frames[ns->n];
+
+		if (pysym__frame(pn->sym, ps->frames[i].code, ps->frames[i].offset, f)) {
+			/* keep the frame's place: a gap would misplace the rest */
+			f->file = strdup("?");
+			f->function = strdup("?");
+			f->line = -1;
+			ns->unresolved++;
+		}
+		ns->n++;
+	}
+	pn->used++;
+}
+
+unsigned pynames__update(struct pynames *pn, int fd, pid_t pid)
+{
+	struct pmt_pystack_key key, next, *prev = NULL;
+	struct pmt_pystack ps;
+	unsigned named = 0;
+
+	while (!bpf_map_get_next_key(fd, prev, &next)) {
+		struct named_stack *ns;
+
+		key = next;
+		prev = &key;
+		if (key.pid != (__u32)pid)
+			continue;
+		ns = slot_for(pn, key.hash);
+		if (ns && ns->hash)
+			continue;
+		if (bpf_map_lookup_elem(fd, &key, &ps))
+			continue;
+		name_stack(pn, key.hash, &ps);
+		named++;
+	}
+	return named;
+}
+
+bool pynames__get(struct pynames *pn, uint64_t hash, struct alloc_stack *out,
+		  uint64_t *unresolved)
+{
+	struct named_stack *ns = slot_for(pn, hash);
+
+	if (!ns || !ns->hash)
+		return false;
+	out->python = calloc(ns->n ? ns->n : 1, sizeof(*out->python));
+	if (!out->python)
+		return false;
+	for (unsigned i = 0; i < ns->n; i++) {
+		out->python[i].file = strdup(ns->frames[i].file ? ns->frames[i].file : "?");
+		out->python[i].function = strdup(ns->frames[i].function ? ns->frames[i].function : "?");
+		out->python[i].line = ns->frames[i].line;
+	}
+	out->n_python = ns->n;
+	if (ns->truncated)
+		out->truncated = true;
+	*unresolved += ns->unresolved;
+	return true;
+}

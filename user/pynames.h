@@ -1,0 +1,35 @@
+/* Names for the Python stacks of one traced process.
+ *
+ * The BPF side stores each distinct Python stack once, as (code object,
+ * instruction offset) pairs, in the `pystacks` map.  pynames__update() names
+ * the new ones through pysym (reading the target read-only) and keeps the
+ * names, so a report can still show them after the process has exited: call
+ * it regularly while the process runs.
+ */
+#ifndef PMT_PYNAMES_H
+#define PMT_PYNAMES_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include "report.h"
+
+struct interp;
+struct pynames;
+
+/* NULL with errno set when the interpreter has no layout (pysym__new). */
+struct pynames *pynames__new(struct interp *in);
+void pynames__free(struct pynames *pn);            /* NULL is a no-op */
+
+/* Names every stack of pid in the pystacks map (fd) not named yet.
+ * Returns how many were named. */
+unsigned pynames__update(struct pynames *pn, int pystacks_fd, pid_t pid);
+
+/* Copies the named frames of stack `hash` into out->python / n_python
+ * (malloc'ed, innermost first) and sets out->truncated if the stack was cut.
+ * false when the stack is unknown.  *unresolved counts frames whose code
+ * object could not be read. */
+bool pynames__get(struct pynames *pn, uint64_t hash, struct alloc_stack *out,
+		  uint64_t *unresolved);
+
+#endif
