@@ -25,6 +25,7 @@
 
 #define SAMPLE_PERIOD_MS 100
 #define MAPS_REFRESH_S 1.0   /* snapshot /proc/PID/maps for naming stacks later */
+#define NAMING_PERIOD_S 0.2  /* name new Python stacks while their code objects exist */
 
 struct tracked {
 	pid_t pid;
@@ -66,6 +67,7 @@ struct session {
 	unsigned n_procs, cap_procs;
 	double t0;
 	double next_maps_refresh;
+	double next_naming;
 };
 
 static volatile sig_atomic_t stop_requested;
@@ -414,8 +416,12 @@ int session__run(struct session *s)
 			for (unsigned i = 0; i < s->n_procs; i++) {
 				if (s->procs[i].syms && s->procs[i].state == PROC_RUNNING)
 					symbolizer__refresh(s->procs[i].syms);
-				name_python_stacks(s, &s->procs[i]);
 			}
+		}
+		if (s->opts.alloc && now_s() >= s->next_naming) {
+			s->next_naming = now_s() + NAMING_PERIOD_S;
+			for (unsigned i = 0; i < s->n_procs; i++)
+				name_python_stacks(s, &s->procs[i]);
 		}
 		if (s->opts.duration > 0 && now_s() - start >= s->opts.duration)
 			break;
@@ -583,6 +589,15 @@ static void fill_alloc(struct session *s, struct tracked *t, struct proc_report 
 		fmt_msg(a->coverage_reason, sizeof(a->coverage_reason), "%s allocator probes are not "
 			"attached (see probes): allocations there are not seen",
 			!pm ? "pymalloc's" : "the C library's");
+	} else if (t->plan.lto.n) {
+		/* Probes inside the inlined copies: a measured share, not a
+		 * guarantee (README "Coverage"). */
+		a->coverage_known = false;
+		fmt_msg(a->coverage_reason, sizeof(a->coverage_reason), "LTO build: pymalloc is "
+			"inlined into %u sites, %u of them probed from the inside; inlined "
+			"realloc sites are not, and blocks are counted at their size class. "
+			"Measured against a non-LTO build of the same version: see README",
+			t->plan.lto.sites_found, t->plan.lto.sites_handled);
 	} else if (!t->plan.interp.has_symtab) {
 		a->coverage_known = false;
 		fmt_msg(a->coverage_reason, sizeof(a->coverage_reason), "this interpreter is "
