@@ -574,6 +574,17 @@ static void print_interval_row(FILE *f, const struct proc_report *p)
 	fprintf(f, ROW_FMT, pid, comm, gc, units_ns(pause, sizeof(pause), pause_ns), arenas,
 		sys_bytes(mmap, sizeof(mmap), st->mmap_anon.bytes + st->mmap_file.bytes, false),
 		units_bytes(rss, sizeof(rss), p->rss.end), lost);
+	if (p->alloc.enabled) {
+		char live[UNITS_BUFSZ], peak[UNITS_BUFSZ], total[UNITS_BUFSZ], rate[UNITS_BUFSZ];
+
+		/* Leak watching: live bytes at each interval, next to their peak. */
+		fprintf(f, "%*s alloc live %s (peak %s)  allocated %s  %s/s%s\n", 7, "",
+			units_bytes(live, sizeof(live), p->alloc.live_bytes),
+			units_bytes(peak, sizeof(peak), p->alloc.peak_live_bytes),
+			units_bytes(total, sizeof(total), p->alloc.bytes),
+			units_bytes(rate, sizeof(rate), (uint64_t)p->alloc.rate_bytes_per_s),
+			p->alloc.sampled ? "  (estimates)" : "");
+	}
 }
 
 static void print_interval(FILE *f, const struct report *r)
