@@ -80,18 +80,20 @@ arenas_attach() {
 	assert_eq "arena size reported by python $PYVER" "$size" \
 		"$(jq .before.arena_size "$FIX_CTL/done")"
 	held=$(jq .held_bytes "$FIX_CTL/done")
-	pre=$(jq .before.current "$FIX_CTL/done")
+	pre=$(jq .after_go.current "$FIX_CTL/done")
 	min=$((held / size - pre))
 	[ "$min" -gt 0 ]
 	i=$(proc_index "$j" "$FIX_PID")
 	p=".processes[$i]"
 	got=$(json_get "$j" "$p.arenas.allocated")
 	assert_ge "arenas.allocated" "$got" "$min"
-	lo=$(jq '.at_done.total - .before.total' "$FIX_CTL/done")
+	# Counted from after go (the tracer is attached by then) to done, at
+	# least; from before ready to exit, at most.
+	lo=$(jq '.at_done.total - .after_go.total' "$FIX_CTL/done")
 	hi=$(jq -s '.[1].at_exit.total - .[0].before.total' "$FIX_CTL/done" "$FIX_CTL/final")
 	assert_ge "arenas.allocated (python counted $lo..$hi)" "$got" "$lo"
 	assert_le "arenas.allocated (python counted $lo..$hi)" "$got" "$hi"
-	lo=$(jq '.at_done.reclaimed - .before.reclaimed' "$FIX_CTL/done")
+	lo=$(jq '.at_done.reclaimed - .after_go.reclaimed' "$FIX_CTL/done")
 	hi=$(jq -s '.[1].at_exit.reclaimed - .[0].before.reclaimed' "$FIX_CTL/done" "$FIX_CTL/final")
 	got=$(json_get "$j" "$p.arenas.freed")
 	assert_ge "arenas.freed (python counted $lo..$hi)" "$got" "$lo"
