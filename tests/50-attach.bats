@@ -12,7 +12,7 @@ service_output() {
 
 @test "attach: -p then detach (-d) leaves the service's output byte-identical" {
 	require_tracing
-	local rounds=80 j="$BATS_TEST_TMPDIR/report.json" ref ctl
+	local rounds=200 j="$BATS_TEST_TMPDIR/report.json" ref ctl
 	# Reference run, untraced.
 	start_fixture /usr/bin/python3.11 service.py "$rounds"
 	ref=$FIX_CTL
@@ -22,7 +22,7 @@ service_output() {
 
 	start_fixture /usr/bin/python3.11 service.py "$rounds"
 	ctl=$FIX_CTL
-	start_tracer -q -p "$FIX_PID" -d 3 --json "$j"
+	start_tracer -q -p "$FIX_PID" -d 6 --json "$j"
 	wait_attached "$TRACER_PID" || { show_tracer; return 1; }
 	touch "$ctl/go"
 	wait_exit "$TRACER_PID" 30
