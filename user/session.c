@@ -548,8 +548,19 @@ static void fill_stack(struct session *s, struct tracked *t, const struct stack_
 			  ? (r->st.alloc_bytes - r->st.free_bytes) * scale : 0;
 	out->live_count = r->st.alloc_count > r->st.free_count
 			  ? (r->st.alloc_count - r->st.free_count) * scale : 0;
-	if (r->key.pyhash && t->pynames)
-		pynames__get(t->pynames, r->key.pyhash, out, &t->unresolved);
+	/* A stack recorded just before its process exited may never have been
+	 * named: it has Python frames we cannot show.  Say so, and count it. */
+	if (r->key.pyhash && t->pynames &&
+	    !pynames__get(t->pynames, r->key.pyhash, out, &t->unresolved)) {
+		out->python = calloc(1, sizeof(*out->python));
+		if (out->python) {
+			out->python[0].file = strdup("?");
+			out->python[0].function = strdup("? (not named before the process exited)");
+			out->python[0].line = -1;
+			out->n_python = 1;
+		}
+		t->unresolved++;
+	}
 	fill_native(s, t, &r->key, out);
 }
 
