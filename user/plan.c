@@ -390,6 +390,25 @@ static void plan_alloc_fn(struct plan *p, struct elf_file *ef, const char *path,
 	}
 }
 
+/* LTO's tail merging makes several inlined sites share one fast path, so
+ * two sites can name the same probe instruction: it must be probed once, or
+ * every allocation there counts twice.  A site-constant size class may not
+ * hold for the other site: then the class is read from the pool.  True when
+ * off was already planned. */
+static bool lto_merge_duplicate(struct plan_lto *lto, uint64_t off, uint64_t cookie)
+{
+	const uint64_t sc_mask = 0xffULL << 13;
+
+	for (size_t i = 0; i < lto->n; i++) {
+		if (lto->offsets[i] != off)
+			continue;
+		if ((lto->cookies[i] & sc_mask) != (cookie & sc_mask))
+			lto->cookies[i] &= ~sc_mask;
+		return true;
+	}
+	return false;
+}
+
 /* LTO builds: probes inside the inlined copies of pymalloc (lto_sites.h),
  * attached as one uprobe_multi link.  Returns true when they replace the
  * malloc, calloc and free entry probes of pymalloc. */
@@ -398,7 +417,7 @@ static bool plan_lto(struct plan *p)
 	struct lto_sites *ls = NULL;
 	struct plan_probe *sites, *newpool;
 	char err[256] = "";
-	uint64_t off;
+	uint64_t off, cookie;
 
 	if (lto_sites__scan(&p->interp, &ls, err, sizeof(err)) || !ls)
 		return false;
@@ -428,10 +447,13 @@ static bool plan_lto(struct plan *p)
 			if (elf_file__vaddr_to_offset(p->interp.elf, pr->vaddr, &off) ||
 			    p->lto.n >= ls->probes)
 				continue;
+			cookie = PMT_LTO_COOKIE(pr->role, pr->reg & 15,
+						pr->reg2 >= 0 ? pr->reg2 + 1 : 0,
+						site->size_class >= 0 ? site->size_class + 1 : 0);
+			if (lto_merge_duplicate(&p->lto, off, cookie))
+				continue;
 			p->lto.offsets[p->lto.n] = off;
-			p->lto.cookies[p->lto.n++] = PMT_LTO_COOKIE(
-				pr->role, pr->reg & 15, pr->reg2 >= 0 ? pr->reg2 + 1 : 0,
-				site->size_class >= 0 ? site->size_class + 1 : 0);
+			p->lto.cookies[p->lto.n++] = cookie;
 		}
 	}
 	p->lto.hook_free = ls->hook_fn[LTO_FREE];
