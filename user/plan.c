@@ -227,6 +227,25 @@ static void plan_gc(struct plan *p)
 
 /* ---- arenas ---------------------------------------------------------------- */
 
+/* The cheapest safe probe address in the function at vaddr (probe_site.h),
+ * or vaddr itself when its code cannot be read. */
+static uint64_t cheap_site(struct plan *p, uint64_t vaddr, unsigned keep, bool for_return)
+{
+	struct probe_site site;
+	uint8_t code[128];
+	uint64_t off = 1, len = sizeof(code);
+	struct elf_sym fs;
+
+	/* the function's size bounds the branch-target scan, when known */
+	if (!elf_file__symbolize(p->interp.elf, vaddr, &fs, &off) && off == 0 && fs.size &&
+	    fs.size < len)
+		len = fs.size;
+	if (elf_file__read_vaddr(p->interp.elf, vaddr, code, len) ||
+	    probe_site_choose(code, len, vaddr, keep, for_return, &site))
+		return vaddr;
+	return site.vaddr;
+}
+
 static void plan_arenas(struct plan *p)
 {
 	uint64_t alloc_va = 0, free_va = 0;
@@ -248,10 +267,13 @@ static void plan_arenas(struct plan *p)
 	}
 	if (plan_locate(p, a, alloc_va))
 		plan_locate(p, ar, alloc_va);
-	plan_locate(p, f, free_va);
+	/* free(ctx, ptr, size) needs no return probe, and only the size (%rdx)
+	 * where it fires: it can move to a cheaper, emulated instruction. */
+	plan_locate(p, f, cheap_site(p, free_va, PS_RDX, false));
 	fmt_msg(a->how, sizeof(a->how), "uprobe @0x%llx (size: arg1)", (unsigned long long)alloc_va);
 	fmt_msg(ar->how, sizeof(ar->how), "uretprobe @0x%llx (NULL: failed)", (unsigned long long)alloc_va);
-	fmt_msg(f->how, sizeof(f->how), "uprobe @0x%llx (size: arg2)", (unsigned long long)free_va);
+	fmt_msg(f->how, sizeof(f->how), "uprobe @0x%llx (function @0x%llx; size: arg2)",
+		(unsigned long long)f->vaddr, (unsigned long long)free_va);
 	snprintf(a->reason, sizeof(a->reason), "%s", how);
 	snprintf(ar->reason, sizeof(ar->reason), "%s", how);
 	snprintf(f->reason, sizeof(f->reason), "%s", how);
