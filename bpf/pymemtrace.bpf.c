@@ -311,6 +311,32 @@ int uretprobe_arena_alloc(struct pt_regs *ctx)
 	return 0;
 }
 
+/* The arena allocator's mmap in flight, by thread: its size.  Set by a probe
+ * on the allocator's own `call mmap` (an emulated instruction, unlike the
+ * single-stepped first instruction of some builds), completed by the mmap
+ * syscall's exit: no uretprobe needed. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 8192);
+	__type(key, __u32);
+	__type(value, __u64);
+} arena_mmap_pending SEC(".maps");
+
+/* At the arena allocator's `call mmap(NULL, size, ...)`: size is in %rsi. */
+SEC("uprobe")
+int uprobe_arena_mmap_call(struct pt_regs *ctx)
+{
+	__u32 tid = current_tid();
+	struct pmt_proc_stats *st = traced_proc(current_tgid());
+	__u64 size = PT_REGS_PARM2(ctx);
+
+	if (!st)
+		return 0;
+	if (bpf_map_update_elem(&arena_mmap_pending, &tid, &size, BPF_ANY))
+		__sync_fetch_and_add(&st->pending_full, 1);
+	return 0;
+}
+
 /* void free(void *ctx, void *ptr, size_t size) */
 SEC("uprobe")
 int uprobe_arena_free(struct pt_regs *ctx)
@@ -378,6 +404,23 @@ int raw_sys_enter(struct bpf_raw_tracepoint_args *ctx)
 	return 0;
 }
 
+/* An mmap returned: if the arena allocator made it, an arena was allocated
+ * (or the allocation failed). */
+static __always_inline void arena_mmap_done(struct pmt_proc_stats *st, __u32 tid, bool ok)
+{
+	__u64 *size = bpf_map_lookup_elem(&arena_mmap_pending, &tid);
+
+	if (!size)
+		return;
+	if (ok) {
+		__sync_fetch_and_add(&st->arena_allocs, 1);
+		__sync_fetch_and_add(&st->arena_alloc_bytes, *size);
+	} else {
+		__sync_fetch_and_add(&st->arena_alloc_failed, 1);
+	}
+	bpf_map_delete_elem(&arena_mmap_pending, &tid);
+}
+
 static __always_inline void sys_account(struct pmt_sys_stats *s, __s64 bytes)
 {
 	__sync_fetch_and_add(&s->calls, 1);
@@ -404,10 +447,13 @@ int raw_sys_exit(struct bpf_raw_tracepoint_args *ctx)
 		return 0;
 	if (p->nr != NR_brk && ret < 0 && ret > -4096) {
 		__sync_fetch_and_add(&st->syscalls_failed, 1);
+		if (p->nr == NR_mmap)
+			arena_mmap_done(st, tid, false);
 		goto out;
 	}
 	switch (p->nr) {
 	case NR_mmap:
+		arena_mmap_done(st, tid, true);
 		if (p->flags & MAP_ANONYMOUS_FLAG)
 			sys_account(&st->mmap_anon, page_round_up(p->len));
 		else

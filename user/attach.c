@@ -19,6 +19,7 @@ static struct bpf_program *prog_for(struct pymemtrace_bpf *skel, enum plan_prog 
 	case PLAN_ARENA_ALLOC:     return skel->progs.uprobe_arena_alloc;
 	case PLAN_ARENA_ALLOC_RET: return skel->progs.uretprobe_arena_alloc;
 	case PLAN_ARENA_FREE:      return skel->progs.uprobe_arena_free;
+	case PLAN_ARENA_MMAP_CALL: return skel->progs.uprobe_arena_mmap_call;
 	case PLAN_ALLOC_ENTRY:     return skel->progs.uprobe_alloc_entry;
 	case PLAN_ALLOC_RETURN:    return skel->progs.uretprobe_alloc_return;
 	case PLAN_FREE:            return skel->progs.uprobe_free;

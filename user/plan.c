@@ -246,36 +246,66 @@ static uint64_t cheap_site(struct plan *p, uint64_t vaddr, unsigned keep, bool f
 	return site.vaddr;
 }
 
+/* The arena allocator's call to mmap, when its size argument (%rsi) reaches
+ * it untouched: one emulated probe there, completed at the mmap syscall's
+ * exit, replaces an entry probe and a uretprobe.  0 or -ENOENT. */
+static int arena_mmap_call(struct plan *p, uint64_t alloc_va, struct probe_site *site)
+{
+	uint8_t code[128];
+
+	if (elf_file__read_vaddr(p->interp.elf, alloc_va, code, sizeof(code)) ||
+	    probe_site_first_call(code, sizeof(code), alloc_va, PS_RSI, site))
+		return -ENOENT;
+	/* Only a call set up as mmap(NULL, size, PROT_READ|PROT_WRITE,
+	 * MAP_PRIVATE|MAP_ANONYMOUS, ...) is trusted to be the arena's mmap. */
+	return site->mmap_args ? 0 : -ENOENT;
+}
+
 static void plan_arenas(struct plan *p)
 {
 	uint64_t alloc_va = 0, free_va = 0;
 	char how[256] = "";
-	struct plan_probe *a = plan_add(p, PLAN_ARENA_ALLOC, "arena_alloc");
-	struct plan_probe *ar = plan_add(p, PLAN_ARENA_ALLOC_RET, "arena_alloc_return");
-	struct plan_probe *f = plan_add(p, PLAN_ARENA_FREE, "arena_free");
+	struct probe_site site;
+	struct plan_probe *a, *ar = NULL, *f;
+	int ret = interp__arena_functions(&p->interp, &alloc_va, &free_va, how, sizeof(how));
+	bool by_call = !ret && !arena_mmap_call(p, alloc_va, &site);
 
-	if (!a || !ar || !f)
+	a = plan_add(p, by_call ? PLAN_ARENA_MMAP_CALL : PLAN_ARENA_ALLOC, "arena_alloc");
+	if (!by_call)
+		ar = plan_add(p, PLAN_ARENA_ALLOC_RET, "arena_alloc_return");
+	f = plan_add(p, PLAN_ARENA_FREE, "arena_free");
+	if (!a || (!by_call && !ar) || !f)
 		return;
 	snprintf(a->target, sizeof(a->target), "arena allocator alloc()");
-	snprintf(ar->target, sizeof(ar->target), "arena allocator alloc() return");
+	if (ar)
+		snprintf(ar->target, sizeof(ar->target), "arena allocator alloc() return");
 	snprintf(f->target, sizeof(f->target), "arena allocator free()");
-	if (interp__arena_functions(&p->interp, &alloc_va, &free_va, how, sizeof(how))) {
+	if (ret) {
 		fmt_msg(a->reason, sizeof(a->reason), "pymalloc arenas unavailable: %s", how);
-		memcpy(ar->reason, a->reason, sizeof(ar->reason));
+		if (ar)
+			memcpy(ar->reason, a->reason, sizeof(ar->reason));
 		memcpy(f->reason, a->reason, sizeof(f->reason));
 		return;
 	}
-	if (plan_locate(p, a, alloc_va))
-		plan_locate(p, ar, alloc_va);
+	if (by_call) {
+		plan_locate(p, a, site.vaddr);
+		fmt_msg(a->how, sizeof(a->how), "uprobe at its mmap call @0x%llx ('%s', emulated; "
+			"function @0x%llx; size: %%rsi), completed at the mmap syscall's exit",
+			(unsigned long long)site.vaddr, site.insn, (unsigned long long)alloc_va);
+	} else {
+		if (plan_locate(p, a, alloc_va))
+			plan_locate(p, ar, alloc_va);
+		fmt_msg(a->how, sizeof(a->how), "uprobe @0x%llx (size: arg1)", (unsigned long long)alloc_va);
+		fmt_msg(ar->how, sizeof(ar->how), "uretprobe @0x%llx (NULL: failed)",
+			(unsigned long long)alloc_va);
+		snprintf(ar->reason, sizeof(ar->reason), "%s", how);
+	}
 	/* free(ctx, ptr, size) needs no return probe, and only the size (%rdx)
 	 * where it fires: it can move to a cheaper, emulated instruction. */
 	plan_locate(p, f, cheap_site(p, free_va, PS_RDX, false));
-	fmt_msg(a->how, sizeof(a->how), "uprobe @0x%llx (size: arg1)", (unsigned long long)alloc_va);
-	fmt_msg(ar->how, sizeof(ar->how), "uretprobe @0x%llx (NULL: failed)", (unsigned long long)alloc_va);
 	fmt_msg(f->how, sizeof(f->how), "uprobe @0x%llx (function @0x%llx; size: arg2)",
 		(unsigned long long)f->vaddr, (unsigned long long)free_va);
 	snprintf(a->reason, sizeof(a->reason), "%s", how);
-	snprintf(ar->reason, sizeof(ar->reason), "%s", how);
 	snprintf(f->reason, sizeof(f->reason), "%s", how);
 }
 

@@ -32,6 +32,7 @@ enum plan_prog {
 	PLAN_ARENA_ALLOC,     /* uprobe */
 	PLAN_ARENA_ALLOC_RET, /* uretprobe */
 	PLAN_ARENA_FREE,      /* uprobe */
+	PLAN_ARENA_MMAP_CALL, /* uprobe on the arena allocator's own call to mmap */
 	PLAN_ALLOC_ENTRY,     /* uprobe, cookie = enum pmt_alloc_kind */
 	PLAN_ALLOC_RETURN,    /* uretprobe, same cookie */
 	PLAN_FREE,            /* uprobe, cookie = PMT_ALLOC_FREE [| PMT_ALLOC_RAW] */

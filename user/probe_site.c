@@ -182,3 +182,44 @@ out:
 	cs_close(&h);
 	return ret;
 }
+
+int probe_site_first_call(const uint8_t *code, size_t len, uint64_t vaddr, unsigned keep,
+			  struct probe_site *out)
+{
+	const uint8_t *p = code;
+	size_t left = len;
+	uint64_t a = vaddr, t;
+	cs_insn *in;
+	csh h;
+	int ret = -ENOENT;
+	bool prot_rw = false, map_anon = false;
+
+	memset(out, 0, sizeof(*out));
+	if (cs_open(CS_ARCH_X86, CS_MODE_64, &h) != CS_ERR_OK)
+		return -EINVAL;
+	cs_option(h, CS_OPT_DETAIL, CS_OPT_ON);
+	in = cs_malloc(h);
+	for (unsigned n = 0; in && n < 2 * MAX_PREFIX_INSNS && cs_disasm_iter(h, &p, &left, &a, in); n++) {
+		if (in->id == X86_INS_CALL && has_rel_target(in, &t)) {
+			if (!branch_into(h, code, len, vaddr, in->address)) {
+				set_site(out, in, true);
+				fmt_msg(out->why, sizeof(out->why), "its first call, '%s' at +%llu, "
+					"with the arguments intact", out->insn,
+					(unsigned long long)(in->address - vaddr));
+				ret = 0;
+			}
+			break;
+		}
+		if (in->id == X86_INS_MOV && !strcmp(in->op_str, "edx, 3"))
+			prot_rw = true;
+		if (in->id == X86_INS_MOV && !strcmp(in->op_str, "ecx, 0x22"))
+			map_anon = true;
+		if (is_branch(in) || (regs_written(in) & keep))
+			break;
+	}
+	out->mmap_args = prot_rw && map_anon;
+	if (in)
+		cs_free(in, 1);
+	cs_close(&h);
+	return ret;
+}

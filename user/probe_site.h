@@ -29,6 +29,9 @@ struct probe_site {
 	bool emulated;            /* the instruction there is emulated */
 	char insn[48];            /* its text, e.g. "push rbx" */
 	char why[160];
+	bool mmap_args;           /* probe_site_first_call: before the call, %edx was set
+	                           * to PROT_READ|PROT_WRITE (3) and %ecx to
+	                           * MAP_PRIVATE|MAP_ANONYMOUS (0x22): an anonymous mmap */
 };
 
 /* code/len: the function's bytes from its entry at vaddr (len = its size
@@ -37,5 +40,11 @@ struct probe_site {
  * -EINVAL when the first instruction does not decode. */
 int probe_site_choose(const uint8_t *code, size_t len, uint64_t vaddr, unsigned keep,
 		      bool for_return, struct probe_site *out);
+
+/* The first direct call in the function, if every path from the entry
+ * reaches it with the registers in `keep` unchanged (no branch or write to
+ * them before it).  A direct call is emulated.  0, or -ENOENT. */
+int probe_site_first_call(const uint8_t *code, size_t len, uint64_t vaddr, unsigned keep,
+			  struct probe_site *out);
 
 #endif
