@@ -223,3 +223,29 @@ int probe_site_first_call(const uint8_t *code, size_t len, uint64_t vaddr, unsig
 	cs_close(&h);
 	return ret;
 }
+
+int probe_site_is_emulated(const uint8_t *code, size_t len, uint64_t vaddr, bool *emulated,
+			   char *insn, size_t cap)
+{
+	const uint8_t *p = code;
+	size_t left = len;
+	uint64_t a = vaddr;
+	cs_insn *in;
+	csh h;
+	int ret = -EINVAL;
+
+	if (cs_open(CS_ARCH_X86, CS_MODE_64, &h) != CS_ERR_OK)
+		return -EINVAL;
+	cs_option(h, CS_OPT_DETAIL, CS_OPT_ON);
+	in = cs_malloc(h);
+	if (in && cs_disasm_iter(h, &p, &left, &a, in)) {
+		*emulated = insn_emulated(in);
+		if (insn && cap)
+			fmt_msg(insn, cap, "%s", in->mnemonic);
+		ret = 0;
+	}
+	if (in)
+		cs_free(in, 1);
+	cs_close(&h);
+	return ret;
+}

@@ -41,6 +41,12 @@ struct probe_site {
 int probe_site_choose(const uint8_t *code, size_t len, uint64_t vaddr, unsigned keep,
 		      bool for_return, struct probe_site *out);
 
+/* Whether the kernel emulates the instruction at the start of code rather
+ * than single-stepping it; *insn receives its text.  0, or -EINVAL when it
+ * does not decode.  The one place that knows which instructions are cheap. */
+int probe_site_is_emulated(const uint8_t *code, size_t len, uint64_t vaddr, bool *emulated,
+			   char *insn, size_t cap);
+
 /* The first direct call in the function, if every path from the entry
  * reaches it with the registers in `keep` unchanged (no branch or write to
  * them before it).  A direct call is emulated.  0, or -ENOENT. */

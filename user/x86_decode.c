@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <capstone/capstone.h>
+#include "probe_site.h"
 #include "x86_decode.h"
 
 #define NGPR 16
@@ -548,47 +549,6 @@ unsigned x86_int32_arg_reads(const uint8_t *code, size_t len, uint64_t vaddr,
 	return found;
 }
 
-/* What the kernel's uprobe code emulates in place rather than single-stepping
- * out of line (arch/x86/kernel/uprobes.c): push of a 64-bit register, nops,
- * and direct jmp/call with a relative target.  Anything else, including jcc
- * (emulated only on recent kernels) and endbr64, is treated as single-stepped:
- * the conservative answer costs a slower probe, never a wrong one. */
-static bool insn_emulated(const cs_insn *insn)
-{
-	const cs_x86 *x = &insn->detail->x86;
-
-	switch (insn->id) {
-	case X86_INS_NOP:
-		return true;
-	case X86_INS_PUSH:
-		return x->op_count == 1 && x->operands[0].type == X86_OP_REG &&
-		       x->operands[0].size == 8 && gpr_index(x->operands[0].reg) >= 0;
-	case X86_INS_JMP:
-	case X86_INS_CALL:
-		return x->op_count == 1 && x->operands[0].type == X86_OP_IMM;
-	default:
-		return false;
-	}
-}
-
-int x86_insn_is_emulated(const uint8_t *code, size_t len, uint64_t vaddr,
-			 bool *emulated, char *mnemonic, size_t cap)
-{
-	struct walk w;
-	int err = walk__init(&w, code, len, vaddr, 1);
-
-	if (err)
-		return err;
-	if (!walk__next(&w)) {
-		walk__fini(&w);
-		return -EINVAL;
-	}
-	*emulated = insn_emulated(w.insn);
-	if (mnemonic && cap)
-		snprintf(mnemonic, cap, "%s", w.insn->mnemonic);
-	walk__fini(&w);
-	return 0;
-}
 
 /* ---- the flat instruction view (x86v) --------------------------------------- */
 
@@ -749,7 +709,7 @@ int x86v__decode(struct x86v *d, const uint8_t *code, size_t len, uint64_t vaddr
 	size_t left = len;
 	uint64_t pc = vaddr;
 	const cs_x86 *x;
-	bool direct;
+	bool direct, emu;
 
 	if (!d || !code || !len || !cs_disasm_iter(d->cs, &p, &left, &pc, d->insn))
 		return -EINVAL;
@@ -767,9 +727,10 @@ int x86v__decode(struct x86v *d, const uint8_t *code, size_t len, uint64_t vaddr
 	if (out->cls == X86V_JCC)
 		out->cc = x86v_cc_of(d->insn->id);
 	out->gpr_written = x86v_written(d->insn, d->cs);
-	/* jcc rel8/rel32 are emulated too (branch_setup_xol_ops handles 0x70-0x7f
-	 * and 0x0f 0x80-0x8f); insn_emulated predates that knowledge here */
-	out->emulated = insn_emulated(d->insn) || out->cls == X86V_JCC;
+	/* probe_site.c is the one place that knows what the kernel emulates */
+	if (probe_site_is_emulated(d->insn->bytes, d->insn->size, d->insn->address, &emu, NULL, 0))
+		emu = false;
+	out->emulated = emu;
 	/* long operand strings are cut: the text is for people, not matching */
 	snprintf(out->text, sizeof(out->text), "%.31s%s%.31s", d->insn->mnemonic,
 		 d->insn->op_str[0] ? " " : "", d->insn->op_str);

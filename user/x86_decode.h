@@ -60,11 +60,6 @@ int x86_struct_copy_via_ptr(const uint8_t *code, size_t len, uint64_t vaddr,
 unsigned x86_int32_arg_reads(const uint8_t *code, size_t len, uint64_t vaddr,
 			     unsigned max_insns);
 
-/* Whether the kernel's uprobe code emulates the instruction at the start of
- * code (push, nop, ...) rather than single-stepping it; *mnemonic receives the
- * decoded mnemonic (cap bytes).  -EINVAL if it does not decode. */
-int x86_insn_is_emulated(const uint8_t *code, size_t len, uint64_t vaddr,
-			 bool *emulated, char *mnemonic, size_t cap);
 
 /* ---- a flat instruction view, for pattern scanners ----------------------
  * lto_sites.c matches allocator code shapes instruction by instruction; it

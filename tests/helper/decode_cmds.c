@@ -9,6 +9,7 @@
 #include "elf.h"
 #include "interp.h"
 #include "tool.h"
+#include "probe_site.h"
 #include "x86_decode.h"
 
 #define CODE_MAX 4096
@@ -161,7 +162,7 @@ static int cmd_emulated(int argc, char **argv)
 		return usage_err("x86-emulated FILE SYMBOL[+OFF]");
 	if (load_func(argv[1], argv[2], &fn))
 		return 1;
-	if (x86_insn_is_emulated(fn.code, fn.len, fn.vaddr, &emu, mnem, sizeof(mnem))) {
+	if (probe_site_is_emulated(fn.code, fn.len, fn.vaddr, &emu, mnem, sizeof(mnem))) {
 		printf("undecodable\n");
 		return 1;
 	}
