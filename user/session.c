@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include "alloc_collect.h"
 #include "attach.h"
 #include "log.h"
 #include "perfcount.h"
@@ -443,128 +444,7 @@ int session__run(struct session *s)
 }
 
 
-/* ---- allocations ---------------------------------------------------------- */
-
-struct stack_row {
-	struct pmt_stack_key key;
-	struct pmt_stack_stats st;
-	bool top_alloc;           /* among the top N by allocated bytes */
-};
-
-static int64_t row_live(const struct stack_row *r)
-{
-	return (int64_t)(r->st.alloc_bytes - r->st.free_bytes);
-}
-
-static int cmp_live(const void *pa, const void *pb)
-{
-	const struct stack_row *a = pa, *b = pb;
-	int64_t la = row_live(a), lb = row_live(b);
-
-	if (la != lb)
-		return la > lb ? -1 : 1;
-	return a->st.alloc_bytes > b->st.alloc_bytes ? -1 : a->st.alloc_bytes < b->st.alloc_bytes;
-}
-
-static int cmp_alloc(const void *pa, const void *pb)
-{
-	const struct stack_row *a = pa, *b = pb;
-
-	if (a->st.alloc_bytes != b->st.alloc_bytes)
-		return a->st.alloc_bytes > b->st.alloc_bytes ? -1 : 1;
-	return cmp_live(pa, pb);
-}
-
-/* All stack rows of one process, from the stack_stats map. */
-static struct stack_row *read_stack_rows(struct session *s, pid_t pid, size_t *n)
-{
-	int fd = bpf_map__fd(s->skel->maps.stack_stats);
-	struct pmt_stack_key key, next, *prev = NULL;
-	struct stack_row *rows = NULL;
-	size_t cap = 0;
-
-	*n = 0;
-	while (!bpf_map_get_next_key(fd, prev, &next)) {
-		struct pmt_stack_stats st;
-
-		key = next;
-		prev = &key;
-		if (key.pid != (__u32)pid || bpf_map_lookup_elem(fd, &key, &st))
-			continue;
-		if (*n == cap) {
-			size_t ncap = cap ? 2 * cap : 256;
-			struct stack_row *v = realloc(rows, ncap * sizeof(*v));
-
-			if (!v)
-				break;
-			rows = v;
-			cap = ncap;
-		}
-		rows[(*n)++] = (struct stack_row){ key, st, false };
-	}
-	return rows;
-}
-
-static void fill_native(struct session *s, struct tracked *t, const struct pmt_stack_key *key,
-			struct alloc_stack *out)
-{
-	__u64 ips[PMT_MAX_NATIVE_FRAMES] = {};
-	__u32 id = (__u32)key->native_id;
-	unsigned n = 0;
-
-	if (key->native_id < 0 ||
-	    bpf_map_lookup_elem(bpf_map__fd(s->skel->maps.native_stacks), &id, ips))
-		return;
-	while (n < PMT_MAX_NATIVE_FRAMES && ips[n])
-		n++;
-	out->native = calloc(n ? n : 1, sizeof(*out->native));
-	if (!out->native)
-		return;
-	for (unsigned i = 0; i < n; i++) {
-		char buf[512];
-
-		if (t->syms)
-			symbolizer__name(t->syms, ips[i], buf, sizeof(buf));
-		else
-			snprintf(buf, sizeof(buf), "0x%llx", (unsigned long long)ips[i]);
-		out->native[out->n_native] = strdup(buf);
-		if (out->native[out->n_native])
-			out->n_native++;
-	}
-	/* A full stack-map entry may have been cut at the depth limit. */
-	if (n == PMT_MAX_NATIVE_FRAMES)
-		out->truncated = true;
-}
-
-static void fill_stack(struct session *s, struct tracked *t, const struct stack_row *r,
-		       unsigned scale, struct alloc_stack *out)
-{
-	memset(out, 0, sizeof(*out));
-	out->bytes = r->st.alloc_bytes * scale;
-	out->count = r->st.alloc_count * scale;
-	/* Frees are counted only for blocks in the live map, so they never
-	 * exceed allocations; clamp anyway rather than wrap. */
-	out->live_bytes = r->st.alloc_bytes > r->st.free_bytes
-			  ? (r->st.alloc_bytes - r->st.free_bytes) * scale : 0;
-	out->live_count = r->st.alloc_count > r->st.free_count
-			  ? (r->st.alloc_count - r->st.free_count) * scale : 0;
-	/* A stack recorded just before its process exited may never have been
-	 * named: it has Python frames we cannot show.  Say so, and count it. */
-	if (r->key.pyhash && t->pynames &&
-	    !pynames__get(t->pynames, r->key.pyhash, out, &t->unresolved)) {
-		out->python = calloc(1, sizeof(*out->python));
-		if (out->python) {
-			out->python[0].file = strdup("?");
-			out->python[0].function = strdup("? (not named before the process exited)");
-			out->python[0].line = -1;
-			out->n_python = 1;
-		}
-		t->unresolved++;
-	}
-	fill_native(s, t, &r->key, out);
-}
-
-static bool alloc_probes_attached(const struct tracked *t, const char *prefix)
+static bool probes_attached(const struct tracked *t, const char *prefix)
 {
 	for (unsigned i = 0; i < t->n_probes; i++)
 		if (!strncmp(t->probes[i].name, prefix, strlen(prefix)) && t->probes[i].attached)
@@ -572,91 +452,29 @@ static bool alloc_probes_attached(const struct tracked *t, const char *prefix)
 	return false;
 }
 
+/* The --alloc part of the report (alloc_collect.h), after naming the Python
+ * stacks recorded since the last tick. */
 static void fill_alloc(struct session *s, struct tracked *t, struct proc_report *p)
 {
-	struct alloc_report *a = &p->alloc;
-	const struct pmt_proc_stats *st = &p->stats;
-	unsigned scale = s->opts.sample_every ? s->opts.sample_every : 1;
-	struct stack_row *rows;
-	size_t n = 0, top = s->opts.top ? s->opts.top : 10;
-	bool pm = alloc_probes_attached(t, "pymalloc_"), raw = alloc_probes_attached(t, "raw_");
-	int64_t arena_net;
-
-	a->enabled = true;
-	a->top_n = top;
-	a->sampled = scale > 1;
-	a->sample_every = scale;
-	a->count = st->alloc_count * scale;
-	a->bytes = st->alloc_bytes * scale;
-	a->frees = st->free_count * scale;
-	a->freed_bytes = st->free_bytes * scale;
-	a->live_bytes = st->live_bytes > 0 ? (uint64_t)st->live_bytes * scale : 0;
-	a->live_count = st->alloc_count > st->free_count ? (st->alloc_count - st->free_count) * scale : 0;
-	a->peak_live_bytes = st->peak_live_bytes > 0 ? (uint64_t)st->peak_live_bytes * scale : 0;
-	a->rate_bytes_per_s = p->traced_seconds > 0 ? a->bytes / p->traced_seconds : 0;
-
-	if (!pm || !raw) {
-		a->coverage_known = false;
-		fmt_msg(a->coverage_reason, sizeof(a->coverage_reason), "%s allocator probes are not "
-			"attached (see probes): allocations there are not seen",
-			!pm ? "pymalloc's" : "the C library's");
-	} else if (t->plan.lto.n) {
-		/* Probes inside the inlined copies: a measured share, not a
-		 * guarantee (README "Coverage"). */
-		a->coverage_known = false;
-		fmt_msg(a->coverage_reason, sizeof(a->coverage_reason), "LTO build: pymalloc is "
-			"inlined into %u sites, %u of them probed from the inside; inlined "
-			"realloc sites are not, and blocks are counted at their size class. "
-			"Measured against a non-LTO build of the same version: see README",
-			t->plan.lto.sites_found, t->plan.lto.sites_handled);
-	} else if (!t->plan.interp.has_symtab) {
-		a->coverage_known = false;
-		fmt_msg(a->coverage_reason, sizeof(a->coverage_reason), "this interpreter is "
-			"stripped (no .symtab), which distribution builds with LTO are: their "
-			"pymalloc fast path is inlined into its callers, where these probes do "
-			"not see it; the numbers below are a lower bound (README: coverage)");
-	} else {
-		a->coverage_known = true;
-		a->coverage = 1.0;
-		fmt_msg(a->coverage_reason, sizeof(a->coverage_reason), "every pymalloc and C "
-			"library allocator entry point is probed");
-	}
-
-	arena_net = (int64_t)(st->arena_alloc_bytes - st->arena_free_bytes);
-	if (alloc_probes_attached(t, "arena_") && a->coverage_known) {
-		int64_t retained = arena_net - st->pm_live_bytes * (int64_t)scale;
-
-		a->retained_known = true;
-		a->retained_bytes = retained > 0 ? (uint64_t)retained : 0;
-		fmt_msg(a->retained_reason, sizeof(a->retained_reason), "arena growth during the "
-			"trace minus pymalloc blocks still live");
-	} else {
-		a->retained_known = false;
-		fmt_msg(a->retained_reason, sizeof(a->retained_reason), "%s",
-			a->coverage_known ? "arena probes not attached"
-					  : "needs full allocation coverage");
-	}
-
-	a->lost.live_map_full = st->live_map_full;
-	a->lost.stack_map_full = st->stack_map_full;
-	a->lost.truncated_stacks = st->pystack_truncated;
-	a->lost.stack_errors = st->pystack_errors + st->native_stack_errors;
+	struct alloc_sources src = {
+		.pid = t->pid,
+		.stack_stats_fd = bpf_map__fd(s->skel->maps.stack_stats),
+		.native_stacks_fd = bpf_map__fd(s->skel->maps.native_stacks),
+		.syms = t->syms,
+		.pynames = t->pynames,
+		.unresolved = &t->unresolved,
+		.sample_every = s->opts.sample_every,
+		.top = s->opts.top,
+		.pymalloc_probed = probes_attached(t, "pymalloc_") || probes_attached(t, "lto_sites"),
+		.libc_probed = probes_attached(t, "raw_"),
+		.arenas_probed = probes_attached(t, "arena_"),
+		.has_symtab = t->plan.interp.has_symtab,
+		.lto_sites_found = t->plan.lto.n ? t->plan.lto.sites_found : 0,
+		.lto_sites_handled = t->plan.lto.sites_handled,
+	};
 
 	name_python_stacks(s, t);
-	rows = read_stack_rows(s, t->pid, &n);
-	if (!rows)
-		return;
-	/* The union of the top N by live bytes and the top N by allocated bytes. */
-	qsort(rows, n, sizeof(*rows), cmp_alloc);
-	for (size_t i = 0; i < n && i < top; i++)
-		rows[i].top_alloc = true;
-	qsort(rows, n, sizeof(*rows), cmp_live);
-	a->stacks = calloc(n < 2 * top ? (n ? n : 1) : 2 * top, sizeof(*a->stacks));
-	for (size_t i = 0; a->stacks && i < n && a->n_stacks < 2 * top; i++)
-		if (i < top || rows[i].top_alloc)
-			fill_stack(s, t, &rows[i], scale, &a->stacks[a->n_stacks++]);
-	free(rows);
-	a->lost.unresolved_frames = t->unresolved;
+	alloc_collect(&src, &p->stats, p->traced_seconds, &p->alloc);
 }
 
 static void fill_proc(struct session *s, struct tracked *t, struct proc_report *p, double now)
