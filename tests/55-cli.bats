@@ -73,3 +73,18 @@ setup() {
 	"$HOST_PY" -c 'import json,sys; d=json.load(sys.stdin); assert d["processes"][0]["pid"] == int(sys.argv[1])' \
 		"$FIX_PID" <<<"$output"
 }
+
+@test "cli: the report states the tracer's own attach time, CPU and peak memory" {
+	local j="$BATS_TEST_TMPDIR/report.json"
+	run timeout 60 "$PMT" -q --json "$j" -- /usr/bin/python3.11 -c pass
+	assert_eq "status" 0 "$status"
+	"$HOST_PY" - "$j" <<'PY'
+import json, sys
+t = json.load(open(sys.argv[1]))["tracer"]
+# pymemtrace reads its own numbers; these bounds only say they are real ones.
+assert 0 < t["attach_seconds"] < 30, t
+assert 0 <= t["cpu_seconds"] < 30, t
+assert 1 << 20 < t["peak_rss_bytes"] < 1 << 31, t
+PY
+	[[ "$output" == *"tracer"*"attach"*"CPU"*"peak RSS"* ]]
+}

@@ -421,6 +421,16 @@ void output_json(FILE *f, const struct report *r)
 	jw_array_end(w);
 	write_totals(w, r);
 	jw_kv_u64(w, "ringbuf_drops", r->ringbuf_drops);
+	jw_key(w, "tracer");
+	if (r->tracer.valid) {
+		jw_object_begin(w);
+		jw_kv_double(w, "attach_seconds", r->tracer.attach_seconds);
+		jw_kv_double(w, "cpu_seconds", r->tracer.cpu_seconds);
+		jw_kv_u64(w, "peak_rss_bytes", r->tracer.peak_rss_bytes);
+		jw_object_end(w);
+	} else {
+		jw_null(w);
+	}
 	jw_object_end(w);
 	fputc('\n', f);
 	err = jw_free(w);

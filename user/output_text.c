@@ -613,6 +613,14 @@ void output_text(FILE *f, const struct report *r)
 	}
 	fprintf(f, "pymemtrace: %u process%s, %s\n", r->n_procs, r->n_procs == 1 ? "" : "es",
 		units_seconds(a, sizeof(a), r->elapsed_seconds));
+	if (r->tracer.valid) {
+		char at[UNITS_BUFSZ], cpu[UNITS_BUFSZ], rss[UNITS_BUFSZ];
+
+		line(f, "tracer", "attach %s  CPU %s  peak RSS %s",
+		     units_seconds(at, sizeof(at), r->tracer.attach_seconds),
+		     units_seconds(cpu, sizeof(cpu), r->tracer.cpu_seconds),
+		     units_bytes(rss, sizeof(rss), r->tracer.peak_rss_bytes));
+	}
 	if (r->ringbuf_drops)
 		line(f, "lost data", "ring buffer drops %" PRIu64
 		     " not tied to a process (increase --ringbuf-kb)", r->ringbuf_drops);

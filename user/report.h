@@ -126,8 +126,17 @@ struct proc_report {
 	} lost;
 };
 
+/* pymemtrace's own cost, measured on itself. */
+struct tracer_stats {
+	bool valid;
+	double attach_seconds;    /* from start-up until every probe was attached */
+	double cpu_seconds;       /* user + system CPU time of pymemtrace so far */
+	uint64_t peak_rss_bytes;  /* pymemtrace's own peak resident memory */
+};
+
 struct report {
 	bool final;               /* false for an interval report */
+	struct tracer_stats tracer;
 	double elapsed_seconds;
 	struct proc_report *procs;
 	unsigned n_procs;

@@ -67,6 +67,7 @@ struct session {
 	struct tracked *procs;
 	unsigned n_procs, cap_procs;
 	double t0;
+	double t_run;             /* when session__run started: everything attached */
 	double next_maps_refresh;
 	double next_naming;
 };
@@ -399,6 +400,8 @@ int session__run(struct session *s)
 {
 	double start = now_s(), next_interval = start + s->opts.interval;
 
+	s->t_run = start;
+
 	while (!stop_requested) {
 		int ret = ring_buffer__poll(s->rb, SAMPLE_PERIOD_MS);
 
@@ -576,6 +579,17 @@ int session__report(struct session *s, struct report *r, bool final)
 	r->final = final;
 	r->elapsed_seconds = now - s->t0;
 	r->ringbuf_drops = s->skel->bss->global_ringbuf_drops;
+	{
+		struct rusage ru;
+
+		if (!getrusage(RUSAGE_SELF, &ru)) {
+			r->tracer.valid = true;
+			r->tracer.attach_seconds = (s->t_run ? s->t_run : now) - s->t0;
+			r->tracer.cpu_seconds = ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
+						ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
+			r->tracer.peak_rss_bytes = (uint64_t)ru.ru_maxrss * 1024;
+		}
+	}
 	if (!s->n_procs)
 		return 0;
 	r->procs = calloc(s->n_procs, sizeof(*r->procs));
