@@ -1,6 +1,6 @@
 #!/bin/bash
-# Traces the bundled demo program two ways: launched by pymemtrace, then
-# attached to while already running.  Builds nothing: `make demo` did.
+# Traces the bundled demo program three ways: launched by pymemtrace,
+# attached to while already running, and attached with --alloc.  Builds nothing: `make demo` did.
 set -u
 cd "$(dirname "$0")/.." || exit 1
 
@@ -27,6 +27,17 @@ echo "=== 2. attach: $PY tools/demo.py & $PMT -p \$pid -d 3"
 pid=$!
 sleep 1                     # let it get going: this is a running service
 "$PMT" -p "$pid" -d 3
+rc=$?
+echo "(pymemtrace exit status $rc)"
+wait "$pid"
+[ "$rc" -eq 0 ] || exit "$rc"
+
+echo
+echo "=== 3. allocations: $PY tools/demo.py & $PMT --alloc --top 3 -p \$pid -d 3"
+"$PY" tools/demo.py 6 &
+pid=$!
+sleep 1
+"$PMT" --alloc --top 3 -p "$pid" -d 3
 rc=$?
 echo "(pymemtrace exit status $rc)"
 wait "$pid"
