@@ -472,67 +472,41 @@ static void print_alloc(FILE *f, const struct proc_report *p)
 	print_top(f, a, false);
 }
 
-static void print_alloc_lost(FILE *f, const struct alloc_report *a, const char *label)
+/* One lost-data counter with what fixes it; the label is printed once, on
+ * the first line of the block. */
+static void lost_item(FILE *f, const char **label, uint64_t n, const char *what,
+		      const char *fix)
 {
-	if (a->lost.live_map_full) {
-		line(f, label, "allocations not tracked as live %" PRIu64 " (increase --max-live)",
-		     a->lost.live_map_full);
-		label = "";
-	}
-	if (a->lost.stack_map_full) {
-		line(f, label, "stacks not recorded %" PRIu64 " (increase --max-stacks)",
-		     a->lost.stack_map_full);
-		label = "";
-	}
-	if (a->lost.truncated_stacks) {
-		line(f, label, "stacks truncated %" PRIu64 " (stack depth limit)",
-		     a->lost.truncated_stacks);
-		label = "";
-	}
-	if (a->lost.stack_errors) {
-		line(f, label, "stacks unreadable %" PRIu64 " (target memory unreadable)",
-		     a->lost.stack_errors);
-		label = "";
-	}
-	if (a->lost.unresolved_frames)
-		line(f, label, "frames unresolved %" PRIu64 " (target memory unreadable)",
-		     a->lost.unresolved_frames);
+	if (!n)
+		return;
+	line(f, *label, "%s %" PRIu64 " (%s)", what, n, fix);
+	*label = "";
 }
 
 /* Each loss next to what fixes it, as the flag names in --help. */
 static void print_lost(FILE *f, const struct proc_report *p)
 {
+	const struct alloc_report *a = &p->alloc;
 	const char *label = "lost data";
 
 	if (!proc_report_lost_total(p)) {
 		line(f, label, "none");
 		return;
 	}
-	if (p->lost.ringbuf_drops) {
-		line(f, label, "ring buffer drops %" PRIu64 " (increase --ringbuf-kb)",
-		     p->lost.ringbuf_drops);
-		label = "";
-	}
-	if (p->lost.pending_full) {
-		line(f, label, "pending map full %" PRIu64 " (increase --max-threads)",
-		     p->lost.pending_full);
-		label = "";
-	}
-	if (p->lost.gc_unmatched) {
-		line(f, label, "GC ends without a start %" PRIu64
-		     " (attached mid-collection; not timed)", p->lost.gc_unmatched);
-		label = "";
-	}
-	if (p->lost.gc_bad_generation) {
-		line(f, label, "GC with a bad generation %" PRIu64
-		     " (probe misconfigured; please report)", p->lost.gc_bad_generation);
-		label = "";
-	}
-	if (p->lost.probes_failed) {
-		line(f, label, "probes failed %u (see probes above)", p->lost.probes_failed);
-		label = "";
-	}
-	print_alloc_lost(f, &p->alloc, label);
+	lost_item(f, &label, p->lost.ringbuf_drops, "ring buffer drops", "increase --ringbuf-kb");
+	lost_item(f, &label, p->lost.pending_full, "pending map full", "increase --max-threads");
+	lost_item(f, &label, p->lost.gc_unmatched, "GC ends without a start",
+		  "attached mid-collection; not timed");
+	lost_item(f, &label, p->lost.gc_bad_generation, "GC with a bad generation",
+		  "probe misconfigured; please report");
+	lost_item(f, &label, p->lost.probes_failed, "probes failed", "see probes above");
+	lost_item(f, &label, a->lost.live_map_full, "allocations not tracked as live",
+		  "increase --max-live");
+	lost_item(f, &label, a->lost.stack_map_full, "stacks not recorded", "increase --max-stacks");
+	lost_item(f, &label, a->lost.truncated_stacks, "stacks truncated", "stack depth limit");
+	lost_item(f, &label, a->lost.stack_errors, "stacks unreadable", "target memory unreadable");
+	lost_item(f, &label, a->lost.unresolved_frames, "frames unresolved",
+		  "target memory unreadable");
 }
 
 static void print_proc(FILE *f, const struct proc_report *p)

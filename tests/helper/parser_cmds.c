@@ -270,6 +270,16 @@ static void print_map(const struct procmap_entry *e)
 }
 
 /* FILE, or "-" for stdin. */
+/* Prints every entry and the count of bad lines, then releases m. */
+static int print_maps(struct procmaps *m, size_t bad)
+{
+	for (size_t i = 0; i < m->n; i++)
+		print_map(&m->v[i]);
+	printf("bad %zu\n", bad);
+	procmaps__release(m);
+	return 0;
+}
+
 static int cmd_maps(int argc, char **argv)
 {
 	struct procmaps m;
@@ -291,11 +301,7 @@ static int cmd_maps(int argc, char **argv)
 		fprintf(stderr, "%s: '%s': %s\n", argv[0], argv[1], strerror(-ret));
 		return 1;
 	}
-	for (size_t i = 0; i < m.n; i++)
-		print_map(&m.v[i]);
-	printf("bad %zu\n", bad);
-	procmaps__release(&m);
-	return 0;
+	return print_maps(&m, bad);
 }
 
 static int cmd_maps_line(int argc, char **argv)
@@ -328,11 +334,7 @@ static int cmd_maps_pid(int argc, char **argv)
 		fprintf(stderr, "%s: pid %s: %s\n", argv[0], argv[1], strerror(-ret));
 		return 1;
 	}
-	for (size_t i = 0; i < m.n; i++)
-		print_map(&m.v[i]);
-	printf("bad %zu\n", bad);
-	procmaps__release(&m);
-	return 0;
+	return print_maps(&m, bad);
 }
 
 static int cmd_hist_slot(int argc, char **argv)
