@@ -480,6 +480,8 @@ out:
 
 /* 1: every allocation; N: a random 1 in N (user space scales the counts). */
 const volatile __u32 sample_every = 1;
+/* --native-depth: 1 records the caller's address only (no stack walk). */
+const volatile __u32 native_depth = 1;
 
 struct alloc_pending {
 	__u64 size;
@@ -612,10 +614,19 @@ static __always_inline void add_max(__s64 *max, __s64 v)
 static __always_inline void stack_key_fill(void *ctx, struct pmt_proc_stats *st,
 					   struct pmt_stack_key *key, __u32 tgid)
 {
-	long id = bpf_get_stackid(ctx, &native_stacks, BPF_F_USER_STACK);
+	long id;
 
 	key->pid = tgid;
 	key->pyhash = python_stack(tgid);
+	if (native_depth <= 1) {
+		/* At a uretprobe the ip is the return address, at an inlined
+		 * site the site itself: the allocator's caller either way. */
+		key->native_id = -1;
+		key->caller = PT_REGS_IP((struct pt_regs *)ctx);
+		return;
+	}
+	id = bpf_get_stackid(ctx, &native_stacks, BPF_F_USER_STACK);
+	key->caller = 0;
 	if (id < 0) {
 		if (id == -ENOMEM)
 			__sync_fetch_and_add(&st->stack_map_full, 1);

@@ -133,8 +133,10 @@ enum pmt_alloc_kind {
  * stack id from the `native_stacks` stack-trace map (negative: none). */
 struct pmt_stack_key {
 	__u64 pyhash;
-	__s32 native_id;
+	__s32 native_id;          /* native_stacks id (--native-depth > 1), else -1 */
 	__u32 pid;                /* tgid: stacks of different processes never merge */
+	__u64 caller;             /* with native_id -1: the allocator's caller (the
+	                           * return address, or the inlined site) */
 };
 
 /* Key of the `pystacks` map: a Python stack's frames, by hash and process. */

@@ -85,8 +85,12 @@ struct pmt_pyoffsets {
 	__u32 frame_owner;        /* owner (char), PMT_NO_OFFSET before 3.11 */
 	__u32 code_adaptive;      /* PyCodeObject.co_code_adaptive (INTERP) */
 	__u32 ob_type;            /* PyObject.ob_type */
-	__u32 _pad1;
+	__u32 frame_read;         /* bytes from a frame's start that cover back, code,
+	                           * instr and owner: one read per frame (at most
+	                           * PMT_FRAME_READ_MAX) */
 };
+
+#define PMT_FRAME_READ_MAX 128
 
 #ifndef __bpf__
 _Static_assert(sizeof(struct pmt_pyframe) == 16, "pmt_pyframe layout");

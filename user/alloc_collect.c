@@ -75,8 +75,9 @@ static void fill_native(const struct alloc_sources *src, const struct pmt_stack_
 	__u32 id = (__u32)key->native_id;
 	unsigned n = 0;
 
-	if (key->native_id < 0 ||
-	    bpf_map_lookup_elem(src->native_stacks_fd, &id, ips))
+	if (key->native_id < 0)
+		ips[0] = key->caller; /* --native-depth 1, or 0 when unknown */
+	else if (bpf_map_lookup_elem(src->native_stacks_fd, &id, ips))
 		return;
 	while (n < PMT_MAX_NATIVE_FRAMES && ips[n])
 		n++;
@@ -95,7 +96,7 @@ static void fill_native(const struct alloc_sources *src, const struct pmt_stack_
 			out->n_native++;
 	}
 	/* A full stack-map entry may have been cut at the depth limit. */
-	if (n == PMT_MAX_NATIVE_FRAMES)
+	if (key->native_id >= 0 && n >= src->native_depth)
 		out->truncated = true;
 }
 

@@ -20,6 +20,7 @@ struct alloc_sources {
 	pid_t pid;
 	int stack_stats_fd;       /* the stack_stats map */
 	int native_stacks_fd;     /* the native_stacks stack-trace map */
+	unsigned native_depth;    /* --native-depth: frames per native_stacks entry */
 	struct symbolizer *syms;  /* may be NULL: native frames as addresses */
 	struct pynames *pynames;  /* may be NULL: no Python frames */
 	uint64_t *unresolved;     /* the caller's running count of unnamed frames */

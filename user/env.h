@@ -38,6 +38,7 @@ struct env {
 
 	bool alloc;               /* --alloc: allocations by stack, live bytes */
 	unsigned sample_every;    /* --sample N: 1 in N allocations (1: all) */
+	unsigned native_depth;    /* --native-depth: native frames per stack (1: the caller) */
 	unsigned max_live;        /* --max-live: live allocations tracked */
 	unsigned max_stacks;      /* --max-stacks: distinct stacks recorded */
 	unsigned top;             /* --top N: stacks in the text report */

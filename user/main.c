@@ -232,6 +232,7 @@ int main(int argc, char **argv)
 	so.ringbuf_kb = env.ringbuf_kb;
 	so.alloc = env.alloc;
 	so.sample_every = env.sample_every;
+	so.native_depth = env.native_depth;
 	so.max_live = env.max_live;
 	so.max_stacks = env.max_stacks;
 	so.top = env.top;

@@ -252,6 +252,24 @@ int pyoffsets__layout(struct interp *in, struct py_layout *out, char *why, size_
 	return 0;
 }
 
+static uint32_t span_end(uint32_t off, uint32_t size, uint32_t end)
+{
+	return off != PMT_NO_OFFSET && off + size > end ? off + size : end;
+}
+
+/* The walker reads each frame once, from its start to the end of the last
+ * field it needs. */
+static uint32_t frame_read_len(const struct pmt_pyoffsets *o)
+{
+	uint32_t end = 0;
+
+	end = span_end(o->frame_back, 8, end);
+	end = span_end(o->frame_code, 8, end);
+	end = span_end(o->frame_instr, o->frame_kind == PMT_FRAME_OBJECT ? 4 : 8, end);
+	end = span_end(o->frame_owner, 1, end);
+	return end;
+}
+
 int pyoffsets__fill(struct interp *in, struct pmt_pyoffsets *out, char *why, size_t whylen)
 {
 	struct py_layout l;
@@ -286,5 +304,11 @@ int pyoffsets__fill(struct interp *in, struct pmt_pyoffsets *out, char *why, siz
 	out->frame_owner = l.owner_cstack != 0xff ? l.f_owner : PMT_NO_OFFSET;
 	out->code_adaptive = l.co_code_adaptive;
 	out->ob_type = l.ob_type;
+	out->frame_read = frame_read_len(out);
+	if (out->frame_read > PMT_FRAME_READ_MAX) {
+		snprintf(why, whylen, "frame fields span %u bytes, the walker reads at most %u",
+			 out->frame_read, PMT_FRAME_READ_MAX);
+		return -ENOTSUP;
+	}
 	return 0;
 }

@@ -20,6 +20,7 @@ struct session_opts {
 	unsigned max_procs, max_threads, ringbuf_kb;
 	bool alloc;               /* --alloc */
 	unsigned sample_every, max_live, max_stacks, top;
+	unsigned native_depth;    /* 1: the caller's address only; more: a stack map walk */
 	double duration;          /* 0: until a signal or all targets exited */
 	double interval;          /* 0: no interval reports */
 	void (*on_interval)(const struct report *r, void *ctx);
