@@ -124,6 +124,7 @@ unsigned pynames__update(struct pynames *pn, int fd, pid_t pid)
 	struct pmt_pystack ps;
 	unsigned named = 0;
 
+	pysym__new_round(pn->sym);
 	while (!bpf_map_get_next_key(fd, prev, &next)) {
 		struct named_stack *ns;
 

@@ -54,6 +54,12 @@ struct pysym_stats {
 };
 void pysym__stats(const struct pysym *ps, struct pysym_stats *out);
 
+/* Starts a naming round.  Within a round each cached code object's header
+ * is compared once; without rounds, at every lookup.  A round should be
+ * short (one pass over newly recorded stacks): an address reused within it
+ * keeps the old name, as it would between two lookups anyway. */
+void pysym__new_round(struct pysym *ps);
+
 void pysym__free(struct pysym *ps);                  /* NULL is a no-op */
 
 #endif
