@@ -69,6 +69,9 @@ struct sys_pending {
 	__u64 len;                              /* mmap/munmap len, mremap old_len, brk: old break */
 	__u64 new_len;                          /* mremap */
 	__u64 flags;                            /* mmap flags */
+	struct pmt_stack_key stack;             /* --heap-growth: who made the call */
+	__u32 has_stack;
+	__u32 _pad;
 };
 
 /* A syscall's arguments, by thread, until it returns. */
@@ -350,6 +353,48 @@ int uprobe_arena_free(struct pt_regs *ctx)
 	return 0;
 }
 
+/* ---- heap growth (--heap-growth): maps the syscall hooks need ----------- */
+
+/* --heap-growth: attribute pools, arenas, mmap and brk growth to stacks. */
+const volatile bool heap_growth = false;
+
+/* Bytes and events of heap growth, by stack and kind (--max-stacks). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct pmt_growth_key);
+	__type(value, struct pmt_growth_stats);
+} growth_stats SEC(".maps");
+
+/* Slot 0: raw_growth_stack, loaded only with --heap-growth.  The syscall
+ * hook tail-calls it for the few syscalls that grow a traced heap, so the
+ * default programs need no stack walker (bpf_loop, 5.17+) and every other
+ * syscall on the machine costs nothing more. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} growth_tail SEC(".maps");
+
+static __always_inline void growth_add(struct pmt_proc_stats *st, const struct pmt_stack_key *stack,
+				       __u32 kind, __u64 bytes)
+{
+	struct pmt_growth_key k = { .stack = *stack, .kind = kind };
+	struct pmt_growth_stats zero = {}, *gs;
+
+	gs = bpf_map_lookup_elem(&growth_stats, &k);
+	if (!gs) {
+		if (bpf_map_update_elem(&growth_stats, &k, &zero, BPF_NOEXIST) == -E2BIG)
+			__sync_fetch_and_add(&st->stack_map_full, 1);
+		gs = bpf_map_lookup_elem(&growth_stats, &k);
+	}
+	if (!gs)
+		return;
+	__sync_fetch_and_add(&gs->events, 1);
+	__sync_fetch_and_add(&gs->bytes, bytes);
+}
+
 /* ---- mmap, munmap, mremap, brk ------------------------------------------ */
 
 static __always_inline __u64 page_round_up(__u64 len)
@@ -399,19 +444,24 @@ int raw_sys_enter(struct bpf_raw_tracepoint_args *ctx)
 		break;
 	}
 	tid = current_tid();
-	if (bpf_map_update_elem(&sys_pending, &tid, &p, BPF_ANY))
+	if (bpf_map_update_elem(&sys_pending, &tid, &p, BPF_ANY)) {
 		__sync_fetch_and_add(&st->pending_full, 1);
+		return 0;
+	}
+	/* Calls that may grow the heap get their stack (file mappings don't). */
+	if (heap_growth && nr != NR_munmap && (nr != NR_mmap || (p.flags & MAP_ANONYMOUS_FLAG)))
+		bpf_tail_call(ctx, &growth_tail, 0);
 	return 0;
 }
 
 /* An mmap returned: if the arena allocator made it, an arena was allocated
  * (or the allocation failed). */
-static __always_inline void arena_mmap_done(struct pmt_proc_stats *st, __u32 tid, bool ok)
+static __always_inline bool arena_mmap_done(struct pmt_proc_stats *st, __u32 tid, bool ok)
 {
 	__u64 *size = bpf_map_lookup_elem(&arena_mmap_pending, &tid);
 
 	if (!size)
-		return;
+		return false;
 	if (ok) {
 		__sync_fetch_and_add(&st->arena_allocs, 1);
 		__sync_fetch_and_add(&st->arena_alloc_bytes, *size);
@@ -419,6 +469,7 @@ static __always_inline void arena_mmap_done(struct pmt_proc_stats *st, __u32 tid
 		__sync_fetch_and_add(&st->arena_alloc_failed, 1);
 	}
 	bpf_map_delete_elem(&arena_mmap_pending, &tid);
+	return true;
 }
 
 static __always_inline void sys_account(struct pmt_sys_stats *s, __s64 bytes)
@@ -433,6 +484,9 @@ int raw_sys_exit(struct bpf_raw_tracepoint_args *ctx)
 	long ret = (long)ctx->args[1];
 	struct pmt_proc_stats *st;
 	struct sys_pending *p;
+	__u64 grown = 0;
+	bool arena = false;
+	__s64 delta;
 	__u32 tid;
 
 	/* sys_exit carries no syscall number in args; the pending entry
@@ -453,24 +507,34 @@ int raw_sys_exit(struct bpf_raw_tracepoint_args *ctx)
 	}
 	switch (p->nr) {
 	case NR_mmap:
-		arena_mmap_done(st, tid, true);
-		if (p->flags & MAP_ANONYMOUS_FLAG)
+		arena = arena_mmap_done(st, tid, true);
+		if (p->flags & MAP_ANONYMOUS_FLAG) {
 			sys_account(&st->mmap_anon, page_round_up(p->len));
-		else
+			grown = page_round_up(p->len);
+		} else {
 			sys_account(&st->mmap_file, page_round_up(p->len));
+		}
 		break;
 	case NR_munmap:
 		sys_account(&st->munmap, page_round_up(p->len));
 		break;
 	case NR_mremap:
-		sys_account(&st->mremap, (__s64)page_round_up(p->new_len) -
-					 (__s64)page_round_up(p->len));
+		delta = (__s64)page_round_up(p->new_len) - (__s64)page_round_up(p->len);
+		sys_account(&st->mremap, delta);
+		grown = delta > 0 ? delta : 0;
 		break;
 	case NR_brk:
 		/* brk returns the new break, or the old one on failure. */
-		sys_account(&st->brk, (__s64)(current_brk() - p->len));
+		delta = (__s64)(current_brk() - p->len);
+		sys_account(&st->brk, delta);
+		grown = delta > 0 ? delta : 0;
 		break;
 	}
+	if (heap_growth && grown && p->has_stack)
+		growth_add(st, &p->stack, arena ? PMT_GROWTH_ARENA :
+			   p->nr == NR_brk ? PMT_GROWTH_BRK : PMT_GROWTH_MMAP, grown);
+	else if (heap_growth && grown)
+		__sync_fetch_and_add(&st->growth_no_stack, 1);
 out:
 	bpf_map_delete_elem(&sys_pending, &tid);
 	return 0;
@@ -611,18 +675,17 @@ static __always_inline void add_max(__s64 *max, __s64 v)
 		*max = v;
 }
 
+/* ip: the allocator's caller, kept when native_depth is 1. */
 static __always_inline void stack_key_fill(void *ctx, struct pmt_proc_stats *st,
-					   struct pmt_stack_key *key, __u32 tgid)
+					   struct pmt_stack_key *key, __u32 tgid, __u64 ip)
 {
 	long id;
 
 	key->pid = tgid;
 	key->pyhash = python_stack(tgid);
 	if (native_depth <= 1) {
-		/* At a uretprobe the ip is the return address, at an inlined
-		 * site the site itself: the allocator's caller either way. */
 		key->native_id = -1;
-		key->caller = PT_REGS_IP((struct pt_regs *)ctx);
+		key->caller = ip;
 		return;
 	}
 	id = bpf_get_stackid(ctx, &native_stacks, BPF_F_USER_STACK);
@@ -643,7 +706,9 @@ static __always_inline void record_alloc(void *ctx, struct pmt_proc_stats *st, _
 	struct pmt_stack_stats zero = {}, *ss;
 	__s64 now;
 
-	stack_key_fill(ctx, st, &lv.key, tgid);
+	/* At a uretprobe the ip is the return address, at an inlined site
+	 * the site itself: the allocator's caller either way. */
+	stack_key_fill(ctx, st, &lv.key, tgid, PT_REGS_IP((struct pt_regs *)ctx));
 	lv.size = size | (raw ? PMT_LIVE_RAW : 0);
 	ss = bpf_map_lookup_elem(&stack_stats, &lv.key);
 	if (!ss) {
@@ -965,5 +1030,54 @@ int raw_process_exec(struct bpf_raw_tracepoint_args *ctx)
 	ev.ts_ns = bpf_ktime_get_ns();
 	BPF_CORE_READ_STR_INTO(&ev.comm, task, comm);
 	emit(st, &ev);
+	return 0;
+}
+
+/* ---- heap growth (--heap-growth) ----------------------------------------- */
+
+/* Tail-called by raw_sys_enter for an anonymous mmap, mremap or brk of a
+ * traced process, after it stored the call in sys_pending: adds the
+ * caller's stack, which raw_sys_exit charges with the growth. */
+SEC("raw_tp")
+int raw_growth_stack(struct bpf_raw_tracepoint_args *ctx)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct pt_regs *uregs = (struct pt_regs *)bpf_task_pt_regs(task);
+	__u32 tid = current_tid(), tgid = current_tgid();
+	struct pmt_proc_stats *st = traced_proc(tgid);
+	struct sys_pending *p;
+
+	if (!st)
+		return 0;
+	p = bpf_map_lookup_elem(&sys_pending, &tid);
+	if (!p)
+		return 0;
+	/* the user ip is the C library's syscall wrapper: the best native
+	 * frame there is without frame pointers */
+	stack_key_fill(ctx, st, &p->stack, tgid, BPF_CORE_READ(uregs, ip));
+	p->has_stack = 1;
+	return 0;
+}
+
+/* allocate_from_new_pool(size class): pymalloc is about to give a size
+ * class a pool, from its free pools or carved from an arena.  cookie: the
+ * pool size in the low 32 bits, and in bits 32-39 the bytes the function
+ * pushed before the probed instruction, to find the return address. */
+SEC("uprobe")
+int uprobe_growth_pool(struct pt_regs *ctx)
+{
+	__u64 cookie = bpf_get_attach_cookie(ctx);
+	__u32 tgid = current_tgid();
+	struct pmt_proc_stats *st = traced_proc(tgid);
+	struct pmt_stack_key key = {};
+	__u64 ret = 0;
+
+	if (!st)
+		return 0;
+	if (bpf_probe_read_user(&ret, sizeof(ret),
+				(const void *)(PT_REGS_SP(ctx) + ((cookie >> 32) & 0xff))))
+		ret = PT_REGS_IP(ctx);
+	stack_key_fill(ctx, st, &key, tgid, ret);
+	growth_add(st, &key, PMT_GROWTH_POOL, cookie & 0xffffffff);
 	return 0;
 }

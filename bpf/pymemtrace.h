@@ -99,6 +99,7 @@ struct pmt_proc_stats {
 
 	__u64 pending_full;       /* a per-thread pending map was full: an event was lost */
 	__u64 ringbuf_drops;      /* a rare event could not be reserved in the ring buffer */
+	__u64 growth_no_stack;    /* --heap-growth: growth events whose stack was not taken */
 	__u32 exec_seen;          /* the process exec'd: its later events are not counted */
 	__u32 _pad;
 };
@@ -144,6 +145,25 @@ struct pmt_pystack_key {
 	__u64 hash;
 	__u32 pid;
 	__u32 _pad;
+};
+
+/* --heap-growth: what made the heap grow. */
+enum pmt_growth_kind {
+	PMT_GROWTH_POOL = 0,      /* pymalloc gave a size class a new pool */
+	PMT_GROWTH_ARENA,         /* pymalloc mapped a new arena */
+	PMT_GROWTH_MMAP,          /* any other anonymous mmap, or mremap growth */
+	PMT_GROWTH_BRK,           /* the program break moved up (C malloc's heap) */
+	PMT_GROWTH_KINDS,
+};
+
+struct pmt_growth_key {
+	struct pmt_stack_key stack;
+	__u32 kind;               /* enum pmt_growth_kind */
+	__u32 _pad;
+};
+
+struct pmt_growth_stats {
+	__u64 events, bytes;
 };
 
 struct pmt_stack_stats {

@@ -112,10 +112,16 @@ static void fill_stack(const struct alloc_sources *src, const struct stack_row *
 			  ? (r->st.alloc_bytes - r->st.free_bytes) * scale : 0;
 	out->live_count = r->st.alloc_count > r->st.free_count
 			  ? (r->st.alloc_count - r->st.free_count) * scale : 0;
+	alloc_stack_name(src, &r->key, out);
+}
+
+void alloc_stack_name(const struct alloc_sources *src, const struct pmt_stack_key *key,
+		      struct alloc_stack *out)
+{
 	/* A stack recorded just before its process exited may never have been
 	 * named: it has Python frames we cannot show.  Say so, and count it. */
-	if (r->key.pyhash && src->pynames &&
-	    !pynames__get(src->pynames, r->key.pyhash, out, src->unresolved)) {
+	if (key->pyhash && src->pynames &&
+	    !pynames__get(src->pynames, key->pyhash, out, src->unresolved)) {
 		out->python = calloc(1, sizeof(*out->python));
 		if (out->python) {
 			out->python[0].file = strdup("?");
@@ -125,7 +131,7 @@ static void fill_stack(const struct alloc_sources *src, const struct stack_row *
 		}
 		(*src->unresolved)++;
 	}
-	fill_native(src, &r->key, out);
+	fill_native(src, key, out);
 }
 
 void alloc_collect(const struct alloc_sources *src, const struct pmt_proc_stats *st,

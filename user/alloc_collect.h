@@ -34,6 +34,11 @@ struct alloc_sources {
 	unsigned lto_sites_handled;
 };
 
+/* Names key's Python frames and native frames into out->python/native
+ * (malloc'ed; report_release frees them); counts nothing. */
+void alloc_stack_name(const struct alloc_sources *src, const struct pmt_stack_key *key,
+		      struct alloc_stack *out);
+
 /* Fills *a (a->stacks is malloc'ed: report_release frees it). */
 void alloc_collect(const struct alloc_sources *src, const struct pmt_proc_stats *st,
 		   double traced_seconds, struct alloc_report *a);

@@ -25,6 +25,7 @@ static struct bpf_program *prog_for(struct pymemtrace_bpf *skel, enum plan_prog 
 	case PLAN_FREE:            return skel->progs.uprobe_free;
 	case PLAN_LTO_SITES:
 	case PLAN_LTO_NEWPOOL:     return skel->progs.uprobe_lto;
+	case PLAN_GROWTH_POOL:     return skel->progs.uprobe_growth_pool;
 	}
 	return NULL;
 }

@@ -30,6 +30,7 @@ enum {
 	OPT_MAX_THREADS,
 	OPT_ALLOC,
 	OPT_SAMPLE,
+	OPT_HEAP_GROWTH,
 	OPT_NATIVE_DEPTH,
 	OPT_MAX_LIVE,
 	OPT_MAX_STACKS,
@@ -75,6 +76,7 @@ static const struct argp_option opts[] = {
 	{ "quiet", 'q', NULL, 0, "No progress messages on stderr", 2 },
 	{ NULL, 0, NULL, 0, "Allocations:", 3 },
 	{ "alloc", OPT_ALLOC, NULL, 0, "Trace allocations by Python and native stack, with live (leaked) bytes", 3 },
+	{ "heap-growth", OPT_HEAP_GROWTH, NULL, 0, "Attribute heap growth to Python and native stacks: pymalloc pool refills and arenas, anonymous mmap, mremap and brk growth (rare events: low overhead)", 3 },
 	{ "sample", OPT_SAMPLE, "N", 0, "With --alloc: record a random 1 in N allocations; counts and bytes become estimates (default 1: all)", 3 },
 	{ "native-depth", OPT_NATIVE_DEPTH, "N", 0, "With --alloc: native frames kept per stack (default 1: the allocator's caller; up to 32, needs frame pointers to be useful, costs about 0.7 us per allocation)", 3 },
 	{ "top", OPT_TOP, "N", 0, "Stacks shown in the text report, by live and by allocated bytes (default 10)", 3 },
@@ -170,6 +172,9 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 		break;
 	case OPT_ALLOC:
 		env.alloc = true;
+		break;
+	case OPT_HEAP_GROWTH:
+		env.heap_growth = true;
 		break;
 	case OPT_SAMPLE:
 		if (parse_ulong(arg, 1, 1 << 20, &v))

@@ -37,6 +37,7 @@ struct env {
 	unsigned max_threads;     /* --max-threads: size of per-thread pending maps */
 
 	bool alloc;               /* --alloc: allocations by stack, live bytes */
+	bool heap_growth;         /* --heap-growth: pools, arenas, mmap, brk growth by stack */
 	unsigned sample_every;    /* --sample N: 1 in N allocations (1: all) */
 	unsigned native_depth;    /* --native-depth: native frames per stack (1: the caller) */
 	unsigned max_live;        /* --max-live: live allocations tracked */

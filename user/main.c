@@ -70,7 +70,7 @@ static int dry_run(void)
 	for (unsigned i = 0; i < env.n_pids; i++) {
 		struct plan plan;
 		char err[512];
-		struct plan_opts po = { .alloc = env.alloc };
+		struct plan_opts po = { .alloc = env.alloc, .heap_growth = env.heap_growth };
 		int ret = plan__build(env.pids[i], &po, &plan, err, sizeof(err));
 
 		if (ret) {
@@ -231,6 +231,7 @@ int main(int argc, char **argv)
 	so.max_threads = env.max_threads;
 	so.ringbuf_kb = env.ringbuf_kb;
 	so.alloc = env.alloc;
+	so.heap_growth = env.heap_growth;
 	so.sample_every = env.sample_every;
 	so.native_depth = env.native_depth;
 	so.max_live = env.max_live;

@@ -298,15 +298,11 @@ static void write_alloc(struct jw *w, const struct alloc_report *a)
 	jw_object_end(w);
 }
 
-static void write_stack(struct jw *w, const struct alloc_stack *s)
+/* A stack's frames: "python", "native" and "truncated". */
+static void write_frames(struct jw *w, const struct alloc_stack *s)
 {
 	unsigned n_py = s->python ? s->n_python : 0, n_nat = s->native ? s->n_native : 0;
 
-	jw_object_begin(w);
-	jw_kv_u64(w, "bytes", s->bytes);
-	jw_kv_u64(w, "count", s->count);
-	jw_kv_u64(w, "live_bytes", s->live_bytes);
-	jw_kv_u64(w, "live_count", s->live_count);
 	jw_key(w, "python");
 	jw_array_begin(w);
 	for (unsigned i = 0; i < n_py; i++) {
@@ -328,6 +324,72 @@ static void write_stack(struct jw *w, const struct alloc_stack *s)
 		jw_string(w, s->native[i]);
 	jw_array_end(w);
 	jw_kv_bool(w, "truncated", s->truncated);
+}
+
+static void write_stack(struct jw *w, const struct alloc_stack *s)
+{
+	jw_object_begin(w);
+	jw_kv_u64(w, "bytes", s->bytes);
+	jw_kv_u64(w, "count", s->count);
+	jw_kv_u64(w, "live_bytes", s->live_bytes);
+	jw_kv_u64(w, "live_count", s->live_count);
+	write_frames(w, s);
+	jw_object_end(w);
+}
+
+static const char *const growth_kind_names[PMT_GROWTH_KINDS] = {
+	[PMT_GROWTH_POOL] = "pool", [PMT_GROWTH_ARENA] = "arena",
+	[PMT_GROWTH_MMAP] = "mmap", [PMT_GROWTH_BRK] = "brk",
+};
+
+static void write_growth_kinds(struct jw *w, const uint64_t *bytes, const uint64_t *events)
+{
+	jw_key(w, "kinds");
+	jw_object_begin(w);
+	for (int k = 0; k < PMT_GROWTH_KINDS; k++) {
+		jw_key(w, growth_kind_names[k]);
+		jw_object_begin(w);
+		jw_kv_u64(w, "bytes", bytes[k]);
+		jw_kv_u64(w, "events", events[k]);
+		jw_object_end(w);
+	}
+	jw_object_end(w);
+}
+
+/* processes[].heap_growth: null without --heap-growth. */
+static void write_growth(struct jw *w, const struct growth_report *g)
+{
+	uint64_t total = 0;
+
+	jw_key(w, "heap_growth");
+	if (!g->enabled) {
+		jw_null(w);
+		return;
+	}
+	for (unsigned i = 0; g->stacks && i < g->n_stacks; i++)
+		total += g->stacks[i].stack.bytes;
+	jw_object_begin(w);
+	jw_kv_u64(w, "bytes", total);
+	jw_kv_u64(w, "no_stack_events", g->lost.no_stack);
+	jw_kv_bool(w, "pools_probed", g->pools_probed);
+	if (g->pools_probed)
+		jw_kv_null(w, "pools_reason");
+	else
+		jw_kv_string_n(w, "pools_reason", STRN(g->pools_reason));
+	write_growth_kinds(w, g->bytes, g->events);
+	jw_key(w, "stacks");
+	jw_array_begin(w);
+	for (unsigned i = 0; g->stacks && i < g->n_stacks; i++) {
+		const struct growth_stack *gs = &g->stacks[i];
+
+		jw_object_begin(w);
+		jw_kv_u64(w, "bytes", gs->stack.bytes);
+		jw_kv_u64(w, "events", gs->stack.count);
+		write_growth_kinds(w, gs->bytes, gs->events);
+		write_frames(w, &gs->stack);
+		jw_object_end(w);
+	}
+	jw_array_end(w);
 	jw_object_end(w);
 }
 
@@ -362,6 +424,7 @@ static void write_proc(struct jw *w, const struct proc_report *p)
 	write_measured(w, p);
 	write_alloc(w, &p->alloc);
 	write_stacks(w, &p->alloc);
+	write_growth(w, &p->growth);
 	write_lost(w, p);
 	jw_object_end(w);
 }

@@ -507,6 +507,73 @@ static void print_lost(FILE *f, const struct proc_report *p)
 	lost_item(f, &label, a->lost.stack_errors, "stacks unreadable", "target memory unreadable");
 	lost_item(f, &label, a->lost.unresolved_frames, "frames unresolved",
 		  "target memory unreadable");
+	lost_item(f, &label, p->growth.lost.no_stack, "heap growth without a stack",
+		  "the stack program could not run; please report");
+	if (!a->enabled) {
+		const struct growth_report *g = &p->growth;
+
+		lost_item(f, &label, g->lost.stack_map_full, "stacks not recorded",
+			  "increase --max-stacks");
+		lost_item(f, &label, g->lost.truncated_stacks, "stacks truncated", "stack depth limit");
+		lost_item(f, &label, g->lost.stack_errors, "stacks unreadable",
+			  "target memory unreadable");
+	}
+}
+
+static const char *const growth_kind_label[PMT_GROWTH_KINDS] = {
+	[PMT_GROWTH_POOL] = "pools", [PMT_GROWTH_ARENA] = "arenas",
+	[PMT_GROWTH_MMAP] = "mmap", [PMT_GROWTH_BRK] = "brk",
+};
+
+/* "pools 14.1 MiB (903)  arenas 15.0 MiB (15) ...", kinds with events only */
+static void growth_kinds_text(char *buf, size_t len, const uint64_t *bytes, const uint64_t *events)
+{
+	size_t used = 0;
+
+	buf[0] = 0;
+	for (int k = 0; k < PMT_GROWTH_KINDS && used < len; k++) {
+		char b[UNITS_BUFSZ];
+		int n;
+
+		if (!events[k])
+			continue;
+		n = snprintf(buf + used, len - used, "%s%s %s (%" PRIu64 ")", used ? "  " : "",
+			     growth_kind_label[k], units_bytes(b, sizeof(b), bytes[k]), events[k]);
+		if (n < 0)
+			break;
+		used += (size_t)n;
+	}
+	if (!used)
+		snprintf(buf, len, "none");
+}
+
+static void print_growth(FILE *f, const struct proc_report *p)
+{
+	const struct growth_report *g = &p->growth;
+	unsigned top = g->top_n ? g->top_n : TOP_STACKS;
+	char body[LINE_MAX_], b[UNITS_BUFSZ];
+
+	if (!g->enabled)
+		return;
+	growth_kinds_text(body, sizeof(body), g->bytes, g->events);
+	line(f, "heap growth", "%s", body);
+	if (!g->pools_probed)
+		line(f, "", "%s", g->pools_reason);
+	fprintf(f, "top stacks by heap growth (%s):\n",
+		g->pools_probed ? "pools + mmap + brk; arenas are pools' memory again"
+				: "arenas + mmap + brk");
+	for (unsigned i = 0; g->stacks && i < g->n_stacks && i < top; i++) {
+		const struct growth_stack *gs = &g->stacks[i];
+		char head[LINE_MAX_ + UNITS_BUFSZ + 4];
+
+		growth_kinds_text(body, sizeof(body), gs->bytes, gs->events);
+		snprintf(head, sizeof(head), "%s: %s", units_bytes(b, sizeof(b), gs->stack.bytes), body);
+		fprintf(f, "  #%-4u", i + 1);
+		print_wrapped(f, head, 7, 8);
+		print_stack_frames(f, &gs->stack);
+	}
+	if (!g->n_stacks)
+		fprintf(f, "  none: no heap growth was seen\n");
 }
 
 static void print_proc(FILE *f, const struct proc_report *p)
@@ -520,6 +587,7 @@ static void print_proc(FILE *f, const struct proc_report *p)
 	print_syscalls(f, &p->stats);
 	print_measured(f, p);
 	print_alloc(f, p);
+	print_growth(f, p);
 	print_probes(f, p);
 	print_lost(f, p);
 }

@@ -613,6 +613,55 @@ static void plan_alloc(struct plan *p)
 	elf_file__free(libc);
 }
 
+/* ---- heap growth (--heap-growth) -------------------------------------------- */
+
+/* allocate_from_new_pool (Py_NO_INLINE since 3.9): pymalloc gives a size
+ * class a new pool there, so each call is POOL_SIZE bytes of pymalloc
+ * growth.  Found in .symtab, or decoded on LTO builds (lto_sites.h). */
+static void plan_growth(struct plan *p)
+{
+	struct plan_probe *pp = plan_add(p, PLAN_GROWTH_POOL, "growth_pool");
+	const struct pyversion *v = &p->interp.version;
+	struct lto_sites *ls = NULL;
+	uint64_t fn = 0, pool = 0, site;
+	const char *from = "";
+	struct elf_sym sym;
+	char err[256] = "";
+
+	if (!pp)
+		return;
+	snprintf(pp->target, sizeof(pp->target), "allocate_from_new_pool");
+	if (!elf_file__find_symbol(p->interp.elf, "allocate_from_new_pool", &sym)) {
+		fn = sym.vaddr;
+		/* POOL_BITS: 14 with the radix tree of 3.10+ on 64-bit, else 12 */
+		pool = v->major == 3 && v->minor < 10 ? 4096 : 16384;
+		from = ".symtab";
+	} else if (!p->interp.has_symtab && !lto_sites__scan(&p->interp, &ls, err, sizeof(err)) &&
+		   ls && ls->new_pool_fn && ls->pool_size) {
+		fn = ls->new_pool_fn;
+		pool = ls->pool_size;
+		from = "decoded: the only direct call of the inlined allocation paths";
+	}
+	lto_sites__free(ls);
+	if (!fn) {
+		fmt_msg(pp->reason, sizeof(pp->reason), "pool refills unavailable: "
+			"allocate_from_new_pool not found (%s); heap growth is still "
+			"attributed at arenas, mmap and brk",
+			v->major == 3 && v->minor < 9 ? "3.8 inlines it into pymalloc_alloc" :
+			*err ? err : "no .symtab and not a decodable LTO build");
+		return;
+	}
+	/* before any push: the return address is at the stack pointer */
+	site = cheap_site(p, fn, 0, true);
+	if (!plan_locate(p, pp, site))
+		return;
+	pp->cookie = pool;
+	fmt_msg(pp->how, sizeof(pp->how), "uprobe allocate_from_new_pool+%llu @0x%llx "
+		"(%s; %llu-byte pools)", (unsigned long long)(site - fn),
+		(unsigned long long)site, from, (unsigned long long)pool);
+	snprintf(pp->reason, sizeof(pp->reason), "each call gives a size class a new pool");
+}
+
 /* ---- plan ----------------------------------------------------------------- */
 
 int plan__build(pid_t pid, const struct plan_opts *opts, struct plan *p, char *err,
@@ -628,6 +677,8 @@ int plan__build(pid_t pid, const struct plan_opts *opts, struct plan *p, char *e
 	plan_arenas(p);
 	if (opts && opts->alloc)
 		plan_alloc(p);
+	if (opts && opts->heap_growth)
+		plan_growth(p);
 	for (unsigned i = 0; i < p->n_probes; i++)
 		if (!p->probes[i].path)
 			p->probes[i].path = p->interp.open_path;

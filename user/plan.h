@@ -38,12 +38,14 @@ enum plan_prog {
 	PLAN_FREE,            /* uprobe, cookie = PMT_ALLOC_FREE [| PMT_ALLOC_RAW] */
 	PLAN_LTO_SITES,       /* uprobe_multi: the inlined allocator sites (plan->lto) */
 	PLAN_LTO_NEWPOOL,     /* uretprobe on allocate_from_new_pool (plan->lto) */
+	PLAN_GROWTH_POOL,     /* uprobe on allocate_from_new_pool, cookie = pool size */
 };
 
 #define PLAN_MAX_PROBES 32
 
 struct plan_opts {
 	bool alloc;           /* plan the allocation probes too (--alloc) */
+	bool heap_growth;     /* and the pool-refill probe (--heap-growth) */
 };
 
 struct plan_probe {

@@ -25,6 +25,13 @@ uint64_t proc_report_lost_total(const struct proc_report *p)
 	t = add_sat(t, p->alloc.lost.truncated_stacks);
 	t = add_sat(t, p->alloc.lost.stack_errors);
 	t = add_sat(t, p->alloc.lost.unresolved_frames);
+	/* --heap-growth shares the stack counters with --alloc */
+	t = add_sat(t, p->growth.lost.no_stack);
+	if (!p->alloc.enabled) {
+		t = add_sat(t, p->growth.lost.stack_map_full);
+		t = add_sat(t, p->growth.lost.truncated_stacks);
+		t = add_sat(t, p->growth.lost.stack_errors);
+	}
 	return t;
 }
 
@@ -76,6 +83,14 @@ void report_release(struct report *r)
 		free(a->stacks);
 		a->stacks = NULL;
 		a->n_stacks = 0;
+
+		struct growth_report *g = &r->procs[i].growth;
+
+		for (unsigned k = 0; g->stacks && k < g->n_stacks; k++)
+			alloc_stack_release(&g->stacks[k].stack);
+		free(g->stacks);
+		g->stacks = NULL;
+		g->n_stacks = 0;
 	}
 	free(r->procs);
 	r->procs = NULL;

@@ -82,6 +82,30 @@ struct alloc_report {
 	} lost;
 };
 
+/* --heap-growth: the stacks that made the heap grow, by kind (enum
+ * pmt_growth_kind: pools, arenas, mmap, brk).  Growth is what was added;
+ * what was given back (munmap, brk down, arena frees) is in the process's
+ * totals, not here. */
+struct growth_stack {
+	struct alloc_stack stack; /* bytes, count: all kinds; python, native: names */
+	uint64_t bytes[PMT_GROWTH_KINDS], events[PMT_GROWTH_KINDS];
+};
+
+struct growth_report {
+	bool enabled;
+	uint64_t bytes[PMT_GROWTH_KINDS], events[PMT_GROWTH_KINDS];
+	struct {
+		uint64_t no_stack;        /* growth events whose stack was not taken */
+		uint64_t stack_map_full;  /* stacks not recorded: --max-stacks */
+		uint64_t truncated_stacks, stack_errors;
+	} lost;                   /* the stack counters are --alloc's too: shown once */
+	bool pools_probed;        /* allocate_from_new_pool attached */
+	char pools_reason[256];   /* why not */
+	struct growth_stack *stacks; /* by bytes, descending */
+	unsigned n_stacks;
+	unsigned top_n;           /* stacks the text report lists */
+};
+
 struct proc_report {
 	pid_t pid;
 	char comm[16];
@@ -115,6 +139,7 @@ struct proc_report {
 	double traced_seconds;
 
 	struct alloc_report alloc; /* --alloc; alloc.enabled false otherwise */
+	struct growth_report growth; /* --heap-growth */
 
 	/* Lost data, always reported (the total is processes[].lost in JSON). */
 	struct {

@@ -11,6 +11,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "alloc_collect.h"
+#include "growth_collect.h"
 #include "attach.h"
 #include "log.h"
 #include "perfcount.h"
@@ -154,6 +155,12 @@ static int on_event(void *ctx, void *data, size_t len)
 	return 0;
 }
 
+/* Modes that walk Python stacks and name them. */
+static bool wants_stacks(const struct session_opts *o)
+{
+	return o->alloc || o->heap_growth;
+}
+
 struct session *session__new(const struct session_opts *opts, int *errp, char *err, size_t errlen)
 {
 	struct session *s = calloc(1, sizeof(*s));
@@ -188,11 +195,15 @@ struct session *session__new(const struct session_opts *opts, int *errp, char *e
 	 * allocation (about 0.7 us measured, mostly wasted on CPython built
 	 * without frame pointers): only when asked for. */
 	bpf_map__set_max_entries(s->skel->maps.native_stacks,
-				 opts->alloc && opts->native_depth > 1 ? opts->max_stacks : 1);
+				 wants_stacks(opts) && opts->native_depth > 1 ? opts->max_stacks : 1);
 	bpf_map__set_value_size(s->skel->maps.native_stacks,
 				(opts->native_depth > 1 ? opts->native_depth : 1) * sizeof(__u64));
 	s->skel->rodata->native_depth = opts->native_depth ? opts->native_depth : 1;
-	bpf_map__set_max_entries(s->skel->maps.pystacks, opts->alloc ? opts->max_stacks : 1);
+	bpf_map__set_max_entries(s->skel->maps.pystacks, wants_stacks(opts) ? opts->max_stacks : 1);
+	bpf_map__set_max_entries(s->skel->maps.growth_stats, opts->heap_growth ? opts->max_stacks : 1);
+	s->skel->rodata->heap_growth = opts->heap_growth;
+	bpf_program__set_autoload(s->skel->progs.raw_growth_stack, opts->heap_growth);
+	bpf_program__set_autoload(s->skel->progs.uprobe_growth_pool, opts->heap_growth);
 	bpf_map__set_max_entries(s->skel->maps.pyoffsets, opts->max_procs);
 	s->skel->rodata->sample_every = opts->sample_every ? opts->sample_every : 1;
 	/* The allocation programs (and the Python stack walker they call) are
@@ -208,6 +219,18 @@ struct session *session__new(const struct session_opts *opts, int *errp, char *e
 		fmt_msg(err, errlen, "cannot load the BPF programs: %s (run with -vv for the "
 			"verifier's log)", strerror(-ret));
 		goto fail;
+	}
+	if (opts->heap_growth) {
+		__u32 slot = 0;
+		int fd = bpf_program__fd(s->skel->progs.raw_growth_stack);
+
+		ret = bpf_map_update_elem(bpf_map__fd(s->skel->maps.growth_tail), &slot, &fd, BPF_ANY);
+		if (ret) {
+			ret = -errno;
+			fmt_msg(err, errlen, "cannot install the heap-growth stack program: %s",
+				strerror(errno));
+			goto fail;
+		}
 	}
 	ret = attach__global(s->skel, err, errlen);
 	if (ret)
@@ -318,7 +341,7 @@ int session__add(struct session *s, pid_t pid, bool is_child, char *err, size_t 
 	t->is_child = is_child;
 	t->exit_status = -1;
 	{
-		struct plan_opts po = { .alloc = s->opts.alloc };
+		struct plan_opts po = { .alloc = s->opts.alloc, .heap_growth = s->opts.heap_growth };
 
 		ret = plan__build(pid, &po, &t->plan, err, errlen);
 	}
@@ -342,7 +365,7 @@ int session__add(struct session *s, pid_t pid, bool is_child, char *err, size_t 
 	}
 	if (log_verbosity >= 2)
 		plan__print(stderr, &t->plan);
-	if (s->opts.alloc)
+	if (wants_stacks(&s->opts))
 		add_python_stacks(s, t);
 	if (t->plan.lto.n) {
 		struct pmt_lto_cfg cfg = {
@@ -354,7 +377,7 @@ int session__add(struct session *s, pid_t pid, bool is_child, char *err, size_t 
 	}
 	t->probes_failed = attach__process(s->skel, &t->plan, &t->links, t->probes,
 					   PMT_MAX_PROBES, &t->n_probes);
-	if (s->opts.alloc && t->n_probes < PMT_MAX_PROBES)
+	if (wants_stacks(&s->opts) && t->n_probes < PMT_MAX_PROBES)
 		t->probes[t->n_probes++] = t->pystack_status;
 	t->cache = perfcount__open(pid, t->cache_reason, sizeof(t->cache_reason));
 	t->t_start = now_s();
@@ -420,7 +443,7 @@ int session__run(struct session *s)
 			sample(&s->procs[i]);
 			check_liveness(&s->procs[i]);
 		}
-		if (s->opts.alloc && now_s() >= s->next_maps_refresh) {
+		if (wants_stacks(&s->opts) && now_s() >= s->next_maps_refresh) {
 			/* Libraries come and go (dlopen); a process that exits
 			 * takes its maps along: keep a recent snapshot. */
 			s->next_maps_refresh = now_s() + MAPS_REFRESH_S;
@@ -429,7 +452,7 @@ int session__run(struct session *s)
 					symbolizer__refresh(s->procs[i].syms);
 			}
 		}
-		if (s->opts.alloc && now_s() >= s->next_naming) {
+		if (wants_stacks(&s->opts) && now_s() >= s->next_naming) {
 			s->next_naming = now_s() + NAMING_PERIOD_S;
 			for (unsigned i = 0; i < s->n_procs; i++)
 				name_python_stacks(s, &s->procs[i]);
@@ -462,11 +485,10 @@ static bool probes_attached(const struct tracked *t, const char *prefix)
 	return false;
 }
 
-/* The --alloc part of the report (alloc_collect.h), after naming the Python
- * stacks recorded since the last tick. */
-static void fill_alloc(struct session *s, struct tracked *t, struct proc_report *p)
+/* Where one process's stacks are named from (alloc_collect.h). */
+static struct alloc_sources sources_of(struct session *s, struct tracked *t)
 {
-	struct alloc_sources src = {
+	return (struct alloc_sources){
 		.pid = t->pid,
 		.stack_stats_fd = bpf_map__fd(s->skel->maps.stack_stats),
 		.native_stacks_fd = bpf_map__fd(s->skel->maps.native_stacks),
@@ -483,9 +505,31 @@ static void fill_alloc(struct session *s, struct tracked *t, struct proc_report 
 		.lto_sites_found = t->plan.lto.n ? t->plan.lto.sites_found : 0,
 		.lto_sites_handled = t->plan.lto.sites_handled,
 	};
+}
+
+/* The --alloc part of the report (alloc_collect.h), after naming the Python
+ * stacks recorded since the last tick. */
+static void fill_alloc(struct session *s, struct tracked *t, struct proc_report *p)
+{
+	struct alloc_sources src = sources_of(s, t);
 
 	name_python_stacks(s, t);
 	alloc_collect(&src, &p->stats, p->traced_seconds, &p->alloc);
+}
+
+/* The --heap-growth part of the report (growth_collect.h). */
+static void fill_growth(struct session *s, struct tracked *t, struct proc_report *p)
+{
+	struct alloc_sources src = sources_of(s, t);
+	const char *why = "";
+
+	for (unsigned i = 0; i < t->n_probes; i++)
+		if (!strcmp(t->probes[i].name, "growth_pool") && !t->probes[i].attached)
+			why = t->probes[i].reason;
+	if (!s->opts.alloc)
+		name_python_stacks(s, t);
+	growth_collect(&src, bpf_map__fd(s->skel->maps.growth_stats), &p->stats,
+		       probes_attached(t, "growth_pool"), why, &p->growth);
 }
 
 static void fill_proc(struct session *s, struct tracked *t, struct proc_report *p, double now)
@@ -577,6 +621,8 @@ static void fill_proc(struct session *s, struct tracked *t, struct proc_report *
 	p->lost.probes_failed = t->probes_failed;
 	if (s->opts.alloc)
 		fill_alloc(s, t, p);
+	if (s->opts.heap_growth)
+		fill_growth(s, t, p);
 }
 
 int session__report(struct session *s, struct report *r, bool final)

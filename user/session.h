@@ -19,6 +19,7 @@ struct bpf_link;
 struct session_opts {
 	unsigned max_procs, max_threads, ringbuf_kb;
 	bool alloc;               /* --alloc */
+	bool heap_growth;         /* --heap-growth */
 	unsigned sample_every, max_live, max_stacks, top;
 	unsigned native_depth;    /* 1: the caller's address only; more: a stack map walk */
 	double duration;          /* 0: until a signal or all targets exited */
