@@ -185,6 +185,7 @@ struct session *session__new(const struct session_opts *opts, int *errp, char *e
 	bpf_map__set_max_entries(s->skel->maps.gc_pending, opts->max_threads);
 	bpf_map__set_max_entries(s->skel->maps.arena_pending, opts->max_threads);
 	bpf_map__set_max_entries(s->skel->maps.sys_pending, opts->max_threads);
+	bpf_map__set_max_entries(s->skel->maps.arena_mmap_pending, opts->max_threads);
 	bpf_map__set_max_entries(s->skel->maps.events, opts->ringbuf_kb * 1024);
 	bpf_map__set_max_entries(s->skel->maps.pm_pending, opts->max_threads);
 	bpf_map__set_max_entries(s->skel->maps.raw_pending, opts->max_threads);

@@ -8,6 +8,11 @@
 #include "symbolize.h"
 
 #define MAX_OBJECTS 512  /* distinct files opened per process */
+/* ELF images are kept in memory (elf.h reads a whole file, so that a file
+ * truncated under us cannot SIGBUS): the target decides how many and how
+ * big its mappings are, so the total is bounded.  Past it, frames in the
+ * other objects are named by address. */
+#define MAX_IMAGE_BYTES (512ULL << 20)
 
 struct object {
 	char path[PATH_MAX];
@@ -19,6 +24,7 @@ struct symbolizer {
 	struct procmaps maps;
 	struct object *objs;
 	size_t nobjs;
+	uint64_t image_bytes;     /* sum of the open images' sizes */
 };
 
 static struct elf_file *object_for(struct symbolizer *s, const char *path);
@@ -84,7 +90,9 @@ static struct elf_file *object_for(struct symbolizer *s, const char *path)
 	o = &s->objs[s->nobjs++];
 	snprintf(o->path, sizeof(o->path), "%s", path);
 	snprintf(full, sizeof(full), "/proc/%d/root%s", (int)s->pid, path);
-	o->elf = elf_file__open(full, NULL, 0);
+	o->elf = s->image_bytes < MAX_IMAGE_BYTES ? elf_file__open(full, NULL, 0) : NULL;
+	if (o->elf)
+		s->image_bytes += elf_file__size(o->elf);
 	return o->elf;
 }
 
