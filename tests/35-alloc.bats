@@ -7,14 +7,16 @@ load lib/common
 FIXTURE=tests/fixtures/alloc_hold.py
 MIB=16
 
-# hold_check LABEL: hold_memory() holds MIB MiB; churn() holds nothing.
+# hold_check LABEL [TRACER_ARGS...]: hold_memory() holds MIB MiB; churn()
+# holds nothing.
 hold_check() {
 	use_interp "$1"
+	shift
 	require_tracing
 	local j="$BATS_TEST_TMPDIR/report.json" line
 	line=$(grep -n 'return \[bytearray(CHUNK)' "$FIXTURE" | cut -d: -f1)
 	start_fixture "$PY" alloc_hold.py "$MIB"
-	start_tracer -q --alloc --top 100 -p "$FIX_PID" --json "$j"
+	start_tracer -q --alloc --top 100 -p "$FIX_PID" --json "$j" "$@"
 	wait_attached "$TRACER_PID" || { show_tracer; return 1; }
 	fixture_go "$FIX_CTL"
 	stop_tracer
@@ -50,6 +52,8 @@ assert churn_alloc >= 300 * 64 * 1024, (churn_alloc, [(s["bytes"], s["python"][:
 # (3.12+ keep more) is bounded, a small share of what churn() allocated.
 assert churn_live <= churn_alloc * 0.05, (churn_live, churn_alloc)
 assert p["alloc"]["live_bytes"] >= live
+# every stack names its native caller (the default depth 1), or more frames
+assert all(s["native"] for s in hold), [s["native"] for s in hold]
 print("# hold_memory live %d of %d held; churn allocated %d, live %d" % (live, held, churn_alloc, churn_live))
 PY
 }
@@ -61,3 +65,7 @@ PY
 @test "alloc: a named function's live MiB and churn on python3.11" { hold_check py3.11; }
 @test "alloc: a named function's live MiB and churn on python3.12" { hold_check py3.12; }
 @test "alloc: a named function's live MiB and churn on python3.13" { hold_check py3.13; }
+
+@test "alloc: --native-depth 8 walks native stacks and finds the same MiB, python3.11" {
+	hold_check py3.11 --native-depth 8
+}
