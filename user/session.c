@@ -435,8 +435,9 @@ int session__run(struct session *s)
 			events_out__drain(s->opts.events, now_ns());
 		}
 		/* Wakeups can come thousands of times a second with --events:
-		 * /proc is read on the 100 ms period, not on every one. */
-		if (now_s() >= s->next_sample) {
+		 * /proc is read on the 100 ms period, not on every one, and
+		 * once more when a signal asks to stop (the report's end). */
+		if (now_s() >= s->next_sample || stop_requested) {
 			s->next_sample = now_s() + SAMPLE_PERIOD_MS / 1000.0;
 			for (unsigned i = 0; i < s->n_procs; i++) {
 				sample(&s->procs[i]);
@@ -457,8 +458,11 @@ int session__run(struct session *s)
 			for (unsigned i = 0; i < s->n_procs; i++)
 				name_python_stacks(s, &s->procs[i]);
 		}
-		if (s->opts.duration > 0 && now_s() - start >= s->opts.duration)
+		if (s->opts.duration > 0 && now_s() - start >= s->opts.duration) {
+			for (unsigned i = 0; i < s->n_procs; i++)
+				sample(&s->procs[i]);
 			break;
+		}
 		if (s->opts.interval > 0 && now_s() >= next_interval && s->opts.on_interval) {
 			struct report r;
 
