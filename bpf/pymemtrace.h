@@ -109,7 +109,9 @@ struct pmt_proc_stats {
 
 	/* --events (all zero otherwise) */
 	__u64 events_sent;        /* records submitted to the ring, every type */
-	__u64 events_dropped[PMT_EV_TYPES]; /* by enum pmt_event_type: no room in the ring */
+	/* By enum pmt_event_type: no room in the ring; for PMT_EV_ARENA_FREE
+	 * also a free whose munmap was not seen (its address is unknown). */
+	__u64 events_dropped[PMT_EV_TYPES];
 };
 
 enum pmt_event_type {

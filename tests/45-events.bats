@@ -128,6 +128,8 @@ events_mix() {
 	assert_eq "events.sent" "$(json_get "$j" .events.written)" "$(json_get "$j" .events.sent)"
 	assert_eq "events.dropped" 0 "$(json_get "$j" .events.dropped)"
 	assert_eq "events.late" 0 "$(json_get "$j" .events.late)"
+	assert_eq "events.ring_bytes: 1 MiB by default with --events" $MIB \
+		"$(json_get "$j" .events.ring_bytes)"
 	assert_eq "lost" 0 "$(json_get "$j" "$p.lost")"
 	assert_eq "gc events = gc.collections" \
 		"$(json_get "$j" "[$p.gc.collections[]] | add")" "$(count "$ev" ".type == \"gc\"")"
