@@ -632,6 +632,8 @@ SEC("raw_tp/sys_exit")
 int raw_sys_exit(struct bpf_raw_tracepoint_args *ctx)
 {
 	long ret = (long)ctx->args[1];
+	struct pt_regs *regs = (struct pt_regs *)ctx->args[0];
+	long nr = BPF_CORE_READ(regs, orig_ax);
 	struct pmt_proc_stats *st;
 	struct sys_pending *p;
 	__u64 grown = 0;
@@ -639,9 +641,12 @@ int raw_sys_exit(struct bpf_raw_tracepoint_args *ctx)
 	__s64 delta;
 	__u32 tid;
 
-	/* sys_exit carries no syscall number in args; the pending entry
-	 * (created only for our four syscalls in traced processes) is the
-	 * filter.  Look up the process first: it fails fast for everyone else. */
+	/* This runs at every syscall exit on the machine: the syscall number
+	 * (still in orig_ax) rules out almost all of them before the map
+	 * lookups.  The pending entry, made only for our four syscalls in
+	 * traced processes, is the real filter. */
+	if (nr != NR_mmap && nr != NR_munmap && nr != NR_mremap && nr != NR_brk)
+		return 0;
 	st = traced_proc(current_tgid());
 	if (!st)
 		return 0;
