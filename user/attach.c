@@ -90,6 +90,7 @@ unsigned attach__process(struct pymemtrace_bpf *skel, const struct plan *plan,
 				continue;
 			}
 			links->fds[links->n_fds++] = fd;
+			links->n_sites += pp->prog == PLAN_LTO_SITES ? plan->lto.n : 1;
 			s->attached = true;
 			continue;
 		}
@@ -106,20 +107,25 @@ unsigned attach__process(struct pymemtrace_bpf *skel, const struct plan *plan,
 		}
 		s->attached = true;
 		links->links[links->n++] = link;
+		links->n_sites++;
 		pr_debug("pid %d: attached %s: %s", (int)plan->interp.pid, pp->name, pp->how);
 	}
 	*n_st = n;
 	return failed;
 }
 
-void attach__detach_process(struct proc_links *links)
+unsigned attach__detach_process(struct proc_links *links)
 {
+	unsigned n = links->n_sites;
+
 	for (unsigned i = 0; i < links->n; i++)
 		bpf_link__destroy(links->links[i]);
 	links->n = 0;
 	for (unsigned i = 0; i < links->n_fds; i++)
 		close(links->fds[i]);
 	links->n_fds = 0;
+	links->n_sites = 0;
+	return n;
 }
 
 int attach__global(struct pymemtrace_bpf *skel, char *err, size_t errlen)
@@ -146,6 +152,24 @@ int attach__global(struct pymemtrace_bpf *skel, char *err, size_t errlen)
 		}
 	}
 	return 0;
+}
+
+unsigned attach__detach_global(struct pymemtrace_bpf *skel)
+{
+	struct bpf_link **links[] = {
+		&skel->links.raw_sys_enter, &skel->links.raw_sys_exit,
+		&skel->links.raw_process_exit, &skel->links.raw_process_exec,
+	};
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < sizeof(links) / sizeof(links[0]); i++) {
+		if (!*links[i])
+			continue;
+		bpf_link__destroy(*links[i]);
+		*links[i] = NULL; /* or the skeleton would destroy it again */
+		n++;
+	}
+	return n;
 }
 
 struct bpf_link *attach__hold(struct pymemtrace_bpf *skel, pid_t pid, const char *path,

@@ -23,6 +23,7 @@ struct proc_links {
 	unsigned n;
 	int fds[4];               /* uprobe_multi links (uprobe_multi.h) */
 	unsigned n_fds;
+	unsigned n_sites;         /* probed addresses behind all of them */
 };
 
 /* Attaches every available probe of the plan for plan->interp.pid and
@@ -32,7 +33,11 @@ struct proc_links {
 unsigned attach__process(struct pymemtrace_bpf *skel, const struct plan *plan,
 			 struct proc_links *links, struct probe_status *st, unsigned max,
 			 unsigned *n_st);
-void attach__detach_process(struct proc_links *links);
+/* Removes every probe of links; returns how many probed addresses that was. */
+unsigned attach__detach_process(struct proc_links *links);
+
+/* Detaches the system-wide hooks of attach__global(); returns how many. */
+unsigned attach__detach_global(struct pymemtrace_bpf *skel);
 
 /* Attaches the system-wide syscall and sched hooks (raw tracepoints: no
  * tracefs needed).  0 or -errno with the reason in err. */

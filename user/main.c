@@ -263,6 +263,9 @@ int main(int argc, char **argv)
 	ret = session__run(s);
 	if (ret)
 		code = EXIT_RUNTIME;
+	/* The probes go before the report is assembled: the target runs at
+	 * full speed again while pymemtrace reads the maps and names stacks. */
+	session__detach(s);
 	if (session__report(s, &r, true)) {
 		pr_err("out of memory building the report");
 		code = EXIT_RUNTIME;

@@ -44,6 +44,15 @@ int session__run(struct session *s);
 /* Async-signal-safe. */
 void session__stop(void);
 
+/* Removes every probe and hook (the maps stay readable for session__report)
+ * and says on stderr, unless -q, how long that took:
+ *   pymemtrace: detached N probes in X.Y ms
+ * N counts probed addresses (each offset of a uprobe_multi link, each
+ * perf-event uprobe or USDT site) and the system-wide hooks; the time
+ * includes detaches done earlier when a target exited or exec'd.
+ * Idempotent. */
+void session__detach(struct session *s);
+
 /* Fills r from the maps and /proc; release it with report_release(). */
 int session__report(struct session *s, struct report *r, bool final);
 
