@@ -869,6 +869,72 @@ int uprobe_lto(struct pt_regs *ctx)
 	return 0;
 }
 
+/* ---- USDT probes through uprobe_multi links -------------------------------- */
+
+/* libbpf's BPF_USDT programs (usdt_gc_start/done above) read their arguments
+ * through the specs bpf_program__attach_usdt stores, and that makes perf-event
+ * uprobes.  Through a uprobe_multi link user space decodes the note's spec
+ * itself and passes it as the cookie (PMT_USDT_*, user/usdt_args.h).
+ * The argument's value, or -1 when the memory it names cannot be read. */
+static __always_inline int usdt_cookie_arg(struct pt_regs *ctx, __u64 spec, __s64 *out)
+{
+	__u64 regs[sizeof(struct pt_regs) / sizeof(__u64)] = {};
+	__u32 kind = spec & 3, size = (spec >> 8) & 15, shift;
+	__s64 disp = (__s32)(spec >> 32);
+	__u64 v;
+
+	if (kind == PMT_USDT_CONST) {
+		*out = disp;
+		return 0;
+	}
+	if (size == 0 || size > 8 || bpf_probe_read_kernel(regs, sizeof(regs), ctx))
+		return -1;
+	v = gpr(regs, (spec >> 4) & 15);
+	if (kind == PMT_USDT_DEREF) {
+		void *addr = (void *)(v + disp);
+
+		v = 0; /* little-endian: size bytes fill its low end */
+		if (bpf_probe_read_user(&v, size, addr))
+			return -1;
+	}
+	/* keep the low size bytes, sign-extended if the spec says so */
+	shift = 64 - 8 * size;
+	v <<= shift;
+	*out = (spec & PMT_USDT_SIGNED) ? (__s64)v >> shift : (__s64)(v >> shift);
+	return 0;
+}
+
+/* python:gc__start(int generation).  An argument that cannot be read (only
+ * a memory operand can fail) is counted as gc_bad_generation, as a probe
+ * that is misconfigured: lost, and said so in the report. */
+SEC("uprobe")
+int uprobe_usdt_gc_start(struct pt_regs *ctx)
+{
+	__s64 generation;
+
+	if (usdt_cookie_arg(ctx, bpf_get_attach_cookie(ctx), &generation))
+		generation = PMT_GENERATIONS; /* gc_end counts it as bad */
+	gc_begin((__u32)generation, 0);
+	return 0;
+}
+
+/* python:gc__done(Py_ssize_t collected) */
+SEC("uprobe")
+int uprobe_usdt_gc_done(struct pt_regs *ctx)
+{
+	__s64 collected;
+
+	if (usdt_cookie_arg(ctx, bpf_get_attach_cookie(ctx), &collected)) {
+		struct pmt_proc_stats *st = traced_proc(current_tgid());
+
+		if (st)
+			__sync_fetch_and_add(&st->gc_bad_generation, 1);
+		collected = 0;
+	}
+	gc_end(collected);
+	return 0;
+}
+
 /* ---- holding a launched command -------------------------------------------- */
 
 /* `pymemtrace -- CMD` attaches this to CMD's entry point (_start) for the

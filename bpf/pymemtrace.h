@@ -50,6 +50,18 @@ enum pmt_gen_source {
 #define PMT_COOKIE_STATS_OFF(c) ((c) >> 32)
 #define PMT_GC_STATS_STRIDE     24 /* sizeof(struct gc_generation_stats), 3.8-3.13 */
 
+/* The cookie of a USDT probe attached through a uprobe_multi link: where
+ * its one argument is (user/usdt_args.c decodes the note's spec).
+ *   bits 0..1    PMT_USDT_REG, PMT_USDT_DEREF or PMT_USDT_CONST
+ *   bits 4..7    register, x86 encoding (rax 0, rcx 1, ... r15 15)
+ *   bits 8..11   size in bytes: 1, 2, 4 or 8
+ *   bit  12      PMT_USDT_SIGNED: sign-extend from size
+ *   bits 32..63  displacement (DEREF) or value (CONST), signed 32 bits */
+#define PMT_USDT_REG     0ULL
+#define PMT_USDT_DEREF   1ULL
+#define PMT_USDT_CONST   2ULL
+#define PMT_USDT_SIGNED  (1ULL << 12)
+
 struct pmt_gc_gen_stats {
 	__u64 collections;
 	__u64 pause_total_ns;

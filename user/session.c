@@ -75,6 +75,9 @@ struct session {
 	double detach_s;
 	unsigned detached;
 	bool detached_all;
+	bool multi;               /* uprobes through uprobe_multi links (attach.h) */
+	char no_multi_why[192];   /* if not, why */
+	struct hold_probe hold;   /* `-- CMD`: until the child is held */
 };
 
 static volatile sig_atomic_t stop_requested;
@@ -181,6 +184,7 @@ struct session *session__new(const struct session_opts *opts, int *errp, char *e
 	}
 	s->opts = *opts;
 	s->t0 = now_s();
+	s->hold.fd = -1;
 	libbpf_set_print(libbpf_print);
 	s->skel = pymemtrace_bpf__open_opts(&oopts);
 	if (!s->skel) {
@@ -202,13 +206,14 @@ struct session *session__new(const struct session_opts *opts, int *errp, char *e
 	bpf_map__set_max_entries(s->skel->maps.pystacks, opts->alloc ? opts->max_stacks : 1);
 	bpf_map__set_max_entries(s->skel->maps.pyoffsets, opts->max_procs);
 	s->skel->rodata->sample_every = opts->sample_every ? opts->sample_every : 1;
-	/* The allocation programs (and the Python stack walker they call) are
-	 * loaded only for --alloc: the default mode must not depend on them. */
-	bpf_program__set_autoload(s->skel->progs.uprobe_alloc_entry, opts->alloc);
-	bpf_program__set_autoload(s->skel->progs.uretprobe_alloc_return, opts->alloc);
-	bpf_program__set_autoload(s->skel->progs.uprobe_free, opts->alloc);
-	bpf_program__set_autoload(s->skel->progs.uprobe_lto, opts->alloc);
-	uprobe_multi__prepare(s->skel->progs.uprobe_lto);
+	/* Decided once, before load: a program loaded for uprobe_multi links
+	 * cannot be attached as a perf-event uprobe, nor the other way round. */
+	s->multi = uprobe_multi__supported(s->no_multi_why, sizeof(s->no_multi_why));
+	if (s->multi)
+		pr_debug("uprobes: through uprobe_multi links (one per program and file)");
+	else
+		pr_debug("uprobes: perf-event uprobes, one link each (%s)", s->no_multi_why);
+	attach__prepare(s->skel, s->multi, opts->alloc);
 	bpf_map__set_max_entries(s->skel->maps.lto_cfg, opts->max_procs);
 	ret = pymemtrace_bpf__load(s->skel);
 	if (ret) {
@@ -239,8 +244,21 @@ void session__detach(struct session *s)
 	if (!s || s->detached_all)
 		return;
 	s->detached_all = true;
-	for (unsigned i = 0; i < s->n_procs; i++)
-		detach_tracked(s, &s->procs[i]);
+	t0 = now_s();
+	{
+		struct proc_links **v = calloc(s->n_procs ? s->n_procs : 1, sizeof(*v));
+
+		/* All processes in one batch: their links share grace periods. */
+		for (unsigned i = 0; v && i < s->n_procs; i++)
+			v[i] = &s->procs[i].links;
+		if (v)
+			s->detached += attach__detach(v, s->n_procs);
+		else
+			for (unsigned i = 0; i < s->n_procs; i++)
+				s->detached += attach__detach_process(&s->procs[i].links);
+		free(v);
+	}
+	s->detach_s += now_s() - t0;
 	t0 = now_s();
 	s->detached += attach__detach_global(s->skel);
 	s->detach_s += now_s() - t0;
@@ -261,6 +279,7 @@ void session__free(struct session *s)
 		plan__release(&s->procs[i].plan);
 	}
 	free(s->procs);
+	attach__unhold(&s->hold);
 	ring_buffer__free(s->rb);
 	pymemtrace_bpf__destroy(s->skel);
 	free(s);
@@ -342,7 +361,11 @@ int session__add(struct session *s, pid_t pid, bool is_child, char *err, size_t 
 	t->is_child = is_child;
 	t->exit_status = -1;
 	{
-		struct plan_opts po = { .alloc = s->opts.alloc };
+		struct plan_opts po = {
+			.alloc = s->opts.alloc,
+			.uprobe_multi = s->multi,
+			.no_multi_why = s->no_multi_why,
+		};
 
 		ret = plan__build(pid, &po, &t->plan, err, errlen);
 	}
@@ -376,7 +399,7 @@ int session__add(struct session *s, pid_t pid, bool is_child, char *err, size_t 
 
 		bpf_map_update_elem(bpf_map__fd(s->skel->maps.lto_cfg), &key, &cfg, BPF_ANY);
 	}
-	t->probes_failed = attach__process(s->skel, &t->plan, &t->links, t->probes,
+	t->probes_failed = attach__process(s->skel, &t->plan, s->multi, &t->links, t->probes,
 					   PMT_MAX_PROBES, &t->n_probes);
 	if (s->opts.alloc && t->n_probes < PMT_MAX_PROBES)
 		t->probes[t->n_probes++] = t->pystack_status;
@@ -388,9 +411,14 @@ int session__add(struct session *s, pid_t pid, bool is_child, char *err, size_t 
 	return 0;
 }
 
-struct bpf_link *session__hold(struct session *s, pid_t pid, const char *path, uint64_t off)
+int session__hold(struct session *s, pid_t pid, const char *path, uint64_t off)
 {
-	return attach__hold(s->skel, pid, path, off);
+	return attach__hold(s->skel, s->multi, pid, path, off, &s->hold);
+}
+
+void session__unhold(struct session *s)
+{
+	attach__unhold(&s->hold);
 }
 
 /* Reaps a launched child and notices -p targets that vanished without an

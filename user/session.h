@@ -14,7 +14,6 @@
 #include "report.h"
 
 struct session;
-struct bpf_link;
 
 struct session_opts {
 	unsigned max_procs, max_threads, ringbuf_kb;
@@ -35,8 +34,11 @@ void session__free(struct session *s);
  * codes of interp__find, or -ENOSPC when --max-procs is reached). */
 int session__add(struct session *s, pid_t pid, bool is_child, char *err, size_t errlen);
 
-/* The hold-at-entry probe for a launched command (launch.h). */
-struct bpf_link *session__hold(struct session *s, pid_t pid, const char *path, uint64_t off);
+/* The hold-at-entry probe for a launched command (launch.h): 0 or -errno.
+ * session__unhold removes it as soon as the child is held (or gone), so it
+ * never costs anything at exit. */
+int session__hold(struct session *s, pid_t pid, const char *path, uint64_t off);
+void session__unhold(struct session *s);
 
 /* Runs until the duration passes, SIGINT/SIGTERM arrives (session__stop),
  * or every traced process has exited or exec'd.  0 or -errno. */
