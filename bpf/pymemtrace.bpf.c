@@ -97,6 +97,12 @@ static __always_inline __u32 current_tid(void)
 	return (__u32)bpf_get_current_pid_tgid();
 }
 
+/* A handler's own cookie: without the dispatch byte (pymemtrace.h). */
+static __always_inline __u64 handler_cookie(void *ctx)
+{
+	return bpf_get_attach_cookie(ctx) & PMT_COOKIE_PAYLOAD;
+}
+
 static __always_inline struct pmt_proc_stats *traced_proc(__u32 tgid)
 {
 	struct pmt_proc_stats *st = bpf_map_lookup_elem(&procs, &tgid);
@@ -236,7 +242,7 @@ int BPF_USDT(usdt_gc_done, long collected)
 SEC("uprobe")
 int uprobe_gc_entry(struct pt_regs *ctx)
 {
-	__u64 cookie = bpf_get_attach_cookie(ctx);
+	__u64 cookie = handler_cookie(ctx);
 	__u64 src = PMT_COOKIE_SRC(cookie);
 	__u64 arg0 = PT_REGS_PARM1(ctx), arg1 = PT_REGS_PARM2(ctx);
 	__u64 interp = 0, stats_addr = 0;
@@ -691,7 +697,7 @@ static __always_inline bool sample_this(void)
 SEC("uprobe")
 int uprobe_alloc_entry(struct pt_regs *ctx)
 {
-	__u64 cookie = bpf_get_attach_cookie(ctx);
+	__u64 cookie = handler_cookie(ctx);
 	__u64 a0 = PT_REGS_PARM1(ctx), a1 = PT_REGS_PARM2(ctx), a2 = PT_REGS_PARM3(ctx);
 	struct alloc_pending p = {};
 	struct pmt_proc_stats *st;
@@ -735,7 +741,7 @@ int uprobe_alloc_entry(struct pt_regs *ctx)
 SEC("uretprobe")
 int uretprobe_alloc_return(struct pt_regs *ctx)
 {
-	__u64 cookie = bpf_get_attach_cookie(ctx);
+	__u64 cookie = handler_cookie(ctx);
 	void *pending = (cookie & PMT_ALLOC_RAW) ? (void *)&raw_pending : (void *)&pm_pending;
 	__u64 ret = PT_REGS_RC(ctx);
 	__u32 tid = current_tid(), tgid = current_tgid();
@@ -774,7 +780,7 @@ failed:
 SEC("uprobe")
 int uprobe_free(struct pt_regs *ctx)
 {
-	__u64 cookie = bpf_get_attach_cookie(ctx);
+	__u64 cookie = handler_cookie(ctx);
 	__u64 a0 = PT_REGS_PARM1(ctx), a1 = PT_REGS_PARM2(ctx);
 	struct pmt_proc_stats *st;
 
@@ -834,7 +840,7 @@ static __always_inline __u64 block_size(const struct pmt_lto_cfg *cfg, __u64 blo
 SEC("uprobe")
 int uprobe_lto(struct pt_regs *ctx)
 {
-	__u64 cookie = bpf_get_attach_cookie(ctx);
+	__u64 cookie = handler_cookie(ctx);
 	__u32 tgid = current_tgid(), tid = current_tid();
 	__u32 role = cookie & 15, reg2p1 = (cookie >> 8) & 31;
 	__u64 sc1 = (cookie >> 13) & 0xff, v, size;
@@ -880,7 +886,7 @@ static __always_inline int usdt_cookie_arg(struct pt_regs *ctx, __u64 spec, __s6
 {
 	__u64 regs[sizeof(struct pt_regs) / sizeof(__u64)] = {};
 	__u32 kind = spec & 3, size = (spec >> 8) & 15, shift;
-	__s64 disp = (__s32)(spec >> 32);
+	__s64 disp = (__s64)(spec << 8) >> 40; /* bits 32..55, sign-extended */
 	__u64 v;
 
 	if (kind == PMT_USDT_CONST) {
@@ -912,7 +918,7 @@ int uprobe_usdt_gc_start(struct pt_regs *ctx)
 {
 	__s64 generation;
 
-	if (usdt_cookie_arg(ctx, bpf_get_attach_cookie(ctx), &generation))
+	if (usdt_cookie_arg(ctx, handler_cookie(ctx), &generation))
 		generation = PMT_GENERATIONS; /* gc_end counts it as bad */
 	gc_begin((__u32)generation, 0);
 	return 0;
@@ -924,7 +930,7 @@ int uprobe_usdt_gc_done(struct pt_regs *ctx)
 {
 	__s64 collected;
 
-	if (usdt_cookie_arg(ctx, bpf_get_attach_cookie(ctx), &collected)) {
+	if (usdt_cookie_arg(ctx, handler_cookie(ctx), &collected)) {
 		struct pmt_proc_stats *st = traced_proc(current_tgid());
 
 		if (st)
@@ -1020,5 +1026,30 @@ int raw_process_exec(struct bpf_raw_tracepoint_args *ctx)
 	ev.ts_ns = bpf_ktime_get_ns();
 	BPF_CORE_READ_STR_INTO(&ev.comm, task, comm);
 	emit(st, &ev);
+	return 0;
+}
+
+/* ---- one program per uprobe_multi link ------------------------------------ */
+
+/* The handlers by enum pmt_handler; user space fills the slots of the
+ * programs it loaded (only with uprobe_multi). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
+	__uint(max_entries, PMT_H_NR);
+	__type(key, __u32);
+	__type(value, __u32);
+} uprobe_handlers SEC(".maps");
+
+/* Misses: a hit whose handler slot was empty.  Reported at exit; never
+ * expected, since user space only attaches what it loaded. */
+__u64 dispatch_misses = 0;
+
+/* Every probe of a uprobe_multi link lands here: the top byte of its cookie
+ * names the handler, which then sees the same ctx and cookie. */
+SEC("uprobe")
+int uprobe_dispatch(struct pt_regs *ctx)
+{
+	bpf_tail_call(ctx, &uprobe_handlers, (__u32)(bpf_get_attach_cookie(ctx) >> PMT_HANDLER_SHIFT));
+	__sync_fetch_and_add(&dispatch_misses, 1);
 	return 0;
 }

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "attach.h"
 #include "log.h"
@@ -36,6 +37,27 @@ static struct bpf_program *prog_for(struct pymemtrace_bpf *skel, enum plan_prog 
 	return NULL;
 }
 
+/* The handler uprobe_dispatch tail-calls for a plan probe (pymemtrace.h). */
+static uint64_t handler_of(enum plan_prog prog)
+{
+	switch (prog) {
+	case PLAN_USDT_GC_START:   return PMT_H_USDT_GC_START;
+	case PLAN_USDT_GC_DONE:    return PMT_H_USDT_GC_DONE;
+	case PLAN_GC_ENTRY:        return PMT_H_GC_ENTRY;
+	case PLAN_GC_RETURN:       return PMT_H_GC_RETURN;
+	case PLAN_ARENA_ALLOC:     return PMT_H_ARENA_ALLOC;
+	case PLAN_ARENA_ALLOC_RET: return PMT_H_ARENA_ALLOC_RET;
+	case PLAN_ARENA_FREE:      return PMT_H_ARENA_FREE;
+	case PLAN_ARENA_MMAP_CALL: return PMT_H_ARENA_MMAP_CALL;
+	case PLAN_ALLOC_ENTRY:     return PMT_H_ALLOC_ENTRY;
+	case PLAN_ALLOC_RETURN:    return PMT_H_ALLOC_RETURN;
+	case PLAN_FREE:            return PMT_H_FREE;
+	case PLAN_LTO_SITES:
+	case PLAN_LTO_NEWPOOL:     return PMT_H_LTO;
+	}
+	return PMT_H_NONE;
+}
+
 static bool is_retprobe(enum plan_prog prog)
 {
 	return prog == PLAN_GC_RETURN || prog == PLAN_ARENA_ALLOC_RET ||
@@ -56,7 +78,7 @@ void attach__prepare(struct pymemtrace_bpf *skel, bool multi, bool alloc)
 		skel->progs.uprobe_alloc_entry, skel->progs.uretprobe_alloc_return,
 		skel->progs.uprobe_free, skel->progs.uprobe_lto,
 		skel->progs.uprobe_usdt_gc_start, skel->progs.uprobe_usdt_gc_done,
-		skel->progs.uprobe_hold_at_entry,
+		skel->progs.uprobe_hold_at_entry, skel->progs.uprobe_dispatch,
 	};
 
 	/* The allocation programs (and the Python stack walker they call) are
@@ -68,12 +90,48 @@ void attach__prepare(struct pymemtrace_bpf *skel, bool multi, bool alloc)
 	bpf_program__set_autoload(skel->progs.uprobe_lto, alloc && multi);
 	bpf_program__set_autoload(skel->progs.uprobe_usdt_gc_start, multi);
 	bpf_program__set_autoload(skel->progs.uprobe_usdt_gc_done, multi);
+	bpf_program__set_autoload(skel->progs.uprobe_dispatch, multi);
 	/* libbpf's USDT programs stay: a spec usdt_args.h cannot read falls
 	 * back to them, even with uprobe_multi. */
 	if (!multi)
 		return;
+	/* the dispatcher and what it tail-calls must agree on the type */
 	for (unsigned i = 0; i < sizeof(uprobes) / sizeof(uprobes[0]); i++)
 		uprobe_multi__prepare(uprobes[i]);
+}
+
+int attach__fill_handlers(struct pymemtrace_bpf *skel, char *err, size_t errlen)
+{
+	int map_fd = bpf_map__fd(skel->maps.uprobe_handlers);
+
+	for (__u32 h = PMT_H_NONE + 1; h < PMT_H_NR; h++) {
+		static const enum plan_prog of[PMT_H_NR] = {
+			[PMT_H_GC_ENTRY] = PLAN_GC_ENTRY,
+			[PMT_H_GC_RETURN] = PLAN_GC_RETURN,
+			[PMT_H_ARENA_ALLOC] = PLAN_ARENA_ALLOC,
+			[PMT_H_ARENA_ALLOC_RET] = PLAN_ARENA_ALLOC_RET,
+			[PMT_H_ARENA_FREE] = PLAN_ARENA_FREE,
+			[PMT_H_ARENA_MMAP_CALL] = PLAN_ARENA_MMAP_CALL,
+			[PMT_H_ALLOC_ENTRY] = PLAN_ALLOC_ENTRY,
+			[PMT_H_ALLOC_RETURN] = PLAN_ALLOC_RETURN,
+			[PMT_H_FREE] = PLAN_FREE,
+			[PMT_H_LTO] = PLAN_LTO_SITES,
+			[PMT_H_USDT_GC_START] = PLAN_USDT_GC_START,
+			[PMT_H_USDT_GC_DONE] = PLAN_USDT_GC_DONE,
+		};
+		int fd = bpf_program__fd(prog_for(skel, of[h], true));
+
+		if (fd < 0)
+			continue; /* not loaded (no --alloc): never attached either */
+		if (bpf_map_update_elem(map_fd, &h, &fd, BPF_ANY)) {
+			int ret = -errno;
+
+			fmt_msg(err, errlen, "cannot set up the uprobe dispatcher: %s",
+				strerror(-ret));
+			return ret;
+		}
+	}
+	return 0;
 }
 
 /* ---- perf-event uprobes ----------------------------------------------------- */
@@ -101,8 +159,8 @@ static struct bpf_link *attach_perf(struct pymemtrace_bpf *skel, const struct pl
 
 /* ---- uprobe_multi groups ------------------------------------------------------ */
 
-/* The probes of one process that share a program, a file and a direction:
- * one link. */
+/* The probes of one process that share a file and a direction: one link,
+ * to uprobe_dispatch, which finds each probe's handler in its cookie. */
 struct group {
 	struct bpf_program *prog;
 	const char *path;
@@ -171,17 +229,20 @@ static int group_add(struct groups *gs, struct pymemtrace_bpf *skel, const struc
 		     unsigned i)
 {
 	const struct plan_probe *pp = &plan->probes[i];
-	struct group *g = group_for(gs, prog_for(skel, pp->prog, true), pp->path,
+	struct group *g = group_for(gs, skel->progs.uprobe_dispatch, pp->path,
 				    is_retprobe(pp->prog));
+	uint64_t h = handler_of(pp->prog) << PMT_HANDLER_SHIFT;
 	int ret = 0;
 
 	if (!g || g->n_members >= PLAN_MAX_PROBES)
 		return -ENOSPC;
 	if (pp->prog == PLAN_LTO_SITES) {
 		for (size_t k = 0; k < plan->lto.n && !ret; k++)
-			ret = group_push(g, plan->lto.offsets[k], plan->lto.cookies[k], 0);
+			ret = group_push(g, plan->lto.offsets[k],
+					 (plan->lto.cookies[k] & PMT_COOKIE_PAYLOAD) | h, 0);
 	} else {
-		ret = group_push(g, pp->file_offset, pp->cookie, pp->ref_ctr_offset);
+		ret = group_push(g, pp->file_offset, (pp->cookie & PMT_COOKIE_PAYLOAD) | h,
+				 pp->ref_ctr_offset);
 	}
 	if (!ret)
 		g->members[g->n_members++] = i;

@@ -6,9 +6,11 @@
  *
  * Two ways, chosen once per session (uprobe_multi.h):
  *  - uprobe_multi: the probes of a process are grouped into one link per
- *    (program, file, entry or return); the cookies and USDT semaphores ride
- *    along per address.  Removing a link removes its probes together, in a
- *    few milliseconds.
+ *    (file, entry or return), all to one program, uprobe_dispatch, which
+ *    tail-calls each probe's handler named in its cookie; the cookies and
+ *    USDT semaphores ride along per address.  Removing a link removes its
+ *    probes together, but still waits for the kernel's grace periods
+ *    (~55 ms here), so fewer links detach faster: 1 to 4 per process.
  *  - perf-event uprobes (kernels before 6.6, or PYMEMTRACE_NO_UPROBE_MULTI):
  *    one link per probe, ~100 ms each to remove; USDT through libbpf.
  * A USDT probe whose argument spec usdt_args.h cannot read takes libbpf's
@@ -45,6 +47,10 @@ struct proc_links {
  * multi: the uprobe_multi USDT readers and the LTO site program), and with
  * which expected attach type (uprobe_multi for all of them when multi). */
 void attach__prepare(struct pymemtrace_bpf *skel, bool multi, bool alloc);
+
+/* After load, with multi: puts the loaded handlers into uprobe_dispatch's
+ * table.  0 or -errno with the reason in err. */
+int attach__fill_handlers(struct pymemtrace_bpf *skel, char *err, size_t errlen);
 
 /* Attaches every available probe of the plan for plan->interp.pid, through
  * uprobe_multi links when multi (as prepared), and records one probe_status

@@ -181,7 +181,7 @@ static uint64_t gc_auto_cookie(struct plan *p, const char **what)
 		return 0;
 	if (interp__debug_offset(&p->interp, DBG_THREAD_STATE_INTERP, &interp_off) ||
 	    interp__debug_offset(&p->interp, DBG_INTERP_GC, &gc_off) ||
-	    interp_off > 0xffff || gc_off > 0xffffff) {
+	    interp_off > 0xffff || gc_off + GC_STATE_GENERATION_STATS_313 > 0xffffff) {
 		*what = "arg1; automatic collections (generation -1) cannot be attributed: "
 			"no usable _Py_DebugOffsets";
 		return 0;

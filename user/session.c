@@ -221,6 +221,11 @@ struct session *session__new(const struct session_opts *opts, int *errp, char *e
 			"verifier's log)", strerror(-ret));
 		goto fail;
 	}
+	if (s->multi) {
+		ret = attach__fill_handlers(s->skel, err, errlen);
+		if (ret)
+			goto fail;
+	}
 	ret = attach__global(s->skel, err, errlen);
 	if (ret)
 		goto fail;
@@ -263,6 +268,9 @@ void session__detach(struct session *s)
 	s->detached += attach__detach_global(s->skel);
 	s->detach_s += now_s() - t0;
 	pr_debug("detach: the system-wide hooks took %.1f ms", (now_s() - t0) * 1e3);
+	if (s->skel->bss->dispatch_misses)
+		pr_warn("%llu probe hits found no handler in uprobe_dispatch's table (a bug): "
+			"lost", (unsigned long long)s->skel->bss->dispatch_misses);
 	/* Stable format: tools/bench reads this line (README "Detaching"). */
 	pr_info("detached %u probes in %.1f ms", s->detached, s->detach_s * 1e3);
 }

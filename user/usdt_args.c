@@ -159,10 +159,11 @@ int usdt_arg_cookie(const struct usdt_arg *a, uint64_t *cookie)
 	uint64_t kind = a->kind == USDT_ARG_REG ? PMT_USDT_REG
 		      : a->kind == USDT_ARG_DEREF ? PMT_USDT_DEREF : PMT_USDT_CONST;
 
-	if (a->off < INT32_MIN || a->off > INT32_MAX)
+	if (a->off < -(1LL << 23) || a->off >= (1LL << 23))
 		return -ERANGE;
 	*cookie = kind | (uint64_t)(a->reg & 15) << 4 | (uint64_t)(a->size & 15) << 8 |
-		  (a->is_signed ? PMT_USDT_SIGNED : 0) | (uint64_t)(uint32_t)(int32_t)a->off << 32;
+		  (a->is_signed ? PMT_USDT_SIGNED : 0) |
+		  ((uint64_t)a->off & 0xffffff) << 32;
 	return 0;
 }
 

@@ -43,7 +43,7 @@ int usdt_arg_parse(const char *args, unsigned idx, struct usdt_arg *out, char *w
 		   size_t whylen);
 
 /* The attach cookie the BPF side decodes (pymemtrace.h PMT_USDT_*).
- * 0, or -ERANGE when off does not fit its 32 bits. */
+ * 0, or -ERANGE when off does not fit its 24 bits. */
 int usdt_arg_cookie(const struct usdt_arg *a, uint64_t *cookie);
 
 /* "4 bytes signed at 112(%rsp)", for the plan's how strings. */
