@@ -289,7 +289,7 @@ static unsigned attach_groups(struct groups *gs, const struct plan *plan,
 				continue;
 			}
 			st[k].attached = true;
-			pr_debug("pid %d: attached %s through a uprobe_multi link: %s",
+			pr_debug("pid %d: attached %s: %s (uprobe_multi link)",
 				 (int)plan->interp.pid, plan->probes[k].name, plan->probes[k].how);
 		}
 		if (fd < 0)
@@ -346,7 +346,7 @@ unsigned attach__process(struct pymemtrace_bpf *skel, const struct plan *plan, b
 		s->attached = true;
 		links->links[links->n++] = link;
 		links->n_sites++;
-		pr_debug("pid %d: attached %s as a perf-event uprobe: %s", (int)plan->interp.pid,
+		pr_debug("pid %d: attached %s: %s (perf-event uprobe)", (int)plan->interp.pid,
 			 pp->name, pp->how);
 	}
 	if (gs) {

@@ -229,17 +229,18 @@ bpf_links_of() {
 
 # uprobe_multi_links_of PID [TARGET]: one line "LINK_ID TARGET_PID COUNT" per
 # uprobe_multi link that PID holds (for TARGET only, if given), from
-# /proc/PID/fdinfo (Linux 6.6+ prints pid and uprobe_cnt there).
+# /proc/PID/fdinfo (Linux 6.6+ prints pid and uprobe_cnt there; return
+# probes' links say "uretprobe_multi").
 uprobe_multi_links_of() {
-	local f
-	for f in /proc/"$1"/fdinfo/*; do
-		awk -v t="${2:-}" '
-			/^link_type:/ { multi = ($2 == "uprobe_multi") }
-			/^link_id:/ { id = $2 }
-			/^uprobe_cnt:/ { cnt = $2 }
-			/^pid:/ { pid = $2 }
-			END { if (multi && (t == "" || pid == t)) print id, pid, cnt }' "$f" 2>/dev/null
-	done
+	# One awk for every fd (a poll loop calls this): state resets per file.
+	awk -v t="${2:-}" '
+		function flush() { if (multi && (t == "" || pid == t)) print id, pid, cnt }
+		FNR == 1 { flush(); multi = 0; id = pid = cnt = "" }
+		/^link_type:/ { multi = ($2 == "uprobe_multi" || $2 == "uretprobe_multi") }
+		/^link_id:/ { id = $2 }
+		/^uprobe_cnt:/ { cnt = $2 }
+		/^pid:/ { pid = $2 }
+		END { flush() }' /proc/"$1"/fdinfo/* 2>/dev/null
 }
 
 # wait_attached PID [SECONDS]: waits until tracer PID holds BPF links and
