@@ -210,7 +210,7 @@ struct session *session__new(const struct session_opts *opts, int *errp, char *e
 	 * cannot be attached as a perf-event uprobe, nor the other way round. */
 	s->multi = uprobe_multi__supported(s->no_multi_why, sizeof(s->no_multi_why));
 	if (s->multi)
-		pr_debug("uprobes: through uprobe_multi links (one per program and file)");
+		pr_debug("uprobes: through uprobe_multi links (one per file and direction)");
 	else
 		pr_debug("uprobes: perf-event uprobes, one link each (%s)", s->no_multi_why);
 	attach__prepare(s->skel, s->multi, opts->alloc);
@@ -271,7 +271,7 @@ void session__detach(struct session *s)
 	if (s->skel->bss->dispatch_misses)
 		pr_warn("%llu probe hits found no handler in uprobe_dispatch's table (a bug): "
 			"lost", (unsigned long long)s->skel->bss->dispatch_misses);
-	/* Stable format: tools/bench reads this line (README "Detaching"). */
+	/* Stable format: tools/bench reads this line (README "Attaching and detaching"). */
 	pr_info("detached %u probes in %.1f ms", s->detached, s->detach_s * 1e3);
 }
 
