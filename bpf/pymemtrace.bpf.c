@@ -102,6 +102,12 @@ static __always_inline __u32 current_tid(void)
 	return (__u32)bpf_get_current_pid_tgid();
 }
 
+/* A handler's own cookie: without the dispatch byte (pymemtrace.h). */
+static __always_inline __u64 handler_cookie(void *ctx)
+{
+	return bpf_get_attach_cookie(ctx) & PMT_COOKIE_PAYLOAD;
+}
+
 static __always_inline struct pmt_proc_stats *traced_proc(__u32 tgid)
 {
 	struct pmt_proc_stats *st = bpf_map_lookup_elem(&procs, &tgid);
@@ -292,7 +298,7 @@ int BPF_USDT(usdt_gc_done, long collected)
 SEC("uprobe")
 int uprobe_gc_entry(struct pt_regs *ctx)
 {
-	__u64 cookie = bpf_get_attach_cookie(ctx);
+	__u64 cookie = handler_cookie(ctx);
 	__u64 src = PMT_COOKIE_SRC(cookie);
 	__u64 arg0 = PT_REGS_PARM1(ctx), arg1 = PT_REGS_PARM2(ctx);
 	__u64 interp = 0, stats_addr = 0;
@@ -927,7 +933,7 @@ static __always_inline bool sample_this(void)
 SEC("uprobe")
 int uprobe_alloc_entry(struct pt_regs *ctx)
 {
-	__u64 cookie = bpf_get_attach_cookie(ctx);
+	__u64 cookie = handler_cookie(ctx);
 	__u64 a0 = PT_REGS_PARM1(ctx), a1 = PT_REGS_PARM2(ctx), a2 = PT_REGS_PARM3(ctx);
 	struct alloc_pending p = {};
 	struct pmt_proc_stats *st;
@@ -971,7 +977,7 @@ int uprobe_alloc_entry(struct pt_regs *ctx)
 SEC("uretprobe")
 int uretprobe_alloc_return(struct pt_regs *ctx)
 {
-	__u64 cookie = bpf_get_attach_cookie(ctx);
+	__u64 cookie = handler_cookie(ctx);
 	void *pending = (cookie & PMT_ALLOC_RAW) ? (void *)&raw_pending : (void *)&pm_pending;
 	__u64 ret = PT_REGS_RC(ctx);
 	__u32 tid = current_tid(), tgid = current_tgid();
@@ -1010,7 +1016,7 @@ failed:
 SEC("uprobe")
 int uprobe_free(struct pt_regs *ctx)
 {
-	__u64 cookie = bpf_get_attach_cookie(ctx);
+	__u64 cookie = handler_cookie(ctx);
 	__u64 a0 = PT_REGS_PARM1(ctx), a1 = PT_REGS_PARM2(ctx);
 	struct pmt_proc_stats *st;
 
@@ -1070,7 +1076,7 @@ static __always_inline __u64 block_size(const struct pmt_lto_cfg *cfg, __u64 blo
 SEC("uprobe")
 int uprobe_lto(struct pt_regs *ctx)
 {
-	__u64 cookie = bpf_get_attach_cookie(ctx);
+	__u64 cookie = handler_cookie(ctx);
 	__u32 tgid = current_tgid(), tid = current_tid();
 	__u32 role = cookie & 15, reg2p1 = (cookie >> 8) & 31;
 	__u64 sc1 = (cookie >> 13) & 0xff, v, size;
@@ -1102,6 +1108,72 @@ int uprobe_lto(struct pt_regs *ctx)
 	size = block_size(cfg, v, sc1);
 	if (size)
 		record_alloc(ctx, st, tgid, v, size, false);
+	return 0;
+}
+
+/* ---- USDT probes through uprobe_multi links -------------------------------- */
+
+/* libbpf's BPF_USDT programs (usdt_gc_start/done above) read their arguments
+ * through the specs bpf_program__attach_usdt stores, and that makes perf-event
+ * uprobes.  Through a uprobe_multi link user space decodes the note's spec
+ * itself and passes it as the cookie (PMT_USDT_*, user/usdt_args.h).
+ * The argument's value, or -1 when the memory it names cannot be read. */
+static __always_inline int usdt_cookie_arg(struct pt_regs *ctx, __u64 spec, __s64 *out)
+{
+	__u64 regs[sizeof(struct pt_regs) / sizeof(__u64)] = {};
+	__u32 kind = spec & 3, size = (spec >> 8) & 15, shift;
+	__s64 disp = (__s64)(spec << 8) >> 40; /* bits 32..55, sign-extended */
+	__u64 v;
+
+	if (kind == PMT_USDT_CONST) {
+		*out = disp;
+		return 0;
+	}
+	if (size == 0 || size > 8 || bpf_probe_read_kernel(regs, sizeof(regs), ctx))
+		return -1;
+	v = gpr(regs, (spec >> 4) & 15);
+	if (kind == PMT_USDT_DEREF) {
+		void *addr = (void *)(v + disp);
+
+		v = 0; /* little-endian: size bytes fill its low end */
+		if (bpf_probe_read_user(&v, size, addr))
+			return -1;
+	}
+	/* keep the low size bytes, sign-extended if the spec says so */
+	shift = 64 - 8 * size;
+	v <<= shift;
+	*out = (spec & PMT_USDT_SIGNED) ? (__s64)v >> shift : (__s64)(v >> shift);
+	return 0;
+}
+
+/* python:gc__start(int generation).  An argument that cannot be read (only
+ * a memory operand can fail) is counted as gc_bad_generation, as a probe
+ * that is misconfigured: lost, and said so in the report. */
+SEC("uprobe")
+int uprobe_usdt_gc_start(struct pt_regs *ctx)
+{
+	__s64 generation;
+
+	if (usdt_cookie_arg(ctx, handler_cookie(ctx), &generation))
+		generation = PMT_GENERATIONS; /* gc_end counts it as bad */
+	gc_begin((__u32)generation, 0);
+	return 0;
+}
+
+/* python:gc__done(Py_ssize_t collected) */
+SEC("uprobe")
+int uprobe_usdt_gc_done(struct pt_regs *ctx)
+{
+	__s64 collected;
+
+	if (usdt_cookie_arg(ctx, handler_cookie(ctx), &collected)) {
+		struct pmt_proc_stats *st = traced_proc(current_tgid());
+
+		if (st)
+			__sync_fetch_and_add(&st->gc_bad_generation, 1);
+		collected = 0;
+	}
+	gc_end(collected);
 	return 0;
 }
 
@@ -1233,7 +1305,7 @@ int raw_growth_stack(struct bpf_raw_tracepoint_args *ctx)
 SEC("uprobe")
 int uprobe_growth_pool(struct pt_regs *ctx)
 {
-	__u64 cookie = bpf_get_attach_cookie(ctx);
+	__u64 cookie = handler_cookie(ctx);
 	__u32 tgid = current_tgid();
 	struct pmt_proc_stats *st = traced_proc(tgid);
 	struct pmt_stack_key key = {};
@@ -1246,5 +1318,30 @@ int uprobe_growth_pool(struct pt_regs *ctx)
 		ret = PT_REGS_IP(ctx);
 	stack_key_fill(ctx, st, &key, tgid, ret);
 	growth_add(st, &key, PMT_GROWTH_POOL, cookie & 0xffffffff);
+	return 0;
+}
+
+/* ---- one program per uprobe_multi link ------------------------------------ */
+
+/* The handlers by enum pmt_handler; user space fills the slots of the
+ * programs it loaded (only with uprobe_multi). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
+	__uint(max_entries, PMT_H_NR);
+	__type(key, __u32);
+	__type(value, __u32);
+} uprobe_handlers SEC(".maps");
+
+/* Misses: a hit whose handler slot was empty.  Reported at exit; never
+ * expected, since user space only attaches what it loaded. */
+__u64 dispatch_misses = 0;
+
+/* Every probe of a uprobe_multi link lands here: the top byte of its cookie
+ * names the handler, which then sees the same ctx and cookie. */
+SEC("uprobe")
+int uprobe_dispatch(struct pt_regs *ctx)
+{
+	bpf_tail_call(ctx, &uprobe_handlers, (__u32)(bpf_get_attach_cookie(ctx) >> PMT_HANDLER_SHIFT));
+	__sync_fetch_and_add(&dispatch_misses, 1);
 	return 0;
 }

@@ -47,13 +47,52 @@ enum pmt_gen_source {
  *                collect nothing.  The generation is then found afterwards:
  *                the one whose gcstate->generation_stats[g].collections grew.
  *   bits 16..31  offsetof(PyThreadState, interp)            (with PMT_GEN_AUTO)
- *   bits 32..63  offset of interp->gc.generation_stats      (with PMT_GEN_AUTO)
+ *   bits 32..55  offset of interp->gc.generation_stats      (with PMT_GEN_AUTO)
  * The thread state is the collection function's first argument. */
 #define PMT_GEN_AUTO            (1ULL << 8)
 #define PMT_COOKIE_SRC(c)       ((c) & 0xff)
 #define PMT_COOKIE_INTERP_OFF(c) (((c) >> 16) & 0xffff)
-#define PMT_COOKIE_STATS_OFF(c) ((c) >> 32)
+#define PMT_COOKIE_STATS_OFF(c) (((c) & PMT_COOKIE_PAYLOAD) >> 32)
 #define PMT_GC_STATS_STRIDE     24 /* sizeof(struct gc_generation_stats), 3.8-3.13 */
+
+/* Through uprobe_multi links, every probe of a process in one file and
+ * direction shares one link and one program, uprobe_dispatch, which
+ * tail-calls the handler that the top byte of the cookie names: removing a
+ * link waits for the kernel's grace periods, once per link (user/attach.h).
+ * The other 56 bits are the handler's own cookie (PMT_COOKIE_PAYLOAD), so
+ * no handler cookie may use bits 56..63.  Perf-event uprobes call their
+ * handler directly, with a top byte of 0. */
+enum pmt_handler {
+	PMT_H_NONE = 0,
+	PMT_H_GC_ENTRY,
+	PMT_H_GC_RETURN,
+	PMT_H_ARENA_ALLOC,
+	PMT_H_ARENA_ALLOC_RET,
+	PMT_H_ARENA_FREE,
+	PMT_H_ARENA_MMAP_CALL,
+	PMT_H_ALLOC_ENTRY,
+	PMT_H_ALLOC_RETURN,
+	PMT_H_FREE,
+	PMT_H_LTO,
+	PMT_H_USDT_GC_START,
+	PMT_H_USDT_GC_DONE,
+	PMT_H_GROWTH_POOL,
+	PMT_H_NR,
+};
+#define PMT_HANDLER_SHIFT   56
+#define PMT_COOKIE_PAYLOAD  ((1ULL << PMT_HANDLER_SHIFT) - 1)
+
+/* The cookie of a USDT probe attached through a uprobe_multi link: where
+ * its one argument is (user/usdt_args.c decodes the note's spec).
+ *   bits 0..1    PMT_USDT_REG, PMT_USDT_DEREF or PMT_USDT_CONST
+ *   bits 4..7    register, x86 encoding (rax 0, rcx 1, ... r15 15)
+ *   bits 8..11   size in bytes: 1, 2, 4 or 8
+ *   bit  12      PMT_USDT_SIGNED: sign-extend from size
+ *   bits 32..55  displacement (DEREF) or value (CONST), signed 24 bits */
+#define PMT_USDT_REG     0ULL
+#define PMT_USDT_DEREF   1ULL
+#define PMT_USDT_CONST   2ULL
+#define PMT_USDT_SIGNED  (1ULL << 12)
 
 struct pmt_gc_gen_stats {
 	__u64 collections;

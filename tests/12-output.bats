@@ -178,6 +178,7 @@ p["python"] == {"version": "3.11.2", "version_source": "Py_Version in .dynsym", 
 [x["name"] for x in p["probes"]] == ["gc_start", "gc_done", "arena_alloc", "pymalloc", "mmap"]
 [x["status"] for x in p["probes"]] == ["attached", "attached", "attached", "unavailable", "attached"]
 p["probes"][0]["how"] == "usdt python:gc__start @0x426fc1" and "LTO" in p["probes"][3]["reason"]
+[x["link"] for x in p["probes"]] == ["uprobe_multi", "perf uprobe", None, None, None]
 p["gc"]["collections"] == [120, 10, 5] and p["gc"]["collected"] == 1057
 p["gc"]["pause_ns"]["total"] == 5440000 and p["gc"]["pause_ns"]["max"] == 2000000
 p["gc"]["pause_ns"]["count"] == 134
@@ -251,6 +252,8 @@ EOF
 	grep -qxF 'page faults   minor 20480  major 3' <<<"$output"
 	grep -qxF 'RSS           start 10.2 MiB  end 90.1 MiB  peak 95.0 MiB (exact)' <<<"$output"
 	grep -qF 'pymalloc: UNAVAILABLE' <<<"$output"
+	grep -qxF 'probes        gc_start: attached (uprobe_multi), usdt python:gc__start' <<<"$output"
+	grep -qF 'gc_done: attached (perf uprobe), usdt python:gc__done @0x4270aa' <<<"$output"
 	grep -qF 'pending map full 2 (increase --max-threads)' <<<"$output"
 	grep -qF 'probes failed 1 (see probes above)' <<<"$output"
 	grep -qF 'ring buffer drops 7 not tied to a process (increase --ringbuf-kb)' <<<"$output"

@@ -97,5 +97,5 @@ PY
 	# line) is in grow_mmap
 	awk '/^top stacks by heap growth/ { on = 1; next } on && /^  #2/ { exit } on' "$TRACER_OUT" |
 		grep -A1 -m1 '\.py:' | grep -q 'grow_mmap' || { show_tracer; return 1; }
-	grep -q 'growth_pool: attached, uprobe allocate_from_new_pool' "$TRACER_OUT" || { show_tracer; return 1; }
+	grep -q 'growth_pool: attached (uprobe_multi), uprobe' "$TRACER_OUT" || { show_tracer; return 1; }
 }

@@ -1,19 +1,27 @@
 /* Probe attachment: see attach.h. */
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "attach.h"
 #include "log.h"
 #include "pymemtrace.skel.h"
 #include "uprobe_multi.h"
 
-static struct bpf_program *prog_for(struct pymemtrace_bpf *skel, enum plan_prog prog)
+/* The program of a plan probe; for USDT, the one that goes through a
+ * uprobe_multi link (multi_usdt) or libbpf's BPF_USDT one. */
+static struct bpf_program *prog_for(struct pymemtrace_bpf *skel, enum plan_prog prog,
+				    bool multi_usdt)
 {
 	switch (prog) {
-	case PLAN_USDT_GC_START:   return skel->progs.usdt_gc_start;
-	case PLAN_USDT_GC_DONE:    return skel->progs.usdt_gc_done;
+	case PLAN_USDT_GC_START:
+		return multi_usdt ? skel->progs.uprobe_usdt_gc_start : skel->progs.usdt_gc_start;
+	case PLAN_USDT_GC_DONE:
+		return multi_usdt ? skel->progs.uprobe_usdt_gc_done : skel->progs.usdt_gc_done;
 	case PLAN_GC_ENTRY:        return skel->progs.uprobe_gc_entry;
 	case PLAN_GC_RETURN:       return skel->progs.uretprobe_gc_return;
 	case PLAN_ARENA_ALLOC:     return skel->progs.uprobe_arena_alloc;
@@ -30,18 +38,115 @@ static struct bpf_program *prog_for(struct pymemtrace_bpf *skel, enum plan_prog 
 	return NULL;
 }
 
-static bool is_retprobe(enum plan_prog prog)
+/* The handler uprobe_dispatch tail-calls for a plan probe (pymemtrace.h). */
+static uint64_t handler_of(enum plan_prog prog)
 {
-	return prog == PLAN_GC_RETURN || prog == PLAN_ARENA_ALLOC_RET || prog == PLAN_ALLOC_RETURN;
+	switch (prog) {
+	case PLAN_USDT_GC_START:   return PMT_H_USDT_GC_START;
+	case PLAN_USDT_GC_DONE:    return PMT_H_USDT_GC_DONE;
+	case PLAN_GC_ENTRY:        return PMT_H_GC_ENTRY;
+	case PLAN_GC_RETURN:       return PMT_H_GC_RETURN;
+	case PLAN_ARENA_ALLOC:     return PMT_H_ARENA_ALLOC;
+	case PLAN_ARENA_ALLOC_RET: return PMT_H_ARENA_ALLOC_RET;
+	case PLAN_ARENA_FREE:      return PMT_H_ARENA_FREE;
+	case PLAN_ARENA_MMAP_CALL: return PMT_H_ARENA_MMAP_CALL;
+	case PLAN_ALLOC_ENTRY:     return PMT_H_ALLOC_ENTRY;
+	case PLAN_ALLOC_RETURN:    return PMT_H_ALLOC_RETURN;
+	case PLAN_FREE:            return PMT_H_FREE;
+	case PLAN_LTO_SITES:
+	case PLAN_LTO_NEWPOOL:     return PMT_H_LTO;
+	case PLAN_GROWTH_POOL:     return PMT_H_GROWTH_POOL;
+	}
+	return PMT_H_NONE;
 }
 
-static struct bpf_link *attach_one(struct pymemtrace_bpf *skel, const struct plan *plan,
-				   const struct plan_probe *pp)
+static bool is_retprobe(enum plan_prog prog)
 {
-	struct bpf_program *prog = prog_for(skel, pp->prog);
+	return prog == PLAN_GC_RETURN || prog == PLAN_ARENA_ALLOC_RET ||
+	       prog == PLAN_ALLOC_RETURN || prog == PLAN_LTO_NEWPOOL;
+}
+
+static bool is_usdt(enum plan_prog prog)
+{
+	return prog == PLAN_USDT_GC_START || prog == PLAN_USDT_GC_DONE;
+}
+
+void attach__prepare(struct pymemtrace_bpf *skel, bool multi, bool alloc)
+{
+	struct bpf_program *uprobes[] = {
+		skel->progs.uprobe_gc_entry, skel->progs.uretprobe_gc_return,
+		skel->progs.uprobe_arena_alloc, skel->progs.uretprobe_arena_alloc,
+		skel->progs.uprobe_arena_free, skel->progs.uprobe_arena_mmap_call,
+		skel->progs.uprobe_alloc_entry, skel->progs.uretprobe_alloc_return,
+		skel->progs.uprobe_free, skel->progs.uprobe_lto,
+		skel->progs.uprobe_usdt_gc_start, skel->progs.uprobe_usdt_gc_done,
+		skel->progs.uprobe_hold_at_entry, skel->progs.uprobe_dispatch,
+		skel->progs.uprobe_growth_pool,
+	};
+
+	/* The allocation programs (and the Python stack walker they call) are
+	 * loaded only for --alloc: the default mode must not depend on them.
+	 * The LTO sites are only ever probed through uprobe_multi. */
+	bpf_program__set_autoload(skel->progs.uprobe_alloc_entry, alloc);
+	bpf_program__set_autoload(skel->progs.uretprobe_alloc_return, alloc);
+	bpf_program__set_autoload(skel->progs.uprobe_free, alloc);
+	bpf_program__set_autoload(skel->progs.uprobe_lto, alloc && multi);
+	bpf_program__set_autoload(skel->progs.uprobe_usdt_gc_start, multi);
+	bpf_program__set_autoload(skel->progs.uprobe_usdt_gc_done, multi);
+	bpf_program__set_autoload(skel->progs.uprobe_dispatch, multi);
+	/* libbpf's USDT programs stay: a spec usdt_args.h cannot read falls
+	 * back to them, even with uprobe_multi. */
+	if (!multi)
+		return;
+	/* the dispatcher and what it tail-calls must agree on the type */
+	for (unsigned i = 0; i < sizeof(uprobes) / sizeof(uprobes[0]); i++)
+		uprobe_multi__prepare(uprobes[i]);
+}
+
+int attach__fill_handlers(struct pymemtrace_bpf *skel, char *err, size_t errlen)
+{
+	int map_fd = bpf_map__fd(skel->maps.uprobe_handlers);
+
+	for (__u32 h = PMT_H_NONE + 1; h < PMT_H_NR; h++) {
+		static const enum plan_prog of[PMT_H_NR] = {
+			[PMT_H_GC_ENTRY] = PLAN_GC_ENTRY,
+			[PMT_H_GC_RETURN] = PLAN_GC_RETURN,
+			[PMT_H_ARENA_ALLOC] = PLAN_ARENA_ALLOC,
+			[PMT_H_ARENA_ALLOC_RET] = PLAN_ARENA_ALLOC_RET,
+			[PMT_H_ARENA_FREE] = PLAN_ARENA_FREE,
+			[PMT_H_ARENA_MMAP_CALL] = PLAN_ARENA_MMAP_CALL,
+			[PMT_H_ALLOC_ENTRY] = PLAN_ALLOC_ENTRY,
+			[PMT_H_ALLOC_RETURN] = PLAN_ALLOC_RETURN,
+			[PMT_H_FREE] = PLAN_FREE,
+			[PMT_H_LTO] = PLAN_LTO_SITES,
+			[PMT_H_USDT_GC_START] = PLAN_USDT_GC_START,
+			[PMT_H_USDT_GC_DONE] = PLAN_USDT_GC_DONE,
+			[PMT_H_GROWTH_POOL] = PLAN_GROWTH_POOL,
+		};
+		int fd = bpf_program__fd(prog_for(skel, of[h], true));
+
+		if (fd < 0)
+			continue; /* not loaded (no --alloc): never attached either */
+		if (bpf_map_update_elem(map_fd, &h, &fd, BPF_ANY)) {
+			int ret = -errno;
+
+			fmt_msg(err, errlen, "cannot set up the uprobe dispatcher: %s",
+				strerror(-ret));
+			return ret;
+		}
+	}
+	return 0;
+}
+
+/* ---- perf-event uprobes ----------------------------------------------------- */
+
+static struct bpf_link *attach_perf(struct pymemtrace_bpf *skel, const struct plan *plan,
+				    const struct plan_probe *pp)
+{
+	struct bpf_program *prog = prog_for(skel, pp->prog, false);
 	const struct interp *in = &plan->interp;
 
-	if (pp->prog == PLAN_USDT_GC_START || pp->prog == PLAN_USDT_GC_DONE) {
+	if (is_usdt(pp->prog)) {
 		/* libbpf parses the notes itself, computes ref_ctr_offset for
 		 * the semaphore and decodes the argument specs. */
 		const char *name = pp->prog == PLAN_USDT_GC_START ? "gc__start" : "gc__done";
@@ -56,17 +161,163 @@ static struct bpf_link *attach_one(struct pymemtrace_bpf *skel, const struct pla
 	}
 }
 
-unsigned attach__process(struct pymemtrace_bpf *skel, const struct plan *plan,
+/* ---- uprobe_multi groups ------------------------------------------------------ */
+
+/* The probes of one process that share a file and a direction: one link,
+ * to uprobe_dispatch, which finds each probe's handler in its cookie. */
+struct group {
+	struct bpf_program *prog;
+	const char *path;
+	bool retprobe;
+	uint64_t *offsets, *cookies, *ref_ctrs;
+	size_t n, cap;
+	bool any_ref_ctr;
+	unsigned members[PLAN_MAX_PROBES];  /* plan (and status) indexes */
+	unsigned n_members;
+};
+
+struct groups {
+	struct group g[PLAN_MAX_PROBES];
+	unsigned n;
+};
+
+static struct group *group_for(struct groups *gs, struct bpf_program *prog, const char *path,
+			       bool retprobe)
+{
+	struct group *g;
+
+	for (unsigned i = 0; i < gs->n; i++) {
+		g = &gs->g[i];
+		if (g->prog == prog && g->retprobe == retprobe && !strcmp(g->path, path))
+			return g;
+	}
+	if (gs->n >= PLAN_MAX_PROBES)
+		return NULL;
+	g = &gs->g[gs->n++];
+	memset(g, 0, sizeof(*g));
+	g->prog = prog;
+	g->path = path;
+	g->retprobe = retprobe;
+	return g;
+}
+
+static int grow(uint64_t **v, size_t cap)
+{
+	uint64_t *nv = reallocarray(*v, cap, sizeof(*nv));
+
+	if (!nv)
+		return -ENOMEM;
+	*v = nv;
+	return 0;
+}
+
+static int group_push(struct group *g, uint64_t off, uint64_t cookie, uint64_t ref_ctr)
+{
+	if (g->n == g->cap) {
+		size_t cap = g->cap ? 2 * g->cap : 8;
+
+		/* an array grown before a failure stays valid, only larger */
+		if (grow(&g->offsets, cap) || grow(&g->cookies, cap) || grow(&g->ref_ctrs, cap))
+			return -ENOMEM;
+		g->cap = cap;
+	}
+	g->offsets[g->n] = off;
+	g->cookies[g->n] = cookie;
+	g->ref_ctrs[g->n++] = ref_ctr;
+	g->any_ref_ctr |= ref_ctr != 0;
+	return 0;
+}
+
+/* Adds plan probe i to its group: 0 or -ENOMEM/-ENOSPC. */
+static int group_add(struct groups *gs, struct pymemtrace_bpf *skel, const struct plan *plan,
+		     unsigned i)
+{
+	const struct plan_probe *pp = &plan->probes[i];
+	struct group *g = group_for(gs, skel->progs.uprobe_dispatch, pp->path,
+				    is_retprobe(pp->prog));
+	uint64_t h = handler_of(pp->prog) << PMT_HANDLER_SHIFT;
+	int ret = 0;
+
+	if (!g || g->n_members >= PLAN_MAX_PROBES)
+		return -ENOSPC;
+	if (pp->prog == PLAN_LTO_SITES) {
+		for (size_t k = 0; k < plan->lto.n && !ret; k++)
+			ret = group_push(g, plan->lto.offsets[k],
+					 (plan->lto.cookies[k] & PMT_COOKIE_PAYLOAD) | h, 0);
+	} else {
+		ret = group_push(g, pp->file_offset, (pp->cookie & PMT_COOKIE_PAYLOAD) | h,
+				 pp->ref_ctr_offset);
+	}
+	if (!ret)
+		g->members[g->n_members++] = i;
+	return ret;
+}
+
+static void groups_release(struct groups *gs)
+{
+	for (unsigned i = 0; i < gs->n; i++) {
+		free(gs->g[i].offsets);
+		free(gs->g[i].cookies);
+		free(gs->g[i].ref_ctrs);
+	}
+	gs->n = 0;
+}
+
+static void set_failed(struct probe_status *s, const struct plan *plan,
+		       const struct plan_probe *pp, const char *link, int err)
+{
+	fmt_msg(s->reason, sizeof(s->reason), "attach failed (%s): %s (%s)", link,
+		strerror(err), pp->reason);
+	pr_warn("pid %d: cannot attach %s (%s) through a %s link: %s", (int)plan->interp.pid,
+		pp->name, pp->how, link, strerror(err));
+}
+
+/* Creates the groups' links; returns the probes that failed. */
+static unsigned attach_groups(struct groups *gs, const struct plan *plan,
+			      struct proc_links *links, struct probe_status *st)
+{
+	unsigned failed = 0;
+
+	for (unsigned i = 0; i < gs->n; i++) {
+		struct group *g = &gs->g[i];
+		int fd = uprobe_multi__attach(g->prog, g->path, plan->interp.pid, g->offsets,
+					      g->any_ref_ctr ? g->ref_ctrs : NULL, g->cookies,
+					      g->n, g->retprobe);
+
+		for (unsigned m = 0; m < g->n_members; m++) {
+			unsigned k = g->members[m];
+
+			if (fd < 0) {
+				set_failed(&st[k], plan, &plan->probes[k], ATTACH_LINK_MULTI, -fd);
+				failed++;
+				continue;
+			}
+			st[k].attached = true;
+			pr_debug("pid %d: attached %s: %s (uprobe_multi link)",
+				 (int)plan->interp.pid, plan->probes[k].name, plan->probes[k].how);
+		}
+		if (fd < 0)
+			continue;
+		links->fds[links->n_fds++] = fd;
+		links->n_sites += g->n;
+	}
+	return failed;
+}
+
+unsigned attach__process(struct pymemtrace_bpf *skel, const struct plan *plan, bool multi,
 			 struct proc_links *links, struct probe_status *st, unsigned max,
 			 unsigned *n_st)
 {
+	struct groups *gs = calloc(1, sizeof(*gs));
 	unsigned failed = 0, n = 0;
 
 	memset(links, 0, sizeof(*links));
 	for (unsigned i = 0; i < plan->n_probes && n < max; i++) {
 		const struct plan_probe *pp = &plan->probes[i];
 		struct probe_status *s = &st[n++];
+		bool via_multi = multi && (!is_usdt(pp->prog) || pp->usdt_decoded);
 		struct bpf_link *link;
+		int ret;
 
 		memset(s, 0, sizeof(*s));
 		snprintf(s->name, sizeof(s->name), "%s", pp->name);
@@ -74,53 +325,131 @@ unsigned attach__process(struct pymemtrace_bpf *skel, const struct plan *plan,
 		snprintf(s->reason, sizeof(s->reason), "%s", pp->reason);
 		if (!pp->available)
 			continue;
-		if (pp->prog == PLAN_LTO_SITES || pp->prog == PLAN_LTO_NEWPOOL) {
-			int fd = pp->prog == PLAN_LTO_SITES
-				? uprobe_multi__attach(skel->progs.uprobe_lto, pp->path, plan->interp.pid,
-						       plan->lto.offsets, plan->lto.cookies,
-						       plan->lto.n, false)
-				: uprobe_multi__attach(skel->progs.uprobe_lto, pp->path, plan->interp.pid,
-						       &pp->file_offset, &pp->cookie, 1, true);
-
-			if (fd < 0 || links->n_fds >= sizeof(links->fds) / sizeof(links->fds[0])) {
+		snprintf(s->link, sizeof(s->link), "%s", via_multi ? ATTACH_LINK_MULTI
+								      : ATTACH_LINK_PERF);
+		if (via_multi) {
+			ret = gs ? group_add(gs, skel, plan, i) : -ENOMEM;
+			if (ret) {
+				set_failed(s, plan, pp, ATTACH_LINK_MULTI, -ret);
 				failed++;
-				fmt_msg(s->reason, sizeof(s->reason), "attach failed: %s (uprobe_multi "
-					"needs Linux 6.6+)", strerror(fd < 0 ? -fd : ENOSPC));
-				if (fd >= 0)
-					close(fd);
-				continue;
 			}
-			links->fds[links->n_fds++] = fd;
-			s->attached = true;
 			continue;
 		}
-		link = attach_one(skel, plan, pp);
-		if (!link) {
-			int err = -errno;
-
+		if (pp->prog == PLAN_LTO_SITES || pp->prog == PLAN_LTO_NEWPOOL) {
+			/* planned only with uprobe_multi (plan_opts) */
+			set_failed(s, plan, pp, ATTACH_LINK_PERF, EOPNOTSUPP);
 			failed++;
-			fmt_msg(s->reason, sizeof(s->reason), "attach failed: %s (%s)",
-				strerror(-err), pp->reason);
-			pr_warn("pid %d: cannot attach %s (%s): %s", (int)plan->interp.pid,
-				pp->name, pp->how, strerror(-err));
+			continue;
+		}
+		link = attach_perf(skel, plan, pp);
+		if (!link) {
+			set_failed(s, plan, pp, ATTACH_LINK_PERF, errno);
+			failed++;
 			continue;
 		}
 		s->attached = true;
 		links->links[links->n++] = link;
-		pr_debug("pid %d: attached %s: %s", (int)plan->interp.pid, pp->name, pp->how);
+		links->n_sites++;
+		pr_debug("pid %d: attached %s: %s (perf-event uprobe)", (int)plan->interp.pid,
+			 pp->name, pp->how);
+	}
+	if (gs) {
+		failed += attach_groups(gs, plan, links, st);
+		groups_release(gs);
+		free(gs);
 	}
 	*n_st = n;
 	return failed;
 }
 
-void attach__detach_process(struct proc_links *links)
+/* Closing a uprobe_multi link waits for the kernel's grace periods (~55 ms
+ * here) once per link; closes from parallel threads share them. */
+#define CLOSERS_MAX 16
+
+struct closer {
+	pthread_t thread;
+	const int *fds;
+	unsigned n;
+	bool started;
+};
+
+static void *close_fds(void *arg)
 {
-	for (unsigned i = 0; i < links->n; i++)
-		bpf_link__destroy(links->links[i]);
-	links->n = 0;
-	for (unsigned i = 0; i < links->n_fds; i++)
-		close(links->fds[i]);
-	links->n_fds = 0;
+	struct closer *c = arg;
+
+	for (unsigned i = 0; i < c->n; i++)
+		close(c->fds[i]);
+	return NULL;
+}
+
+/* Closes fds[0..n) from up to CLOSERS_MAX threads while run() runs here. */
+static void close_parallel(const int *fds, unsigned n, void (*run)(void *), void *arg)
+{
+	struct closer c[CLOSERS_MAX] = {};
+	unsigned nt = n < CLOSERS_MAX ? n : CLOSERS_MAX;
+
+	for (unsigned t = 0, done = 0; t < nt; t++) {
+		c[t].fds = fds + done;
+		c[t].n = (n - done) / (nt - t);
+		done += c[t].n;
+		c[t].started = !pthread_create(&c[t].thread, NULL, close_fds, &c[t]);
+	}
+	run(arg);
+	for (unsigned t = 0; t < nt; t++) {
+		if (c[t].started)
+			pthread_join(c[t].thread, NULL);
+		else
+			close_fds(&c[t]); /* no thread: the slow way */
+	}
+}
+
+struct perf_batch {
+	struct proc_links *const *links;
+	unsigned n;
+};
+
+/* Perf-event uprobes: one after the other (the kernel serialises them). */
+static void destroy_perf(void *arg)
+{
+	struct perf_batch *b = arg;
+
+	for (unsigned p = 0; p < b->n; p++) {
+		for (unsigned i = 0; i < b->links[p]->n; i++)
+			bpf_link__destroy(b->links[p]->links[i]);
+		b->links[p]->n = 0;
+	}
+}
+
+unsigned attach__detach(struct proc_links *const *links, unsigned n)
+{
+	struct perf_batch b = { links, n };
+	unsigned sites = 0, nfds = 0;
+	int *fds;
+
+	for (unsigned p = 0; p < n; p++) {
+		sites += links[p]->n_sites;
+		nfds += links[p]->n_fds;
+		links[p]->n_sites = 0;
+	}
+	fds = nfds ? calloc(nfds, sizeof(*fds)) : NULL;
+	nfds = 0;
+	for (unsigned p = 0; p < n; p++) {
+		for (unsigned i = 0; i < links[p]->n_fds; i++) {
+			if (fds)
+				fds[nfds++] = links[p]->fds[i];
+			else
+				close(links[p]->fds[i]); /* out of memory: the slow way */
+		}
+		links[p]->n_fds = 0;
+	}
+	close_parallel(fds, nfds, destroy_perf, &b);
+	free(fds);
+	return sites;
+}
+
+unsigned attach__detach_process(struct proc_links *links)
+{
+	return attach__detach(&links, 1);
 }
 
 int attach__global(struct pymemtrace_bpf *skel, char *err, size_t errlen)
@@ -149,12 +478,53 @@ int attach__global(struct pymemtrace_bpf *skel, char *err, size_t errlen)
 	return 0;
 }
 
-struct bpf_link *attach__hold(struct pymemtrace_bpf *skel, pid_t pid, const char *path,
-			      uint64_t off)
+unsigned attach__detach_global(struct pymemtrace_bpf *skel)
+{
+	struct bpf_link **links[] = {
+		&skel->links.raw_sys_enter, &skel->links.raw_sys_exit,
+		&skel->links.raw_process_exit, &skel->links.raw_process_exec,
+	};
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < sizeof(links) / sizeof(links[0]); i++) {
+		if (!*links[i])
+			continue;
+		bpf_link__destroy(*links[i]);
+		*links[i] = NULL; /* or the skeleton would destroy it again */
+		n++;
+	}
+	return n;
+}
+
+int attach__hold(struct pymemtrace_bpf *skel, bool multi, pid_t pid, const char *path,
+		 uint64_t off, struct hold_probe *h)
 {
 	LIBBPF_OPTS(bpf_uprobe_opts, opts);
+	const uint64_t cookie = 0;
 
+	h->link = NULL;
+	h->fd = -1;
 	skel->bss->hold_tgid = (__u32)pid;
-	return bpf_program__attach_uprobe_opts(skel->progs.uprobe_hold_at_entry, pid, path, off,
-					       &opts);
+	if (multi) {
+		int fd = uprobe_multi__attach(skel->progs.uprobe_hold_at_entry, path, pid, &off,
+					      NULL, &cookie, 1, false);
+
+		if (fd < 0)
+			return fd;
+		h->fd = fd;
+		return 0;
+	}
+	h->link = bpf_program__attach_uprobe_opts(skel->progs.uprobe_hold_at_entry, pid, path,
+						  off, &opts);
+	return h->link ? 0 : -errno;
+}
+
+void attach__unhold(struct hold_probe *h)
+{
+	if (h->link)
+		bpf_link__destroy(h->link);
+	if (h->fd >= 0)
+		close(h->fd);
+	h->link = NULL;
+	h->fd = -1;
 }

@@ -3,6 +3,19 @@
  * Every uprobe and USDT probe is attached with the target's pid, so the
  * kernel places breakpoints only in that process: other processes running
  * the same interpreter binary are not slowed (DESIGN-NOTES section 2).
+ *
+ * Two ways, chosen once per session (uprobe_multi.h):
+ *  - uprobe_multi: the probes of a process are grouped into one link per
+ *    (file, entry or return), all to one program, uprobe_dispatch, which
+ *    tail-calls each probe's handler named in its cookie; the cookies and
+ *    USDT semaphores ride along per address.  Removing a link removes its
+ *    probes together, but still waits for the kernel's grace periods
+ *    (~55 ms here), so fewer links detach faster: 1 to 4 per process.
+ *  - perf-event uprobes (kernels before 6.6, or PYMEMTRACE_NO_UPROBE_MULTI):
+ *    one link per probe, ~100 ms each to remove; USDT through libbpf.
+ * A USDT probe whose argument spec usdt_args.h cannot read takes libbpf's
+ * perf-event path in either case.
+ *
  * Links are file descriptors, so the kernel removes every probe when
  * pymemtrace exits, even under SIGKILL.
  */
@@ -18,28 +31,61 @@
 struct pymemtrace_bpf;
 struct bpf_link;
 
+/* The link names that probe_status.link shows. */
+#define ATTACH_LINK_MULTI "uprobe_multi"
+#define ATTACH_LINK_PERF  "perf uprobe"
+
 struct proc_links {
-	struct bpf_link *links[PLAN_MAX_PROBES];
+	struct bpf_link *links[PLAN_MAX_PROBES]; /* perf-event uprobes, libbpf USDT */
 	unsigned n;
-	int fds[4];               /* uprobe_multi links (uprobe_multi.h) */
+	int fds[PLAN_MAX_PROBES];                 /* uprobe_multi links */
 	unsigned n_fds;
+	unsigned n_sites;                         /* probed addresses behind all of them */
 };
 
-/* Attaches every available probe of the plan for plan->interp.pid and
- * records one probe_status per planned probe into st[] (at most max).
+/* Before the object is loaded: which uprobe programs load (alloc: --alloc's;
+ * multi: the uprobe_multi USDT readers and the LTO site program), and with
+ * which expected attach type (uprobe_multi for all of them when multi). */
+void attach__prepare(struct pymemtrace_bpf *skel, bool multi, bool alloc);
+
+/* After load, with multi: puts the loaded handlers into uprobe_dispatch's
+ * table.  0 or -errno with the reason in err. */
+int attach__fill_handlers(struct pymemtrace_bpf *skel, char *err, size_t errlen);
+
+/* Attaches every available probe of the plan for plan->interp.pid, through
+ * uprobe_multi links when multi (as prepared), and records one probe_status
+ * per planned probe into st[] (at most max), with its link kind.
  * Returns the number of probes that should have attached but failed;
  * *n_st receives the number of statuses written. */
-unsigned attach__process(struct pymemtrace_bpf *skel, const struct plan *plan,
+unsigned attach__process(struct pymemtrace_bpf *skel, const struct plan *plan, bool multi,
 			 struct proc_links *links, struct probe_status *st, unsigned max,
 			 unsigned *n_st);
-void attach__detach_process(struct proc_links *links);
+/* Removes the probes of n processes at once and returns how many probed
+ * addresses that was.  Removing a uprobe_multi link waits for the kernel's
+ * grace periods (~55 ms on our VM), once per link: the links are closed
+ * from parallel threads, so that they share them. */
+unsigned attach__detach(struct proc_links *const *links, unsigned n);
+/* attach__detach() for one process. */
+unsigned attach__detach_process(struct proc_links *links);
 
 /* Attaches the system-wide syscall and sched hooks (raw tracepoints: no
  * tracefs needed).  0 or -errno with the reason in err. */
 int attach__global(struct pymemtrace_bpf *skel, char *err, size_t errlen);
 
-/* Attaches the hold-at-entry uprobe to `path` at file offset `off` for pid. */
-struct bpf_link *attach__hold(struct pymemtrace_bpf *skel, pid_t pid, const char *path,
-			      uint64_t off);
+/* Detaches the system-wide hooks of attach__global(); returns how many. */
+unsigned attach__detach_global(struct pymemtrace_bpf *skel);
+
+/* The hold-at-entry probe of a launched command (launch.h). */
+struct hold_probe {
+	struct bpf_link *link;    /* perf-event uprobe, or NULL */
+	int fd;                   /* uprobe_multi link, or -1 */
+};
+
+/* Attaches the hold-at-entry uprobe to `path` at file offset `off` for pid.
+ * 0, or -errno (then h holds nothing). */
+int attach__hold(struct pymemtrace_bpf *skel, bool multi, pid_t pid, const char *path,
+		 uint64_t off, struct hold_probe *h);
+/* Removes it (it is only needed until the child stopped); idempotent. */
+void attach__unhold(struct hold_probe *h);
 
 #endif

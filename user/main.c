@@ -7,7 +7,6 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-#include <bpf/libbpf.h>
 #include "env.h"
 #include "events_out.h"
 #include "launch.h"
@@ -16,6 +15,7 @@
 #include "plan.h"
 #include "preflight.h"
 #include "session.h"
+#include "uprobe_multi.h"
 
 #define HOLD_TIMEOUT_MS 5000
 
@@ -71,7 +71,13 @@ static int dry_run(void)
 	for (unsigned i = 0; i < env.n_pids; i++) {
 		struct plan plan;
 		char err[512];
-		struct plan_opts po = { .alloc = env.alloc, .heap_growth = env.heap_growth };
+		/* No feature probe here: it would create (refused) links. */
+		struct plan_opts po = {
+			.alloc = env.alloc,
+			.heap_growth = env.heap_growth,
+			.uprobe_multi = !uprobe_multi__knob_off(),
+			.no_multi_why = PMT_ENV_NO_UPROBE_MULTI " is set",
+		};
 		int ret = plan__build(env.pids[i], &po, &plan, err, sizeof(err));
 
 		if (ret) {
@@ -169,28 +175,29 @@ static int write_reports(const struct report *r)
 /* Starts env.cmd held at its entry point and adds it to the session. */
 static int launch_and_add(struct session *s, struct launch *l)
 {
-	struct bpf_link *hold;
 	char err[512];
 	int ret, status = 0;
+	bool held;
 
 	ret = launch__fork(env.cmd, l, err, sizeof(err));
 	if (ret) {
 		pr_err("%s", err);
 		return EXIT_CMD_FAILED;
 	}
-	hold = session__hold(s, l->pid, l->image_path, l->entry_offset);
-	if (!hold)
+	ret = session__hold(s, l->pid, l->image_path, l->entry_offset);
+	held = !ret;
+	if (ret)
 		pr_warn("cannot hold '%s' at its entry point (%s): tracing starts a little late",
-			l->image_path, strerror(errno));
+			l->image_path, strerror(-ret));
 	ret = launch__exec(l, err, sizeof(err));
 	if (ret) {
-		bpf_link__destroy(hold);
+		session__unhold(s);
 		pr_err("%s", err);
 		return EXIT_CMD_FAILED;
 	}
-	if (hold) {
+	if (held) {
 		ret = launch__wait_held(l, HOLD_TIMEOUT_MS, &status);
-		bpf_link__destroy(hold);
+		session__unhold(s);
 		if (ret == -ECHILD) {
 			pr_err("'%s' exited before it could be traced (wait status 0x%x)",
 			       l->exec_path, status);
@@ -288,6 +295,9 @@ int main(int argc, char **argv)
 	ret = session__run(s);
 	if (ret)
 		code = EXIT_RUNTIME;
+	/* The probes go before the report is assembled: the target runs at
+	 * full speed again while pymemtrace reads the maps and names stacks. */
+	session__detach(s);
 	/* Before the report: closing writes the events still held for
 	 * ordering, so the report's counts are the file's. */
 	ret = events_out__close(events);

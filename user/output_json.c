@@ -151,6 +151,15 @@ static void write_syscalls(struct jw *w, const struct pmt_proc_stats *st)
 	jw_object_end(w);
 }
 
+/* Empty means unknown: null rather than "". */
+static void kv_string_or_null(struct jw *w, const char *key, const char *s, size_t n)
+{
+	if (s && n && s[0])
+		jw_kv_string_n(w, key, s, n);
+	else
+		jw_kv_null(w, key);
+}
+
 static void write_probes(struct jw *w, const struct proc_report *p)
 {
 	unsigned n = p->n_probes < PMT_MAX_PROBES ? p->n_probes : PMT_MAX_PROBES;
@@ -164,19 +173,11 @@ static void write_probes(struct jw *w, const struct proc_report *p)
 		jw_kv_string_n(w, "name", STRN(ps->name));
 		jw_kv_string(w, "status", ps->attached ? "attached" : "unavailable");
 		jw_kv_string_n(w, "how", STRN(ps->how));
+		kv_string_or_null(w, "link", STRN(ps->link));
 		jw_kv_string_n(w, "reason", STRN(ps->reason));
 		jw_object_end(w);
 	}
 	jw_array_end(w);
-}
-
-/* Empty means unknown: null rather than "". */
-static void kv_string_or_null(struct jw *w, const char *key, const char *s, size_t n)
-{
-	if (s && n && s[0])
-		jw_kv_string_n(w, key, s, n);
-	else
-		jw_kv_null(w, key);
 }
 
 static void write_python(struct jw *w, const struct proc_report *p)

@@ -271,6 +271,7 @@ static void print_probes(FILE *f, const struct proc_report *p)
 	unsigned n = p->n_probes < PMT_MAX_PROBES ? p->n_probes : PMT_MAX_PROBES;
 	char name[SAFE_LEN(sizeof(p->probes[0].name))];
 	char what[SAFE_LEN(sizeof(p->probes[0].reason))];
+	char link[SAFE_LEN(sizeof(p->probes[0].link))];
 
 	if (!n) {
 		line(f, "probes", "none");
@@ -284,8 +285,10 @@ static void print_probes(FILE *f, const struct proc_report *p)
 			sanitize(what, sizeof(what), STRN(ps->how));
 		else
 			sanitize(what, sizeof(what), STRN(ps->reason));
-		line(f, i ? "" : "probes", "%s: %s%s%s", name,
-		     ps->attached ? "attached" : "UNAVAILABLE", what[0] ? ", " : "", what);
+		sanitize(link, sizeof(link), STRN(ps->link));
+		line(f, i ? "" : "probes", "%s: %s%s%s%s%s%s", name,
+		     ps->attached ? "attached" : "UNAVAILABLE", link[0] ? " (" : "", link,
+		     link[0] ? ")" : "", what[0] ? ", " : "", what);
 	}
 }
 

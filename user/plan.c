@@ -9,6 +9,7 @@
 #include "probe_site.h"
 #include "procmaps.h"
 #include "remote_mem.h"
+#include "usdt_args.h"
 #include "pymemtrace.h"
 #include "x86_decode.h"
 
@@ -47,11 +48,36 @@ static bool plan_locate(struct plan *p, struct plan_probe *pp, uint64_t vaddr)
 
 /* ---- GC ------------------------------------------------------------------ */
 
+/* A USDT probe's argument 0 and semaphore, for a uprobe_multi link: sets
+ * usdt_decoded, or leaves it false (libbpf's attach_usdt then reads the
+ * note itself) and says why in what. */
+static void plan_usdt_arg(struct plan *p, struct plan_probe *pp, const struct usdt_note *note,
+			  char *what, size_t whatlen)
+{
+	struct usdt_arg arg;
+	char why[160] = "";
+
+	if (usdt_arg_parse(note->args, 0, &arg, why, sizeof(why)) ||
+	    usdt_arg_cookie(&arg, &pp->cookie)) {
+		fmt_msg(what, whatlen, "argument not decoded (%s): libbpf's USDT attach",
+			why[0] ? why : "displacement out of range");
+		return;
+	}
+	if (note->semaphore &&
+	    elf_file__vaddr_to_offset(p->interp.elf, note->semaphore, &pp->ref_ctr_offset)) {
+		fmt_msg(what, whatlen, "semaphore not in a loaded segment: libbpf's USDT attach");
+		return;
+	}
+	usdt_arg_describe(&arg, what, whatlen);
+	pp->usdt_decoded = true;
+}
+
 static bool plan_gc_usdt(struct plan *p)
 {
 	const struct usdt_note *start = interp__usdt(&p->interp, "gc__start");
 	const struct usdt_note *done = interp__usdt(&p->interp, "gc__done");
 	struct plan_probe *a, *b;
+	char wa[192], wb[192];
 
 	if (!start || !done)
 		return false;
@@ -63,10 +89,14 @@ static bool plan_gc_usdt(struct plan *p)
 	snprintf(b->target, sizeof(b->target), "python:gc__done");
 	plan_locate(p, a, start->pc);
 	plan_locate(p, b, done->pc);
-	fmt_msg(a->how, sizeof(a->how), "usdt python:gc__start @0x%llx, semaphore 0x%llx, args '%s'",
-		(unsigned long long)start->pc, (unsigned long long)start->semaphore, start->args);
-	fmt_msg(b->how, sizeof(b->how), "usdt python:gc__done @0x%llx, semaphore 0x%llx, args '%s'",
-		(unsigned long long)done->pc, (unsigned long long)done->semaphore, done->args);
+	plan_usdt_arg(p, a, start, wa, sizeof(wa));
+	plan_usdt_arg(p, b, done, wb, sizeof(wb));
+	fmt_msg(a->how, sizeof(a->how), "usdt python:gc__start @0x%llx, semaphore 0x%llx, args '%s' "
+		"(generation: %s)", (unsigned long long)start->pc,
+		(unsigned long long)start->semaphore, start->args, wa);
+	fmt_msg(b->how, sizeof(b->how), "usdt python:gc__done @0x%llx, semaphore 0x%llx, args '%s' "
+		"(collected: %s)", (unsigned long long)done->pc,
+		(unsigned long long)done->semaphore, done->args, wb);
 	snprintf(a->reason, sizeof(a->reason), "the interpreter has USDT gc probes (preferred: stable, cheap)");
 	snprintf(b->reason, sizeof(b->reason), "the interpreter has USDT gc probes (preferred: stable, cheap)");
 	return true;
@@ -151,7 +181,7 @@ static uint64_t gc_auto_cookie(struct plan *p, const char **what)
 		return 0;
 	if (interp__debug_offset(&p->interp, DBG_THREAD_STATE_INTERP, &interp_off) ||
 	    interp__debug_offset(&p->interp, DBG_INTERP_GC, &gc_off) ||
-	    interp_off > 0xffff || gc_off > 0xffffff) {
+	    interp_off > 0xffff || gc_off + GC_STATE_GENERATION_STATS_313 > 0xffffff) {
 		*what = "arg1; automatic collections (generation -1) cannot be attributed: "
 			"no usable _Py_DebugOffsets";
 		return 0;
@@ -464,7 +494,7 @@ static bool lto_merge_duplicate(struct plan_lto *lto, uint64_t off, uint64_t coo
 /* LTO builds: probes inside the inlined copies of pymalloc (lto_sites.h),
  * attached as one uprobe_multi link.  Returns true when they replace the
  * malloc, calloc and free entry probes of pymalloc. */
-static bool plan_lto(struct plan *p)
+static bool plan_lto(struct plan *p, const struct plan_opts *opts)
 {
 	struct lto_sites *ls = NULL;
 	struct plan_probe *sites, *newpool;
@@ -480,6 +510,21 @@ static bool plan_lto(struct plan *p)
 	if (!ls->total[LTO_MALLOC].found || !ls->new_pool_fn) {
 		lto_sites__free(ls);
 		return false; /* not an LTO build: the entry probes see everything */
+	}
+	if (!opts->uprobe_multi) {
+		/* Hundreds of perf-event uprobes would take tens of seconds to
+		 * remove: only the entry probes, as on a kernel before 6.6. */
+		sites = plan_add(p, PLAN_LTO_SITES, "lto_sites");
+		if (sites) {
+			snprintf(sites->target, sizeof(sites->target), "inlined pymalloc");
+			fmt_msg(sites->reason, sizeof(sites->reason), "%u inlined allocator sites "
+				"not probed: they need a uprobe_multi link, and %s; pymalloc's "
+				"entry probes see only the calls that were not inlined",
+				p->lto.sites_found, opts->no_multi_why ? opts->no_multi_why : "?");
+		}
+		p->lto.sites_found = p->lto.sites_handled = 0;
+		lto_sites__free(ls);
+		return false;
 	}
 	p->lto.offsets = calloc(ls->probes + 1, sizeof(uint64_t));
 	p->lto.cookies = calloc(ls->probes + 1, sizeof(uint64_t));
@@ -565,7 +610,7 @@ static struct elf_file *open_libc(struct plan *p, char *path, size_t pathlen)
 	return ef;
 }
 
-static void plan_alloc(struct plan *p)
+static void plan_alloc(struct plan *p, const struct plan_opts *opts)
 {
 	uint64_t fns[FN_NR] = {};
 	char how[256] = "";
@@ -573,7 +618,7 @@ static void plan_alloc(struct plan *p)
 	struct elf_sym sym;
 
 	if (!pymalloc_functions(p, fns, how, sizeof(how))) {
-		bool lto = !p->interp.has_symtab && plan_lto(p);
+		bool lto = !p->interp.has_symtab && plan_lto(p, opts);
 
 		for (int i = 0; i < FN_NR; i++) {
 			uint64_t off = 1, size = 0;
@@ -676,7 +721,7 @@ int plan__build(pid_t pid, const struct plan_opts *opts, struct plan *p, char *e
 	plan_gc(p);
 	plan_arenas(p);
 	if (opts && opts->alloc)
-		plan_alloc(p);
+		plan_alloc(p, opts);
 	if (opts && opts->heap_growth)
 		plan_growth(p);
 	for (unsigned i = 0; i < p->n_probes; i++)

@@ -46,6 +46,11 @@ enum plan_prog {
 struct plan_opts {
 	bool alloc;           /* plan the allocation probes too (--alloc) */
 	bool heap_growth;     /* and the pool-refill probe (--heap-growth) */
+	/* uprobe_multi links can be used (uprobe_multi.h); without them the
+	 * hundreds of LTO site probes are not planned (unavailable, with
+	 * no_multi_why), and pymalloc's entry probes are used instead. */
+	bool uprobe_multi;
+	const char *no_multi_why;
 };
 
 struct plan_probe {
@@ -54,7 +59,10 @@ struct plan_probe {
 	char target[160];       /* symbol name, or "python:gc__start" */
 	uint64_t vaddr;         /* ELF vaddr of the probed instruction */
 	uint64_t file_offset;   /* what the uprobe is attached at */
-	uint64_t cookie;
+	uint64_t cookie;        /* USDT: the decoded argument (PMT_USDT_*), if usdt_decoded */
+	uint64_t ref_ctr_offset;/* USDT: file offset of its semaphore, 0 if none */
+	bool usdt_decoded;      /* USDT: its argument spec is read by usdt_args.h, so it can
+	                         * go through uprobe_multi (else libbpf's perf-event USDT) */
 	const char *path;       /* the file to attach to (the interpreter's or libc's open path) */
 	bool available;
 	char how[192];          /* "uprobe collect.constprop.1+0 @0x1d43d0 (generation: arg0)" */

@@ -17,6 +17,8 @@
 struct probe_status {
 	char name[48];            /* "gc_start", "gc_done", "arena_alloc", "mmap", ... */
 	bool attached;            /* false: "unavailable" in JSON */
+	char link[16];            /* a uprobe's link: "uprobe_multi" or "perf uprobe";
+	                           * "" for the other hooks */
 	char how[192];            /* what was attached, e.g. "usdt python:gc__start @0x426fc1" */
 	char reason[256];         /* why this way, or why unavailable */
 };

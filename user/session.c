@@ -73,6 +73,14 @@ struct session {
 	double next_maps_refresh;
 	double next_naming;
 	double next_sample;
+	/* What removing the probes cost, summed over every detach (a target's
+	 * exit, then the end of the session): the issue 5 budget is 100 ms. */
+	double detach_s;
+	unsigned detached;
+	bool detached_all;
+	bool multi;               /* uprobes through uprobe_multi links (attach.h) */
+	char no_multi_why[192];   /* if not, why */
+	struct hold_probe hold;   /* `-- CMD`: until the child is held */
 };
 
 static volatile sig_atomic_t stop_requested;
@@ -119,14 +127,23 @@ static struct tracked *find_tracked(struct session *s, pid_t pid)
 	return NULL;
 }
 
-static void mark_ended(struct tracked *t, enum proc_state state)
+/* Removes t's probes and accounts for the time it took. */
+static void detach_tracked(struct session *s, struct tracked *t)
+{
+	double t0 = now_s();
+
+	s->detached += attach__detach_process(&t->links);
+	s->detach_s += now_s() - t0;
+}
+
+static void mark_ended(struct session *s, struct tracked *t, enum proc_state state)
 {
 	if (t->state != PROC_RUNNING)
 		return;
 	t->state = state;
 	t->t_end = now_s();
 	/* Its image is gone (exit) or replaced (exec): the uprobes are dead. */
-	attach__detach_process(&t->links);
+	detach_tracked(s, t);
 }
 
 static int on_event(void *ctx, void *data, size_t len)
@@ -155,7 +172,7 @@ static int on_event(void *ctx, void *data, size_t len)
 			fmt_msg(t->detail, sizeof(t->detail), "exited with code %d",
 				WEXITSTATUS(status));
 		pr_info("pid %d %s", (int)t->pid, t->detail);
-		mark_ended(t, PROC_EXITED);
+		mark_ended(s, t, PROC_EXITED);
 	} else if (e->type == PMT_EV_EXEC) {
 		char comm[sizeof(e->exec.comm) + 1] = "";
 
@@ -164,7 +181,7 @@ static int on_event(void *ctx, void *data, size_t len)
 			"exec'd '%s': tracing of this process stopped there (its new image is "
 			"not the interpreter that was planned)", comm);
 		pr_info("pid %d %s", (int)t->pid, t->detail);
-		mark_ended(t, PROC_EXECED);
+		mark_ended(s, t, PROC_EXECED);
 	}
 	return 0;
 }
@@ -188,6 +205,7 @@ struct session *session__new(const struct session_opts *opts, int *errp, char *e
 	}
 	s->opts = *opts;
 	s->t0 = now_s();
+	s->hold.fd = -1;
 	libbpf_set_print(libbpf_print);
 	s->skel = pymemtrace_bpf__open_opts(&oopts);
 	if (!s->skel) {
@@ -225,13 +243,14 @@ struct session *session__new(const struct session_opts *opts, int *errp, char *e
 	bpf_program__set_autoload(s->skel->progs.uprobe_growth_pool, opts->heap_growth);
 	bpf_map__set_max_entries(s->skel->maps.pyoffsets, opts->max_procs);
 	s->skel->rodata->sample_every = opts->sample_every ? opts->sample_every : 1;
-	/* The allocation programs (and the Python stack walker they call) are
-	 * loaded only for --alloc: the default mode must not depend on them. */
-	bpf_program__set_autoload(s->skel->progs.uprobe_alloc_entry, opts->alloc);
-	bpf_program__set_autoload(s->skel->progs.uretprobe_alloc_return, opts->alloc);
-	bpf_program__set_autoload(s->skel->progs.uprobe_free, opts->alloc);
-	bpf_program__set_autoload(s->skel->progs.uprobe_lto, opts->alloc);
-	uprobe_multi__prepare(s->skel->progs.uprobe_lto);
+	/* Decided once, before load: a program loaded for uprobe_multi links
+	 * cannot be attached as a perf-event uprobe, nor the other way round. */
+	s->multi = uprobe_multi__supported(s->no_multi_why, sizeof(s->no_multi_why));
+	if (s->multi)
+		pr_debug("uprobes: through uprobe_multi links (one per file and direction)");
+	else
+		pr_debug("uprobes: perf-event uprobes, one link each (%s)", s->no_multi_why);
+	attach__prepare(s->skel, s->multi, opts->alloc);
 	bpf_map__set_max_entries(s->skel->maps.lto_cfg, opts->max_procs);
 	ret = pymemtrace_bpf__load(s->skel);
 	if (ret) {
@@ -251,6 +270,11 @@ struct session *session__new(const struct session_opts *opts, int *errp, char *e
 			goto fail;
 		}
 	}
+	if (s->multi) {
+		ret = attach__fill_handlers(s->skel, err, errlen);
+		if (ret)
+			goto fail;
+	}
 	ret = attach__global(s->skel, err, errlen);
 	if (ret)
 		goto fail;
@@ -267,6 +291,39 @@ fail:
 	return NULL;
 }
 
+void session__detach(struct session *s)
+{
+	double t0;
+
+	if (!s || s->detached_all)
+		return;
+	s->detached_all = true;
+	t0 = now_s();
+	{
+		struct proc_links **v = calloc(s->n_procs ? s->n_procs : 1, sizeof(*v));
+
+		/* All processes in one batch: their links share grace periods. */
+		for (unsigned i = 0; v && i < s->n_procs; i++)
+			v[i] = &s->procs[i].links;
+		if (v)
+			s->detached += attach__detach(v, s->n_procs);
+		else
+			for (unsigned i = 0; i < s->n_procs; i++)
+				s->detached += attach__detach_process(&s->procs[i].links);
+		free(v);
+	}
+	s->detach_s += now_s() - t0;
+	t0 = now_s();
+	s->detached += attach__detach_global(s->skel);
+	s->detach_s += now_s() - t0;
+	pr_debug("detach: the system-wide hooks took %.1f ms", (now_s() - t0) * 1e3);
+	if (s->skel->bss->dispatch_misses)
+		pr_warn("%llu probe hits found no handler in uprobe_dispatch's table (a bug): "
+			"lost", (unsigned long long)s->skel->bss->dispatch_misses);
+	/* Stable format: tools/bench reads this line (README "Attaching and detaching"). */
+	pr_info("detached %u probes in %.1f ms", s->detached, s->detach_s * 1e3);
+}
+
 void session__free(struct session *s)
 {
 	if (!s)
@@ -279,6 +336,7 @@ void session__free(struct session *s)
 		plan__release(&s->procs[i].plan);
 	}
 	free(s->procs);
+	attach__unhold(&s->hold);
 	ring_buffer__free(s->rb);
 	pymemtrace_bpf__destroy(s->skel);
 	free(s);
@@ -360,7 +418,12 @@ int session__add(struct session *s, pid_t pid, bool is_child, char *err, size_t 
 	t->is_child = is_child;
 	t->exit_status = -1;
 	{
-		struct plan_opts po = { .alloc = s->opts.alloc, .heap_growth = s->opts.heap_growth };
+		struct plan_opts po = {
+			.alloc = s->opts.alloc,
+			.heap_growth = s->opts.heap_growth,
+			.uprobe_multi = s->multi,
+			.no_multi_why = s->no_multi_why,
+		};
 
 		ret = plan__build(pid, &po, &t->plan, err, errlen);
 	}
@@ -394,7 +457,7 @@ int session__add(struct session *s, pid_t pid, bool is_child, char *err, size_t 
 
 		bpf_map_update_elem(bpf_map__fd(s->skel->maps.lto_cfg), &key, &cfg, BPF_ANY);
 	}
-	t->probes_failed = attach__process(s->skel, &t->plan, &t->links, t->probes,
+	t->probes_failed = attach__process(s->skel, &t->plan, s->multi, &t->links, t->probes,
 					   PMT_MAX_PROBES, &t->n_probes);
 	if (wants_stacks(&s->opts) && t->n_probes < PMT_MAX_PROBES)
 		t->probes[t->n_probes++] = t->pystack_status;
@@ -406,14 +469,19 @@ int session__add(struct session *s, pid_t pid, bool is_child, char *err, size_t 
 	return 0;
 }
 
-struct bpf_link *session__hold(struct session *s, pid_t pid, const char *path, uint64_t off)
+int session__hold(struct session *s, pid_t pid, const char *path, uint64_t off)
 {
-	return attach__hold(s->skel, pid, path, off);
+	return attach__hold(s->skel, s->multi, pid, path, off, &s->hold);
+}
+
+void session__unhold(struct session *s)
+{
+	attach__unhold(&s->hold);
 }
 
 /* Reaps a launched child and notices -p targets that vanished without an
  * exit event (e.g. the event was dropped). */
-static void check_liveness(struct tracked *t)
+static void check_liveness(struct session *s, struct tracked *t)
 {
 	if (t->is_child && !t->reaped) {
 		int st;
@@ -425,7 +493,7 @@ static void check_liveness(struct tracked *t)
 			if (t->state == PROC_RUNNING) {
 				fmt_msg(t->detail, sizeof(t->detail), "exited with code %d",
 					WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
-				mark_ended(t, PROC_EXITED);
+				mark_ended(s, t, PROC_EXITED);
 			}
 		}
 		return;
@@ -433,7 +501,7 @@ static void check_liveness(struct tracked *t)
 	if (t->state == PROC_RUNNING && kill(t->pid, 0) && errno == ESRCH) {
 		fmt_msg(t->detail, sizeof(t->detail),
 			"exited (gone from /proc; its exit event was not seen)");
-		mark_ended(t, PROC_EXITED);
+		mark_ended(s, t, PROC_EXITED);
 	}
 }
 
@@ -472,7 +540,7 @@ int session__run(struct session *s)
 			s->next_sample = now_s() + SAMPLE_PERIOD_MS / 1000.0;
 			for (unsigned i = 0; i < s->n_procs; i++) {
 				sample(&s->procs[i]);
-				check_liveness(&s->procs[i]);
+				check_liveness(s, &s->procs[i]);
 			}
 		}
 		if (wants_stacks(&s->opts) && now_s() >= s->next_maps_refresh) {

@@ -14,7 +14,6 @@
 #include "report.h"
 
 struct session;
-struct bpf_link;
 
 struct session_opts {
 	unsigned max_procs, max_threads, ringbuf_kb;
@@ -40,8 +39,11 @@ void session__free(struct session *s);
  * codes of interp__find, or -ENOSPC when --max-procs is reached). */
 int session__add(struct session *s, pid_t pid, bool is_child, char *err, size_t errlen);
 
-/* The hold-at-entry probe for a launched command (launch.h). */
-struct bpf_link *session__hold(struct session *s, pid_t pid, const char *path, uint64_t off);
+/* The hold-at-entry probe for a launched command (launch.h): 0 or -errno.
+ * session__unhold removes it as soon as the child is held (or gone), so it
+ * never costs anything at exit. */
+int session__hold(struct session *s, pid_t pid, const char *path, uint64_t off);
+void session__unhold(struct session *s);
 
 /* Runs until the duration passes, SIGINT/SIGTERM arrives (session__stop),
  * or every traced process has exited or exec'd.  With --events it drains
@@ -52,6 +54,15 @@ struct bpf_link *session__hold(struct session *s, pid_t pid, const char *path, u
 int session__run(struct session *s);
 /* Async-signal-safe. */
 void session__stop(void);
+
+/* Removes every probe and hook (the maps stay readable for session__report)
+ * and says on stderr, unless -q, how long that took:
+ *   pymemtrace: detached N probes in X.Y ms
+ * N counts probed addresses (each offset of a uprobe_multi link, each
+ * perf-event uprobe or USDT site) and the system-wide hooks; the time
+ * includes detaches done earlier when a target exited or exec'd.
+ * Idempotent. */
+void session__detach(struct session *s);
 
 /* Fills r from the maps and /proc; release it with report_release(). */
 int session__report(struct session *s, struct report *r, bool final);

@@ -198,7 +198,9 @@ static void sample_proc1(struct proc_report *p)
 	snprintf(p->version, sizeof(p->version), "3.11.2");
 	snprintf(p->version_source, sizeof(p->version_source), "Py_Version in .dynsym");
 	add_probe(p, "gc_start", true, "usdt python:gc__start @0x426fc1", "USDT note present");
+	snprintf(p->probes[p->n_probes - 1].link, sizeof(p->probes[0].link), "uprobe_multi");
 	add_probe(p, "gc_done", true, "usdt python:gc__done @0x4270aa", "USDT note present");
+	snprintf(p->probes[p->n_probes - 1].link, sizeof(p->probes[0].link), "perf uprobe");
 	add_probe(p, "arena_alloc", true, "uprobe _PyObject_ArenaMmap+4",
 		  "found via the allocator table in _PyObject");
 	add_probe(p, "pymalloc", false, "",

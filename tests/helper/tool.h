@@ -17,5 +17,6 @@ extern const struct tool_cmd output_cmds[];  /* tests/helper/output_cmds.c: proc
 extern const struct tool_cmd decode_cmds[];  /* tests/helper/decode_cmds.c: x86 decoding */
 extern const struct tool_cmd pystack_cmds[]; /* tests/helper/pystack_cmds.c: line tables, Python stacks */
 extern const struct tool_cmd lto_cmds[];     /* tests/helper/lto_cmds.c: inlined allocator sites */
+extern const struct tool_cmd usdt_cmds[];    /* tests/helper/usdt_cmds.c: USDT specs, uprobe_multi */
 
 #endif

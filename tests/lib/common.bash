@@ -215,14 +215,32 @@ start_tracer() {
 
 # bpf_links_of PID: how many BPF attachments PID holds.  `bpftool perf list`
 # names the holder of uprobes and raw tracepoints; `link list` only does when
-# bpftool was built with its pid iterator (Debian's is not: pids is null).
+# bpftool was built with its pid iterator (Debian's is not: pids is null), so
+# uprobe_multi links are counted from PID's own fdinfo.
 bpf_links_of() {
-	local n1 n2
+	local n1 n2 n3
 	n1=$("$BPFTOOL" link list -j 2>/dev/null |
 		jq --argjson p "$1" '[.[]? | select(any(.pids[]?; .pid == $p))] | length' 2>/dev/null)
 	n2=$("$BPFTOOL" perf list -j 2>/dev/null |
 		jq --argjson p "$1" '[.[]? | select(.pid == $p)] | length' 2>/dev/null)
-	echo $((${n1:-0} + ${n2:-0}))
+	n3=$(uprobe_multi_links_of "$1" | wc -l)
+	echo $((${n1:-0} + ${n2:-0} + ${n3:-0}))
+}
+
+# uprobe_multi_links_of PID [TARGET]: one line "LINK_ID TARGET_PID COUNT" per
+# uprobe_multi link that PID holds (for TARGET only, if given), from
+# /proc/PID/fdinfo (Linux 6.6+ prints pid and uprobe_cnt there; return
+# probes' links say "uretprobe_multi").
+uprobe_multi_links_of() {
+	# One awk for every fd (a poll loop calls this): state resets per file.
+	awk -v t="${2:-}" '
+		function flush() { if (multi && (t == "" || pid == t)) print id, pid, cnt }
+		FNR == 1 { flush(); multi = 0; id = pid = cnt = "" }
+		/^link_type:/ { multi = ($2 == "uprobe_multi" || $2 == "uretprobe_multi") }
+		/^link_id:/ { id = $2 }
+		/^uprobe_cnt:/ { cnt = $2 }
+		/^pid:/ { pid = $2 }
+		END { flush() }' /proc/"$1"/fdinfo/* 2>/dev/null
 }
 
 # wait_attached PID [SECONDS]: waits until tracer PID holds BPF links and

@@ -1,0 +1,285 @@
+#!/usr/bin/env bats
+# Attaching through uprobe_multi links (Linux 6.6+) and through the
+# perf-event fallback (PYMEMTRACE_NO_UPROBE_MULTI=1, as on older kernels):
+# which links exist while tracing, that none is left after exit or SIGKILL,
+# and that both paths give the same exact counts.  Nothing here is timed.
+
+load lib/common
+
+TOOL="$PMT_ROOT/build/pmt-test-tool"
+KNOB=PYMEMTRACE_NO_UPROBE_MULTI
+
+require_multi() {
+	require_tracing
+	"$TOOL" uprobe-multi-probe >/dev/null ||
+		skip "no uprobe_multi here: $("$TOOL" uprobe-multi-probe)"
+}
+
+# perf_uprobes_of PID: the perf-event uprobes and uretprobes PID holds.
+perf_uprobes_of() {
+	"$BPFTOOL" perf list -j |
+		jq --argjson p "$1" '[.[] | select(.pid == $p and (.fd_type | test("uprobe")))] | length'
+}
+
+# multi_offsets PID: "offset ref_ctr_offset" lines of PID's uprobe_multi links.
+multi_offsets() {
+	local f
+	for f in /proc/"$1"/fdinfo/*; do
+		awk '/^link_type:/ { m = ($2 ~ /^u(ret)?probe_multi$/) }
+		     m && /^[0-9]+[ \t]+0x/ { print $2, $3 }' "$f" 2>/dev/null
+	done | sort
+}
+
+# perf_offsets PID: the same for PID's perf-event uprobe links.
+perf_offsets() {
+	local f
+	for f in /proc/"$1"/fdinfo/*; do
+		awk '/^link_type:/ { m = ($2 == "perf") }
+		     m && /^offset:/ { o = $2 } m && /^ref_ctr_offset:/ { r = $2 }
+		     END { if (m && o != "") print o, r }' "$f" 2>/dev/null
+	done | sort
+}
+
+# probe_links FILE PID: "name:link" of the uprobe-based probes in the report.
+probe_links() {
+	jq -r --argjson p "$2" '.processes[] | select(.pid == $p) | .probes[] |
+		select(.link != null) | "\(.name):\(.link)"' "$1" | sort -u | tr '\n' ' '
+}
+
+# ---- the USDT argument specs, decoded without libbpf ------------------------
+
+@test "usdt args: Debian python3.11's gc specs and the other forms sdt.h writes" {
+	require_tracer
+	run "$TOOL" usdt-arg "-4@112(%rsp)" 0
+	assert_eq "gc__start" "kind=deref reg=4 size=4 signed=1 off=112 cookie=0x7000001441 desc=4 bytes signed at 112(%rsp)" "$output"
+	run "$TOOL" usdt-arg "-8@%r12" 0
+	assert_eq "gc__done" "kind=reg reg=12 size=8 signed=1 off=0 cookie=0x18c0 desc=8 bytes signed in %r12" "$output"
+	run "$TOOL" usdt-arg "8@%rbx 8@%r15 -4@%ebp" 2
+	assert_eq "third argument, 32-bit name" "kind=reg reg=5 size=4 signed=1 off=0 cookie=0x1450 desc=4 bytes signed in %rbp" "$output"
+	run "$TOOL" usdt-arg "-4@-1204(%rbp)" 0
+	assert_eq "negative displacement" "kind=deref reg=5 size=4 signed=1 off=-1204 cookie=0xfffb4c00001451 desc=4 bytes signed at -1204(%rbp)" "$output"
+	run "$TOOL" usdt-arg "-4@\$-7" 0
+	assert_eq "constant" "kind=const reg=-1 size=4 signed=1 off=-7 cookie=0xfffff900001402 desc=constant -7" "$output"
+	run "$TOOL" usdt-arg "1@%al 2@%r9w 4@%r15d 1@%sil" 3
+	assert_eq "8-bit name" "kind=reg reg=6 size=1 signed=0 off=0 cookie=0x160 desc=1 bytes unsigned in %rsi" "$output"
+}
+
+@test "usdt args: forms not read here are refused, so libbpf's attach takes them" {
+	require_tracer
+	local spec
+	for spec in "8@(%rax,%rbx,8)" "8@var(%rip)" "4@%ah" "8@%xmm0" "8@%rip"; do
+		run "$TOOL" usdt-arg "$spec" 0
+		assert_eq "status for '$spec'" 1 "$status"
+		[[ "$output" == "error=ENOTSUP why="* ]] || { echo "# $spec: $output" >&3; return 1; }
+	done
+	for spec in "3@%rax" "4%rax" "@%rax" "4@" "4@\$" "4@\$0x10" "8@12(%rax" ""; do
+		run "$TOOL" usdt-arg "$spec" 0
+		assert_eq "status for '$spec'" 1 "$status"
+	done
+	run "$TOOL" usdt-arg "-4@%edi" 1
+	assert_eq "missing argument" "error=ENOENT why=the probe has 1 arguments, not 2" "$output"
+	run "$TOOL" usdt-arg "8@-9000000(%rax)" 0
+	[[ "$output" == *"cookie=ERANGE:"* ]]
+	run "$TOOL" usdt-arg "$(printf '8@%%rax%.0s ' {1..100})" 99
+	assert_eq "the 100th argument" 0 "$status"
+}
+
+@test "feature probe: $KNOB forces the fallback" {
+	require_tracing
+	run env "$KNOB=1" "$TOOL" uprobe-multi-probe
+	assert_eq "status" 1 "$status"
+	assert_eq "output" "unsupported: $KNOB is set" "$output"
+	run env "$KNOB=0" "$TOOL" uprobe-multi-probe
+	[[ "$output" != *"$KNOB"* ]]
+}
+
+# ---- which links, and none left behind ---------------------------------------
+
+@test "uprobe_multi: one link holds the target's probes while tracing, gone after exit (debian python3.11)" {
+	require_multi
+	local j="$BATS_TEST_TMPDIR/report.json" links id
+	start_fixture /usr/bin/python3.11 gc_collect.py 2
+	start_tracer -p "$FIX_PID" --json "$j"
+	wait_attached "$TRACER_PID" || { show_tracer; return 1; }
+	links=$(uprobe_multi_links_of "$TRACER_PID" "$FIX_PID")
+	# USDT gc__start, gc__done, the arena allocator's mmap call and its free:
+	# one file, all entry probes, so one link.
+	assert_eq "uprobe_multi links for pid $FIX_PID (id pid count)" 1 "$(wc -l <<<"$links")"
+	assert_eq "probes in the link" 4 "$(awk '{ print $3 }' <<<"$links")"
+	id=$(awk '{ print $1 }' <<<"$links")
+	assert_eq "bpftool link list: link $id" 12 "$("$BPFTOOL" link list -j |
+		jq --argjson i "$id" '.[] | select(.id == $i) | if .type == "uprobe_multi" then 12 else .type end')"
+	assert_eq "perf-event uprobes" 0 "$(perf_uprobes_of "$TRACER_PID")"
+	stop_tracer
+	assert_eq "tracer exit status" 0 "$TRACER_RC" || { show_tracer; return 1; }
+	assert_eq "bpftool link list: link $id after exit" 0 "$("$BPFTOOL" link list -j |
+		jq --argjson i "$id" '[.[] | select(.id == $i)] | length')"
+	assert_eq "probe links in the report" \
+		"arena_alloc:uprobe_multi arena_free:uprobe_multi gc_done:uprobe_multi gc_start:uprobe_multi " \
+		"$(probe_links "$j" "$FIX_PID")"
+	# 4 probed addresses and the 4 system-wide hooks (no time checked).
+	grep -Eq '^pymemtrace: detached 8 probes in [0-9]+\.[0-9] ms$' "$TRACER_ERR" ||
+		{ show_tracer; return 1; }
+}
+
+@test "fallback: $KNOB=1 attaches perf-event uprobes and libbpf's USDT, gone after exit" {
+	require_tracing
+	local j="$BATS_TEST_TMPDIR/report.json"
+	start_fixture /usr/bin/python3.11 gc_collect.py 2
+	export "$KNOB=1"
+	start_tracer -p "$FIX_PID" --json "$j"
+	unset "$KNOB"
+	wait_attached "$TRACER_PID" || { show_tracer; return 1; }
+	assert_eq "perf-event uprobes" 4 "$(perf_uprobes_of "$TRACER_PID")"
+	assert_eq "uprobe_multi links" "" "$(uprobe_multi_links_of "$TRACER_PID")"
+	stop_tracer
+	assert_eq "tracer exit status" 0 "$TRACER_RC" || { show_tracer; return 1; }
+	assert_eq "probe links in the report" \
+		"arena_alloc:perf uprobe arena_free:perf uprobe gc_done:perf uprobe gc_start:perf uprobe " \
+		"$(probe_links "$j" "$FIX_PID")"
+	grep -Eq '^pymemtrace: detached 8 probes in [0-9]+\.[0-9] ms$' "$TRACER_ERR" ||
+		{ show_tracer; return 1; }
+}
+
+@test "uprobe_multi: the USDT sites and semaphores are the ones libbpf computes" {
+	require_multi
+	local multi perf
+	start_fixture /usr/bin/python3.11 gc_collect.py 1
+	start_tracer -q -p "$FIX_PID"
+	wait_attached "$TRACER_PID" || { show_tracer; return 1; }
+	multi=$(multi_offsets "$TRACER_PID" | awk '$2 != "0x0"')
+	stop_tracer
+	export "$KNOB=1"
+	start_tracer -q -p "$FIX_PID"
+	unset "$KNOB"
+	wait_attached "$TRACER_PID" || { show_tracer; return 1; }
+	perf=$(perf_offsets "$TRACER_PID" | awk '$2 != "0x0"')
+	stop_tracer
+	# gc__start and gc__done are semaphore-guarded (readelf -n)
+	assert_eq "semaphore-guarded sites" 2 "$(wc -l <<<"$perf")"
+	assert_eq "offset and ref_ctr_offset, uprobe_multi vs libbpf" "$perf" "$multi"
+}
+
+@test "no link or program is left behind after SIGKILL (--alloc, debian python3.11)" {
+	require_tracing
+	local progs links left i
+	start_fixture /usr/bin/python3.11 gc_collect.py 1
+	start_tracer -q --alloc -p "$FIX_PID"
+	wait_attached "$TRACER_PID" || { show_tracer; return 1; }
+	# Every program and link the tracer holds, by id, from its fdinfo.
+	progs=$(cat /proc/"$TRACER_PID"/fdinfo/* 2>/dev/null |
+		awk '/^prog_id:/ { print $2 }' | sort -un | jq -sc .)
+	links=$(cat /proc/"$TRACER_PID"/fdinfo/* 2>/dev/null |
+		awk '/^link_id:/ { print $2 }' | sort -un | jq -sc .)
+	[ "$(jq length <<<"$progs")" -gt 10 ]
+	[ "$(jq length <<<"$links")" -gt 4 ]
+	if "$TOOL" uprobe-multi-probe >/dev/null; then
+		# python3.11 and libc, entries and returns
+		assert_eq "uprobe_multi links" 4 "$(uprobe_multi_links_of "$TRACER_PID" "$FIX_PID" | wc -l)"
+	fi
+	kill -KILL "$TRACER_PID"
+	wait_exit "$TRACER_PID" 30
+	# The kernel frees closed objects after a grace period: allow a moment.
+	for ((i = 0; i < 100; i++)); do
+		left=$(( $("$BPFTOOL" prog list -j | jq --argjson o "$progs" '[.[] | select(.id | IN($o[]))] | length') +
+			 $("$BPFTOOL" link list -j | jq --argjson o "$links" '[.[] | select(.id | IN($o[]))] | length') ))
+		[ "$left" -eq 0 ] && break
+		sleep 0.1
+	done
+	assert_eq "programs and links left after SIGKILL" 0 "$left"
+	proc_alive "$FIX_PID"
+}
+
+# ---- same exact results on both paths ------------------------------------------
+
+N=5
+
+# gc_both LABEL: N explicit collections, counted exactly, with and without
+# uprobe_multi.
+gc_both() {
+	require_multi
+	use_interp "$1"
+	local j i g mode expect want
+	for mode in multi perf; do
+		j="$BATS_TEST_TMPDIR/report-$mode.json"
+		start_fixture "$PY" gc_collect.py "$N"
+		[ "$mode" = perf ] && export "$KNOB=1"
+		start_tracer -q -p "$FIX_PID" --json "$j"
+		unset "$KNOB"
+		wait_attached "$TRACER_PID" || { show_tracer; return 1; }
+		fixture_go "$FIX_CTL"
+		stop_tracer
+		fixture_exit "$FIX_CTL" "$FIX_PID"
+		assert_eq "$mode: tracer exit status" 0 "$TRACER_RC" || { show_tracer; return 1; }
+		i=$(proc_index "$j" "$FIX_PID")
+		for g in 0 1 2; do
+			expect=$(jq ".after[$g] - .before[$g]" "$FIX_CTL/done")
+			assert_eq "$mode: gc.collections[$g]" "$expect" \
+				"$(json_get "$j" ".processes[$i].gc.collections[$g]")"
+		done
+		assert_eq "$mode: gc.collections[2]" "$N" "$(json_get "$j" ".processes[$i].gc.collections[2]")"
+		assert_eq "$mode: gc.collected" "$(jq .found "$FIX_CTL/done")" \
+			"$(json_get "$j" ".processes[$i].gc.collected")"
+		assert_eq "$mode: lost" 0 "$(json_get "$j" ".processes[$i].lost")"
+		[ "$mode" = multi ] && want="uprobe_multi" || want="perf uprobe"
+		assert_eq "$mode: links of the gc probes" "$want" "$(jq -r --argjson p "$FIX_PID" \
+			'[.processes[] | select(.pid == $p) | .probes[] | select(.name | startswith("gc_")) | .link] | unique | join(",")' "$j")"
+	done
+}
+
+@test "both paths: exact GC counts on debian python3.11 (USDT)" { gc_both debian3.11; }
+@test "both paths: exact GC counts on python3.11 (uprobe + uretprobe)" { gc_both py3.11; }
+
+# alloc_both LABEL: hold_memory()'s 256 bytearrays of 64 KiB (65537-byte
+# requests to the C library) are live at the end, exactly, on both paths.
+alloc_both() {
+	require_multi
+	use_interp "$1"
+	local j line mode got
+	line=$(grep -n 'return \[bytearray(CHUNK)' "$FIXTURES/alloc_hold.py" | cut -d: -f1)
+	for mode in multi perf; do
+		j="$BATS_TEST_TMPDIR/alloc-$mode.json"
+		start_fixture "$PY" alloc_hold.py 16
+		[ "$mode" = perf ] && export "$KNOB=1"
+		start_tracer -q --alloc --top 100 -p "$FIX_PID" --json "$j"
+		unset "$KNOB"
+		wait_attached "$TRACER_PID" || { show_tracer; return 1; }
+		fixture_go "$FIX_CTL"
+		stop_tracer
+		assert_eq "$mode: tracer exit status" 0 "$TRACER_RC" || { show_tracer; return 1; }
+		assert_eq "$mode: held_bytes" $((16 * MIB)) "$(jq .held_bytes "$FIX_CTL/done")"
+		got=$(jq -c --argjson p "$FIX_PID" --argjson l "$line" '[.processes[] |
+			select(.pid == $p) | .stacks[] | select(.python[0].line == $l)] |
+			max_by(.live_bytes) | [.live_count, .live_bytes]' "$j")
+		assert_eq "$mode: live blocks and bytes of the bytearrays" "[256,$((256 * 65537))]" "$got"
+		assert_eq "$mode: live or stack map full" 0 "$(json_get "$j" \
+			"[.processes[] | select(.pid == $FIX_PID) | .alloc.lost | .live_map_full, .stack_map_full] | add")"
+	done
+}
+
+@test "both paths: --alloc holds exactly the fixture's bytearrays on debian python3.11" { alloc_both debian3.11; }
+@test "both paths: --alloc holds exactly the fixture's bytearrays on python3.11" { alloc_both py3.11; }
+
+@test "both paths: -- CMD is held at its entry and every collection is seen" {
+	require_multi
+	local mode j ctl pid g
+	for mode in multi perf; do
+		j="$BATS_TEST_TMPDIR/launch-$mode.json"
+		ctl=$(mktemp -d "$BATS_TEST_TMPDIR/fix.XXXXXX")
+		[ "$mode" = perf ] && export "$KNOB=1"
+		start_tracer -q --json "$j" -- /usr/bin/python3.11 "$FIXTURES/gc_collect.py" "$N" --ctl "$ctl"
+		unset "$KNOB"
+		wait_file "$ctl/ready" 30 "$TRACER_PID" || { show_tracer; return 1; }
+		pid=$(cat "$ctl/ready")
+		# Held, then released: the hold probe is gone before the program runs.
+		assert_eq "$mode: hold links left" 0 "$(( $(uprobe_multi_links_of "$TRACER_PID" | awk '$3 == 1' | wc -l) ))"
+		fixture_go "$ctl"
+		touch "$ctl/exit"
+		wait_exit "$TRACER_PID" 30
+		assert_eq "$mode: tracer exit status" 0 "$WAIT_RC" || { show_tracer; return 1; }
+		for g in 0 1 2; do
+			assert_eq "$mode: gc.collections[$g]" "$(jq ".collections[$g]" "$ctl/final")" \
+				"$(json_get "$j" ".processes[$(proc_index "$j" "$pid")].gc.collections[$g]")"
+		done
+	done
+}
