@@ -20,7 +20,7 @@
 
 #define ROW_BYTES      2048   /* one formatted row, before clipping */
 #define FRAME_TEXT      256   /* longest target string shown, before escaping */
-#define STACK_FRAMES     12   /* frames joined on one stack row (it is clipped anyway) */
+#define STACK_FRAMES     12   /* Python frames joined on one stack row (it is clipped anyway) */
 #define DEFAULT_TOP      10
 #define COVERAGE_OK     0.9   /* below this the numbers are called partial */
 #define REPLAY_MAX (1 << 20)  /* captured stderr written back at the end, at most */
@@ -419,43 +419,64 @@ static int cmp_stack(const void *a, const void *b, void *arg)
 	return ia < ib ? -1 : ia > ib;
 }
 
-/* "func (file:line) < func (file:line) < [native] sym", innermost first,
- * file names without their directories (the final report has them). */
+/* Appends one frame to out (o bytes used of len); false when it is full. */
+static bool __attribute__((format(printf, 4, 5)))
+append(char *out, size_t len, size_t *o, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (*o + 1 >= len)
+		return false;
+	va_start(ap, fmt);
+	n = vsnprintf(out + *o, len - *o, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= len - *o) {
+		*o = len - 1;
+		return false;
+	}
+	*o += (size_t)n;
+	return true;
+}
+
+/* One row's stack, innermost first: the allocator's native caller(s), which
+ * ran inside the innermost Python frame, then the Python frames:
+ * "[native] PyList_New+0x6b (python3.11) < f (file.py:12) < main (file.py:30)".
+ * At most NATIVE_FRAMES native frames, so that --native-depth does not push
+ * the Python frames off the row; file names without their directories (the
+ * final report has everything). */
+#define NATIVE_FRAMES 2
+
 static void stack_text(const struct alloc_stack *s, char *out, size_t len)
 {
 	unsigned n_py = s->python ? s->n_python : 0, n_nat = s->native ? s->n_native : 0;
-	unsigned shown = 0;
+	char fn[4 * FRAME_TEXT + 1], file[4 * FRAME_TEXT + 1];
 	size_t o = 0;
+	bool ok = true;
 
 	out[0] = '\0';
-	for (unsigned i = 0; i < n_py + n_nat && shown < STACK_FRAMES && o + 1 < len; i++, shown++) {
-		char fn[4 * FRAME_TEXT + 1], file[4 * FRAME_TEXT + 1], ln[16] = "?";
-		const char *sep = shown ? " < " : "";
-		int n;
-
-		if (i < n_py) {
-			const struct py_frame_info *f = &s->python[i];
-			const char *base = f->file ? strrchr(f->file, '/') : NULL;
-
-			if (f->line >= 0)
-				snprintf(ln, sizeof(ln), "%d", f->line);
-			n = snprintf(out + o, len - o, "%s%s (%s:%s)", sep,
-				     safe(fn, sizeof(fn), f->function),
-				     safe(file, sizeof(file), base ? base + 1 : f->file), ln);
-		} else {
-			n = snprintf(out + o, len - o, "%s[native] %s", sep,
-				     safe(fn, sizeof(fn), s->native[i - n_py]));
-		}
-		if (n < 0 || (size_t)n >= len - o) {
-			o = len - 1;
-			break;
-		}
-		o += (size_t)n;
-	}
-	if (!n_py && !n_nat)
+	if (!n_py && !n_nat) {
 		snprintf(out, len, "(no frames)");
-	else if (s->truncated && o + 1 < len)
-		snprintf(out + o, len - o, " < (truncated)");
+		return;
+	}
+	for (unsigned i = 0; ok && i < n_nat && i < NATIVE_FRAMES; i++)
+		ok = append(out, len, &o, "%s[native] %s", o ? " < " : "",
+			    safe(fn, sizeof(fn), s->native[i]));
+	if (ok && n_nat > NATIVE_FRAMES)
+		ok = append(out, len, &o, " < (%u more native)", n_nat - NATIVE_FRAMES);
+	for (unsigned i = 0; ok && i < n_py && i < STACK_FRAMES; i++) {
+		const struct py_frame_info *f = &s->python[i];
+		const char *base = f->file ? strrchr(f->file, '/') : NULL;
+		char ln[16] = "?";
+
+		if (f->line >= 0)
+			snprintf(ln, sizeof(ln), "%d", f->line);
+		ok = append(out, len, &o, "%s%s (%s:%s)", o ? " < " : "",
+			    safe(fn, sizeof(fn), f->function),
+			    safe(file, sizeof(file), base ? base + 1 : f->file), ln);
+	}
+	if (ok && s->truncated)
+		append(out, len, &o, " < (truncated)");
 }
 
 /* Sorted indices of n stacks into v->order; false when out of memory. */
@@ -499,8 +520,7 @@ static void draw_stacks(struct live_view *v, const struct proc_report *p, unsign
 		row(v, A_NORMAL, "  stacks     out of memory sorting %u stacks", n);
 		return;
 	}
-	row(v, A_BOLD, "  top stacks by %s (%u of %u; s: sort)", sort_name[k],
-	    n < top ? n : top, n);
+	row(v, A_BOLD, "  top stacks by %s, of %u (s: sort)", sort_name[k], n);
 	if (alloc)
 		row(v, A_NORMAL, "  %10s %10s %9s  %s", "LIVE", "ALLOCATED", "BLOCKS",
 		    "STACK (innermost first)");
@@ -529,7 +549,7 @@ static void draw_stacks(struct live_view *v, const struct proc_report *p, unsign
 		shown++;
 	}
 	if (!shown)
-		row(v, A_NORMAL, "  none yet");
+		row(v, A_NORMAL, "  none with %s yet", sort_name[k]);
 }
 
 /* Rows of one process without its stacks (header, RSS, alloc, arenas,
