@@ -231,3 +231,34 @@ screen_row() {
 	grep -q 'error: --live needs a terminal on stdout' "$LIVE_DIR/err"
 	[ ! -s "$LIVE_DIR/out" ]
 }
+
+# The test tool draws report-sample-alloc (tests/helper/output_cmds.c): four
+# processes with known numbers and hostile target strings.  Needs no root.
+@test "live: a synthetic report: escaped target strings, first-frame rates, partial coverage, lost data, --top" {
+	local tool="$PMT_ROOT/build/pmt-test-tool" s="$LIVE_DIR/screen"
+	[ -x "$tool" ] || { echo "# $tool is not built (run make)" >&3; return 1; }
+	lt new-session -d -s live -x 200 -y 120 \
+		"$tool report-sample-alloc live 2>$LIVE_DIR/err; echo \$? >$LIVE_DIR/rc; exec sleep 300"
+	live_wait '^PID 5154  worker ' || return 1
+	live_screen >"$s"
+	# First frame: rates over the whole trace (6400000 B and 100000 blocks in 3 s).
+	grep -qxF '  alloc      2.0 MiB/s (33333.3 blocks/s)  live 1.3 MiB in 10000 blocks  peak 1.9 MiB  PARTIAL: coverage 35%  (estimates: sampled)' "$s"
+	grep -qxF '  alloc      4.0 KiB/s (1.0 blocks/s)  live 8.0 KiB in 2 blocks  peak 8.0 KiB  coverage 97%' "$s"
+	grep -qE '^  alloc +2\.9 KiB/s .* coverage unknown: may be partial$' "$s"
+	grep -qxF '  lost data  15 (the final report lists each kind and its fix)' "$s"
+	# Control characters, bad UTF-8 and backslashes from the target arrive
+	# escaped: the hostile stack is one row, with the rows around it intact.
+	grep -A2 -E '^ +LIVE +ALLOCATED' "$s" | sed -n 2,3p >"$LIVE_DIR/rows"
+	grep -qF '    19.5 KiB   19.5 KiB         1  [native] sym;x\x0a\xfe (lib"so) < [native] ? < bad;fn\x1b[2J"\xc3(\\ (evil;dir\x0aname"q\xff.py:?) < main (main.py:100)' "$LIVE_DIR/rows"
+	grep -qxF '    11.7 KiB    4.9 KiB         5  [native] PyObject_Malloc+0x12 (/usr/bin/python3.11) < f0 (mod0.py:10) < main (main.py:100)' "$LIVE_DIR/rows"
+	grep -qF 'PID 5152  ev;il\x0a\xff"nam  x;y  CPython ?' "$s"
+	# Process A: the default ten of its 15 stacks; D: --top 1.
+	assert_eq "process A's stack rows" 10 \
+		"$(sed -n '/^PID 5151 /,/^PID 5152 /p' "$s" | grep -cE '^ +[0-9.]+ (B|KiB|MiB) +[0-9.]+ (B|KiB|MiB) +[0-9]+  ')"
+	assert_eq "process D's stack rows" 1 \
+		"$(sed -n '/^PID 5154 /,$p' "$s" | grep -cE '^ +[0-9.]+ (B|KiB|MiB) +[0-9.]+ (B|KiB|MiB) +[0-9]+  ')"
+	grep -qE '^PID 5153  noalloc .*' "$s"
+	sed -n '/^PID 5153 /,/^PID 5154 /p' "$s" | grep -qxF '  alloc      off: --alloc shows the allocation rate, live bytes and their stacks'
+	lt send-keys -t live q
+	assert_eq "test tool exit status" 0 "$(live_exit_status)"
+}
