@@ -6,8 +6,8 @@ set -u
 
 PACKAGES=(
 	make gcc libc6-dev clang llvm pkg-config # build
-	libbpf-dev bpftool libelf-dev zlib1g-dev libcapstone-dev
-	bats jq strace python3-matplotlib       # tests (matplotlib: the bench chart test)
+	libbpf-dev bpftool libelf-dev zlib1g-dev libcapstone-dev libncurses-dev
+	bats jq strace tmux python3-matplotlib  # tests (tmux drives --live; matplotlib: the bench chart)
 	python3.11 python3                      # interpreters under test, helpers
 	procps util-linux coreutils sed grep mawk
 )

@@ -39,6 +39,7 @@ enum {
 	OPT_FOLDED_WEIGHT,
 	OPT_SPEEDSCOPE,
 	OPT_EVENTS,
+	OPT_LIVE,
 };
 
 const char *argp_program_version = "pymemtrace " PMT_VERSION;
@@ -56,6 +57,7 @@ static const char doc[] =
 "  pymemtrace -i 5 -- python3 app.py  start app.py, report every 5 s\n"
 "  pymemtrace --dry-run -p 1234       show the probe plan, attach nothing\n"
 "  pymemtrace -p 1234 --events ev.jsonl   also a timeline of heap events\n"
+"  pymemtrace --live --alloc -p 1234  a top-like view; q quits\n"
 "\n"
 "EXIT CODES:\n"
 "  0 traced and reported    1 runtime failure     2 bad command line\n"
@@ -72,6 +74,7 @@ static const struct argp_option opts[] = {
 	{ NULL, 0, NULL, 0, "Duration and reports:", 2 },
 	{ "duration", 'd', "SECONDS", 0, "Stop after this long (default: Ctrl-C, SIGTERM, or all targets exited)", 2 },
 	{ "interval", 'i', "SECONDS", 0, "Print an interval report this often", 2 },
+	{ "live", OPT_LIVE, NULL, 0, "Show a top-like view in the terminal, refreshed every second (-i sets the period); q quits, then the final report is printed", 2 },
 	{ "json", OPT_JSON, "FILE", 0, "Write the final report as JSON to FILE ('-': stdout)", 2 },
 	{ "events", OPT_EVENTS, "FILE", 0, "Write a timeline of GC, arena, mmap/munmap/mremap, brk, exit and exec events as JSON lines to FILE ('-': stdout; the text report then goes to stderr)", 2 },
 	{ "dry-run", OPT_DRY_RUN, NULL, 0, "Resolve targets and probes, print the plan, attach nothing", 2 },
@@ -220,6 +223,9 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 		break;
 	case OPT_SPEEDSCOPE:
 		env.speedscope_path = arg;
+		break;
+	case OPT_LIVE:
+		env.live = true;
 		break;
 	case ARGP_KEY_ARG:
 		/* Everything from the first non-option on is the command. */

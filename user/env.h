@@ -47,6 +47,7 @@ struct env {
 	const char *folded_path;  /* --folded FILE */
 	int folded_weight;        /* --folded-weight: enum stack_weight */
 	const char *speedscope_path; /* --speedscope FILE */
+	bool live;                /* --live: a top-like view (live_view.h) */
 };
 
 extern struct env env;

@@ -10,6 +10,7 @@
 #include "env.h"
 #include "events_out.h"
 #include "launch.h"
+#include "live_view.h"
 #include "log.h"
 #include "output.h"
 #include "plan.h"
@@ -18,6 +19,10 @@
 #include "uprobe_multi.h"
 
 #define HOLD_TIMEOUT_MS 5000
+#define LIVE_REFRESH_S  1.0   /* --live without -i */
+
+/* --live: the view that owns the terminal while the session runs. */
+static struct live_view *live;
 
 static void on_signal(int sig)
 {
@@ -102,6 +107,31 @@ static void print_interval(const struct report *r, void *ctx)
 {
 	output_text(text_out(), r);
 	fflush(text_out());
+}
+
+/* --live: q leaves by the same path as SIGINT. */
+static void live_interval(const struct report *r, void *ctx)
+{
+	if (live_view__update(live, r) == LIVE_QUIT)
+		session__stop();
+}
+
+static int live_start(void)
+{
+	struct live_view_opts o = {
+		.refresh_s = env.interval > 0 ? env.interval : LIVE_REFRESH_S,
+		.alloc = env.alloc,
+		.heap_growth = env.heap_growth,
+		.full_repaint = env.cmd != NULL,
+	};
+	char err[256];
+
+	live = live_view__start(&o, err, sizeof(err));
+	if (!live) {
+		pr_err("%s", err);
+		return EXIT_RUNTIME;
+	}
+	return EXIT_OK;
 }
 
 /* Writes one report file with writer(); "-" is stdout. */
@@ -232,6 +262,11 @@ int main(int argc, char **argv)
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	if (env.dry_run)
 		return dry_run();
+	/* Before anything is attached: a --live that cannot draw is a usage error. */
+	if (env.live && live_view__check(err, sizeof(err))) {
+		pr_err("%s", err);
+		return EXIT_USAGE;
+	}
 	if (preflight_privileges(err, sizeof(err))) {
 		pr_err("%s", err);
 		return EXIT_PRIVILEGE;
@@ -269,6 +304,10 @@ int main(int argc, char **argv)
 		}
 		so.events = events;
 	}
+	if (env.live) {
+		so.interval = env.interval > 0 ? env.interval : LIVE_REFRESH_S;
+		so.on_interval = live_interval;
+	}
 	s = session__new(&so, &ret, err, sizeof(err));
 	if (!s) {
 		pr_err("%s", err);
@@ -292,9 +331,14 @@ int main(int argc, char **argv)
 		goto out;
 
 	pr_info("tracing; %s", env.duration > 0 ? "stops after -d" : "Ctrl-C to stop");
+	if (env.live && (code = live_start()) != EXIT_OK)
+		goto out;
 	ret = session__run(s);
 	if (ret)
 		code = EXIT_RUNTIME;
+	/* The final report goes to the normal screen, after the view. */
+	live_view__stop(live);
+	live = NULL;
 	/* The probes go before the report is assembled: the target runs at
 	 * full speed again while pymemtrace reads the maps and names stacks. */
 	session__detach(s);
@@ -315,6 +359,7 @@ int main(int argc, char **argv)
 		code = ret;
 	report_release(&r);
 out:
+	live_view__stop(live);
 	session__free(s);
 	events_out__free(events);
 	return code;

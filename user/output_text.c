@@ -26,41 +26,6 @@
 /* Room for a field of n bytes escaped as \xNN each, plus the NUL. */
 #define SAFE_LEN(n) (4 * (n) + 1)
 
-/* Copies at most n bytes of s (up to a NUL) into out, escaping control
- * characters, C1 controls and bytes that are not UTF-8 as \xNN, and a
- * backslash as two.  Stops early rather than overflow out. */
-static const char *sanitize(char *out, size_t outlen, const char *s, size_t n)
-{
-	const unsigned char *u = (const unsigned char *)s;
-	size_t i = 0, o = 0;
-
-	while (i < n && u[i] && o + 5 <= outlen) {
-		uint32_t cp = 0;
-		unsigned len = units_utf8_seq(u + i, n - i, &cp);
-
-		/* The escape character itself is escaped: no output is ambiguous. */
-		if (u[i] == '\\') {
-			o += snprintf(out + o, outlen - o, "\\\\");
-			i++;
-			continue;
-		}
-		if (len && cp >= 0x20 && cp != 0x7f && (cp < 0x80 || cp >= 0xa0)) {
-			if (o + len + 1 > outlen)
-				break;
-			memcpy(out + o, u + i, len);
-			o += len;
-			i += len;
-			continue;
-		}
-		/* A C1 control is two bytes, a bad byte one: escape them all. */
-		for (unsigned k = 0; k < (len ? len : 1) && o + 5 <= outlen; k++, i++)
-			o += snprintf(out + o, outlen - o, "\\x%02x", u[i]);
-	}
-	if (outlen)
-		out[o < outlen ? o : outlen - 1] = '\0';
-	return out;
-}
-
 static bool is_cont(char c)
 {
 	return ((unsigned char)c & 0xc0) == 0x80;
@@ -116,42 +81,23 @@ line(FILE *f, const char *label, const char *fmt, ...)
 	print_wrapped(f, body, LABEL_W, LABEL_W);
 }
 
-/* Whether a group of probes (names starting with `prefix`, as plan.c names
- * them: "gc_start", "gc_collect", "arena_alloc"...) exists and none of them
- * attached: then its numbers are not zeros but unknown. */
-static bool group_unavailable(const struct proc_report *p, const char *prefix)
-{
-	size_t len = strlen(prefix);
-	unsigned n = p->n_probes < PMT_MAX_PROBES ? p->n_probes : PMT_MAX_PROBES;
-	bool seen = false;
-
-	for (unsigned i = 0; i < n; i++) {
-		if (strncmp(p->probes[i].name, prefix, len))
-			continue;
-		if (p->probes[i].attached)
-			return false;
-		seen = true;
-	}
-	return seen;
-}
-
 static void print_header(FILE *f, const struct proc_report *p)
 {
 	char comm[SAFE_LEN(sizeof(p->comm))], ver[SAFE_LEN(sizeof(p->version))];
 	char path[SAFE_LEN(sizeof(p->interp_path))], text[sizeof(path) + 256];
 
-	sanitize(comm, sizeof(comm), STRN(p->comm));
-	sanitize(ver, sizeof(ver), STRN(p->version));
-	sanitize(path, sizeof(path), STRN(p->interp_path));
+	units_sanitize(comm, sizeof(comm), STRN(p->comm));
+	units_sanitize(ver, sizeof(ver), STRN(p->version));
+	units_sanitize(path, sizeof(path), STRN(p->interp_path));
 	snprintf(text, sizeof(text), "== pid %d %s (CPython %s, %s, %s)  %s", (int)p->pid, comm,
 		 ver[0] ? ver : "?", path[0] ? path : "?",
 		 p->interp_kind ? p->interp_kind : "?", proc_state_name(p->state));
 	print_wrapped(f, text, 0, 3);
 	if (p->state_detail[0])
-		line(f, "state", "%s", sanitize(text, sizeof(text), STRN(p->state_detail)));
+		line(f, "state", "%s", units_sanitize(text, sizeof(text), STRN(p->state_detail)));
 	if (p->version_source[0])
 		line(f, "version from", "%s",
-		     sanitize(text, sizeof(text), STRN(p->version_source)));
+		     units_sanitize(text, sizeof(text), STRN(p->version_source)));
 }
 
 static void print_gc(FILE *f, const struct proc_report *p)
@@ -160,7 +106,7 @@ static void print_gc(FILE *f, const struct proc_report *p)
 	uint64_t hist[PMT_HIST_SLOTS] = { 0 }, total = 0, max = 0, colls = 0;
 	char a[UNITS_BUFSZ], b[UNITS_BUFSZ], c[UNITS_BUFSZ], d[UNITS_BUFSZ];
 
-	if (group_unavailable(p, "gc_")) {
+	if (proc_report_group_unavailable(p, "gc_")) {
 		line(f, "GC", "unavailable (see probes)");
 		return;
 	}
@@ -202,7 +148,7 @@ static void print_arenas(FILE *f, const struct proc_report *p)
 	const struct pmt_proc_stats *st = &p->stats;
 	char a[UNITS_BUFSZ], b[UNITS_BUFSZ], c[UNITS_BUFSZ];
 
-	if (group_unavailable(p, "arena_")) {
+	if (proc_report_group_unavailable(p, "arena_")) {
 		line(f, "arenas", "unavailable (see probes)");
 		return;
 	}
@@ -259,7 +205,7 @@ static void print_measured(FILE *f, const struct proc_report *p)
 		     p->cache.references, p->cache.misses);
 	else
 		line(f, "cache", "unsupported: %s", p->cache.reason[0] ?
-		     sanitize(reason, sizeof(reason), STRN(p->cache.reason)) : "no reason given");
+		     units_sanitize(reason, sizeof(reason), STRN(p->cache.reason)) : "no reason given");
 
 	line(f, "RSS", "start %s  end %s  peak %s (%s)", units_bytes(a, sizeof(a), p->rss.start),
 	     units_bytes(b, sizeof(b), p->rss.end), units_bytes(c, sizeof(c), p->rss.peak),
@@ -280,12 +226,12 @@ static void print_probes(FILE *f, const struct proc_report *p)
 	for (unsigned i = 0; i < n; i++) {
 		const struct probe_status *ps = &p->probes[i];
 
-		sanitize(name, sizeof(name), STRN(ps->name));
+		units_sanitize(name, sizeof(name), STRN(ps->name));
 		if (ps->attached)
-			sanitize(what, sizeof(what), STRN(ps->how));
+			units_sanitize(what, sizeof(what), STRN(ps->how));
 		else
-			sanitize(what, sizeof(what), STRN(ps->reason));
-		sanitize(link, sizeof(link), STRN(ps->link));
+			units_sanitize(what, sizeof(what), STRN(ps->reason));
+		units_sanitize(link, sizeof(link), STRN(ps->link));
 		line(f, i ? "" : "probes", "%s: %s%s%s%s%s%s", name,
 		     ps->attached ? "attached" : "UNAVAILABLE", link[0] ? " (" : "", link,
 		     link[0] ? ")" : "", what[0] ? ", " : "", what);
@@ -301,7 +247,7 @@ static const char *sanitize_ptr(char *out, size_t outlen, const char *s)
 {
 	if (!s || !s[0])
 		return "?";
-	return sanitize(out, outlen, s, strnlen(s, FRAME_TEXT));
+	return units_sanitize(out, outlen, s, strnlen(s, FRAME_TEXT));
 }
 
 /* A rate in bytes per second; nonsense (negative, NaN, huge) prints as "?". */
@@ -338,7 +284,7 @@ static void print_alloc_coverage(FILE *f, const struct alloc_report *a)
 	int pct;
 
 	if (a->coverage_reason[0])
-		sanitize(reason, sizeof(reason), STRN(a->coverage_reason));
+		units_sanitize(reason, sizeof(reason), STRN(a->coverage_reason));
 	else
 		snprintf(reason, sizeof(reason), "no reason given");
 	if (!a->coverage_known || isnan(c)) {
@@ -371,7 +317,7 @@ static void print_alloc_retained(FILE *f, const struct alloc_report *a)
 		return;
 	}
 	if (a->retained_reason[0])
-		sanitize(reason, sizeof(reason), STRN(a->retained_reason));
+		units_sanitize(reason, sizeof(reason), STRN(a->retained_reason));
 	else
 		snprintf(reason, sizeof(reason), "no reason given");
 	line(f, "pymalloc", "memory kept by pymalloc for reuse unknown: %s", reason);
@@ -610,7 +556,7 @@ static void print_interval_row(FILE *f, const struct proc_report *p)
 		pause_ns += st->gc[g].pause_total_ns;
 	snprintf(pid, sizeof(pid), "%d", (int)p->pid);
 	/* comm is at most 15 bytes; escaped it may be longer: cut for the column. */
-	sanitize(comm, sizeof(comm), STRN(p->comm));
+	units_sanitize(comm, sizeof(comm), STRN(p->comm));
 	comm[15] = '\0';
 	snprintf(gc, sizeof(gc), "%" PRIu64 "/%" PRIu64 "/%" PRIu64,
 		 U64(st->gc[0].collections), U64(st->gc[1].collections), U64(st->gc[2].collections));
@@ -650,7 +596,7 @@ static void print_events(FILE *f, const struct events_report *ev)
 
 	if (!ev->enabled)
 		return;
-	sanitize(path, sizeof(path), ev->path ? ev->path : "?", 256);
+	units_sanitize(path, sizeof(path), ev->path ? ev->path : "?", 256);
 	line(f, "events", "%" PRIu64 " written to '%s' (ring %s)", ev->written,
 	     strcmp(path, "-") ? path : "stdout", units_bytes(ring, sizeof(ring), ev->ring_bytes));
 	if (ev->dropped)

@@ -1,5 +1,6 @@
 /* Helpers on the report struct: see report.h. */
 #include <stdlib.h>
+#include <string.h>
 #include "report.h"
 
 /* Saturating: a wrapped total would print a small, believable number. */
@@ -34,6 +35,22 @@ uint64_t proc_report_lost_total(const struct proc_report *p)
 		t = add_sat(t, p->growth.lost.stack_errors);
 	}
 	return t;
+}
+
+bool proc_report_group_unavailable(const struct proc_report *p, const char *prefix)
+{
+	size_t len = strlen(prefix);
+	unsigned n = p->n_probes < PMT_MAX_PROBES ? p->n_probes : PMT_MAX_PROBES;
+	bool seen = false;
+
+	for (unsigned i = 0; i < n; i++) {
+		if (strncmp(p->probes[i].name, prefix, len))
+			continue;
+		if (p->probes[i].attached)
+			return false;
+		seen = true;
+	}
+	return seen;
 }
 
 const char *proc_state_name(enum proc_state s)

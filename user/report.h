@@ -197,6 +197,10 @@ void report_release(struct report *r);
 
 /* Sum of a process's lost-data counters (what JSON prints as `lost`). */
 uint64_t proc_report_lost_total(const struct proc_report *p);
+/* Whether a group of probes (names starting with `prefix`, as plan.c names
+ * them: "gc_start", "gc_collect", "arena_alloc"...) exists and none of them
+ * attached: then its numbers are not zeros but unknown. */
+bool proc_report_group_unavailable(const struct proc_report *p, const char *prefix);
 /* "running", "exited", "exec", "detached" */
 const char *proc_state_name(enum proc_state s);
 

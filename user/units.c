@@ -2,6 +2,7 @@
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
+#include <string.h>
 #include "units.h"
 
 static const char *const byte_units[] = { "KiB", "MiB", "GiB", "TiB", "PiB", "EiB" };
@@ -126,4 +127,38 @@ unsigned units_utf8_seq(const unsigned char *s, size_t n, uint32_t *cp)
 	if (cp)
 		*cp = c;
 	return need;
+}
+
+/* See units.h.  Every escape is 4 bytes, so 5 free bytes (with the NUL)
+ * decide whether one more fits. */
+const char *units_sanitize(char *out, size_t outlen, const char *s, size_t n)
+{
+	const unsigned char *u = (const unsigned char *)s;
+	size_t i = 0, o = 0;
+
+	while (i < n && u[i] && o + 5 <= outlen) {
+		uint32_t cp = 0;
+		unsigned len = units_utf8_seq(u + i, n - i, &cp);
+
+		/* The escape character itself is escaped: no output is ambiguous. */
+		if (u[i] == '\\') {
+			o += snprintf(out + o, outlen - o, "\\\\");
+			i++;
+			continue;
+		}
+		if (len && cp >= 0x20 && cp != 0x7f && (cp < 0x80 || cp >= 0xa0)) {
+			if (o + len + 1 > outlen)
+				break;
+			memcpy(out + o, u + i, len);
+			o += len;
+			i += len;
+			continue;
+		}
+		/* A C1 control is two bytes, a bad byte one: escape them all. */
+		for (unsigned k = 0; k < (len ? len : 1) && o + 5 <= outlen; k++, i++)
+			o += snprintf(out + o, outlen - o, "\\x%02x", u[i]);
+	}
+	if (outlen)
+		out[o < outlen ? o : outlen - 1] = '\0';
+	return out;
 }

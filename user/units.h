@@ -35,4 +35,12 @@ const char *units_seconds(char *buf, size_t len, double seconds);
  * code points above U+10FFFF, or a sequence cut short by n). */
 unsigned units_utf8_seq(const unsigned char *s, size_t n, uint32_t *cp);
 
+/* Copies at most n bytes of s (up to a NUL) into out (outlen bytes), so that
+ * a string from the target cannot move a terminal's cursor or recolour it:
+ * control characters, C1 controls and bytes that are not UTF-8 become \xNN,
+ * a backslash becomes two.  Stops early rather than overflow out (4*n + 1
+ * bytes always hold the whole string); NUL-terminates when outlen > 0 and
+ * returns out. */
+const char *units_sanitize(char *out, size_t outlen, const char *s, size_t n);
+
 #endif

@@ -7,8 +7,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "events_out.h"
 #include "json_writer.h"
+#include "live_view.h"
 #include "output.h"
 #include "perfcount.h"
 #include "procstat.h"
@@ -452,6 +454,30 @@ static void sample_alloc_d(struct proc_report *p)
 	add_native(s, "PyObject_Malloc+0x12 (/usr/bin/python3.11)");
 }
 
+/* Draws r once in the --live view on this terminal, then reads keys until
+ * q (or a 60 s bound, so that a lost test cannot leave it running). */
+static int show_live(const struct report *r)
+{
+	struct live_view_opts o = { .refresh_s = 1.0, .alloc = true };
+	struct live_view *v;
+	char err[256];
+
+	if (live_view__check(err, sizeof(err))) {
+		fprintf(stderr, "error: %s\n", err);
+		return -ENOTTY;
+	}
+	v = live_view__start(&o, err, sizeof(err));
+	if (!v) {
+		fprintf(stderr, "error: %s\n", err);
+		return -ENOTTY;
+	}
+	live_view__update(v, r);
+	for (int i = 0; i < 1200 && live_view__update(v, NULL) != LIVE_QUIT; i++)
+		usleep(50 * 1000);
+	live_view__stop(v);
+	return 0;
+}
+
 /* Process C (pid 5153) has --alloc off. */
 static int cmd_report_sample_alloc(int argc, char **argv)
 {
@@ -460,7 +486,7 @@ static int cmd_report_sample_alloc(int argc, char **argv)
 	int err = 0;
 
 	if (argc != 2) {
-		fprintf(stderr, "usage: %s json|text|folded-live|folded-alloc|speedscope\n",
+		fprintf(stderr, "usage: %s json|text|folded-live|folded-alloc|speedscope|live\n",
 			argv[0]);
 		return 2;
 	}
@@ -483,6 +509,8 @@ static int cmd_report_sample_alloc(int argc, char **argv)
 		err = output_folded(stdout, &r, WEIGHT_ALLOC);
 	else if (!strcmp(what, "speedscope"))
 		err = output_speedscope(stdout, &r);
+	else if (!strcmp(what, "live"))
+		err = show_live(&r);
 	else
 		err = -EINVAL;
 	report_release(&r);
@@ -634,7 +662,7 @@ const struct tool_cmd output_cmds[] = {
 	{ "units", "bytes|sbytes|ns|seconds VALUE: format a number", cmd_units },
 	{ "report-sample", "json|text|folded|speedscope [interval]: a synthetic report",
 	  cmd_report_sample },
-	{ "report-sample-alloc", "json|text|folded-live|folded-alloc|speedscope: --alloc report",
+	{ "report-sample-alloc", "json|text|folded-live|folded-alloc|speedscope|live: --alloc report",
 	  cmd_report_sample_alloc },
 	{ "perfcount", "PID: cache counters, or 'unsupported: <reason>'", cmd_perfcount },
 	{ "events-format", "the --events line of each event type, with edge values", cmd_events_format },
