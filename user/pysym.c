@@ -166,6 +166,7 @@ static uint64_t hdr_sum(const struct code_hdr *h)
 {
 	const uint64_t v[] = { (uint32_t)h->argcount, (uint32_t)h->flags, (uint32_t)h->firstlineno,
 			       h->filename, h->name, h->qualname, h->table };
+
 	return fnv1a64(FNV1A64_INIT, v, sizeof(v));
 }
 
