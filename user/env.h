@@ -46,6 +46,11 @@ struct env {
 	const char *folded_path;  /* --folded FILE */
 	int folded_weight;        /* --folded-weight: enum stack_weight */
 	const char *speedscope_path; /* --speedscope FILE */
+
+	const char *prom_listen;  /* --prometheus [ADDR:]PORT, or NULL */
+	const char *textfile_dir; /* --textfile DIR, or NULL */
+	const char *group;        /* --group NAME: the series' label, or NULL */
+	bool prom_label_pid;      /* --prom-label-pid */
 };
 
 extern struct env env;

@@ -14,6 +14,8 @@
 #include "output.h"
 #include "plan.h"
 #include "preflight.h"
+#include "prom_server.h"
+#include "prom_textfile.h"
 #include "session.h"
 
 #define HOLD_TIMEOUT_MS 5000
@@ -85,10 +87,40 @@ static int dry_run(void)
 	return worst;
 }
 
+/* The labels of --prometheus and --textfile. */
+static struct prom_opts prom_opts_of_env(bool up)
+{
+	return (struct prom_opts){ .group = env.group, .label_pid = env.prom_label_pid, .up = up };
+}
+
+/* --textfile: a failed write is reported and tracing goes on. */
+static int write_textfile(const struct report *r, bool up)
+{
+	struct prom_opts o = prom_opts_of_env(up);
+	char err[512];
+
+	if (!env.textfile_dir)
+		return 0;
+	if (prom_textfile_write(env.textfile_dir, r, &o, err, sizeof(err))) {
+		pr_err("%s", err);
+		return EXIT_RUNTIME;
+	}
+	return 0;
+}
+
 static void print_interval(const struct report *r, void *ctx)
 {
 	output_text(stdout, r);
 	fflush(stdout);
+	write_textfile(r, true);
+}
+
+/* A scrape's fresh report (prom_server.h). */
+static int collect_for_scrape(struct report *r, void *ctx)
+{
+	struct session **s = ctx;
+
+	return *s ? session__report(*s, r, false) : -EAGAIN;
 }
 
 /* Writes one report file with writer(); "-" is stdout. */
@@ -137,6 +169,11 @@ static int write_reports(const struct report *r)
 		if (ret)
 			return ret;
 	}
+
+	/* The last textfile says pymemtrace_up 0: nobody updates it any more. */
+	ret = write_textfile(r, false);
+	if (ret)
+		return ret;
 
 	if (!env.json_path || strcmp(env.json_path, "-"))
 		output_text(stdout, r);
@@ -206,6 +243,7 @@ int main(int argc, char **argv)
 {
 	struct session_opts so = {};
 	struct session *s = NULL;
+	struct prom_server *srv = NULL;
 	struct launch l = { .pid = -1 };
 	struct report r;
 	char err[512];
@@ -226,6 +264,30 @@ int main(int argc, char **argv)
 		return EXIT_KERNEL;
 	}
 	install_signals();
+	if (env.textfile_dir && access(env.textfile_dir, W_OK)) {
+		pr_err("cannot write to --textfile directory '%s': %s", env.textfile_dir,
+		       strerror(errno));
+		return EXIT_USAGE;
+	}
+	if (env.prom_listen) {
+		/* Bound before anything is loaded: a port in use fails fast.
+		 * Requests are only answered from the session's loop. */
+		struct prom_server_opts po = {
+			.listen = env.prom_listen, .fmt = prom_opts_of_env(true),
+			.collect = collect_for_scrape, .ctx = &s,
+		};
+
+		srv = prom_server__new(&po, err, sizeof(err));
+		if (!srv) {
+			pr_err("%s", err);
+			return EXIT_RUNTIME;
+		}
+		pr_info("serving metrics on http://%s/metrics", prom_server__address(srv));
+		so.poll_fd = prom_server__fd(srv);
+		so.poll_timeout_ms = prom_server__timeout_ms;
+		so.poll_run = prom_server__run;
+		so.poll_ctx = srv;
+	}
 
 	so.max_procs = env.max_procs;
 	so.max_threads = env.max_threads;
@@ -245,6 +307,7 @@ int main(int argc, char **argv)
 		pr_err("%s", err);
 		/* Past the capability check, EPERM still means a privilege
 		 * (lockdown, seccomp); anything else is the kernel refusing. */
+		prom_server__free(srv);
 		return ret == -EPERM ? EXIT_PRIVILEGE : EXIT_KERNEL;
 	}
 	if (env.cmd) {
@@ -275,6 +338,8 @@ int main(int argc, char **argv)
 		code = ret;
 	report_release(&r);
 out:
+	/* The server first: its scrapes read the session. */
+	prom_server__free(srv);
 	session__free(s);
 	return code;
 }
