@@ -4,7 +4,8 @@
  * and process exit/exec for the processes listed in the `procs` map.
  *
  * Everything hot is aggregated here, in struct pmt_proc_stats; only process
- * exit and exec (rare) are streamed through the ring buffer.  See
+ * exit and exec (rare) are streamed through the ring buffer, and with
+ * --events the GC, arena and mmap/brk events as well.  See
  * bpf/pymemtrace.h for the shared layouts.
  *
  * Uprobes are attached per pid by user space, so they only fire in traced
@@ -69,6 +70,7 @@ struct sys_pending {
 	__u64 len;                              /* mmap/munmap len, mremap old_len, brk: old break */
 	__u64 new_len;                          /* mremap */
 	__u64 flags;                            /* mmap flags */
+	__u64 addr;                             /* --events: munmap/mremap address */
 	struct pmt_stack_key stack;             /* --heap-growth: who made the call */
 	__u32 has_stack;
 	__u32 _pad;
@@ -121,6 +123,47 @@ static __always_inline __u32 pmt_log2(__u64 v)
 	shift = (v > 0x3) << 1; v >>= shift; r |= shift;
 	r |= (v >> 1);
 	return r;
+}
+
+/* ---- the event stream (--events) ----------------------------------------- */
+
+/* Read-only data, fixed at load: with stream_events false the verifier
+ * prunes every stream branch, so the default mode runs the same code as
+ * before the stream existed. */
+const volatile bool stream_events = false;
+/* Batching: records are submitted without waking the reader, which drains
+ * on its own timer (user/session.c), unless this many bytes already wait
+ * in the ring (a quarter of it): then it is woken to make room. */
+const volatile __u64 wakeup_bytes = 64 * 1024;
+
+/* A zeroed record of `type` for the current thread, or NULL (counted). */
+static __always_inline struct pmt_event *stream_reserve(struct pmt_proc_stats *st, __u32 type)
+{
+	struct pmt_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	__u64 id = bpf_get_current_pid_tgid();
+
+	if (!e) {
+		__sync_fetch_and_add(&st->events_dropped[type & (PMT_EV_TYPES - 1)], 1);
+		return NULL;
+	}
+	__builtin_memset(e, 0, sizeof(*e));
+	e->type = type;
+	e->pid = id >> 32;
+	e->tid = (__u32)id;
+	/* After the reservation: records then reach the ring almost in time
+	 * order, which keeps the reader's reordering short. */
+	e->ts_ns = bpf_ktime_get_ns();
+	return e;
+}
+
+static __always_inline void stream_submit(struct pmt_proc_stats *st, struct pmt_event *e)
+{
+	__u64 flags = BPF_RB_NO_WAKEUP;
+
+	if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_bytes)
+		flags = BPF_RB_FORCE_WAKEUP;
+	bpf_ringbuf_submit(e, flags);
+	__sync_fetch_and_add(&st->events_sent, 1);
 }
 
 /* ---- GC pauses ---------------------------------------------------------- */
@@ -215,6 +258,16 @@ static __always_inline void gc_end(__s64 collected)
 	if (slot >= PMT_HIST_SLOTS)
 		slot = PMT_HIST_SLOTS - 1;
 	g->hist[slot]++;
+	if (stream_events) {
+		struct pmt_event *e = stream_reserve(st, PMT_EV_GC);
+
+		if (e) {
+			e->gc.generation = gen;
+			e->gc.pause_ns = pause;
+			e->gc.collected = collected;
+			stream_submit(st, e);
+		}
+	}
 }
 
 /* USDT python:gc__start(int generation), python:gc__done(Py_ssize_t collected).
@@ -277,6 +330,18 @@ int uretprobe_gc_return(struct pt_regs *ctx)
 
 /* ---- pymalloc arenas ---------------------------------------------------- */
 
+static __always_inline void stream_arena(struct pmt_proc_stats *st, __u32 type, __u64 addr,
+					 __u64 bytes)
+{
+	struct pmt_event *e = stream_reserve(st, type);
+
+	if (!e)
+		return;
+	e->arena.addr = addr;
+	e->arena.bytes = bytes;
+	stream_submit(st, e);
+}
+
 /* void *alloc(void *ctx, size_t size) */
 SEC("uprobe")
 int uprobe_arena_alloc(struct pt_regs *ctx)
@@ -307,6 +372,8 @@ int uretprobe_arena_alloc(struct pt_regs *ctx)
 	if (PT_REGS_RC(ctx)) {
 		__sync_fetch_and_add(&st->arena_allocs, 1);
 		__sync_fetch_and_add(&st->arena_alloc_bytes, *size);
+		if (stream_events)
+			stream_arena(st, PMT_EV_ARENA_ALLOC, PT_REGS_RC(ctx), *size);
 	} else {
 		__sync_fetch_and_add(&st->arena_alloc_failed, 1);
 	}
@@ -340,16 +407,34 @@ int uprobe_arena_mmap_call(struct pt_regs *ctx)
 	return 0;
 }
 
+/* --events: an arena free's size, by thread, until its munmap.  The free
+ * probe may sit past the instruction that moves the pointer out of %rsi
+ * (user/plan.c keeps only the size there), and pymalloc's free is
+ * munmap(ptr, size) itself: the munmap's arguments give the address. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 8192);
+	__type(key, __u32);
+	__type(value, __u64);
+} arena_munmap_pending SEC(".maps");
+
 /* void free(void *ctx, void *ptr, size_t size) */
 SEC("uprobe")
 int uprobe_arena_free(struct pt_regs *ctx)
 {
 	struct pmt_proc_stats *st = traced_proc(current_tgid());
+	__u64 size = PT_REGS_PARM3(ctx);
 
 	if (!st)
 		return 0;
 	__sync_fetch_and_add(&st->arena_frees, 1);
-	__sync_fetch_and_add(&st->arena_free_bytes, PT_REGS_PARM3(ctx));
+	__sync_fetch_and_add(&st->arena_free_bytes, size);
+	if (stream_events) {
+		__u32 tid = current_tid();
+
+		if (bpf_map_update_elem(&arena_munmap_pending, &tid, &size, BPF_ANY))
+			__sync_fetch_and_add(&st->events_dropped[PMT_EV_ARENA_FREE], 1);
+	}
 	return 0;
 }
 
@@ -434,10 +519,14 @@ int raw_sys_enter(struct bpf_raw_tracepoint_args *ctx)
 		break;
 	case NR_munmap: /* addr, len */
 		p.len = BPF_CORE_READ(regs, si);
+		if (stream_events)
+			p.addr = BPF_CORE_READ(regs, di);
 		break;
 	case NR_mremap: /* old_addr, old_len, new_len, flags, new_addr */
 		p.len = BPF_CORE_READ(regs, si);
 		p.new_len = BPF_CORE_READ(regs, dx);
+		if (stream_events)
+			p.addr = BPF_CORE_READ(regs, di);
 		break;
 	case NR_brk:
 		p.len = current_brk();
@@ -454,9 +543,10 @@ int raw_sys_enter(struct bpf_raw_tracepoint_args *ctx)
 	return 0;
 }
 
-/* An mmap returned: if the arena allocator made it, an arena was allocated
- * (or the allocation failed). */
-static __always_inline bool arena_mmap_done(struct pmt_proc_stats *st, __u32 tid, bool ok)
+/* An mmap returned (at addr, when ok): if the arena allocator made it, an
+ * arena was allocated (or the allocation failed); true then. */
+static __always_inline bool arena_mmap_done(struct pmt_proc_stats *st, __u32 tid, bool ok,
+					    __u64 addr)
 {
 	__u64 *size = bpf_map_lookup_elem(&arena_mmap_pending, &tid);
 
@@ -465,6 +555,8 @@ static __always_inline bool arena_mmap_done(struct pmt_proc_stats *st, __u32 tid
 	if (ok) {
 		__sync_fetch_and_add(&st->arena_allocs, 1);
 		__sync_fetch_and_add(&st->arena_alloc_bytes, *size);
+		if (stream_events)
+			stream_arena(st, PMT_EV_ARENA_ALLOC, addr, *size);
 	} else {
 		__sync_fetch_and_add(&st->arena_alloc_failed, 1);
 	}
@@ -478,10 +570,70 @@ static __always_inline void sys_account(struct pmt_sys_stats *s, __s64 bytes)
 	__sync_fetch_and_add(&s->bytes, bytes);
 }
 
+/* --events: a munmap returned; if an arena free is waiting for it (same
+ * length), that arena is gone from this address. */
+static __always_inline void arena_munmap_done(struct pmt_proc_stats *st, __u32 tid,
+					      const struct sys_pending *p)
+{
+	__u64 *size = bpf_map_lookup_elem(&arena_munmap_pending, &tid);
+
+	if (!size)
+		return;
+	if (*size == p->len)
+		stream_arena(st, PMT_EV_ARENA_FREE, p->addr, *size);
+	else    /* the free did not unmap: its address is unknown */
+		__sync_fetch_and_add(&st->events_dropped[PMT_EV_ARENA_FREE], 1);
+	bpf_map_delete_elem(&arena_munmap_pending, &tid);
+}
+
+/* --events: one record per mmap/munmap/mremap/brk, failed calls included. */
+static __always_inline void stream_sys(struct pmt_proc_stats *st, const struct sys_pending *p,
+				       long ret, __u64 brk_now)
+{
+	bool failed = p->nr != NR_brk && ret < 0 && ret > -4096;
+	struct pmt_event *e;
+	__u32 type;
+
+	switch (p->nr) {
+	case NR_mmap:   type = PMT_EV_MMAP; break;
+	case NR_munmap: type = PMT_EV_MUNMAP; break;
+	case NR_mremap: type = PMT_EV_MREMAP; break;
+	default:        type = PMT_EV_BRK; break;
+	}
+	e = stream_reserve(st, type);
+	if (!e)
+		return;
+	e->mem.result = failed ? (__s32)ret : 0;
+	switch (p->nr) {
+	case NR_mmap:
+		e->mem.addr = failed ? 0 : (__u64)ret;
+		e->mem.len = p->len;
+		e->mem.anon = !!(p->flags & MAP_ANONYMOUS_FLAG);
+		break;
+	case NR_munmap:
+		e->mem.addr = p->addr;
+		e->mem.len = p->len;
+		break;
+	case NR_mremap:
+		e->mem.addr = p->addr;
+		e->mem.len = p->len;
+		e->mem.new_addr = failed ? 0 : (__u64)ret;
+		e->mem.new_len = p->new_len;
+		break;
+	default:
+		e->mem.addr = p->len;  /* the break before the call */
+		e->mem.new_addr = brk_now;
+		break;
+	}
+	stream_submit(st, e);
+}
+
 SEC("raw_tp/sys_exit")
 int raw_sys_exit(struct bpf_raw_tracepoint_args *ctx)
 {
 	long ret = (long)ctx->args[1];
+	struct pt_regs *regs = (struct pt_regs *)ctx->args[0];
+	long nr = BPF_CORE_READ(regs, orig_ax);
 	struct pmt_proc_stats *st;
 	struct sys_pending *p;
 	__u64 grown = 0;
@@ -489,9 +641,12 @@ int raw_sys_exit(struct bpf_raw_tracepoint_args *ctx)
 	__s64 delta;
 	__u32 tid;
 
-	/* sys_exit carries no syscall number in args; the pending entry
-	 * (created only for our four syscalls in traced processes) is the
-	 * filter.  Look up the process first: it fails fast for everyone else. */
+	/* This runs at every syscall exit on the machine: the syscall number
+	 * (still in orig_ax) rules out almost all of them before the map
+	 * lookups.  The pending entry, made only for our four syscalls in
+	 * traced processes, is the real filter. */
+	if (nr != NR_mmap && nr != NR_munmap && nr != NR_mremap && nr != NR_brk)
+		return 0;
 	st = traced_proc(current_tgid());
 	if (!st)
 		return 0;
@@ -499,15 +654,20 @@ int raw_sys_exit(struct bpf_raw_tracepoint_args *ctx)
 	p = bpf_map_lookup_elem(&sys_pending, &tid);
 	if (!p)
 		return 0;
+	if (stream_events) {
+		if (p->nr == NR_munmap)
+			arena_munmap_done(st, tid, p);
+		stream_sys(st, p, ret, p->nr == NR_brk ? current_brk() : 0);
+	}
 	if (p->nr != NR_brk && ret < 0 && ret > -4096) {
 		__sync_fetch_and_add(&st->syscalls_failed, 1);
 		if (p->nr == NR_mmap)
-			arena_mmap_done(st, tid, false);
+			arena_mmap_done(st, tid, false, 0);
 		goto out;
 	}
 	switch (p->nr) {
 	case NR_mmap:
-		arena = arena_mmap_done(st, tid, true);
+		arena = arena_mmap_done(st, tid, true, (__u64)ret);
 		if (p->flags & MAP_ANONYMOUS_FLAG) {
 			sys_account(&st->mmap_anon, page_round_up(p->len));
 			grown = page_round_up(p->len);
@@ -963,6 +1123,8 @@ int uprobe_hold_at_entry(struct pt_regs *ctx)
 
 /* ---- process exit and exec (rare: streamed) ------------------------------ */
 
+/* Exit and exec wake the reader as usual (flags 0): the session acts on
+ * them.  Counted as sent so that, with --events, sent == written. */
 static __always_inline void emit(struct pmt_proc_stats *st, struct pmt_event *src)
 {
 	struct pmt_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
@@ -976,6 +1138,8 @@ static __always_inline void emit(struct pmt_proc_stats *st, struct pmt_event *sr
 	}
 	__builtin_memcpy(e, src, sizeof(*e));
 	bpf_ringbuf_submit(e, 0);
+	if (stream_events && st)
+		__sync_fetch_and_add(&st->events_sent, 1);
 }
 
 SEC("raw_tp/sched_process_exit")
@@ -983,10 +1147,12 @@ int raw_process_exit(struct bpf_raw_tracepoint_args *ctx)
 {
 	struct task_struct *task = (struct task_struct *)ctx->args[0];
 	struct pmt_proc_stats *st;
-	struct pmt_event ev = {};
+	struct pmt_event ev;
 	__u32 tgid = BPF_CORE_READ(task, tgid);
 	struct task_struct *leader;
 
+	/* The whole record, union padding included, reaches user space. */
+	__builtin_memset(&ev, 0, sizeof(ev));
 	st = bpf_map_lookup_elem(&procs, &tgid);
 	if (!st)
 		return 0;
@@ -997,16 +1163,16 @@ int raw_process_exit(struct bpf_raw_tracepoint_args *ctx)
 	ev.type = PMT_EV_EXIT;
 	ev.pid = tgid;
 	ev.tid = BPF_CORE_READ(task, pid);
-	ev.exit_code = BPF_CORE_READ(task, exit_code);
+	ev.exit.exit_code = BPF_CORE_READ(task, exit_code);
 	ev.ts_ns = bpf_ktime_get_ns();
 	/* Faults of threads already released are in signal; this thread's and
 	 * a zombie leader's are still in their task structs. */
-	ev.min_flt = BPF_CORE_READ(task, signal, min_flt) + BPF_CORE_READ(task, min_flt);
-	ev.maj_flt = BPF_CORE_READ(task, signal, maj_flt) + BPF_CORE_READ(task, maj_flt);
+	ev.exit.min_flt = BPF_CORE_READ(task, signal, min_flt) + BPF_CORE_READ(task, min_flt);
+	ev.exit.maj_flt = BPF_CORE_READ(task, signal, maj_flt) + BPF_CORE_READ(task, maj_flt);
 	leader = BPF_CORE_READ(task, group_leader);
 	if (leader && leader != task) {
-		ev.min_flt += BPF_CORE_READ(leader, min_flt);
-		ev.maj_flt += BPF_CORE_READ(leader, maj_flt);
+		ev.exit.min_flt += BPF_CORE_READ(leader, min_flt);
+		ev.exit.maj_flt += BPF_CORE_READ(leader, maj_flt);
 	}
 	emit(st, &ev);
 	return 0;
@@ -1018,8 +1184,9 @@ int raw_process_exec(struct bpf_raw_tracepoint_args *ctx)
 	struct task_struct *task = (struct task_struct *)ctx->args[0];
 	__u32 tgid = BPF_CORE_READ(task, tgid);
 	struct pmt_proc_stats *st;
-	struct pmt_event ev = {};
+	struct pmt_event ev;
 
+	__builtin_memset(&ev, 0, sizeof(ev));
 	st = bpf_map_lookup_elem(&procs, &tgid);
 	if (!st || st->exec_seen)
 		return 0;
@@ -1028,7 +1195,7 @@ int raw_process_exec(struct bpf_raw_tracepoint_args *ctx)
 	ev.pid = tgid;
 	ev.tid = BPF_CORE_READ(task, pid);
 	ev.ts_ns = bpf_ktime_get_ns();
-	BPF_CORE_READ_STR_INTO(&ev.comm, task, comm);
+	BPF_CORE_READ_STR_INTO(&ev.exec.comm, task, comm);
 	emit(st, &ev);
 	return 0;
 }

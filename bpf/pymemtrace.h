@@ -11,7 +11,10 @@
  *    programs only ever update existing entries, so the map doubles as the
  *    "is this process traced?" filter.
  *  - Rare events (process exit, exec) go through the `events` ring buffer as
- *    struct pmt_event.
+ *    struct pmt_event.  With --events, the GC, arena, mmap/munmap/mremap and
+ *    brk events go there too, from the points that aggregate them (the
+ *    aggregates stay); records that do not fit are counted by type in
+ *    events_dropped[].
  */
 #ifndef PYMEMTRACE_H
 #define PYMEMTRACE_H
@@ -21,6 +24,8 @@
 #endif
 
 #define PMT_GENERATIONS   3
+/* Event types are below this (enum pmt_event_type): per-type counters. */
+#define PMT_EV_TYPES      16
 /* log2 histogram of GC pause in nanoseconds: slot i counts pauses in
  * [2^i, 2^(i+1)) ns; slot 0 also holds 0 ns.  40 slots reach 2^40 ns (18 min). */
 #define PMT_HIST_SLOTS    40
@@ -98,26 +103,74 @@ struct pmt_proc_stats {
 	__u64 native_stack_errors;/* bpf_get_stackid failed (other than a full map) */
 
 	__u64 pending_full;       /* a per-thread pending map was full: an event was lost */
-	__u64 ringbuf_drops;      /* a rare event could not be reserved in the ring buffer */
+	__u64 ringbuf_drops;      /* an exit or exec event could not be reserved in the ring */
 	__u64 growth_no_stack;    /* --heap-growth: growth events whose stack was not taken */
 	__u32 exec_seen;          /* the process exec'd: its later events are not counted */
 	__u32 _pad;
+
+	/* --events (all zero otherwise) */
+	__u64 events_sent;        /* records submitted to the ring, every type */
+	/* By enum pmt_event_type: no room in the ring; for PMT_EV_ARENA_FREE
+	 * also a free whose munmap was not seen (its address is unknown). */
+	__u64 events_dropped[PMT_EV_TYPES];
 };
 
 enum pmt_event_type {
-	PMT_EV_EXIT = 1,          /* the whole thread group exited */
-	PMT_EV_EXEC = 2,          /* the process called execve */
+	PMT_EV_EXIT = 1,          /* the whole thread group exited (always sent) */
+	PMT_EV_EXEC = 2,          /* the process called execve (always sent) */
+	/* Only with --events: */
+	PMT_EV_GC = 3,            /* a collection ended */
+	PMT_EV_ARENA_ALLOC = 4,   /* pymalloc got an arena */
+	PMT_EV_ARENA_FREE = 5,    /* pymalloc gave an arena back (seen at its munmap) */
+	PMT_EV_MMAP = 6,
+	PMT_EV_MUNMAP = 7,
+	PMT_EV_MREMAP = 8,
+	PMT_EV_BRK = 9,
 };
 
+/* One record of the `events` ring buffer.  ts_ns is bpf_ktime_get_ns()
+ * (CLOCK_MONOTONIC), taken after the record was reserved.  Every byte is
+ * written (padding zeroed). */
 struct pmt_event {
-	__u32 type;
+	__u32 type;               /* enum pmt_event_type */
 	__u32 pid;                /* tgid */
 	__u32 tid;
-	__s32 exit_code;          /* for PMT_EV_EXIT: task->exit_code (wait status) */
+	__u32 _pad;
 	__u64 ts_ns;
-	__u64 min_flt;            /* for PMT_EV_EXIT: the group's minor faults so far */
-	__u64 maj_flt;            /* for PMT_EV_EXIT: the group's major faults so far */
-	char  comm[16];           /* for PMT_EV_EXEC: the new comm */
+	union {
+		struct {                  /* PMT_EV_EXIT */
+			__s32 exit_code;  /* task->exit_code (a wait status) */
+			__u32 _pad;
+			__u64 min_flt;    /* the group's minor faults so far */
+			__u64 maj_flt;    /* the group's major faults so far */
+		} exit;
+		struct {                  /* PMT_EV_EXEC */
+			char comm[16];    /* the new comm, not always NUL-terminated */
+		} exec;
+		struct {                  /* PMT_EV_GC */
+			__u32 generation; /* 0..2 */
+			__u32 _pad;
+			__u64 pause_ns;
+			__s64 collected;  /* collected + uncollectable, as gc__done */
+		} gc;
+		struct {                  /* PMT_EV_ARENA_ALLOC, PMT_EV_ARENA_FREE */
+			__u64 addr;
+			__u64 bytes;
+		} arena;
+		/* PMT_EV_MMAP: addr = the mapping (0 if failed), len, anon.
+		 * PMT_EV_MUNMAP: addr, len.
+		 * PMT_EV_MREMAP: addr, len = old; new_addr, new_len.
+		 * PMT_EV_BRK: addr = old break, new_addr = new break.
+		 * Lengths are the arguments as passed (not rounded to pages). */
+		struct {
+			__u64 addr;
+			__u64 len;
+			__u64 new_addr;
+			__u64 new_len;
+			__s32 result;     /* 0, or -errno */
+			__u32 anon;       /* PMT_EV_MMAP: MAP_ANONYMOUS was set */
+		} mem;
+	};
 };
 
 /* Allocation probes: the attach cookie says which function was probed. */
@@ -207,7 +260,8 @@ struct pmt_lto_cfg {
 
 #ifndef __bpf__
 _Static_assert(sizeof(struct pmt_gc_gen_stats) == 8 * (4 + PMT_HIST_SLOTS), "gc stats layout");
-_Static_assert(sizeof(struct pmt_event) == 56, "event layout");
+_Static_assert(sizeof(struct pmt_event) == 64, "event layout");
+_Static_assert(PMT_EV_BRK < PMT_EV_TYPES, "event types fit events_dropped[]");
 #endif
 
 #endif /* PYMEMTRACE_H */

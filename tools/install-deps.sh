@@ -8,7 +8,7 @@ PACKAGES=(
 	make gcc libc6-dev clang llvm pkg-config # build
 	libbpf-dev bpftool libelf-dev zlib1g-dev libcapstone-dev
 	libmicrohttpd-dev                       # --prometheus's HTTP server
-	bats jq strace                          # tests
+	bats jq strace python3-matplotlib       # tests (matplotlib: the bench chart test)
 	prometheus curl iproute2                # tests/60-prometheus.bats: promtool, a server of
 	                                        # its own on loopback (not the packaged service), ss
 	python3.11 python3                      # interpreters under test, helpers

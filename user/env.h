@@ -29,6 +29,7 @@ struct env {
 	double duration;          /* -d: seconds, 0 = until Ctrl-C/SIGTERM/all exited */
 	double interval;          /* -i: seconds, 0 = no interval reports */
 	const char *json_path;    /* --json FILE, "-" = stdout */
+	const char *events_path;  /* --events FILE, "-" = stdout: JSON lines */
 	bool dry_run;
 	bool quiet;               /* -q: no progress on stderr */
 	int verbose;              /* -v count */

@@ -9,6 +9,7 @@
 #include <unistd.h>
 #include <bpf/libbpf.h>
 #include "env.h"
+#include "events_out.h"
 #include "launch.h"
 #include "log.h"
 #include "output.h"
@@ -87,6 +88,12 @@ static int dry_run(void)
 	return worst;
 }
 
+/* With --events -, stdout carries nothing but JSON lines. */
+static FILE *text_out(void)
+{
+	return env.events_path && !strcmp(env.events_path, "-") ? stderr : stdout;
+}
+
 /* The labels of --prometheus and --textfile. */
 static struct prom_opts prom_opts_of_env(bool up)
 {
@@ -110,8 +117,8 @@ static int write_textfile(const struct report *r, bool up)
 
 static void print_interval(const struct report *r, void *ctx)
 {
-	output_text(stdout, r);
-	fflush(stdout);
+	output_text(text_out(), r);
+	fflush(text_out());
 	write_textfile(r, true);
 }
 
@@ -176,7 +183,7 @@ static int write_reports(const struct report *r)
 		return ret;
 
 	if (!env.json_path || strcmp(env.json_path, "-"))
-		output_text(stdout, r);
+		output_text(text_out(), r);
 	if (!env.json_path)
 		return 0;
 	if (!strcmp(env.json_path, "-")) {
@@ -244,6 +251,7 @@ int main(int argc, char **argv)
 	struct session_opts so = {};
 	struct session *s = NULL;
 	struct prom_server *srv = NULL;
+	struct events_out *events = NULL;
 	struct launch l = { .pid = -1 };
 	struct report r;
 	char err[512];
@@ -302,12 +310,28 @@ int main(int argc, char **argv)
 	so.duration = env.duration;
 	so.interval = env.interval;
 	so.on_interval = print_interval;
+	if (env.events_path) {
+		struct timespec t0;
+
+		/* Event times count from here: the session starts now. */
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		events = events_out__open(env.events_path,
+					  (uint64_t)t0.tv_sec * 1000000000ULL + t0.tv_nsec,
+					  err, sizeof(err));
+		if (!events) {
+			pr_err("%s", err);
+			prom_server__free(srv);
+			return EXIT_RUNTIME;
+		}
+		so.events = events;
+	}
 	s = session__new(&so, &ret, err, sizeof(err));
 	if (!s) {
 		pr_err("%s", err);
+		events_out__free(events);
+		prom_server__free(srv);
 		/* Past the capability check, EPERM still means a privilege
 		 * (lockdown, seccomp); anything else is the kernel refusing. */
-		prom_server__free(srv);
 		return ret == -EPERM ? EXIT_PRIVILEGE : EXIT_KERNEL;
 	}
 	if (env.cmd) {
@@ -328,6 +352,13 @@ int main(int argc, char **argv)
 	ret = session__run(s);
 	if (ret)
 		code = EXIT_RUNTIME;
+	/* Before the report: closing writes the events still held for
+	 * ordering, so the report's counts are the file's. */
+	ret = events_out__close(events);
+	if (ret) {
+		pr_err("cannot write events to '%s': %s", env.events_path, strerror(-ret));
+		code = EXIT_RUNTIME;
+	}
 	if (session__report(s, &r, true)) {
 		pr_err("out of memory building the report");
 		code = EXIT_RUNTIME;
@@ -341,5 +372,6 @@ out:
 	/* The server first: its scrapes read the session. */
 	prom_server__free(srv);
 	session__free(s);
+	events_out__free(events);
 	return code;
 }

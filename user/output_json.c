@@ -12,6 +12,7 @@
  *  - alloc.estimated is alloc.sampled: counts and bytes were multiplied by
  *    alloc.sample_every (1 when not sampled). */
 #include <string.h>
+#include "events_out.h"
 #include "hist.h"
 #include "json_writer.h"
 #include "log.h"
@@ -236,6 +237,7 @@ static void write_lost(struct jw *w, const struct proc_report *p)
 	jw_kv_u64(w, "gc_unmatched", p->lost.gc_unmatched);
 	jw_kv_u64(w, "gc_bad_generation", p->lost.gc_bad_generation);
 	jw_kv_u64(w, "probes_failed", p->lost.probes_failed);
+	jw_kv_u64(w, "events_dropped", p->lost.events_dropped);
 	jw_kv_u64(w, "alloc_live_map_full", p->alloc.lost.live_map_full);
 	jw_kv_u64(w, "alloc_stack_map_full", p->alloc.lost.stack_map_full);
 	jw_kv_u64(w, "alloc_truncated_stacks", p->alloc.lost.truncated_stacks);
@@ -458,6 +460,41 @@ static void write_totals(struct jw *w, const struct report *r)
 	jw_object_end(w);
 }
 
+/* Per-type counts as {"gc": n, ...}, every known type listed. */
+static void write_by_type(struct jw *w, const char *key, const uint64_t *v)
+{
+	jw_key(w, key);
+	jw_object_begin(w);
+	for (unsigned t = 0; t < PMT_EV_TYPES; t++)
+		if (events_out__type_name(t))
+			jw_kv_u64(w, events_out__type_name(t), v[t]);
+	jw_object_end(w);
+}
+
+static void write_events(struct jw *w, const struct events_report *ev)
+{
+	jw_key(w, "events");
+	if (!ev->enabled) {
+		jw_null(w);
+		return;
+	}
+	jw_object_begin(w);
+	jw_kv_string(w, "path", ev->path);
+	jw_kv_u64(w, "ring_bytes", ev->ring_bytes);
+	jw_kv_u64(w, "sent", ev->sent);
+	jw_kv_u64(w, "written", ev->written);
+	jw_kv_u64(w, "dropped", ev->dropped);
+	jw_kv_u64(w, "late", ev->late);
+	jw_kv_u64(w, "bad_records", ev->bad_records);
+	write_by_type(w, "written_by_type", ev->written_by_type);
+	write_by_type(w, "dropped_by_type", ev->dropped_by_type);
+	if (ev->error)
+		jw_kv_string(w, "error", strerror(-ev->error));
+	else
+		jw_kv_null(w, "error");
+	jw_object_end(w);
+}
+
 void output_json(FILE *f, const struct report *r)
 {
 	struct jw *w;
@@ -484,6 +521,7 @@ void output_json(FILE *f, const struct report *r)
 	jw_array_end(w);
 	write_totals(w, r);
 	jw_kv_u64(w, "ringbuf_drops", r->ringbuf_drops);
+	write_events(w, &r->events);
 	jw_key(w, "tracer");
 	if (r->tracer.valid) {
 		jw_object_begin(w);

@@ -43,7 +43,7 @@ struct pgroup {
 	uint64_t cache_refs, cache_misses;
 	uint64_t probes_failed;
 	uint64_t lost_alloc_live_full, lost_alloc_stack_full, lost_truncated, lost_stack_errors,
-		 lost_unresolved, lost_growth_no_stack;
+		 lost_unresolved, lost_growth_no_stack, lost_events_dropped;
 	bool alloc;
 	uint64_t alloc_count, alloc_bytes, frees, freed_bytes, live_bytes, live_count;
 	bool coverage_known;      /* every process in the group */
@@ -350,6 +350,7 @@ static int add_proc(struct pgroup *g, const struct proc_report *p)
 	g->lost_stack_errors += a->lost.stack_errors;
 	g->lost_unresolved += a->lost.unresolved_frames;
 	g->lost_growth_no_stack += p->growth.lost.no_stack;
+	g->lost_events_dropped += p->lost.events_dropped;
 	if (a->enabled) {
 		g->alloc = true;
 		g->alloc_count += a->count;
@@ -607,6 +608,7 @@ static void write_lost(struct pw *w, const struct report *r, const struct pgroup
 			{ "reason=\"stack_errors\"", g->lost_stack_errors, g->alloc || g->growth },
 			{ "reason=\"unresolved_frames\"", g->lost_unresolved, g->alloc },
 			{ "reason=\"growth_no_stack\"", g->lost_growth_no_stack, g->growth },
+			{ "reason=\"events_dropped\"", g->lost_events_dropped, r->events.enabled },
 		};
 
 		for (unsigned k = 0; k < sizeof(rows) / sizeof(rows[0]); k++)

@@ -500,6 +500,7 @@ static void print_lost(FILE *f, const struct proc_report *p)
 	lost_item(f, &label, p->lost.gc_bad_generation, "GC with a bad generation",
 		  "probe misconfigured; please report");
 	lost_item(f, &label, p->lost.probes_failed, "probes failed", "see probes above");
+	lost_item(f, &label, p->lost.events_dropped, "event stream drops", "increase --ringbuf-kb");
 	lost_item(f, &label, a->lost.live_map_full, "allocations not tracked as live",
 		  "increase --max-live");
 	lost_item(f, &label, a->lost.stack_map_full, "stacks not recorded", "increase --max-stacks");
@@ -639,6 +640,28 @@ static void print_interval(FILE *f, const struct report *r)
 		print_interval_row(f, &r->procs[i]);
 }
 
+/* --events: what the stream carried and what it lost, for every process. */
+static void print_events(FILE *f, const struct events_report *ev)
+{
+	char path[SAFE_LEN(256)], ring[UNITS_BUFSZ];
+
+	if (!ev->enabled)
+		return;
+	sanitize(path, sizeof(path), ev->path ? ev->path : "?", 256);
+	line(f, "events", "%" PRIu64 " written to '%s' (ring %s)", ev->written,
+	     strcmp(path, "-") ? path : "stdout", units_bytes(ring, sizeof(ring), ev->ring_bytes));
+	if (ev->dropped)
+		line(f, "", "%" PRIu64 " dropped: the ring was full (increase --ringbuf-kb)",
+		     ev->dropped);
+	if (ev->late)
+		line(f, "", "%" PRIu64 " written out of time order (held up in the kernel)",
+		     ev->late);
+	if (ev->bad_records)
+		line(f, "", "%" PRIu64 " malformed records skipped", ev->bad_records);
+	if (ev->error)
+		line(f, "", "write error: %s (the file is incomplete)", strerror(-ev->error));
+}
+
 void output_text(FILE *f, const struct report *r)
 {
 	char a[UNITS_BUFSZ];
@@ -666,6 +689,7 @@ void output_text(FILE *f, const struct report *r)
 	if (r->ringbuf_drops)
 		line(f, "lost data", "ring buffer drops %" PRIu64
 		     " not tied to a process (increase --ringbuf-kb)", r->ringbuf_drops);
+	print_events(f, &r->events);
 	for (unsigned i = 0; i < r->n_procs; i++) {
 		fputc('\n', f);
 		print_proc(f, &r->procs[i]);

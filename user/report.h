@@ -148,6 +148,7 @@ struct proc_report {
 		uint64_t gc_unmatched;    /* a GC end without its start */
 		uint64_t gc_bad_generation;
 		unsigned probes_failed;   /* probes that should have attached but did not */
+		uint64_t events_dropped;  /* --events: no room in the ring (all types) */
 	} lost;
 };
 
@@ -159,6 +160,23 @@ struct tracer_stats {
 	uint64_t peak_rss_bytes;  /* pymemtrace's own peak resident memory */
 };
 
+/* --events: the event stream, all processes together.  Every event the
+ * BPF side made was either sent (and then written) or dropped:
+ * written == sent once the writer is closed, unless bad_records. */
+struct events_report {
+	bool enabled;
+	const char *path;         /* borrowed from the writer */
+	uint64_t ring_bytes;
+	uint64_t sent;            /* records submitted to the ring */
+	uint64_t written;         /* lines written */
+	uint64_t dropped;         /* records the ring had no room for */
+	uint64_t written_by_type[PMT_EV_TYPES]; /* by enum pmt_event_type */
+	uint64_t dropped_by_type[PMT_EV_TYPES];
+	uint64_t late;            /* written out of timestamp order (events_out.h) */
+	uint64_t bad_records;     /* malformed records skipped */
+	int error;                /* the first write error, 0 or -errno */
+};
+
 struct report {
 	bool final;               /* false for an interval report */
 	struct tracer_stats tracer;
@@ -166,6 +184,7 @@ struct report {
 	struct proc_report *procs;
 	unsigned n_procs;
 	uint64_t ringbuf_drops;   /* global, not attributable to a process */
+	struct events_report events; /* --events; events.enabled false otherwise */
 };
 
 /* Frees everything a report owns: each stack's strings and arrays, each

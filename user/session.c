@@ -14,6 +14,7 @@
 #include "alloc_collect.h"
 #include "growth_collect.h"
 #include "attach.h"
+#include "events_out.h"
 #include "log.h"
 #include "perfcount.h"
 #include "plan.h"
@@ -72,6 +73,7 @@ struct session {
 	double t_run;             /* when session__run started: everything attached */
 	double next_maps_refresh;
 	double next_naming;
+	double next_sample;
 };
 
 static volatile sig_atomic_t stop_requested;
@@ -87,6 +89,15 @@ static double now_s(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* The clock of bpf_ktime_get_ns(). */
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
 }
 
 static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
@@ -125,28 +136,31 @@ static int on_event(void *ctx, void *data, size_t len)
 	const struct pmt_event *e = data;
 	struct tracked *t;
 
+	events_out__add(s->opts.events, data, len);
 	if (len < sizeof(*e))
 		return 0;
 	t = find_tracked(s, (pid_t)e->pid);
 	if (!t)
 		return 0;
 	if (e->type == PMT_EV_EXIT) {
+		int status = e->exit.exit_code;
+
 		t->have_exit_faults = true;
-		t->exit_min_flt = e->min_flt;
-		t->exit_maj_flt = e->maj_flt;
-		t->exit_status = e->exit_code;
-		if (WIFSIGNALED(e->exit_code))
+		t->exit_min_flt = e->exit.min_flt;
+		t->exit_maj_flt = e->exit.maj_flt;
+		t->exit_status = status;
+		if (WIFSIGNALED(status))
 			fmt_msg(t->detail, sizeof(t->detail), "exited: killed by signal %d (%s)",
-				WTERMSIG(e->exit_code), strsignal(WTERMSIG(e->exit_code)));
+				WTERMSIG(status), strsignal(WTERMSIG(status)));
 		else
 			fmt_msg(t->detail, sizeof(t->detail), "exited with code %d",
-				WEXITSTATUS(e->exit_code));
+				WEXITSTATUS(status));
 		pr_info("pid %d %s", (int)t->pid, t->detail);
 		mark_ended(t, PROC_EXITED);
 	} else if (e->type == PMT_EV_EXEC) {
-		char comm[sizeof(e->comm) + 1] = "";
+		char comm[sizeof(e->exec.comm) + 1] = "";
 
-		memcpy(comm, e->comm, sizeof(e->comm));
+		memcpy(comm, e->exec.comm, sizeof(e->exec.comm));
 		fmt_msg(t->detail, sizeof(t->detail),
 			"exec'd '%s': tracing of this process stopped there (its new image is "
 			"not the interpreter that was planned)", comm);
@@ -188,6 +202,10 @@ struct session *session__new(const struct session_opts *opts, int *errp, char *e
 	bpf_map__set_max_entries(s->skel->maps.sys_pending, opts->max_threads);
 	bpf_map__set_max_entries(s->skel->maps.arena_mmap_pending, opts->max_threads);
 	bpf_map__set_max_entries(s->skel->maps.events, opts->ringbuf_kb * 1024);
+	bpf_map__set_max_entries(s->skel->maps.arena_munmap_pending,
+				 opts->events ? opts->max_threads : 1);
+	s->skel->rodata->stream_events = opts->events != NULL;
+	s->skel->rodata->wakeup_bytes = (uint64_t)opts->ringbuf_kb * 1024 / 4;
 	bpf_map__set_max_entries(s->skel->maps.pm_pending, opts->max_threads);
 	bpf_map__set_max_entries(s->skel->maps.raw_pending, opts->max_threads);
 	/* Without --alloc these maps are never touched: keep them tiny. */
@@ -466,9 +484,22 @@ int session__run(struct session *s)
 			pr_err("ring buffer poll failed: %s", strerror(-ret));
 			return ret;
 		}
-		for (unsigned i = 0; i < s->n_procs; i++) {
-			sample(&s->procs[i]);
-			check_liveness(&s->procs[i]);
+		if (s->opts.events) {
+			/* Stream records do not wake us (BPF_RB_NO_WAKEUP) until
+			 * the ring is a quarter full, and poll only consumes
+			 * after a wakeup: the timeout's turn consumes here. */
+			ring_buffer__consume(s->rb);
+			events_out__drain(s->opts.events, now_ns());
+		}
+		/* Wakeups can come thousands of times a second with --events:
+		 * /proc is read on the 100 ms period, not on every one, and
+		 * once more when a signal asks to stop (the report's end). */
+		if (now_s() >= s->next_sample || stop_requested) {
+			s->next_sample = now_s() + SAMPLE_PERIOD_MS / 1000.0;
+			for (unsigned i = 0; i < s->n_procs; i++) {
+				sample(&s->procs[i]);
+				check_liveness(&s->procs[i]);
+			}
 		}
 		if (wants_stacks(&s->opts) && now_s() >= s->next_maps_refresh) {
 			/* Libraries come and go (dlopen); a process that exits
@@ -484,8 +515,11 @@ int session__run(struct session *s)
 			for (unsigned i = 0; i < s->n_procs; i++)
 				name_python_stacks(s, &s->procs[i]);
 		}
-		if (s->opts.duration > 0 && now_s() - start >= s->opts.duration)
+		if (s->opts.duration > 0 && now_s() - start >= s->opts.duration) {
+			for (unsigned i = 0; i < s->n_procs; i++)
+				sample(&s->procs[i]);
 			break;
+		}
 		if (s->opts.interval > 0 && now_s() >= next_interval && s->opts.on_interval) {
 			struct report r;
 
@@ -646,10 +680,40 @@ static void fill_proc(struct session *s, struct tracked *t, struct proc_report *
 	p->lost.gc_unmatched = p->stats.gc_unmatched_done;
 	p->lost.gc_bad_generation = p->stats.gc_bad_generation;
 	p->lost.probes_failed = t->probes_failed;
+	for (unsigned k = 0; k < PMT_EV_TYPES; k++)
+		p->lost.events_dropped += p->stats.events_dropped[k];
 	if (s->opts.alloc)
 		fill_alloc(s, t, p);
 	if (s->opts.heap_growth)
 		fill_growth(s, t, p);
+}
+
+/* --events: the writer's counts next to the kernel's, for every process. */
+static void fill_events(struct session *s, struct report *r)
+{
+	struct events_report *ev = &r->events;
+	struct events_out_stats st;
+
+	if (!s->opts.events)
+		return;
+	events_out__stats(s->opts.events, &st);
+	ev->enabled = true;
+	ev->path = events_out__path(s->opts.events);
+	ev->ring_bytes = (uint64_t)s->opts.ringbuf_kb * 1024;
+	ev->written = st.written;
+	ev->late = st.late;
+	ev->bad_records = st.bad_records;
+	ev->error = st.error;
+	memcpy(ev->written_by_type, st.by_type, sizeof(ev->written_by_type));
+	for (unsigned i = 0; i < r->n_procs; i++) {
+		const struct pmt_proc_stats *ps = &r->procs[i].stats;
+
+		ev->sent += ps->events_sent;
+		for (unsigned k = 0; k < PMT_EV_TYPES; k++) {
+			ev->dropped_by_type[k] += ps->events_dropped[k];
+			ev->dropped += ps->events_dropped[k];
+		}
+	}
 }
 
 int session__report(struct session *s, struct report *r, bool final)
@@ -672,11 +736,13 @@ int session__report(struct session *s, struct report *r, bool final)
 		}
 	}
 	if (!s->n_procs)
-		return 0;
+		goto events;
 	r->procs = calloc(s->n_procs, sizeof(*r->procs));
 	if (!r->procs)
 		return -ENOMEM;
 	for (unsigned i = 0; i < s->n_procs; i++)
 		fill_proc(s, &s->procs[i], &r->procs[r->n_procs++], now);
+events:
+	fill_events(s, r);
 	return 0;
 }

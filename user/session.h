@@ -24,6 +24,9 @@ struct session_opts {
 	unsigned native_depth;    /* 1: the caller's address only; more: a stack map walk */
 	double duration;          /* 0: until a signal or all targets exited */
 	double interval;          /* 0: no interval reports */
+	/* --events: the writer (borrowed; the caller opens and closes it), or
+	 * NULL: the BPF side then streams only exit and exec. */
+	struct events_out *events;
 	void (*on_interval)(const struct report *r, void *ctx);
 	void *ctx;
 	/* An extra event source for the loop (the Prometheus server), or
@@ -50,7 +53,11 @@ int session__add(struct session *s, pid_t pid, bool is_child, char *err, size_t 
 struct bpf_link *session__hold(struct session *s, pid_t pid, const char *path, uint64_t off);
 
 /* Runs until the duration passes, SIGINT/SIGTERM arrives (session__stop),
- * or every traced process has exited or exec'd.  0 or -errno. */
+ * or every traced process has exited or exec'd.  With --events it drains
+ * the ring at least every 100 ms and hands the records to the writer; on
+ * return every record has been handed over (the caller then closes the
+ * writer, before the final session__report, so that its counts are final).
+ * 0 or -errno. */
 int session__run(struct session *s);
 /* Async-signal-safe. */
 void session__stop(void);

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "events_out.h"
 #include "json_writer.h"
 #include "output.h"
 #include "perfcount.h"
@@ -516,6 +517,112 @@ static int cmd_perfcount(int argc, char **argv)
 	return 0;
 }
 
+/* ---- --events: the JSON-lines writer ---------------------------------------- */
+
+#define EV_T0 1000000000ULL
+
+static struct pmt_event ev_make(uint32_t type, uint64_t ts)
+{
+	struct pmt_event e;
+
+	memset(&e, 0, sizeof(e));
+	e.type = type;
+	e.pid = 4242;
+	e.tid = 4243;
+	e.ts_ns = ts;
+	return e;
+}
+
+/* One line per type, with edge values: a failed mmap, a shrinking brk, a
+ * hostile 16-byte comm without a NUL, a timestamp before t0. */
+static int cmd_events_format(int argc, char **argv)
+{
+	struct pmt_event ev[12];
+	char line[EVENTS_LINE_MAX];
+	unsigned n = 0;
+
+	ev[n] = ev_make(PMT_EV_GC, EV_T0 + 5);
+	ev[n].gc.generation = 2;
+	ev[n].gc.pause_ns = 1234567;
+	ev[n++].gc.collected = 400;
+	ev[n] = ev_make(PMT_EV_ARENA_ALLOC, EV_T0 + 6);
+	ev[n].arena.addr = 0x7f0000100000ULL;
+	ev[n++].arena.bytes = 1 << 20;
+	ev[n] = ev_make(PMT_EV_ARENA_FREE, EV_T0 + 7);
+	ev[n].arena.addr = 0x7f0000100000ULL;
+	ev[n++].arena.bytes = 1 << 20;
+	ev[n] = ev_make(PMT_EV_MMAP, EV_T0 + 8);
+	ev[n].mem.addr = 0x7fffdead0000ULL;
+	ev[n].mem.len = 12345;
+	ev[n++].mem.anon = 1;
+	ev[n] = ev_make(PMT_EV_MMAP, EV_T0 + 9);
+	ev[n].mem.len = UINT64_MAX;
+	ev[n++].mem.result = -12;
+	ev[n] = ev_make(PMT_EV_MUNMAP, EV_T0 + 10);
+	ev[n].mem.addr = 0x1000;
+	ev[n++].mem.len = 4096;
+	ev[n] = ev_make(PMT_EV_MREMAP, EV_T0 + 11);
+	ev[n].mem.addr = 0x2000;
+	ev[n].mem.len = 4096;
+	ev[n].mem.new_addr = 0x10000;
+	ev[n++].mem.new_len = 65536;
+	ev[n] = ev_make(PMT_EV_BRK, EV_T0 + 12);
+	ev[n].mem.addr = 0x5000000;
+	ev[n++].mem.new_addr = 0x4fdf000;
+	ev[n] = ev_make(PMT_EV_EXIT, EV_T0 + 13);
+	ev[n++].exit.exit_code = 9; /* killed by SIGKILL */
+	ev[n] = ev_make(PMT_EV_EXEC, EV_T0 + 14);
+	memcpy(ev[n++].exec.comm, "a\"b\\\n\x1b[31m\xff\xc3\xa9xyzw", 16);
+	ev[n++] = ev_make(PMT_EV_GC, EV_T0 - 1);
+	ev[n++] = ev_make(PMT_EV_TYPES + 1, EV_T0);   /* unknown: no line */
+	for (unsigned i = 0; i < n; i++) {
+		size_t len = events_out__format(&ev[i], EV_T0, line, sizeof(line));
+
+		printf("%s\n", len ? line : "(none)");
+	}
+	/* A buffer under EVENTS_LINE_MAX is refused, never overrun. */
+	printf("%zu\n", events_out__format(&ev[0], EV_T0, line, 16));
+	return 0;
+}
+
+/* The writer's ordering: records given as ts[,drain] pairs in argv: "d@T"
+ * drains at T (kernel ns); "N" adds an mmap event at time N; "bad" adds a
+ * short record.  Writes to FILE, then prints the stats. */
+static int cmd_events_order(int argc, char **argv)
+{
+	struct events_out_stats st;
+	struct events_out *eo;
+	char err[256];
+	int ret;
+
+	if (argc < 2) {
+		fprintf(stderr, "usage: %s FILE [N|d@T|bad]...\n", argv[0]);
+		return 2;
+	}
+	eo = events_out__open(argv[1], 0, err, sizeof(err));
+	if (!eo) {
+		fprintf(stderr, "%s\n", err);
+		return 1;
+	}
+	for (int i = 2; i < argc; i++) {
+		if (!strncmp(argv[i], "d@", 2)) {
+			events_out__drain(eo, strtoull(argv[i] + 2, NULL, 10));
+		} else if (!strcmp(argv[i], "bad")) {
+			events_out__add(eo, "x", 1);
+		} else {
+			struct pmt_event e = ev_make(PMT_EV_MMAP, strtoull(argv[i], NULL, 10));
+
+			events_out__add(eo, &e, sizeof(e));
+		}
+	}
+	ret = events_out__close(eo);
+	events_out__stats(eo, &st);
+	printf("written %" PRIu64 " late %" PRIu64 " bad %" PRIu64 " mmap %" PRIu64 " error %d\n",
+	       st.written, st.late, st.bad_records, st.by_type[PMT_EV_MMAP], ret);
+	events_out__free(eo);
+	return 0;
+}
+
 const struct tool_cmd output_cmds[] = {
 	{ "procstat-parse-stat", "FILE: parse a /proc/PID/stat text", cmd_parse_stat },
 	{ "procstat-parse-status", "FILE: parse VmRSS/VmHWM from a status text", cmd_parse_status },
@@ -528,5 +635,7 @@ const struct tool_cmd output_cmds[] = {
 	{ "report-sample-alloc", "json|text|folded-live|folded-alloc|speedscope: --alloc report",
 	  cmd_report_sample_alloc },
 	{ "perfcount", "PID: cache counters, or 'unsupported: <reason>'", cmd_perfcount },
+	{ "events-format", "the --events line of each event type, with edge values", cmd_events_format },
+	{ "events-order", "FILE [N|d@T|bad]...: the --events writer's ordering", cmd_events_order },
 	{ NULL, NULL, NULL },
 };

@@ -1,0 +1,64 @@
+#!/usr/bin/env bats
+# tools/bench's self-check: one tiny workload, one rep, every section and mode
+# on Debian's python3.11 (about 20 s).  It checks that every mode's row is a
+# ratio, or for a peer "not measured: <why>", and that the saved results
+# redraw as a PNG; it never checks a timing.
+
+load lib/common
+bats_require_minimum_version 1.5.0
+
+setup() {
+	require_tracing
+	[ -x /usr/bin/python3.11 ] || skip "Debian's python3.11 is not installed"
+}
+
+@test "bench: --selftest prints a row for every mode and reads its own table back" {
+	local res="$BATS_TEST_TMPDIR/results.json"
+	run --separate-stderr "$HOST_PY" "$PMT_ROOT/tools/bench" --selftest \
+		--python debian-3.11=/usr/bin/python3.11 --save "$res"
+	echo "$output"
+	echo "$stderr" | tail -20
+	assert_eq "selftest status" 0 "$status"
+	[[ "$output" == *"selftest: ok"* ]]
+	# pymemtrace's own modes are always measured, never "not measured".
+	grep -qE '^alloc/1 +debian-3.11 +pymemtrace +[0-9.]+s +[0-9.]+x' <<<"$output"
+	grep -qE '^alloc/1 +debian-3.11 +full +[0-9.]+s +[0-9.]+x +[0-9-]+ +[0-9]+ ' <<<"$output"
+	# A peer row is a number or says why not.
+	grep -qE '^alloc/1 +debian-3.11 +tm25 +[0-9.]+s +[0-9.]+x' <<<"$output"
+	local peer
+	for peer in bpftrace memleak austin-m ugc; do
+		grep -qE "^alloc/1 +debian-3.11 +$peer +([0-9.]+s +[0-9.]+x|not measured: .+)" \
+			<<<"$output"
+	done
+	# The saved results hold the same rows.
+	jq -e '.alloc | map(select(.mode == "full")) | .[0].events[0] > 0' "$res"
+	jq -e '.costs | map(select(.mode == "default")) | length == 1' "$res"
+}
+
+@test "bench: --replot draws saved results as a PNG without running anything" {
+	"$HOST_PY" -c 'import matplotlib' 2>/dev/null ||
+		skip "python3-matplotlib is not installed (tools/install-bench-deps.sh)"
+	local res="$BATS_TEST_TMPDIR/results.json" png="$BATS_TEST_TMPDIR/bench.png"
+	# A hand-made result set: two sections, one peer not measured.
+	cat >"$res" <<-'EOF'
+	{"reps": 3, "host": "test",
+	 "default": [
+	  {"workload": "gc", "interp": "py", "mode": "untraced", "not_measured": null,
+	   "cpu": [0.5], "ratio": null},
+	  {"workload": "gc", "interp": "py", "mode": "pymemtrace", "not_measured": null,
+	   "cpu": [0.5], "ratio": {"median": 1.02, "q1": null, "q3": null}}],
+	 "alloc": [
+	  {"workload": "gc/8", "interp": "py", "mode": "full", "not_measured": null,
+	   "cpu": [2.0], "ratio": {"median": 40.0, "q1": 35.0, "q3": 45.0}},
+	  {"workload": "gc/8", "interp": "py", "mode": "tm1", "not_measured": null,
+	   "cpu": [0.3], "ratio": {"median": 7.0, "q1": 6.5, "q3": 7.5}},
+	  {"workload": "gc/8", "interp": "py", "mode": "memleak",
+	   "not_measured": "no kernel headers", "cpu": [], "ratio": null}]}
+	EOF
+	run "$HOST_PY" "$PMT_ROOT/tools/bench" --replot "$res" --plot "$png"
+	echo "$output"
+	assert_eq "replot status" 0 "$status"
+	[[ "$output" == *"memleak     not measured: no kernel headers"* ]]
+	# A PNG: its 8-byte signature.
+	[ "$(head -c 8 "$png" | od -An -tx1 | tr -d ' \n')" = "89504e470d0a1a0a" ]
+}
