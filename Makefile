@@ -13,7 +13,7 @@ ARCH       := $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
 CFLAGS     ?= -O2 -g
 CFLAGS     += -Wall -Wextra -Wno-unused-parameter -Werror -std=gnu11 -D_GNU_SOURCE
 CPPFLAGS   += -iquote bpf -iquote user -iquote tests/helper -I$(OUT)
-LDLIBS     += -lbpf -lelf -lz -lcapstone -lncursesw -ltinfo
+LDLIBS     += -lbpf -lelf -lz -lcapstone -lncursesw -ltinfo -lmicrohttpd
 EXTRA_CFLAGS ?=
 EXTRA_LDFLAGS ?=
 

@@ -7,7 +7,10 @@ set -u
 PACKAGES=(
 	make gcc libc6-dev clang llvm pkg-config # build
 	libbpf-dev bpftool libelf-dev zlib1g-dev libcapstone-dev libncurses-dev
+	libmicrohttpd-dev                       # --prometheus's HTTP server
 	bats jq strace tmux python3-matplotlib  # tests (tmux drives --live; matplotlib: the bench chart)
+	prometheus curl iproute2                # tests/60-prometheus.bats: promtool, a server of
+	                                        # its own on loopback (not the packaged service), ss
 	python3.11 python3                      # interpreters under test, helpers
 	procps util-linux coreutils sed grep mawk
 )

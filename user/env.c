@@ -7,6 +7,7 @@
 #include <string.h>
 #include "env.h"
 #include "log.h"
+#include "prom_server.h"
 #include "pymemtrace.h"
 
 #include "version.h"
@@ -40,7 +41,13 @@ enum {
 	OPT_SPEEDSCOPE,
 	OPT_EVENTS,
 	OPT_LIVE,
+	OPT_PROMETHEUS,
+	OPT_TEXTFILE,
+	OPT_GROUP,
+	OPT_PROM_LABEL_PID,
 };
+
+#define GROUP_MAX 128 /* --group: a label value, kept short */
 
 const char *argp_program_version = "pymemtrace " PMT_VERSION;
 
@@ -58,6 +65,8 @@ static const char doc[] =
 "  pymemtrace --dry-run -p 1234       show the probe plan, attach nothing\n"
 "  pymemtrace -p 1234 --events ev.jsonl   also a timeline of heap events\n"
 "  pymemtrace --live --alloc -p 1234  a top-like view; q quits\n"
+"  pymemtrace --prometheus 9464 --group web -p 1234\n"
+"                                     serve metrics on 127.0.0.1:9464\n"
 "\n"
 "EXIT CODES:\n"
 "  0 traced and reported    1 runtime failure     2 bad command line\n"
@@ -95,6 +104,11 @@ static const struct argp_option opts[] = {
 	{ "max-procs", OPT_MAX_PROCS, "N", 0, "Processes the statistics map can hold (default 1024)", 4 },
 	{ "max-threads", OPT_MAX_THREADS, "N", 0, "Threads with a probe in flight the per-thread maps can hold (default 8192)", 4 },
 	{ "ringbuf-kb", OPT_RINGBUF_KB, "KB", 0, "Ring buffer for exit/exec and --events, power of 2 (default 256; 1024 with --events)", 4 },
+	{ NULL, 0, NULL, 0, "Prometheus:", 5 },
+	{ "prometheus", OPT_PROMETHEUS, "[ADDR:]PORT", 0, "Serve /metrics over HTTP (default address 127.0.0.1; PORT 0: any free port, printed on stderr)", 5 },
+	{ "textfile", OPT_TEXTFILE, "DIR", 0, "Write DIR/pymemtrace.prom for node_exporter's textfile collector, at each -i and at the end", 5 },
+	{ "group", OPT_GROUP, "NAME", 0, "Label the series group=NAME (default: interpreter=\"cpython-X.Y.Z\")", 5 },
+	{ "prom-label-pid", OPT_PROM_LABEL_PID, NULL, 0, "Add a pid label: one series per process (more series)", 5 },
 	{},
 };
 
@@ -227,6 +241,29 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 	case OPT_LIVE:
 		env.live = true;
 		break;
+	case OPT_PROMETHEUS: {
+		struct sockaddr_storage ss;
+		socklen_t sl;
+		char err[256];
+
+		if (prom_parse_listen(arg, &ss, &sl, err, sizeof(err)))
+			argp_error(state, "%s", err);
+		env.prom_listen = arg;
+		break;
+	}
+	case OPT_TEXTFILE:
+		if (!*arg)
+			argp_error(state, "invalid --textfile '': want a directory");
+		env.textfile_dir = arg;
+		break;
+	case OPT_GROUP:
+		if (!*arg || strlen(arg) > GROUP_MAX)
+			argp_error(state, "invalid --group: want 1..%d bytes", GROUP_MAX);
+		env.group = arg;
+		break;
+	case OPT_PROM_LABEL_PID:
+		env.prom_label_pid = true;
+		break;
 	case ARGP_KEY_ARG:
 		/* Everything from the first non-option on is the command. */
 		env.cmd = &state->argv[state->next - 1];
@@ -248,6 +285,8 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 			argp_error(state, "--events - and --json - cannot share stdout");
 		if ((env.sample_every > 1 || env.folded_path || env.speedscope_path) && !env.alloc)
 			argp_error(state, "--sample, --folded and --speedscope need --alloc");
+		if ((env.group || env.prom_label_pid) && !env.prom_listen && !env.textfile_dir)
+			argp_error(state, "--group and --prom-label-pid need --prometheus or --textfile");
 		break;
 	default:
 		return ARGP_ERR_UNKNOWN;

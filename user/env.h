@@ -48,6 +48,11 @@ struct env {
 	int folded_weight;        /* --folded-weight: enum stack_weight */
 	const char *speedscope_path; /* --speedscope FILE */
 	bool live;                /* --live: a top-like view (live_view.h) */
+
+	const char *prom_listen;  /* --prometheus [ADDR:]PORT, or NULL */
+	const char *textfile_dir; /* --textfile DIR, or NULL */
+	const char *group;        /* --group NAME: the series' label, or NULL */
+	bool prom_label_pid;      /* --prom-label-pid */
 };
 
 extern struct env env;

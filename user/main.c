@@ -15,6 +15,8 @@
 #include "output.h"
 #include "plan.h"
 #include "preflight.h"
+#include "prom_server.h"
+#include "prom_textfile.h"
 #include "session.h"
 #include "uprobe_multi.h"
 
@@ -103,15 +105,46 @@ static FILE *text_out(void)
 	return env.events_path && !strcmp(env.events_path, "-") ? stderr : stdout;
 }
 
+/* The labels of --prometheus and --textfile. */
+static struct prom_opts prom_opts_of_env(bool up)
+{
+	return (struct prom_opts){ .group = env.group, .label_pid = env.prom_label_pid, .up = up };
+}
+
+/* --textfile: a failed write is reported and tracing goes on. */
+static int write_textfile(const struct report *r, bool up)
+{
+	struct prom_opts o = prom_opts_of_env(up);
+	char err[512];
+
+	if (!env.textfile_dir)
+		return 0;
+	if (prom_textfile_write(env.textfile_dir, r, &o, err, sizeof(err))) {
+		pr_err("%s", err);
+		return EXIT_RUNTIME;
+	}
+	return 0;
+}
+
 static void print_interval(const struct report *r, void *ctx)
 {
 	output_text(text_out(), r);
 	fflush(text_out());
+	write_textfile(r, true);
+}
+
+/* A scrape's fresh report (prom_server.h). */
+static int collect_for_scrape(struct report *r, void *ctx)
+{
+	struct session **s = ctx;
+
+	return *s ? session__report(*s, r, false) : -EAGAIN;
 }
 
 /* --live: q leaves by the same path as SIGINT. */
 static void live_interval(const struct report *r, void *ctx)
 {
+	write_textfile(r, true);
 	if (live_view__update(live, r) == LIVE_QUIT)
 		session__stop();
 }
@@ -180,6 +213,11 @@ static int write_reports(const struct report *r)
 		if (ret)
 			return ret;
 	}
+
+	/* The last textfile says pymemtrace_up 0: nobody updates it any more. */
+	ret = write_textfile(r, false);
+	if (ret)
+		return ret;
 
 	if (!env.json_path || strcmp(env.json_path, "-"))
 		output_text(text_out(), r);
@@ -250,6 +288,7 @@ int main(int argc, char **argv)
 {
 	struct session_opts so = {};
 	struct session *s = NULL;
+	struct prom_server *srv = NULL;
 	struct events_out *events = NULL;
 	struct launch l = { .pid = -1 };
 	struct report r;
@@ -276,6 +315,30 @@ int main(int argc, char **argv)
 		return EXIT_KERNEL;
 	}
 	install_signals();
+	if (env.textfile_dir && access(env.textfile_dir, W_OK)) {
+		pr_err("cannot write to --textfile directory '%s': %s", env.textfile_dir,
+		       strerror(errno));
+		return EXIT_USAGE;
+	}
+	if (env.prom_listen) {
+		/* Bound before anything is loaded: a port in use fails fast.
+		 * Requests are only answered from the session's loop. */
+		struct prom_server_opts po = {
+			.listen = env.prom_listen, .fmt = prom_opts_of_env(true),
+			.collect = collect_for_scrape, .ctx = &s,
+		};
+
+		srv = prom_server__new(&po, err, sizeof(err));
+		if (!srv) {
+			pr_err("%s", err);
+			return EXIT_RUNTIME;
+		}
+		pr_info("serving metrics on http://%s/metrics", prom_server__address(srv));
+		so.poll_fd = prom_server__fd(srv);
+		so.poll_timeout_ms = prom_server__timeout_ms;
+		so.poll_run = prom_server__run;
+		so.poll_ctx = srv;
+	}
 
 	so.max_procs = env.max_procs;
 	so.max_threads = env.max_threads;
@@ -300,6 +363,7 @@ int main(int argc, char **argv)
 					  err, sizeof(err));
 		if (!events) {
 			pr_err("%s", err);
+			prom_server__free(srv);
 			return EXIT_RUNTIME;
 		}
 		so.events = events;
@@ -312,6 +376,7 @@ int main(int argc, char **argv)
 	if (!s) {
 		pr_err("%s", err);
 		events_out__free(events);
+		prom_server__free(srv);
 		/* Past the capability check, EPERM still means a privilege
 		 * (lockdown, seccomp); anything else is the kernel refusing. */
 		return ret == -EPERM ? EXIT_PRIVILEGE : EXIT_KERNEL;
@@ -359,6 +424,8 @@ int main(int argc, char **argv)
 		code = ret;
 	report_release(&r);
 out:
+	/* The server first: its scrapes read the session. */
+	prom_server__free(srv);
 	live_view__stop(live);
 	session__free(s);
 	events_out__free(events);

@@ -2,6 +2,7 @@
 #ifndef PMT_OUTPUT_H
 #define PMT_OUTPUT_H
 
+#include <stdbool.h>
 #include <stdio.h>
 #include "report.h"
 
@@ -27,5 +28,30 @@ int output_folded(FILE *f, const struct report *r, enum stack_weight w);
 /* speedscope's JSON file format, with bytes as the weight: one "sampled"
  * profile per process and weight (live, allocated).  0 or -errno. */
 int output_speedscope(FILE *f, const struct report *r);
+
+/* Prometheus exposition (README.md "Prometheus").  Only formats: the caller
+ * collects the report (at scrape time) and owns the I/O. */
+enum prom_format {
+	PROM_TEXT = 0,            /* text format 0.0.4 (also node_exporter's textfile) */
+	PROM_OPENMETRICS = 1,     /* OpenMetrics 1.0.0, ends with "# EOF" */
+};
+
+struct prom_opts {
+	enum prom_format format;
+	/* The labels that tell series apart, kept bounded: group="NAME" when a
+	 * group is named (every process in it summed), otherwise
+	 * interpreter="cpython-X.Y.Z" (processes of one version summed); plus
+	 * pid="N" only when label_pid is set. */
+	const char *group;
+	bool label_pid;
+	bool up;                  /* pymemtrace_up: false in the last textfile, at exit */
+};
+
+/* The Content-Type header for a format. */
+const char *prom_content_type(enum prom_format format);
+/* The whole exposition: every metric family once, no timestamps.  Stack
+ * metrics (--alloc) are the top alloc.top_n stacks of each label set by live
+ * bytes.  0 or -errno (-ENOMEM, or a write error on f). */
+int output_prom(FILE *f, const struct report *r, const struct prom_opts *o);
 
 #endif

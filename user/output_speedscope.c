@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "hash.h"
 #include "json_writer.h"
 #include "output.h"
 #include "version.h"
@@ -47,25 +48,16 @@ static struct frame_key native_key(const char *sym)
 	return (struct frame_key){ or_unknown(sym), NULL, -1 };
 }
 
-static uint64_t fnv1a(uint64_t h, const void *p, size_t n)
-{
-	const unsigned char *b = p;
-
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ b[i]) * 0x100000001b3ULL;
-	return h;
-}
-
 static uint64_t key_hash(const struct frame_key *k)
 {
-	uint64_t h = 0xcbf29ce484222325ULL;
+	uint64_t h = FNV1A64_INIT;
 
 	/* The NULs keep ("ab", "c") apart from ("a", "bc"); native frames
 	 * hash differently from a Python frame of the same name. */
-	h = fnv1a(h, k->name, strlen(k->name) + 1);
+	h = fnv1a64(h, k->name, strlen(k->name) + 1);
 	if (k->file)
-		h = fnv1a(h, k->file, strlen(k->file) + 1);
-	return fnv1a(h, &k->line, sizeof(k->line));
+		h = fnv1a64(h, k->file, strlen(k->file) + 1);
+	return fnv1a64(h, &k->line, sizeof(k->line));
 }
 
 static bool key_eq(const struct frame_key *a, const struct frame_key *b)

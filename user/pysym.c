@@ -4,6 +4,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include "hash.h"
 #include "interp.h"
 #include "linetable.h"
 #include "pysym.h"
@@ -165,12 +166,8 @@ static uint64_t hdr_sum(const struct code_hdr *h)
 {
 	const uint64_t v[] = { (uint32_t)h->argcount, (uint32_t)h->flags, (uint32_t)h->firstlineno,
 			       h->filename, h->name, h->qualname, h->table };
-	const uint8_t *p = (const uint8_t *)v;
-	uint64_t s = 0xcbf29ce484222325ULL;
 
-	for (size_t i = 0; i < sizeof(v); i++)
-		s = (s ^ p[i]) * 0x100000001b3ULL;
-	return s;
+	return fnv1a64(FNV1A64_INIT, v, sizeof(v));
 }
 
 /* ---- strings ------------------------------------------------------------------ */

@@ -1,5 +1,6 @@
 /* Tracing session: see session.h. */
 #include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -513,6 +514,31 @@ static bool any_running(struct session *s)
 	return false;
 }
 
+/* Waits up to SAMPLE_PERIOD_MS for ring-buffer events and, when there is
+ * one, for the extra event source; handles what arrived.  >= 0 or -errno. */
+static int wait_events(struct session *s)
+{
+	const struct session_opts *o = &s->opts;
+	struct pollfd fds[2];
+	int timeout = SAMPLE_PERIOD_MS, ret;
+
+	if (!o->poll_run)
+		return ring_buffer__poll(s->rb, SAMPLE_PERIOD_MS);
+	if (o->poll_timeout_ms) {
+		int t = o->poll_timeout_ms(o->poll_ctx);
+
+		if (t >= 0 && t < timeout)
+			timeout = t;
+	}
+	fds[0] = (struct pollfd){ .fd = ring_buffer__epoll_fd(s->rb), .events = POLLIN };
+	fds[1] = (struct pollfd){ .fd = o->poll_fd, .events = POLLIN };
+	if (poll(fds, 2, timeout) < 0 && errno != EINTR)
+		return -errno;
+	ret = ring_buffer__consume(s->rb);
+	o->poll_run(o->poll_ctx);
+	return ret;
+}
+
 int session__run(struct session *s)
 {
 	double start = now_s(), next_interval = start + s->opts.interval;
@@ -520,7 +546,7 @@ int session__run(struct session *s)
 	s->t_run = start;
 
 	while (!stop_requested) {
-		int ret = ring_buffer__poll(s->rb, SAMPLE_PERIOD_MS);
+		int ret = wait_events(s);
 
 		if (ret < 0 && ret != -EINTR) {
 			pr_err("ring buffer poll failed: %s", strerror(-ret));

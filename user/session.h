@@ -28,6 +28,15 @@ struct session_opts {
 	struct events_out *events;
 	void (*on_interval)(const struct report *r, void *ctx);
 	void *ctx;
+	/* An extra event source for the loop (the Prometheus server), or
+	 * poll_run NULL for none: the loop also waits for input on poll_fd,
+	 * for at most poll_timeout_ms(poll_ctx) ms (-1: no limit of its own),
+	 * and calls poll_run(poll_ctx) after every wait.  poll_run may call
+	 * session__report. */
+	int poll_fd;
+	int (*poll_timeout_ms)(void *poll_ctx);
+	void (*poll_run)(void *poll_ctx);
+	void *poll_ctx;
 };
 
 /* NULL and -errno in *errp, with the reason in err. */
