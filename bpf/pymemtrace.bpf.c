@@ -92,6 +92,10 @@ struct {
 /* Drops that cannot be charged to a process (no entry for it). */
 __u64 global_ringbuf_drops = 0;
 
+/* The value a new `procs` entry starts from (raw_process_fork): the struct
+ * is too big for the BPF stack.  Never written. */
+const struct pmt_proc_stats zero_proc_stats = {};
+
 static __always_inline __u32 current_tgid(void)
 {
 	return bpf_get_current_pid_tgid() >> 32;
@@ -1268,6 +1272,41 @@ int raw_process_exec(struct bpf_raw_tracepoint_args *ctx)
 	ev.tid = BPF_CORE_READ(task, pid);
 	ev.ts_ns = bpf_ktime_get_ns();
 	BPF_CORE_READ_STR_INTO(&ev.exec.comm, task, comm);
+	emit(st, &ev);
+	return 0;
+}
+
+/* Fork following (default; --no-follow leaves this program unloaded): a
+ * child of a traced process is traced from its first instant.  Its `procs`
+ * entry is made here, before the child runs, so that its syscalls count at
+ * once; its uprobes (per pid) come later, when user space has read the
+ * event and attached them.  Threads fire this tracepoint too: they share
+ * their parent's tgid and are skipped. */
+SEC("raw_tp/sched_process_fork")
+int raw_process_fork(struct bpf_raw_tracepoint_args *ctx)
+{
+	struct task_struct *parent = (struct task_struct *)ctx->args[0];
+	struct task_struct *child = (struct task_struct *)ctx->args[1];
+	__u32 ptgid = BPF_CORE_READ(parent, tgid);
+	__u32 ctgid = BPF_CORE_READ(child, tgid);
+	struct pmt_proc_stats *st = traced_proc(ptgid);
+	struct pmt_event ev;
+
+	if (!st || ctgid == ptgid)
+		return 0;
+	/* A fresh entry: the child's counts start at zero, not at its
+	 * parent's.  NOEXIST: a pid reused while its old entry is still
+	 * reported keeps that entry (user space retires it first). */
+	if (bpf_map_update_elem(&procs, &ctgid, &zero_proc_stats, BPF_NOEXIST)) {
+		__sync_fetch_and_add(&st->forks_untracked, 1);
+		return 0;
+	}
+	__builtin_memset(&ev, 0, sizeof(ev));
+	ev.type = PMT_EV_FORK;
+	ev.pid = ctgid;
+	ev.tid = BPF_CORE_READ(child, pid);
+	ev.ts_ns = bpf_ktime_get_ns();
+	ev.fork.parent_pid = ptgid;
 	emit(st, &ev);
 	return 0;
 }

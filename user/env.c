@@ -40,6 +40,7 @@ enum {
 	OPT_SPEEDSCOPE,
 	OPT_EVENTS,
 	OPT_LIVE,
+	OPT_NO_FOLLOW,
 };
 
 const char *argp_program_version = "pymemtrace " PMT_VERSION;
@@ -71,6 +72,7 @@ static const char args_doc[] = "-p PID [-p PID...] | -- CMD [ARGS...]";
 static const struct argp_option opts[] = {
 	{ NULL, 0, NULL, 0, "Targets:", 1 },
 	{ "pid", 'p', "PID", 0, "Trace this running process (repeatable)", 1 },
+	{ "no-follow", OPT_NO_FOLLOW, NULL, 0, "Do not trace the children that traced processes fork (followed by default)", 1 },
 	{ NULL, 0, NULL, 0, "Duration and reports:", 2 },
 	{ "duration", 'd', "SECONDS", 0, "Stop after this long (default: Ctrl-C, SIGTERM, or all targets exited)", 2 },
 	{ "interval", 'i', "SECONDS", 0, "Print an interval report this often", 2 },
@@ -223,6 +225,9 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 		break;
 	case OPT_SPEEDSCOPE:
 		env.speedscope_path = arg;
+		break;
+	case OPT_NO_FOLLOW:
+		env.no_follow = true;
 		break;
 	case OPT_LIVE:
 		env.live = true;

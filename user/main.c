@@ -289,6 +289,7 @@ int main(int argc, char **argv)
 	so.top = env.top;
 	so.duration = env.duration;
 	so.interval = env.interval;
+	so.follow = !env.no_follow;
 	so.on_interval = print_interval;
 	if (env.events_path) {
 		struct timespec t0;

@@ -21,6 +21,7 @@ uint64_t proc_report_lost_total(const struct proc_report *p)
 	t = add_sat(t, p->lost.gc_bad_generation);
 	t = add_sat(t, p->lost.probes_failed);
 	t = add_sat(t, p->lost.events_dropped);
+	t = add_sat(t, p->lost.forks_untracked);
 	/* --alloc losses: zero when allocation tracing is off. */
 	t = add_sat(t, p->alloc.lost.live_map_full);
 	t = add_sat(t, p->alloc.lost.stack_map_full);

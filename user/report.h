@@ -139,6 +139,11 @@ struct proc_report {
 	int exit_status;          /* wait status, -1 if unknown */
 	char state_detail[192];   /* "exited with code 0", "exec'd 'ls'" ... */
 	double traced_seconds;
+	/* Fork following: the traced parent (0: not a followed child) and how
+	 * long after the fork its uprobes were attached (GC and arena events
+	 * before then were not seen; syscalls were). */
+	pid_t parent_pid;
+	double attach_after_fork_s;
 
 	struct alloc_report alloc; /* --alloc; alloc.enabled false otherwise */
 	struct growth_report growth; /* --heap-growth */
@@ -151,7 +156,18 @@ struct proc_report {
 		uint64_t gc_bad_generation;
 		unsigned probes_failed;   /* probes that should have attached but did not */
 		uint64_t events_dropped;  /* --events: no room in the ring (all types) */
+		uint64_t forks_untracked; /* children not followed: --max-procs reached */
 	} lost;
+};
+
+/* Processes removed from the session after a report showed their exit
+ * (retirement keeps memory bounded): what the totals still owe them. */
+struct retired_totals {
+	unsigned processes;
+	uint64_t gc_collections[PMT_GENERATIONS];
+	uint64_t arenas_allocated;
+	int64_t mmap_bytes;
+	uint64_t lost;
 };
 
 /* pymemtrace's own cost, measured on itself. */
@@ -186,6 +202,10 @@ struct report {
 	struct proc_report *procs;
 	unsigned n_procs;
 	uint64_t ringbuf_drops;   /* global, not attributable to a process */
+	struct retired_totals retired; /* not in procs[] any more */
+	/* Fork following: children seen forking, and those that could not be
+	 * traced (gone or unreadable before their probes were attached; lost). */
+	unsigned forks_followed, forks_missed;
 	struct events_report events; /* --events; events.enabled false otherwise */
 };
 

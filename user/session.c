@@ -1,5 +1,6 @@
 /* Tracing session: see session.h. */
 #include <errno.h>
+#include <stddef.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +16,7 @@
 #include "attach.h"
 #include "events_out.h"
 #include "log.h"
+#include "map_sweep.h"
 #include "perfcount.h"
 #include "plan.h"
 #include "preflight.h"
@@ -54,6 +56,8 @@ struct tracked {
 	bool reaped;
 
 	double t_start, t_end;
+	pid_t parent_pid;         /* followed after a fork of this traced process; else 0 */
+	double attach_after_fork_s;
 	struct symbolizer *syms;  /* --alloc: names native frames */
 	struct pynames *pynames;  /* --alloc: names Python frames */
 	uint64_t unresolved;      /* Python frames whose code object was unreadable */
@@ -81,6 +85,9 @@ struct session {
 	bool multi;               /* uprobes through uprobe_multi links (attach.h) */
 	char no_multi_why[192];   /* if not, why */
 	struct hold_probe hold;   /* `-- CMD`: until the child is held */
+	/* Retirement and fork following (session__report, on_event). */
+	struct retired_totals retired;
+	unsigned forks_followed, forks_missed;
 };
 
 static volatile sig_atomic_t stop_requested;
@@ -146,6 +153,8 @@ static void mark_ended(struct session *s, struct tracked *t, enum proc_state sta
 	detach_tracked(s, t);
 }
 
+static void follow_fork(struct session *s, const struct pmt_event *e);
+
 static int on_event(void *ctx, void *data, size_t len)
 {
 	struct session *s = ctx;
@@ -155,6 +164,10 @@ static int on_event(void *ctx, void *data, size_t len)
 	events_out__add(s->opts.events, data, len);
 	if (len < sizeof(*e))
 		return 0;
+	if (e->type == PMT_EV_FORK) {
+		follow_fork(s, e);
+		return 0;
+	}
 	t = find_tracked(s, (pid_t)e->pid);
 	if (!t)
 		return 0;
@@ -222,6 +235,7 @@ struct session *session__new(const struct session_opts *opts, int *errp, char *e
 	bpf_map__set_max_entries(s->skel->maps.arena_munmap_pending,
 				 opts->events ? opts->max_threads : 1);
 	s->skel->rodata->stream_events = opts->events != NULL;
+	bpf_program__set_autoload(s->skel->progs.raw_process_fork, opts->follow);
 	s->skel->rodata->wakeup_bytes = (uint64_t)opts->ringbuf_kb * 1024 / 4;
 	bpf_map__set_max_entries(s->skel->maps.pm_pending, opts->max_threads);
 	bpf_map__set_max_entries(s->skel->maps.raw_pending, opts->max_threads);
@@ -394,9 +408,12 @@ static void name_python_stacks(struct session *s, struct tracked *t)
 		pynames__update(t->pynames, bpf_map__fd(s->skel->maps.pystacks), t->pid);
 }
 
-int session__add(struct session *s, pid_t pid, bool is_child, char *err, size_t errlen)
+/* session__add, and fork following: parent is the traced process that
+ * forked pid (0: a target named by the user), fork_ns when (bpf_ktime). */
+static int add_process(struct session *s, pid_t pid, bool is_child, pid_t parent,
+		       uint64_t fork_ns, char *err, size_t errlen)
 {
-	struct pmt_proc_stats zero = {};
+	struct pmt_proc_stats zero = {}, scratch;
 	struct tracked *t;
 	__u32 key = (__u32)pid;
 	int ret;
@@ -437,8 +454,12 @@ int session__add(struct session *s, pid_t pid, bool is_child, char *err, size_t 
 	t->last = t->first;
 	t->have_last = true;
 	t->rss_max_sampled = t->first.rss_bytes;
-	/* The map entry must exist before the probes fire: it is their filter. */
-	if (bpf_map_update_elem(bpf_map__fd(s->skel->maps.procs), &key, &zero, BPF_NOEXIST)) {
+	/* The map entry must exist before the probes fire: it is their filter.
+	 * A followed child's was made by the fork program, counting since. */
+	if (parent && bpf_map_lookup_elem(bpf_map__fd(s->skel->maps.procs), &key, &scratch) == 0) {
+		/* made at the fork: keep it */
+	} else if (bpf_map_update_elem(bpf_map__fd(s->skel->maps.procs), &key, &zero,
+				       BPF_NOEXIST)) {
 		ret = -errno;
 		fmt_msg(err, errlen, "cannot track pid %d: %s (more than --max-procs=%u processes?)",
 			(int)pid, strerror(-ret), s->opts.max_procs);
@@ -463,10 +484,48 @@ int session__add(struct session *s, pid_t pid, bool is_child, char *err, size_t 
 		t->probes[t->n_probes++] = t->pystack_status;
 	t->cache = perfcount__open(pid, t->cache_reason, sizeof(t->cache_reason));
 	t->t_start = now_s();
+	if (parent) {
+		uint64_t ns = now_ns();
+
+		t->parent_pid = parent;
+		t->attach_after_fork_s = ns > fork_ns ? (ns - fork_ns) / 1e9 : 0;
+	}
 	s->n_procs++;
-	pr_info("tracing pid %d (CPython %s, %s)", (int)pid, t->plan.interp.version_str,
-		t->plan.interp.map_path);
+	if (parent)
+		pr_info("tracing pid %d, forked by %d, %.1f ms after the fork", (int)pid,
+			(int)parent, t->attach_after_fork_s * 1e3);
+	else
+		pr_info("tracing pid %d (CPython %s, %s)", (int)pid, t->plan.interp.version_str,
+			t->plan.interp.map_path);
 	return 0;
+}
+
+int session__add(struct session *s, pid_t pid, bool is_child, char *err, size_t errlen)
+{
+	return add_process(s, pid, is_child, 0, 0, err, errlen);
+}
+
+/* A traced process forked (raw_process_fork made the child's entry): trace
+ * the child too, with its own probes.  A child that is gone or unreadable
+ * by now is counted as missed, and its entry removed. */
+static void follow_fork(struct session *s, const struct pmt_event *e)
+{
+	__u32 key = e->pid;
+	char err[256] = "";
+	int ret;
+
+	if (find_tracked(s, (pid_t)e->pid))
+		return;
+	ret = add_process(s, (pid_t)e->pid, false, (pid_t)e->fork.parent_pid, e->ts_ns, err,
+			  sizeof(err));
+	if (ret) {
+		s->forks_missed++;
+		bpf_map_delete_elem(bpf_map__fd(s->skel->maps.procs), &key);
+		pr_warn("pid %u, forked by traced pid %u, is not traced: %s", e->pid,
+			e->fork.parent_pid, err);
+		return;
+	}
+	s->forks_followed++;
 }
 
 int session__hold(struct session *s, pid_t pid, const char *path, uint64_t off)
@@ -716,12 +775,15 @@ static void fill_proc(struct session *s, struct tracked *t, struct proc_report *
 	p->exit_status = t->exit_status;
 	snprintf(p->state_detail, sizeof(p->state_detail), "%s", t->detail);
 	p->traced_seconds = (t->state == PROC_RUNNING ? now : t->t_end) - t->t_start;
+	p->parent_pid = t->parent_pid;
+	p->attach_after_fork_s = t->attach_after_fork_s;
 
 	p->lost.ringbuf_drops = p->stats.ringbuf_drops;
 	p->lost.pending_full = p->stats.pending_full;
 	p->lost.gc_unmatched = p->stats.gc_unmatched_done;
 	p->lost.gc_bad_generation = p->stats.gc_bad_generation;
 	p->lost.probes_failed = t->probes_failed;
+	p->lost.forks_untracked = p->stats.forks_untracked;
 	for (unsigned k = 0; k < PMT_EV_TYPES; k++)
 		p->lost.events_dropped += p->stats.events_dropped[k];
 	if (s->opts.alloc)
@@ -758,6 +820,83 @@ static void fill_events(struct session *s, struct report *r)
 	}
 }
 
+/* Whether t can be retired: it ended, and a launched child was reaped. */
+static bool retirable(const struct tracked *t)
+{
+	return t->state != PROC_RUNNING && (!t->is_child || t->reaped);
+}
+
+/* Frees what t owns and removes its entries from every map. */
+static void release_tracked(struct session *s, struct tracked *t)
+{
+	__u32 key = (__u32)t->pid;
+
+	detach_tracked(s, t); /* normally done at its exit already: then a no-op */
+	bpf_map_delete_elem(bpf_map__fd(s->skel->maps.procs), &key);
+	bpf_map_delete_elem(bpf_map__fd(s->skel->maps.pyoffsets), &key);
+	bpf_map_delete_elem(bpf_map__fd(s->skel->maps.lto_cfg), &key);
+	perfcount__free(t->cache);
+	symbolizer__free(t->syms);
+	pynames__free(t->pynames);
+	plan__release(&t->plan);
+}
+
+/* Stack and live-allocation entries of the retired pids (keyed by stack or
+ * address, shared by all processes).  Native stack ids are shared between
+ * processes and stay (the map is bounded by --max-stacks). */
+static void sweep_stacks(struct session *s, const pid_t *pids, unsigned n)
+{
+	struct {
+		struct bpf_map *map;
+		struct map_sweep_field field;
+	} maps[] = {
+		{ s->skel->maps.stack_stats, { false, offsetof(struct pmt_stack_key, pid) } },
+		{ s->skel->maps.growth_stats,
+		  { false, offsetof(struct pmt_growth_key, stack) + offsetof(struct pmt_stack_key, pid) } },
+		{ s->skel->maps.pystacks, { false, offsetof(struct pmt_pystack_key, pid) } },
+		{ s->skel->maps.live,
+		  { true, offsetof(struct pmt_live, key) + offsetof(struct pmt_stack_key, pid) } },
+	};
+
+	if (!wants_stacks(&s->opts))
+		return;
+	for (unsigned i = 0; i < sizeof(maps) / sizeof(maps[0]); i++)
+		map_sweep_pids(bpf_map__fd(maps[i].map), bpf_map__key_size(maps[i].map),
+			       bpf_map__value_size(maps[i].map), maps[i].field, pids, n);
+}
+
+/* The processes r showed as ended: their numbers go to the totals, their
+ * entries away (memory stays bounded however many workers come and go). */
+static void retire(struct session *s, const struct report *r)
+{
+	pid_t *pids = calloc(r->n_procs ? r->n_procs : 1, sizeof(*pids));
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < r->n_procs; i++) {
+		const struct proc_report *p = &r->procs[i];
+		struct tracked *t = find_tracked(s, p->pid);
+		struct retired_totals *rt = &s->retired;
+
+		if (!t || !retirable(t) || p->state == PROC_RUNNING)
+			continue;
+		rt->processes++;
+		for (unsigned g = 0; g < PMT_GENERATIONS; g++)
+			rt->gc_collections[g] += p->stats.gc[g].collections;
+		rt->arenas_allocated += p->stats.arena_allocs;
+		rt->mmap_bytes += p->stats.mmap_anon.bytes + p->stats.mmap_file.bytes;
+		rt->lost += proc_report_lost_total(p);
+		pr_debug("pid %d retired (reported as %s)", (int)t->pid, proc_state_name(p->state));
+		release_tracked(s, t);
+		if (pids)
+			pids[n++] = t->pid;
+		/* Keep the order: reports list processes as they came. */
+		memmove(t, t + 1, (size_t)(s->procs + s->n_procs - (t + 1)) * sizeof(*t));
+		s->n_procs--;
+	}
+	sweep_stacks(s, pids, n);
+	free(pids);
+}
+
 int session__report(struct session *s, struct report *r, bool final)
 {
 	double now = now_s();
@@ -786,5 +925,10 @@ int session__report(struct session *s, struct report *r, bool final)
 		fill_proc(s, &s->procs[i], &r->procs[r->n_procs++], now);
 events:
 	fill_events(s, r);
+	r->retired = s->retired;
+	r->forks_followed = s->forks_followed;
+	r->forks_missed = s->forks_missed;
+	if (!final)
+		retire(s, r);
 	return 0;
 }

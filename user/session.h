@@ -23,6 +23,9 @@ struct session_opts {
 	unsigned native_depth;    /* 1: the caller's address only; more: a stack map walk */
 	double duration;          /* 0: until a signal or all targets exited */
 	double interval;          /* 0: no interval reports */
+	/* Follow fork: a child of a traced process is traced too (its own
+	 * entry, its own uprobes).  Off: --no-follow. */
+	bool follow;
 	/* --events: the writer (borrowed; the caller opens and closes it), or
 	 * NULL: the BPF side then streams only exit and exec. */
 	struct events_out *events;
@@ -64,7 +67,10 @@ void session__stop(void);
  * Idempotent. */
 void session__detach(struct session *s);
 
-/* Fills r from the maps and /proc; release it with report_release(). */
+/* Fills r from the maps and /proc; release it with report_release().
+ * Retirement: the processes that r shows as ended (exited, exec'd) are then
+ * removed from the session and from the maps, their numbers kept only in
+ * the totals (r->retired of later reports), unless final. */
 int session__report(struct session *s, struct report *r, bool final);
 
 #endif
