@@ -594,7 +594,7 @@ static void print_interval(FILE *f, const struct report *r)
 	for (unsigned i = 0; i < r->n_procs; i++)
 		print_interval_row(f, &r->procs[i]);
 	if (r->retired.processes)
-		fprintf(f, "%u exited process%s retired since the last report\n",
+		fprintf(f, "%u exited process%s retired so far\n",
 			r->retired.processes, r->retired.processes == 1 ? "" : "es");
 }
 

@@ -719,6 +719,8 @@ static void fill_proc(struct session *s, struct tracked *t, struct proc_report *
 			{ "brk", "raw_tp sys_enter/sys_exit, syscall 12 (mm->brk before and after)" },
 			{ "process_exit", "raw_tp sched_process_exit" },
 			{ "process_exec", "raw_tp sched_process_exec" },
+			{ "process_fork", "raw_tp sched_process_fork (children followed; "
+					  "--no-follow: off)" },
 			{ "page_faults", "/proc/PID/stat minflt, majflt (no probe needed)" },
 			{ "rss", "/proc/PID/status VmRSS, VmHWM, sampled every 100 ms" },
 		};
@@ -730,6 +732,10 @@ static void fill_proc(struct session *s, struct tracked *t, struct proc_report *
 			snprintf(ps->name, sizeof(ps->name), "%s", fixed[i].name);
 			snprintf(ps->how, sizeof(ps->how), "%s", fixed[i].how);
 			ps->attached = true;
+			if (!strcmp(fixed[i].name, "process_fork") && !s->opts.follow) {
+				ps->attached = false;
+				snprintf(ps->reason, sizeof(ps->reason), "--no-follow");
+			}
 		}
 		if (p->n_probes < PMT_MAX_PROBES) {
 			struct probe_status *ps = &p->probes[p->n_probes++];
