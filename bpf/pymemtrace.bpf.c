@@ -121,6 +121,48 @@ static __always_inline struct pmt_proc_stats *traced_proc(__u32 tgid)
 	return st;
 }
 
+/* --all PATH: the interpreter's probes are attached for every process
+ * (pid -1), and a probe hit from a process not in `procs` yet enters it
+ * there (probed_proc).  Fixed at load: false prunes that path. */
+const volatile bool all_mode = false;
+/* --all: processes not entered because `procs` was full (--max-procs). */
+__u64 all_untracked = 0;
+
+static __always_inline void emit(struct pmt_proc_stats *st, struct pmt_event *src);
+
+/* traced_proc() for the uprobe handlers that may see a process first (GC
+ * start, arena entry).  With --all, an unknown tgid is entered with zeroed
+ * counters and announced to user space (PMT_EV_NEW), then counted at once.
+ * Only uprobe handlers call this: the probes are on the --all file, so only
+ * its processes reach here (the syscall hooks see every process). */
+static __always_inline struct pmt_proc_stats *probed_proc(__u32 tgid)
+{
+	struct pmt_proc_stats *st = traced_proc(tgid);
+	struct pmt_event ev;
+
+	if (st || !all_mode)
+		return st;
+	if (bpf_map_lookup_elem(&procs, &tgid))
+		return NULL; /* known, but exec'd */
+	if (bpf_map_update_elem(&procs, &tgid, &zero_proc_stats, BPF_NOEXIST)) {
+		/* Another thread of the process may have entered it first. */
+		st = bpf_map_lookup_elem(&procs, &tgid);
+		if (!st)
+			__sync_fetch_and_add(&all_untracked, 1);
+		return st;
+	}
+	st = bpf_map_lookup_elem(&procs, &tgid);
+	if (!st)
+		return NULL;
+	__builtin_memset(&ev, 0, sizeof(ev));
+	ev.type = PMT_EV_NEW;
+	ev.pid = tgid;
+	ev.tid = current_tid();
+	ev.ts_ns = bpf_ktime_get_ns();
+	emit(st, &ev);
+	return st;
+}
+
 /* floor(log2(v)), 0 for v <= 1; matches hist_slot() in user/hist.c. */
 static __always_inline __u32 pmt_log2(__u64 v)
 {
@@ -192,7 +234,7 @@ static __always_inline int read_gen_counters(__u64 stats_addr, __u64 *out)
 static __always_inline void gc_begin(__u32 generation, __u64 stats_addr)
 {
 	__u32 tid = current_tid();
-	struct pmt_proc_stats *st = traced_proc(current_tgid());
+	struct pmt_proc_stats *st = probed_proc(current_tgid());
 	struct gc_pending p = {};
 
 	if (!st)
@@ -357,7 +399,7 @@ SEC("uprobe")
 int uprobe_arena_alloc(struct pt_regs *ctx)
 {
 	__u32 tid = current_tid();
-	struct pmt_proc_stats *st = traced_proc(current_tgid());
+	struct pmt_proc_stats *st = probed_proc(current_tgid());
 	__u64 size = PT_REGS_PARM2(ctx);
 
 	if (!st)
@@ -407,7 +449,7 @@ SEC("uprobe")
 int uprobe_arena_mmap_call(struct pt_regs *ctx)
 {
 	__u32 tid = current_tid();
-	struct pmt_proc_stats *st = traced_proc(current_tgid());
+	struct pmt_proc_stats *st = probed_proc(current_tgid());
 	__u64 size = PT_REGS_PARM2(ctx);
 
 	if (!st)

@@ -171,6 +171,8 @@ enum pmt_event_type {
 	PMT_EV_BRK = 9,
 	/* Sent when fork following is on (always, like exit and exec): */
 	PMT_EV_FORK = 10,         /* a traced process forked: pid is the child */
+	/* Sent with --all (always): */
+	PMT_EV_NEW = 11,          /* a process of the --all file was seen first (a probe hit) */
 };
 
 /* One record of the `events` ring buffer.  ts_ns is bpf_ktime_get_ns()

@@ -141,7 +141,7 @@ interval_pids() {
 	for ((n = 0; n < 600; n++)); do
 		blocks=$(grep -c '^pymemtrace: interval at' "$TRACER_OUT")
 		last=$(interval_pids "$TRACER_OUT" | awk -v p="$w0" '$2 == p { b = $1 } END { print b + 0 }')
-		[ "$blocks" -ge $((last + 2)) ] && break
+		[ "$last" -ge 1 ] && [ "$blocks" -ge $((last + 2)) ] && break
 		sleep 0.05
 	done
 	assert_ge "interval reports listing worker 0" "$last" 1 || { show_tracer; return 1; }
@@ -165,4 +165,58 @@ interval_pids() {
 	assert_eq "totals.processes" 4 "$(json_get "$j" .totals.processes)"
 	assert_eq "totals.gc_collections" "[0,0,15]" "$(jq -c .totals.gc_collections "$j")"
 	assert_eq "totals.lost" 0 "$(json_get "$j" .totals.lost)"
+}
+
+# all_picks_up LABEL PATH NEIGHBOUR: `--all PATH` attached first; a process
+# of LABEL started afterwards is reported with every collection its
+# interpreter counted, and NEIGHBOUR (another interpreter) is not.
+all_picks_up() {
+	require_tracing
+	local label=$1 path=$2 nlabel=$3 j="$BATS_TEST_TMPDIR/report.json" i g tctl tpid nctl npid
+	use_interp "$nlabel"
+	local npy=$PY
+	use_interp "$label"
+	[ -e "$path" ] || skip "$path not present"
+	start_tracer --all "$path" --json "$j"
+	wait_attached "$TRACER_PID" || { show_tracer; return 1; }
+	start_fixture "$npy" gc_collect.py 6
+	nctl=$FIX_CTL npid=$FIX_PID
+	start_fixture "$PY" gc_collect.py 4
+	tctl=$FIX_CTL tpid=$FIX_PID
+	fixture_go "$nctl" && fixture_go "$tctl" || return 1
+	fixture_exit "$nctl" "$npid"
+	fixture_exit "$tctl" "$tpid"
+	wait_line "$TRACER_ERR" "pid $tpid exited with code 0" 30 "$TRACER_PID" || { show_tracer; return 1; }
+	stop_tracer
+	assert_eq "tracer exit status" 0 "$TRACER_RC" || { show_tracer; return 1; }
+	assert_eq "totals.all_path" "$path" "$(json_get "$j" .totals.all_path)"
+	i=$(proc_index "$j" "$tpid") || { show_tracer; return 1; }
+	assert_eq "python.version" "$PYVER_FULL" "$(json_get "$j" ".processes[$i].python.version")"
+	# Started after the probes: every collection of its life was seen.
+	for g in 0 1 2; do
+		assert_eq "gc.collections[$g]" "$(jq ".collections[$g]" "$tctl/final")" \
+			"$(json_get "$j" ".processes[$i].gc.collections[$g]")"
+	done
+	assert_ge "gc.collections[2]" "$(json_get "$j" ".processes[$i].gc.collections[2]")" 4
+	assert_eq "lost" 0 "$(json_get "$j" ".processes[$i].lost")"
+	assert_eq "neighbour $npid listed" null \
+		"$(jq --argjson p "$npid" '[.processes[].pid] | index($p)' "$j")"
+}
+
+@test "fleet: --all /usr/bin/python3.11 picks up a process started later, not a neighbour" {
+	all_picks_up debian3.11 /usr/bin/python3.11 py3.12
+}
+
+@test "fleet: --all on a pyenv libpython3.12 picks up a process started later, not a neighbour" {
+	local py
+	py=$(interp_path py3.12) || skip "pyenv 3.12 not installed"
+	all_picks_up py3.12 "$(dirname "$(dirname "$py")")/lib/libpython3.12.so.1.0" debian3.11
+}
+
+@test "fleet: --all refuses --alloc and -p (usage, exit 2)" {
+	require_tracer
+	run "$PMT" --all /usr/bin/python3.11 --alloc
+	assert_eq "exit status with --alloc" 2 "$status"
+	run "$PMT" --all /usr/bin/python3.11 -p 1
+	assert_eq "exit status with -p" 2 "$status"
 }

@@ -35,6 +35,7 @@ static const char *const type_names[PMT_EV_TYPES] = {
 	[PMT_EV_EXIT] = "exit",
 	[PMT_EV_EXEC] = "exec",
 	[PMT_EV_FORK] = "fork",
+	[PMT_EV_NEW] = "new_process",
 	[PMT_EV_GC] = "gc",
 	[PMT_EV_ARENA_ALLOC] = "arena_alloc",
 	[PMT_EV_ARENA_FREE] = "arena_free",

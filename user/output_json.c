@@ -445,7 +445,7 @@ static void write_totals(struct jw *w, const struct report *r)
 {
 	const struct retired_totals *rt = &r->retired;
 	uint64_t gc[PMT_GENERATIONS] = { 0 }, arenas = rt->arenas_allocated;
-	uint64_t lost = r->ringbuf_drops + rt->lost + r->forks_missed;
+	uint64_t lost = r->ringbuf_drops + rt->lost + r->forks_missed + r->all_untracked;
 	int64_t mmap_bytes = rt->mmap_bytes;
 
 	for (unsigned g = 0; g < PMT_GENERATIONS; g++)
@@ -465,6 +465,12 @@ static void write_totals(struct jw *w, const struct report *r)
 	jw_kv_u64(w, "retired", rt->processes);
 	jw_kv_u64(w, "forks_followed", r->forks_followed);
 	jw_kv_u64(w, "forks_missed", r->forks_missed);
+	jw_kv_u64(w, "dropped_at_exec", r->forks_execd);
+	if (r->all_path)
+		jw_kv_string(w, "all_path", r->all_path);
+	else
+		jw_kv_null(w, "all_path");
+	jw_kv_u64(w, "all_untracked", r->all_untracked);
 	jw_key(w, "gc_collections");
 	jw_array_begin_inline(w);
 	for (unsigned g = 0; g < PMT_GENERATIONS; g++)
@@ -472,8 +478,8 @@ static void write_totals(struct jw *w, const struct report *r)
 	jw_array_end(w);
 	jw_kv_u64(w, "arenas_allocated", arenas);
 	jw_kv_s64(w, "mmap_bytes", mmap_bytes);
-	/* Every process's lost total, the children that could not be
-	 * followed, and the drops no process owns. */
+	/* Every process's lost total, the children (and --all processes)
+	 * that could not be traced, and the drops no process owns. */
 	jw_kv_u64(w, "lost", lost);
 	jw_object_end(w);
 }

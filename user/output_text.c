@@ -604,11 +604,11 @@ static void print_totals(FILE *f, const struct report *r)
 {
 	const struct retired_totals *rt = &r->retired;
 	uint64_t gc[PMT_GENERATIONS], arenas = rt->arenas_allocated;
-	uint64_t lost = r->ringbuf_drops + rt->lost + r->forks_missed;
+	uint64_t lost = r->ringbuf_drops + rt->lost + r->forks_missed + r->all_untracked;
 	int64_t mmap_bytes = rt->mmap_bytes;
-	char mm[UNITS_BUFSZ];
+	char mm[UNITS_BUFSZ], path[SAFE_LEN(PATH_MAX)];
 
-	if (r->n_procs + rt->processes < 2 && !r->forks_missed)
+	if (r->n_procs + rt->processes < 2 && !r->forks_missed && !r->all_path)
 		return;
 	for (unsigned g = 0; g < PMT_GENERATIONS; g++)
 		gc[g] = rt->gc_collections[g];
@@ -630,9 +630,13 @@ static void print_totals(FILE *f, const struct report *r)
 	     U64(gc[0]), U64(gc[1]), U64(gc[2]));
 	line(f, "arenas", "%" PRIu64 " allocated", U64(arenas));
 	line(f, "mmap", "%s", sys_bytes(mm, sizeof(mm), mmap_bytes, false));
-	if (r->forks_followed || r->forks_missed)
-		line(f, "forks", "%u followed, %u missed (gone before their probes were attached)",
-		     r->forks_followed, r->forks_missed);
+	if (r->all_path)
+		line(f, "--all", "%s: %" PRIu64 " processes not traced (--max-procs, or gone "
+		     "at once)", units_sanitize(path, sizeof(path), r->all_path, PATH_MAX),
+		     U64(r->all_untracked));
+	if (r->forks_followed || r->forks_missed || r->forks_execd)
+		line(f, "forks", "%u followed, %u missed (gone before their probes were attached), "
+		     "%u dropped at exec", r->forks_followed, r->forks_missed, r->forks_execd);
 	line(f, "lost data", "%" PRIu64, U64(lost));
 }
 

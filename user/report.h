@@ -206,6 +206,14 @@ struct report {
 	/* Fork following: children seen forking, and those that could not be
 	 * traced (gone or unreadable before their probes were attached; lost). */
 	unsigned forks_followed, forks_missed;
+	/* Followed children (and --all processes) dropped because they exec'd
+	 * (subprocess's fork-then-exec): not lost, not Python any more. */
+	unsigned forks_execd;
+	/* --all PATH (borrowed; NULL otherwise): processes of PATH that could
+	 * not be traced (--max-procs, gone at once), plus its probes that
+	 * failed to attach: lost. */
+	const char *all_path;
+	uint64_t all_untracked;
 	struct events_report events; /* --events; events.enabled false otherwise */
 };
 

@@ -88,6 +88,14 @@ struct session {
 	/* Retirement and fork following (session__report, on_event). */
 	struct retired_totals retired;
 	unsigned forks_followed, forks_missed;
+	unsigned forks_execd;     /* followed (or --all) processes dropped at their exec */
+	/* --all: one plan and one set of links for every process of the file. */
+	struct plan all_plan;
+	bool have_all;
+	struct proc_links all_links;
+	struct probe_status all_probes[PMT_MAX_PROBES];
+	unsigned all_n_probes, all_failed;
+	uint64_t all_missed;      /* entered by BPF but gone before user space read them */
 };
 
 static volatile sig_atomic_t stop_requested;
@@ -154,6 +162,8 @@ static void mark_ended(struct session *s, struct tracked *t, enum proc_state sta
 }
 
 static void follow_fork(struct session *s, const struct pmt_event *e);
+static void add_new(struct session *s, const struct pmt_event *e);
+static void drop_tracked(struct session *s, struct tracked *t);
 
 static int on_event(void *ctx, void *data, size_t len)
 {
@@ -166,6 +176,10 @@ static int on_event(void *ctx, void *data, size_t len)
 		return 0;
 	if (e->type == PMT_EV_FORK) {
 		follow_fork(s, e);
+		return 0;
+	}
+	if (e->type == PMT_EV_NEW) {
+		add_new(s, e);
 		return 0;
 	}
 	t = find_tracked(s, (pid_t)e->pid);
@@ -186,6 +200,14 @@ static int on_event(void *ctx, void *data, size_t len)
 				WEXITSTATUS(status));
 		pr_info("pid %d %s", (int)t->pid, t->detail);
 		mark_ended(s, t, PROC_EXITED);
+	} else if (e->type == PMT_EV_EXEC && (t->parent_pid || s->have_all)) {
+		/* A followed child that execs (subprocess: fork, then exec)
+		 * or an --all process: what it was before the exec is not
+		 * what the user asked for.  Dropped; with --all, a new image
+		 * that runs the file is entered again at its first probe hit. */
+		pr_debug("pid %d exec'd: dropped", (int)t->pid);
+		s->forks_execd++;
+		drop_tracked(s, t);
 	} else if (e->type == PMT_EV_EXEC) {
 		char comm[sizeof(e->exec.comm) + 1] = "";
 
@@ -236,6 +258,7 @@ struct session *session__new(const struct session_opts *opts, int *errp, char *e
 				 opts->events ? opts->max_threads : 1);
 	s->skel->rodata->stream_events = opts->events != NULL;
 	bpf_program__set_autoload(s->skel->progs.raw_process_fork, opts->follow);
+	s->skel->rodata->all_mode = opts->all_path != NULL;
 	s->skel->rodata->wakeup_bytes = (uint64_t)opts->ringbuf_kb * 1024 / 4;
 	bpf_map__set_max_entries(s->skel->maps.pm_pending, opts->max_threads);
 	bpf_map__set_max_entries(s->skel->maps.raw_pending, opts->max_threads);
@@ -314,16 +337,20 @@ void session__detach(struct session *s)
 	s->detached_all = true;
 	t0 = now_s();
 	{
-		struct proc_links **v = calloc(s->n_procs ? s->n_procs : 1, sizeof(*v));
+		struct proc_links **v = calloc(s->n_procs + 1, sizeof(*v));
 
-		/* All processes in one batch: their links share grace periods. */
+		/* All processes in one batch: their links share grace periods
+		 * (--all's own links with them). */
 		for (unsigned i = 0; v && i < s->n_procs; i++)
 			v[i] = &s->procs[i].links;
-		if (v)
-			s->detached += attach__detach(v, s->n_procs);
-		else
+		if (v) {
+			v[s->n_procs] = &s->all_links;
+			s->detached += attach__detach(v, s->n_procs + 1);
+		} else {
 			for (unsigned i = 0; i < s->n_procs; i++)
 				s->detached += attach__detach_process(&s->procs[i].links);
+			s->detached += attach__detach_process(&s->all_links);
+		}
 		free(v);
 	}
 	s->detach_s += now_s() - t0;
@@ -350,6 +377,9 @@ void session__free(struct session *s)
 		plan__release(&s->procs[i].plan);
 	}
 	free(s->procs);
+	attach__detach_process(&s->all_links);
+	if (s->have_all)
+		plan__release(&s->all_plan);
 	attach__unhold(&s->hold);
 	ring_buffer__free(s->rb);
 	pymemtrace_bpf__destroy(s->skel);
@@ -411,7 +441,7 @@ static void name_python_stacks(struct session *s, struct tracked *t)
 /* session__add, and fork following: parent is the traced process that
  * forked pid (0: a target named by the user), fork_ns when (bpf_ktime). */
 static int add_process(struct session *s, pid_t pid, bool is_child, pid_t parent,
-		       uint64_t fork_ns, char *err, size_t errlen)
+		       uint64_t fork_ns, bool shared, char *err, size_t errlen)
 {
 	struct pmt_proc_stats zero = {}, scratch;
 	struct tracked *t;
@@ -455,8 +485,9 @@ static int add_process(struct session *s, pid_t pid, bool is_child, pid_t parent
 	t->have_last = true;
 	t->rss_max_sampled = t->first.rss_bytes;
 	/* The map entry must exist before the probes fire: it is their filter.
-	 * A followed child's was made by the fork program, counting since. */
-	if (parent && bpf_map_lookup_elem(bpf_map__fd(s->skel->maps.procs), &key, &scratch) == 0) {
+	 * A followed child's was made by the fork program, counting since;
+	 * with --all, a new process's by its first probe hit. */
+	if ((parent || shared) && bpf_map_lookup_elem(bpf_map__fd(s->skel->maps.procs), &key, &scratch) == 0) {
 		/* made at the fork: keep it */
 	} else if (bpf_map_update_elem(bpf_map__fd(s->skel->maps.procs), &key, &zero,
 				       BPF_NOEXIST)) {
@@ -478,8 +509,15 @@ static int add_process(struct session *s, pid_t pid, bool is_child, pid_t parent
 
 		bpf_map_update_elem(bpf_map__fd(s->skel->maps.lto_cfg), &key, &cfg, BPF_ANY);
 	}
-	t->probes_failed = attach__process(s->skel, &t->plan, s->multi, &t->links, t->probes,
-					   PMT_MAX_PROBES, &t->n_probes);
+	if (shared) {
+		/* --all: the file's links serve it; their state is its state. */
+		memcpy(t->probes, s->all_probes, sizeof(t->probes));
+		t->n_probes = s->all_n_probes;
+		t->probes_failed = s->all_failed;
+	} else {
+		t->probes_failed = attach__process(s->skel, &t->plan, s->multi, &t->links,
+						   t->probes, PMT_MAX_PROBES, &t->n_probes);
+	}
 	if (wants_stacks(&s->opts) && t->n_probes < PMT_MAX_PROBES)
 		t->probes[t->n_probes++] = t->pystack_status;
 	t->cache = perfcount__open(pid, t->cache_reason, sizeof(t->cache_reason));
@@ -502,7 +540,46 @@ static int add_process(struct session *s, pid_t pid, bool is_child, pid_t parent
 
 int session__add(struct session *s, pid_t pid, bool is_child, char *err, size_t errlen)
 {
-	return add_process(s, pid, is_child, 0, 0, err, errlen);
+	return add_process(s, pid, is_child, 0, 0, false, err, errlen);
+}
+
+int session__add_all(struct session *s, char *err, size_t errlen)
+{
+	struct plan_opts po = {
+		.uprobe_multi = s->multi,
+		.no_multi_why = s->no_multi_why,
+	};
+	int ret;
+
+	ret = plan__build_file(s->opts.all_path, &po, &s->all_plan, err, errlen);
+	if (ret)
+		return ret;
+	s->have_all = true;
+	if (log_verbosity >= 2)
+		plan__print(stderr, &s->all_plan);
+	s->all_failed = attach__process(s->skel, &s->all_plan, s->multi, &s->all_links,
+					s->all_probes, PMT_MAX_PROBES, &s->all_n_probes);
+	pr_info("tracing every process of %s (CPython %s)%s", s->all_plan.interp.map_path,
+		s->all_plan.interp.version_str,
+		s->all_failed ? ": some probes failed (see the report)" : "");
+	return 0;
+}
+
+/* --all: a probe hit from a process not seen before (the BPF side entered
+ * it).  Planned from its own maps for the report; no probes of its own. */
+static void add_new(struct session *s, const struct pmt_event *e)
+{
+	__u32 key = e->pid;
+	char err[256] = "";
+
+	if (!s->have_all || find_tracked(s, (pid_t)e->pid))
+		return;
+	if (add_process(s, (pid_t)e->pid, false, 0, 0, true, err, sizeof(err))) {
+		s->all_missed++;
+		bpf_map_delete_elem(bpf_map__fd(s->skel->maps.procs), &key);
+		pr_warn("pid %u, a new process of %s, is not traced: %s", e->pid,
+			s->all_plan.interp.map_path, err);
+	}
 }
 
 /* A traced process forked (raw_process_fork made the child's entry): trace
@@ -516,11 +593,18 @@ static void follow_fork(struct session *s, const struct pmt_event *e)
 
 	if (find_tracked(s, (pid_t)e->pid))
 		return;
-	ret = add_process(s, (pid_t)e->pid, false, (pid_t)e->fork.parent_pid, e->ts_ns, err,
-			  sizeof(err));
+	ret = add_process(s, (pid_t)e->pid, false, (pid_t)e->fork.parent_pid, e->ts_ns,
+			  s->have_all, err, sizeof(err));
 	if (ret) {
-		s->forks_missed++;
 		bpf_map_delete_elem(bpf_map__fd(s->skel->maps.procs), &key);
+		if (ret == -ENOEXEC) {
+			/* It exec'd something else before we got to it. */
+			s->forks_execd++;
+			pr_debug("pid %u, forked by traced pid %u, not traced: %s", e->pid,
+				 e->fork.parent_pid, err);
+			return;
+		}
+		s->forks_missed++;
 		pr_warn("pid %u, forked by traced pid %u, is not traced: %s", e->pid,
 			e->fork.parent_pid, err);
 		return;
@@ -630,8 +714,8 @@ int session__run(struct session *s)
 				report_release(&r);
 			}
 		}
-		if (!any_running(s))
-			break;
+		if (!s->have_all && !any_running(s))
+			break; /* (--all waits for processes yet to start) */
 	}
 	/* Events that arrived at the very end (an exit) still count. */
 	ring_buffer__consume(s->rb);
@@ -847,6 +931,15 @@ static void release_tracked(struct session *s, struct tracked *t)
 	plan__release(&t->plan);
 }
 
+/* Takes t out of the table (after release_tracked). */
+static void remove_tracked(struct session *s, struct tracked *t)
+{
+	release_tracked(s, t);
+	/* Keep the order: reports list processes as they came. */
+	memmove(t, t + 1, (size_t)(s->procs + s->n_procs - (t + 1)) * sizeof(*t));
+	s->n_procs--;
+}
+
 /* Stack and live-allocation entries of the retired pids (keyed by stack or
  * address, shared by all processes).  Native stack ids are shared between
  * processes and stay (the map is bounded by --max-stacks). */
@@ -871,6 +964,14 @@ static void sweep_stacks(struct session *s, const pid_t *pids, unsigned n)
 			       bpf_map__value_size(maps[i].map), maps[i].field, pids, n);
 }
 
+static void drop_tracked(struct session *s, struct tracked *t)
+{
+	pid_t pid = t->pid;
+
+	remove_tracked(s, t);
+	sweep_stacks(s, &pid, 1);
+}
+
 /* The processes r showed as ended: their numbers go to the totals, their
  * entries away (memory stays bounded however many workers come and go). */
 static void retire(struct session *s, const struct report *r)
@@ -892,12 +993,9 @@ static void retire(struct session *s, const struct report *r)
 		rt->mmap_bytes += p->stats.mmap_anon.bytes + p->stats.mmap_file.bytes;
 		rt->lost += proc_report_lost_total(p);
 		pr_debug("pid %d retired (reported as %s)", (int)t->pid, proc_state_name(p->state));
-		release_tracked(s, t);
 		if (pids)
 			pids[n++] = t->pid;
-		/* Keep the order: reports list processes as they came. */
-		memmove(t, t + 1, (size_t)(s->procs + s->n_procs - (t + 1)) * sizeof(*t));
-		s->n_procs--;
+		remove_tracked(s, t);
 	}
 	sweep_stacks(s, pids, n);
 	free(pids);
@@ -934,6 +1032,9 @@ events:
 	r->retired = s->retired;
 	r->forks_followed = s->forks_followed;
 	r->forks_missed = s->forks_missed;
+	r->forks_execd = s->forks_execd;
+	r->all_path = s->have_all ? s->all_plan.interp.map_path : NULL;
+	r->all_untracked = s->all_missed + s->skel->bss->all_untracked;
 	if (!final)
 		retire(s, r);
 	return 0;

@@ -26,6 +26,9 @@ struct session_opts {
 	/* Follow fork: a child of a traced process is traced too (its own
 	 * entry, its own uprobes).  Off: --no-follow. */
 	bool follow;
+	/* --all PATH: the probes of this interpreter file for every process
+	 * (session__add_all); processes are entered at their first probe hit. */
+	const char *all_path;
 	/* --events: the writer (borrowed; the caller opens and closes it), or
 	 * NULL: the BPF side then streams only exit and exec. */
 	struct events_out *events;
@@ -41,6 +44,11 @@ void session__free(struct session *s);
  * launched it and will reap it.  0, or -errno with the reason in err (the
  * codes of interp__find, or -ENOSPC when --max-procs is reached). */
 int session__add(struct session *s, pid_t pid, bool is_child, char *err, size_t errlen);
+
+/* --all: plans opts.all_path from the file and attaches its probes for
+ * every process (pid -1).  0, or -errno with the reason in err (the codes
+ * of interp__find_file). */
+int session__add_all(struct session *s, char *err, size_t errlen);
 
 /* The hold-at-entry probe for a launched command (launch.h): 0 or -errno.
  * session__unhold removes it as soon as the child is held (or gone), so it
