@@ -7,6 +7,17 @@
 load lib/common
 
 COUNTS=(3 5 7)
+WORKERS=()
+
+# The workers are the fixture's children, not the test's: a failed test
+# must end them too (pmt_cleanup ends what the test started).
+teardown() {
+	local pid
+	for pid in "${WORKERS[@]}"; do
+		proc_alive "$pid" && kill -KILL "$pid" 2>/dev/null
+	done
+	pmt_cleanup
+}
 
 # fleet_start LABEL TRACER-ARGS...: the fork fixture with COUNTS, traced by
 # -p PARENT and the given arguments; waits until every worker is followed.
