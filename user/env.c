@@ -68,7 +68,7 @@ static const char doc[] =
 "  6 not enough privilege   7 kernel lacks BTF/BPF/uprobes\n"
 "  8 the command after -- could not be started";
 
-static const char args_doc[] = "-p PID [-p PID...] | -- CMD [ARGS...]";
+static const char args_doc[] = "-p PID [-p PID...] | --all PATH | -- CMD [ARGS...]";
 
 static const struct argp_option opts[] = {
 	{ NULL, 0, NULL, 0, "Targets:", 1 },
