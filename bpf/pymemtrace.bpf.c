@@ -92,6 +92,10 @@ struct {
 /* Drops that cannot be charged to a process (no entry for it). */
 __u64 global_ringbuf_drops = 0;
 
+/* The value a new `procs` entry starts from (raw_process_fork): the struct
+ * is too big for the BPF stack.  Never written. */
+const struct pmt_proc_stats zero_proc_stats = {};
+
 static __always_inline __u32 current_tgid(void)
 {
 	return bpf_get_current_pid_tgid() >> 32;
@@ -114,6 +118,48 @@ static __always_inline struct pmt_proc_stats *traced_proc(__u32 tgid)
 
 	if (st && st->exec_seen)
 		return NULL; /* a new program image: not what the user asked to trace */
+	return st;
+}
+
+/* --all PATH: the interpreter's probes are attached for every process
+ * (pid -1), and a probe hit from a process not in `procs` yet enters it
+ * there (probed_proc).  Fixed at load: false prunes that path. */
+const volatile bool all_mode = false;
+/* --all: processes not entered because `procs` was full (--max-procs). */
+__u64 all_untracked = 0;
+
+static __always_inline void emit(struct pmt_proc_stats *st, struct pmt_event *src);
+
+/* traced_proc() for the uprobe handlers that may see a process first (GC
+ * start, arena entry).  With --all, an unknown tgid is entered with zeroed
+ * counters and announced to user space (PMT_EV_NEW), then counted at once.
+ * Only uprobe handlers call this: the probes are on the --all file, so only
+ * its processes reach here (the syscall hooks see every process). */
+static __always_inline struct pmt_proc_stats *probed_proc(__u32 tgid)
+{
+	struct pmt_proc_stats *st = traced_proc(tgid);
+	struct pmt_event ev;
+
+	if (st || !all_mode)
+		return st;
+	if (bpf_map_lookup_elem(&procs, &tgid))
+		return NULL; /* known, but exec'd */
+	if (bpf_map_update_elem(&procs, &tgid, &zero_proc_stats, BPF_NOEXIST)) {
+		/* Another thread of the process may have entered it first. */
+		st = bpf_map_lookup_elem(&procs, &tgid);
+		if (!st)
+			__sync_fetch_and_add(&all_untracked, 1);
+		return st;
+	}
+	st = bpf_map_lookup_elem(&procs, &tgid);
+	if (!st)
+		return NULL;
+	__builtin_memset(&ev, 0, sizeof(ev));
+	ev.type = PMT_EV_NEW;
+	ev.pid = tgid;
+	ev.tid = current_tid();
+	ev.ts_ns = bpf_ktime_get_ns();
+	emit(st, &ev);
 	return st;
 }
 
@@ -188,7 +234,7 @@ static __always_inline int read_gen_counters(__u64 stats_addr, __u64 *out)
 static __always_inline void gc_begin(__u32 generation, __u64 stats_addr)
 {
 	__u32 tid = current_tid();
-	struct pmt_proc_stats *st = traced_proc(current_tgid());
+	struct pmt_proc_stats *st = probed_proc(current_tgid());
 	struct gc_pending p = {};
 
 	if (!st)
@@ -353,7 +399,7 @@ SEC("uprobe")
 int uprobe_arena_alloc(struct pt_regs *ctx)
 {
 	__u32 tid = current_tid();
-	struct pmt_proc_stats *st = traced_proc(current_tgid());
+	struct pmt_proc_stats *st = probed_proc(current_tgid());
 	__u64 size = PT_REGS_PARM2(ctx);
 
 	if (!st)
@@ -403,7 +449,7 @@ SEC("uprobe")
 int uprobe_arena_mmap_call(struct pt_regs *ctx)
 {
 	__u32 tid = current_tid();
-	struct pmt_proc_stats *st = traced_proc(current_tgid());
+	struct pmt_proc_stats *st = probed_proc(current_tgid());
 	__u64 size = PT_REGS_PARM2(ctx);
 
 	if (!st)
@@ -1268,6 +1314,41 @@ int raw_process_exec(struct bpf_raw_tracepoint_args *ctx)
 	ev.tid = BPF_CORE_READ(task, pid);
 	ev.ts_ns = bpf_ktime_get_ns();
 	BPF_CORE_READ_STR_INTO(&ev.exec.comm, task, comm);
+	emit(st, &ev);
+	return 0;
+}
+
+/* Fork following (default; --no-follow leaves this program unloaded): a
+ * child of a traced process is traced from its first instant.  Its `procs`
+ * entry is made here, before the child runs, so that its syscalls count at
+ * once; its uprobes (per pid) come later, when user space has read the
+ * event and attached them.  Threads fire this tracepoint too: they share
+ * their parent's tgid and are skipped. */
+SEC("raw_tp/sched_process_fork")
+int raw_process_fork(struct bpf_raw_tracepoint_args *ctx)
+{
+	struct task_struct *parent = (struct task_struct *)ctx->args[0];
+	struct task_struct *child = (struct task_struct *)ctx->args[1];
+	__u32 ptgid = BPF_CORE_READ(parent, tgid);
+	__u32 ctgid = BPF_CORE_READ(child, tgid);
+	struct pmt_proc_stats *st = traced_proc(ptgid);
+	struct pmt_event ev;
+
+	if (!st || ctgid == ptgid)
+		return 0;
+	/* A fresh entry: the child's counts start at zero, not at its
+	 * parent's.  NOEXIST: a pid reused while its old entry is still
+	 * reported keeps that entry (user space retires it first). */
+	if (bpf_map_update_elem(&procs, &ctgid, &zero_proc_stats, BPF_NOEXIST)) {
+		__sync_fetch_and_add(&st->forks_untracked, 1);
+		return 0;
+	}
+	__builtin_memset(&ev, 0, sizeof(ev));
+	ev.type = PMT_EV_FORK;
+	ev.pid = ctgid;
+	ev.tid = BPF_CORE_READ(child, pid);
+	ev.ts_ns = bpf_ktime_get_ns();
+	ev.fork.parent_pid = ptgid;
 	emit(st, &ev);
 	return 0;
 }

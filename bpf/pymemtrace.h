@@ -152,6 +152,10 @@ struct pmt_proc_stats {
 	/* By enum pmt_event_type: no room in the ring; for PMT_EV_ARENA_FREE
 	 * also a free whose munmap was not seen (its address is unknown). */
 	__u64 events_dropped[PMT_EV_TYPES];
+
+	/* Fork following: children of this process that could not be traced
+	 * because `procs` was full (--max-procs). */
+	__u64 forks_untracked;
 };
 
 enum pmt_event_type {
@@ -165,6 +169,10 @@ enum pmt_event_type {
 	PMT_EV_MUNMAP = 7,
 	PMT_EV_MREMAP = 8,
 	PMT_EV_BRK = 9,
+	/* Sent when fork following is on (always, like exit and exec): */
+	PMT_EV_FORK = 10,         /* a traced process forked: pid is the child */
+	/* Sent with --all (always): */
+	PMT_EV_NEW = 11,          /* a process of the --all file was seen first (a probe hit) */
 };
 
 /* One record of the `events` ring buffer.  ts_ns is bpf_ktime_get_ns()
@@ -186,6 +194,10 @@ struct pmt_event {
 		struct {                  /* PMT_EV_EXEC */
 			char comm[16];    /* the new comm, not always NUL-terminated */
 		} exec;
+		struct {                  /* PMT_EV_FORK */
+			__u32 parent_pid; /* the traced tgid that forked */
+			__u32 _pad;
+		} fork;
 		struct {                  /* PMT_EV_GC */
 			__u32 generation; /* 0..2 */
 			__u32 _pad;

@@ -463,9 +463,12 @@ int attach__global(struct pymemtrace_bpf *skel, char *err, size_t errlen)
 		{ skel->progs.raw_sys_exit, &skel->links.raw_sys_exit, "sys_exit" },
 		{ skel->progs.raw_process_exit, &skel->links.raw_process_exit, "sched_process_exit" },
 		{ skel->progs.raw_process_exec, &skel->links.raw_process_exec, "sched_process_exec" },
+		{ skel->progs.raw_process_fork, &skel->links.raw_process_fork, "sched_process_fork" },
 	};
 
 	for (unsigned i = 0; i < sizeof(hooks) / sizeof(hooks[0]); i++) {
+		if (!bpf_program__autoload(hooks[i].prog))
+			continue; /* left out by the session (--no-follow) */
 		*hooks[i].link = bpf_program__attach_raw_tracepoint(hooks[i].prog, hooks[i].tp);
 		if (!*hooks[i].link) {
 			int ret = -errno;
@@ -483,6 +486,7 @@ unsigned attach__detach_global(struct pymemtrace_bpf *skel)
 	struct bpf_link **links[] = {
 		&skel->links.raw_sys_enter, &skel->links.raw_sys_exit,
 		&skel->links.raw_process_exit, &skel->links.raw_process_exec,
+		&skel->links.raw_process_fork,
 	};
 	unsigned n = 0;
 

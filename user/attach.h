@@ -69,7 +69,8 @@ unsigned attach__detach(struct proc_links *const *links, unsigned n);
 unsigned attach__detach_process(struct proc_links *links);
 
 /* Attaches the system-wide syscall and sched hooks (raw tracepoints: no
- * tracefs needed).  0 or -errno with the reason in err. */
+ * tracefs needed), those whose program is set to load (sched_process_fork
+ * only when following forks).  0 or -errno with the reason in err. */
 int attach__global(struct pymemtrace_bpf *skel, char *err, size_t errlen);
 
 /* Detaches the system-wide hooks of attach__global(); returns how many. */

@@ -45,6 +45,8 @@ enum {
 	OPT_TEXTFILE,
 	OPT_GROUP,
 	OPT_PROM_LABEL_PID,
+	OPT_NO_FOLLOW,
+	OPT_ALL,
 };
 
 #define GROUP_MAX 128 /* --group: a label value, kept short */
@@ -75,11 +77,13 @@ static const char doc[] =
 "  6 not enough privilege   7 kernel lacks BTF/BPF/uprobes\n"
 "  8 the command after -- could not be started";
 
-static const char args_doc[] = "-p PID [-p PID...] | -- CMD [ARGS...]";
+static const char args_doc[] = "-p PID [-p PID...] | --all PATH | -- CMD [ARGS...]";
 
 static const struct argp_option opts[] = {
 	{ NULL, 0, NULL, 0, "Targets:", 1 },
 	{ "pid", 'p', "PID", 0, "Trace this running process (repeatable)", 1 },
+	{ "all", OPT_ALL, "PATH", 0, "Trace every process that runs this python binary or libpython .so, also those started later (seen at their first collection or arena); not with --alloc or --heap-growth", 1 },
+	{ "no-follow", OPT_NO_FOLLOW, NULL, 0, "Do not trace the children that traced processes fork (followed by default)", 1 },
 	{ NULL, 0, NULL, 0, "Duration and reports:", 2 },
 	{ "duration", 'd', "SECONDS", 0, "Stop after this long (default: Ctrl-C, SIGTERM, or all targets exited)", 2 },
 	{ "interval", 'i', "SECONDS", 0, "Print an interval report this often", 2 },
@@ -238,6 +242,12 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 	case OPT_SPEEDSCOPE:
 		env.speedscope_path = arg;
 		break;
+	case OPT_ALL:
+		env.all_path = arg;
+		break;
+	case OPT_NO_FOLLOW:
+		env.no_follow = true;
+		break;
 	case OPT_LIVE:
 		env.live = true;
 		break;
@@ -270,10 +280,12 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 		state->next = state->argc;
 		break;
 	case ARGP_KEY_END:
-		if (!env.n_pids && !env.cmd)
-			argp_error(state, "nothing to trace: give -p PID or -- CMD");
-		if (env.n_pids && env.cmd)
-			argp_error(state, "give either -p PID or -- CMD, not both");
+		if (!env.n_pids && !env.cmd && !env.all_path)
+			argp_error(state, "nothing to trace: give -p PID, --all PATH or -- CMD");
+		if ((env.n_pids != 0) + (env.cmd != NULL) + (env.all_path != NULL) > 1)
+			argp_error(state, "give one of -p PID, --all PATH or -- CMD");
+		if (env.all_path && (env.alloc || env.heap_growth || env.dry_run))
+			argp_error(state, "--all does not go with --alloc, --heap-growth or --dry-run");
 		/* Exit and exec need little room.  The stream needs slack for
 		 * the moments the reader is not scheduled: with 2 busy CPUs,
 		 * tools/ringbuf-bench saw 256 KiB drop at 100k events/s and

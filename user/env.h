@@ -26,6 +26,8 @@ struct env {
 	pid_t pids[PMT_MAX_PIDS];
 	unsigned n_pids;
 	char **cmd;               /* argv after "--", NULL-terminated, or NULL */
+	const char *all_path;     /* --all PATH: every process of this interpreter file */
+	bool no_follow;           /* --no-follow: forked children are not traced */
 	double duration;          /* -d: seconds, 0 = until Ctrl-C/SIGTERM/all exited */
 	double interval;          /* -i: seconds, 0 = no interval reports */
 	const char *json_path;    /* --json FILE, "-" = stdout */

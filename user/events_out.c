@@ -34,6 +34,8 @@ struct events_out {
 static const char *const type_names[PMT_EV_TYPES] = {
 	[PMT_EV_EXIT] = "exit",
 	[PMT_EV_EXEC] = "exec",
+	[PMT_EV_FORK] = "fork",
+	[PMT_EV_NEW] = "new_process",
 	[PMT_EV_GC] = "gc",
 	[PMT_EV_ARENA_ALLOC] = "arena_alloc",
 	[PMT_EV_ARENA_FREE] = "arena_free",
@@ -217,6 +219,9 @@ size_t events_out__format(const struct pmt_event *e, uint64_t t0_ns, char *buf, 
 		break;
 	case PMT_EV_EXEC:
 		kv_comm(&l, "comm", e->exec.comm, sizeof(e->exec.comm));
+		break;
+	case PMT_EV_FORK:
+		kv_s64(&l, "parent_pid", e->fork.parent_pid);
 		break;
 	}
 	put_str(&l, "}");

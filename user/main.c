@@ -352,6 +352,8 @@ int main(int argc, char **argv)
 	so.top = env.top;
 	so.duration = env.duration;
 	so.interval = env.interval;
+	so.follow = !env.no_follow;
+	so.all_path = env.all_path;
 	so.on_interval = print_interval;
 	if (env.events_path) {
 		struct timespec t0;
@@ -383,6 +385,12 @@ int main(int argc, char **argv)
 	}
 	if (env.cmd) {
 		code = launch_and_add(s, &l);
+	} else if (env.all_path) {
+		ret = session__add_all(s, err, sizeof(err));
+		if (ret) {
+			pr_err("%s", err);
+			code = exit_code_for(ret);
+		}
 	} else {
 		for (unsigned i = 0; i < env.n_pids && code == EXIT_OK; i++) {
 			ret = session__add(s, env.pids[i], false, err, sizeof(err));

@@ -239,6 +239,7 @@ static void write_lost(struct jw *w, const struct proc_report *p)
 	jw_kv_u64(w, "gc_bad_generation", p->lost.gc_bad_generation);
 	jw_kv_u64(w, "probes_failed", p->lost.probes_failed);
 	jw_kv_u64(w, "events_dropped", p->lost.events_dropped);
+	jw_kv_u64(w, "forks_untracked", p->lost.forks_untracked);
 	jw_kv_u64(w, "alloc_live_map_full", p->alloc.lost.live_map_full);
 	jw_kv_u64(w, "alloc_stack_map_full", p->alloc.lost.stack_map_full);
 	jw_kv_u64(w, "alloc_truncated_stacks", p->alloc.lost.truncated_stacks);
@@ -419,6 +420,13 @@ static void write_proc(struct jw *w, const struct proc_report *p)
 	else
 		jw_kv_null(w, "exit_status");
 	jw_kv_double(w, "traced_seconds", p->traced_seconds);
+	if (p->parent_pid) {
+		jw_kv_s64(w, "parent_pid", p->parent_pid);
+		jw_kv_double(w, "attach_after_fork_seconds", p->attach_after_fork_s);
+	} else {
+		jw_kv_null(w, "parent_pid");
+		jw_kv_null(w, "attach_after_fork_seconds");
+	}
 	write_python(w, p);
 	write_probes(w, p);
 	write_gc(w, &p->stats);
@@ -432,11 +440,16 @@ static void write_proc(struct jw *w, const struct proc_report *p)
 	jw_object_end(w);
 }
 
+/* Every process of the session: those listed and those retired earlier. */
 static void write_totals(struct jw *w, const struct report *r)
 {
-	uint64_t gc[PMT_GENERATIONS] = { 0 }, arenas = 0, lost = r->ringbuf_drops;
-	int64_t mmap_bytes = 0;
+	const struct retired_totals *rt = &r->retired;
+	uint64_t gc[PMT_GENERATIONS] = { 0 }, arenas = rt->arenas_allocated;
+	uint64_t lost = r->ringbuf_drops + rt->lost + r->forks_missed + r->all_untracked;
+	int64_t mmap_bytes = rt->mmap_bytes;
 
+	for (unsigned g = 0; g < PMT_GENERATIONS; g++)
+		gc[g] = rt->gc_collections[g];
 	for (unsigned i = 0; r->procs && i < r->n_procs; i++) {
 		const struct pmt_proc_stats *st = &r->procs[i].stats;
 
@@ -448,7 +461,16 @@ static void write_totals(struct jw *w, const struct report *r)
 	}
 	jw_key(w, "totals");
 	jw_object_begin(w);
-	jw_kv_u64(w, "processes", r->n_procs);
+	jw_kv_u64(w, "processes", r->n_procs + rt->processes);
+	jw_kv_u64(w, "retired", rt->processes);
+	jw_kv_u64(w, "forks_followed", r->forks_followed);
+	jw_kv_u64(w, "forks_missed", r->forks_missed);
+	jw_kv_u64(w, "dropped_at_exec", r->forks_execd);
+	if (r->all_path)
+		jw_kv_string(w, "all_path", r->all_path);
+	else
+		jw_kv_null(w, "all_path");
+	jw_kv_u64(w, "all_untracked", r->all_untracked);
 	jw_key(w, "gc_collections");
 	jw_array_begin_inline(w);
 	for (unsigned g = 0; g < PMT_GENERATIONS; g++)
@@ -456,7 +478,8 @@ static void write_totals(struct jw *w, const struct report *r)
 	jw_array_end(w);
 	jw_kv_u64(w, "arenas_allocated", arenas);
 	jw_kv_s64(w, "mmap_bytes", mmap_bytes);
-	/* Every process's lost total plus the drops no process owns. */
+	/* Every process's lost total, the children (and --all processes)
+	 * that could not be traced, and the drops no process owns. */
 	jw_kv_u64(w, "lost", lost);
 	jw_object_end(w);
 }

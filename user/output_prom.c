@@ -226,35 +226,6 @@ static void labels_of(const struct proc_report *p, const struct prom_opts *o, ch
 	}
 }
 
-static void add_sys(struct pmt_sys_stats *a, const struct pmt_sys_stats *b)
-{
-	a->calls += b->calls;
-	a->bytes += b->bytes;
-}
-
-static void add_stats(struct pmt_proc_stats *a, const struct pmt_proc_stats *b)
-{
-	for (unsigned g = 0; g < PMT_GENERATIONS; g++) {
-		a->gc[g].collections += b->gc[g].collections;
-		a->gc[g].pause_total_ns += b->gc[g].pause_total_ns;
-		if (b->gc[g].pause_max_ns > a->gc[g].pause_max_ns)
-			a->gc[g].pause_max_ns = b->gc[g].pause_max_ns;
-		a->gc[g].collected += b->gc[g].collected;
-		for (unsigned i = 0; i < PMT_HIST_SLOTS; i++)
-			a->gc[g].hist[i] += b->gc[g].hist[i];
-	}
-	a->arena_allocs += b->arena_allocs;
-	a->arena_alloc_bytes += b->arena_alloc_bytes;
-	a->arena_alloc_failed += b->arena_alloc_failed;
-	a->arena_frees += b->arena_frees;
-	a->arena_free_bytes += b->arena_free_bytes;
-	add_sys(&a->mmap_anon, &b->mmap_anon);
-	add_sys(&a->mmap_file, &b->mmap_file);
-	add_sys(&a->munmap, &b->munmap);
-	add_sys(&a->mremap, &b->mremap);
-	add_sys(&a->brk, &b->brk);
-	a->syscalls_failed += b->syscalls_failed;
-}
 
 /* "file:line function;...;[native] symbol", innermost first, as the text
  * report lists a stack.  NULL when out of memory. */
@@ -333,7 +304,7 @@ static int add_proc(struct pgroup *g, const struct proc_report *p)
 
 	if ((unsigned)p->state < 4)
 		g->by_state[p->state]++;
-	add_stats(&g->st, &p->stats);
+	proc_stats_add(&g->st, &p->stats);
 	if (p->faults.valid) {
 		g->faults_minor += p->faults.minor;
 		g->faults_major += p->faults.major;
@@ -416,6 +387,38 @@ static int build_groups(const struct report *r, const struct prom_opts *o,
 			free_groups(v, n);
 			return -ENOMEM;
 		}
+	}
+	/* Retired processes keep counting in their label set (a per-pid
+	 * series just ends with its process). */
+	for (unsigned i = 0; !o->label_pid && i < r->retired.n_groups; i++) {
+		const struct proc_report *p = &r->retired.groups[i];
+		char labels[LABELS_MAX];
+		struct pgroup *nv;
+		unsigned k;
+
+		labels_of(p, o, labels, sizeof(labels));
+		for (k = 0; k < n; k++)
+			if (!strcmp(v[k].labels, labels))
+				break;
+		if (k == n) {
+			nv = realloc(v, (n + 1) * sizeof(*v));
+			if (!nv) {
+				free_groups(v, n);
+				return -ENOMEM;
+			}
+			v = nv;
+			memset(&v[n], 0, sizeof(v[n]));
+			memcpy(v[n].labels, labels, sizeof(labels));
+			v[n].cache_supported = true;
+			v[n].coverage_known = true;
+			v[n].coverage = 1.0;
+			n++;
+		}
+		if (add_proc(&v[k], p)) {
+			free_groups(v, n);
+			return -ENOMEM;
+		}
+		v[k].by_state[PROC_EXITED] += r->retired.group_procs[i] - 1;
 	}
 	*out = v;
 	*n_out = n;

@@ -98,6 +98,10 @@ static void print_header(FILE *f, const struct proc_report *p)
 	if (p->version_source[0])
 		line(f, "version from", "%s",
 		     units_sanitize(text, sizeof(text), STRN(p->version_source)));
+	if (p->parent_pid)
+		line(f, "forked from", "pid %d; probes attached %.1f ms after the fork "
+		     "(syscalls counted from the fork)", (int)p->parent_pid,
+		     p->attach_after_fork_s * 1e3);
 }
 
 static void print_gc(FILE *f, const struct proc_report *p)
@@ -450,6 +454,8 @@ static void print_lost(FILE *f, const struct proc_report *p)
 		  "probe misconfigured; please report");
 	lost_item(f, &label, p->lost.probes_failed, "probes failed", "see probes above");
 	lost_item(f, &label, p->lost.events_dropped, "event stream drops", "increase --ringbuf-kb");
+	lost_item(f, &label, p->lost.forks_untracked, "children not followed",
+		  "increase --max-procs");
 	lost_item(f, &label, a->lost.live_map_full, "allocations not tracked as live",
 		  "increase --max-live");
 	lost_item(f, &label, a->lost.stack_map_full, "stacks not recorded", "increase --max-stacks");
@@ -587,6 +593,51 @@ static void print_interval(FILE *f, const struct report *r)
 	fprintf(f, ROW_FMT, "PID", "COMM", "GC 0/1/2", "PAUSE", "ARENAS", "MMAP", "RSS", "LOST");
 	for (unsigned i = 0; i < r->n_procs; i++)
 		print_interval_row(f, &r->procs[i]);
+	if (r->retired.processes)
+		fprintf(f, "%u exited process%s retired so far\n",
+			r->retired.processes, r->retired.processes == 1 ? "" : "es");
+}
+
+/* Across processes, the retired ones included: only when there is more
+ * than one to add up. */
+static void print_totals(FILE *f, const struct report *r)
+{
+	const struct retired_totals *rt = &r->retired;
+	uint64_t gc[PMT_GENERATIONS], arenas = rt->arenas_allocated;
+	uint64_t lost = r->ringbuf_drops + rt->lost + r->forks_missed + r->all_untracked;
+	int64_t mmap_bytes = rt->mmap_bytes;
+	char mm[UNITS_BUFSZ], path[SAFE_LEN(PATH_MAX)];
+
+	if (r->n_procs + rt->processes < 2 && !r->forks_missed && !r->all_path)
+		return;
+	for (unsigned g = 0; g < PMT_GENERATIONS; g++)
+		gc[g] = rt->gc_collections[g];
+	for (unsigned i = 0; i < r->n_procs; i++) {
+		const struct pmt_proc_stats *st = &r->procs[i].stats;
+
+		for (unsigned g = 0; g < PMT_GENERATIONS; g++)
+			gc[g] += st->gc[g].collections;
+		arenas += st->arena_allocs;
+		mmap_bytes += st->mmap_anon.bytes + st->mmap_file.bytes;
+		lost += proc_report_lost_total(&r->procs[i]);
+	}
+	fprintf(f, "\n== totals: %u process%s", r->n_procs + rt->processes,
+		r->n_procs + rt->processes == 1 ? "" : "es");
+	if (rt->processes)
+		fprintf(f, " (%u retired: exited, reported earlier)", rt->processes);
+	fputc('\n', f);
+	line(f, "GC collections", "%" PRIu64 " / %" PRIu64 " / %" PRIu64 " (gen 0 / 1 / 2)",
+	     U64(gc[0]), U64(gc[1]), U64(gc[2]));
+	line(f, "arenas", "%" PRIu64 " allocated", U64(arenas));
+	line(f, "mmap", "%s", sys_bytes(mm, sizeof(mm), mmap_bytes, false));
+	if (r->all_path)
+		line(f, "--all", "%s: %" PRIu64 " processes not traced (--max-procs, or gone "
+		     "at once)", units_sanitize(path, sizeof(path), r->all_path, PATH_MAX),
+		     U64(r->all_untracked));
+	if (r->forks_followed || r->forks_missed || r->forks_execd)
+		line(f, "forks", "%u followed, %u missed (gone before their probes were attached), "
+		     "%u dropped at exec", r->forks_followed, r->forks_missed, r->forks_execd);
+	line(f, "lost data", "%" PRIu64, U64(lost));
 }
 
 /* --events: what the stream carried and what it lost, for every process. */
@@ -643,4 +694,5 @@ void output_text(FILE *f, const struct report *r)
 		fputc('\n', f);
 		print_proc(f, &r->procs[i]);
 	}
+	print_totals(f, r);
 }

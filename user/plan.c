@@ -709,15 +709,9 @@ static void plan_growth(struct plan *p)
 
 /* ---- plan ----------------------------------------------------------------- */
 
-int plan__build(pid_t pid, const struct plan_opts *opts, struct plan *p, char *err,
-		size_t errlen)
+/* The probes of an interpreter found (plan__build, plan__build_file). */
+static void plan_probes(const struct plan_opts *opts, struct plan *p)
 {
-	int ret;
-
-	memset(p, 0, sizeof(*p));
-	ret = interp__find(pid, &p->interp, err, errlen);
-	if (ret)
-		return ret;
 	plan_gc(p);
 	plan_arenas(p);
 	if (opts && opts->alloc)
@@ -727,6 +721,33 @@ int plan__build(pid_t pid, const struct plan_opts *opts, struct plan *p, char *e
 	for (unsigned i = 0; i < p->n_probes; i++)
 		if (!p->probes[i].path)
 			p->probes[i].path = p->interp.open_path;
+}
+
+int plan__build(pid_t pid, const struct plan_opts *opts, struct plan *p, char *err,
+		size_t errlen)
+{
+	int ret;
+
+	memset(p, 0, sizeof(*p));
+	ret = interp__find(pid, &p->interp, err, errlen);
+	if (ret)
+		return ret;
+	plan_probes(opts, p);
+	return 0;
+}
+
+int plan__build_file(const char *path, const struct plan_opts *opts, struct plan *p,
+		     char *err, size_t errlen)
+{
+	int ret;
+
+	memset(p, 0, sizeof(*p));
+	ret = interp__find_file(path, &p->interp, err, errlen);
+	if (ret)
+		return ret;
+	plan_probes(opts, p);
+	/* Attached for every process of the file (attach.c reads the pid). */
+	p->interp.pid = -1;
 	return 0;
 }
 

@@ -90,6 +90,12 @@ struct plan {
  * -errno of interp__find() with its reason in err. */
 int plan__build(pid_t pid, const struct plan_opts *opts, struct plan *p, char *err,
 		size_t errlen);
+/* --all: the probes of an interpreter file (interp__find_file), to attach
+ * for every process that maps it: interp.pid is -1.  What needs a running
+ * process (arena functions of a stripped build, read from its memory) is
+ * planned unavailable, with the reason. */
+int plan__build_file(const char *path, const struct plan_opts *opts, struct plan *p,
+		     char *err, size_t errlen);
 void plan__release(struct plan *p);
 /* Prints the plan as --dry-run and -v show it. */
 void plan__print(FILE *f, const struct plan *p);

@@ -21,6 +21,7 @@ uint64_t proc_report_lost_total(const struct proc_report *p)
 	t = add_sat(t, p->lost.gc_bad_generation);
 	t = add_sat(t, p->lost.probes_failed);
 	t = add_sat(t, p->lost.events_dropped);
+	t = add_sat(t, p->lost.forks_untracked);
 	/* --alloc losses: zero when allocation tracing is off. */
 	t = add_sat(t, p->alloc.lost.live_map_full);
 	t = add_sat(t, p->alloc.lost.stack_map_full);
@@ -113,4 +114,94 @@ void report_release(struct report *r)
 	free(r->procs);
 	r->procs = NULL;
 	r->n_procs = 0;
+}
+
+static void sys_stats_add(struct pmt_sys_stats *a, const struct pmt_sys_stats *b)
+{
+	a->calls += b->calls;
+	a->bytes += b->bytes;
+}
+
+void proc_stats_add(struct pmt_proc_stats *a, const struct pmt_proc_stats *b)
+{
+	for (unsigned g = 0; g < PMT_GENERATIONS; g++) {
+		a->gc[g].collections += b->gc[g].collections;
+		a->gc[g].pause_total_ns += b->gc[g].pause_total_ns;
+		if (b->gc[g].pause_max_ns > a->gc[g].pause_max_ns)
+			a->gc[g].pause_max_ns = b->gc[g].pause_max_ns;
+		a->gc[g].collected += b->gc[g].collected;
+		for (unsigned i = 0; i < PMT_HIST_SLOTS; i++)
+			a->gc[g].hist[i] += b->gc[g].hist[i];
+	}
+	a->arena_allocs += b->arena_allocs;
+	a->arena_alloc_bytes += b->arena_alloc_bytes;
+	a->arena_alloc_failed += b->arena_alloc_failed;
+	a->arena_frees += b->arena_frees;
+	a->arena_free_bytes += b->arena_free_bytes;
+	sys_stats_add(&a->mmap_anon, &b->mmap_anon);
+	sys_stats_add(&a->mmap_file, &b->mmap_file);
+	sys_stats_add(&a->munmap, &b->munmap);
+	sys_stats_add(&a->mremap, &b->mremap);
+	sys_stats_add(&a->brk, &b->brk);
+	a->syscalls_failed += b->syscalls_failed;
+}
+
+void retired_totals_add(struct retired_totals *rt, const struct proc_report *p)
+{
+	struct proc_report *g = NULL;
+	unsigned i;
+
+	for (i = 0; i < rt->n_groups; i++)
+		if (!strncmp(rt->groups[i].version, p->version, sizeof(p->version))) {
+			g = &rt->groups[i];
+			break;
+		}
+	if (!g) {
+		if (rt->n_groups < RETIRED_GROUPS_MAX) {
+			i = rt->n_groups++;
+			g = &rt->groups[i];
+			memset(g, 0, sizeof(*g));
+			memcpy(g->version, p->version, sizeof(g->version));
+			g->state = PROC_EXITED;
+			g->exit_status = -1;
+			g->faults.valid = true;
+			g->cache.supported = true;
+		} else {
+			i = RETIRED_GROUPS_MAX - 1;
+			g = &rt->groups[i];
+		}
+	}
+	rt->group_procs[i]++;
+	proc_stats_add(&g->stats, &p->stats);
+	if (p->faults.valid) {
+		g->faults.minor += p->faults.minor;
+		g->faults.major += p->faults.major;
+	}
+	g->cache.supported = g->cache.supported && p->cache.supported;
+	g->cache.references += p->cache.references;
+	g->cache.misses += p->cache.misses;
+	g->lost.probes_failed += p->lost.probes_failed;
+	g->lost.events_dropped += p->lost.events_dropped;
+	if (p->alloc.enabled) {
+		g->alloc.enabled = true;
+		g->alloc.count += p->alloc.count;
+		g->alloc.bytes += p->alloc.bytes;
+		g->alloc.frees += p->alloc.frees;
+		g->alloc.freed_bytes += p->alloc.freed_bytes;
+		g->alloc.coverage_known = p->alloc.coverage_known;
+		g->alloc.coverage = p->alloc.coverage;
+		g->alloc.lost.live_map_full += p->alloc.lost.live_map_full;
+		g->alloc.lost.stack_map_full += p->alloc.lost.stack_map_full;
+		g->alloc.lost.truncated_stacks += p->alloc.lost.truncated_stacks;
+		g->alloc.lost.stack_errors += p->alloc.lost.stack_errors;
+		g->alloc.lost.unresolved_frames += p->alloc.lost.unresolved_frames;
+	}
+	if (p->growth.enabled) {
+		g->growth.enabled = true;
+		for (unsigned k = 0; k < PMT_GROWTH_KINDS; k++) {
+			g->growth.bytes[k] += p->growth.bytes[k];
+			g->growth.events[k] += p->growth.events[k];
+		}
+		g->growth.lost.no_stack += p->growth.lost.no_stack;
+	}
 }

@@ -139,6 +139,11 @@ struct proc_report {
 	int exit_status;          /* wait status, -1 if unknown */
 	char state_detail[192];   /* "exited with code 0", "exec'd 'ls'" ... */
 	double traced_seconds;
+	/* Fork following: the traced parent (0: not a followed child) and how
+	 * long after the fork its uprobes were attached (GC and arena events
+	 * before then were not seen; syscalls were). */
+	pid_t parent_pid;
+	double attach_after_fork_s;
 
 	struct alloc_report alloc; /* --alloc; alloc.enabled false otherwise */
 	struct growth_report growth; /* --heap-growth */
@@ -151,8 +156,34 @@ struct proc_report {
 		uint64_t gc_bad_generation;
 		unsigned probes_failed;   /* probes that should have attached but did not */
 		uint64_t events_dropped;  /* --events: no room in the ring (all types) */
+		uint64_t forks_untracked; /* children not followed: --max-procs reached */
 	} lost;
 };
+
+/* Processes removed from the session after a report showed their exit
+ * (retirement keeps memory bounded): what the totals still owe them. */
+#define RETIRED_GROUPS_MAX 16
+
+struct retired_totals {
+	unsigned processes;
+	uint64_t gc_collections[PMT_GENERATIONS];
+	uint64_t arenas_allocated;
+	int64_t mmap_bytes;
+	uint64_t lost;
+	/* The retired processes summed by interpreter version, as a process
+	 * report without stacks, state exited: counters exported to Prometheus
+	 * must never go down when a worker is retired.  Versions past
+	 * RETIRED_GROUPS_MAX go into the last group. */
+	struct proc_report groups[RETIRED_GROUPS_MAX];
+	unsigned group_procs[RETIRED_GROUPS_MAX]; /* processes in each group */
+	unsigned n_groups;
+};
+
+/* a += b for every counter of a process's BPF statistics (maxima: max). */
+void proc_stats_add(struct pmt_proc_stats *a, const struct pmt_proc_stats *b);
+/* Adds p's counters (stats, faults, allocation and growth totals; no
+ * stacks) into the matching group of rt. */
+void retired_totals_add(struct retired_totals *rt, const struct proc_report *p);
 
 /* pymemtrace's own cost, measured on itself. */
 struct tracer_stats {
@@ -186,6 +217,18 @@ struct report {
 	struct proc_report *procs;
 	unsigned n_procs;
 	uint64_t ringbuf_drops;   /* global, not attributable to a process */
+	struct retired_totals retired; /* not in procs[] any more */
+	/* Fork following: children seen forking, and those that could not be
+	 * traced (gone or unreadable before their probes were attached; lost). */
+	unsigned forks_followed, forks_missed;
+	/* Followed children (and --all processes) dropped because they exec'd
+	 * (subprocess's fork-then-exec): not lost, not Python any more. */
+	unsigned forks_execd;
+	/* --all PATH (borrowed; NULL otherwise): processes of PATH that could
+	 * not be traced (--max-procs, gone at once), plus its probes that
+	 * failed to attach: lost. */
+	const char *all_path;
+	uint64_t all_untracked;
 	struct events_report events; /* --events; events.enabled false otherwise */
 };
 

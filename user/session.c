@@ -1,6 +1,7 @@
 /* Tracing session: see session.h. */
 #include <errno.h>
 #include <poll.h>
+#include <stddef.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +17,7 @@
 #include "attach.h"
 #include "events_out.h"
 #include "log.h"
+#include "map_sweep.h"
 #include "perfcount.h"
 #include "plan.h"
 #include "preflight.h"
@@ -55,6 +57,8 @@ struct tracked {
 	bool reaped;
 
 	double t_start, t_end;
+	pid_t parent_pid;         /* followed after a fork of this traced process; else 0 */
+	double attach_after_fork_s;
 	struct symbolizer *syms;  /* --alloc: names native frames */
 	struct pynames *pynames;  /* --alloc: names Python frames */
 	uint64_t unresolved;      /* Python frames whose code object was unreadable */
@@ -82,6 +86,17 @@ struct session {
 	bool multi;               /* uprobes through uprobe_multi links (attach.h) */
 	char no_multi_why[192];   /* if not, why */
 	struct hold_probe hold;   /* `-- CMD`: until the child is held */
+	/* Retirement and fork following (session__report, on_event). */
+	struct retired_totals retired;
+	unsigned forks_followed, forks_missed;
+	unsigned forks_execd;     /* followed (or --all) processes dropped at their exec */
+	/* --all: one plan and one set of links for every process of the file. */
+	struct plan all_plan;
+	bool have_all;
+	struct proc_links all_links;
+	struct probe_status all_probes[PMT_MAX_PROBES];
+	unsigned all_n_probes, all_failed;
+	uint64_t all_missed;      /* entered by BPF but gone before user space read them */
 };
 
 static volatile sig_atomic_t stop_requested;
@@ -147,6 +162,10 @@ static void mark_ended(struct session *s, struct tracked *t, enum proc_state sta
 	detach_tracked(s, t);
 }
 
+static void follow_fork(struct session *s, const struct pmt_event *e);
+static void add_new(struct session *s, const struct pmt_event *e);
+static void drop_tracked(struct session *s, struct tracked *t);
+
 static int on_event(void *ctx, void *data, size_t len)
 {
 	struct session *s = ctx;
@@ -156,6 +175,14 @@ static int on_event(void *ctx, void *data, size_t len)
 	events_out__add(s->opts.events, data, len);
 	if (len < sizeof(*e))
 		return 0;
+	if (e->type == PMT_EV_FORK) {
+		follow_fork(s, e);
+		return 0;
+	}
+	if (e->type == PMT_EV_NEW) {
+		add_new(s, e);
+		return 0;
+	}
 	t = find_tracked(s, (pid_t)e->pid);
 	if (!t)
 		return 0;
@@ -174,6 +201,14 @@ static int on_event(void *ctx, void *data, size_t len)
 				WEXITSTATUS(status));
 		pr_info("pid %d %s", (int)t->pid, t->detail);
 		mark_ended(s, t, PROC_EXITED);
+	} else if (e->type == PMT_EV_EXEC && (t->parent_pid || s->have_all)) {
+		/* A followed child that execs (subprocess: fork, then exec)
+		 * or an --all process: what it was before the exec is not
+		 * what the user asked for.  Dropped; with --all, a new image
+		 * that runs the file is entered again at its first probe hit. */
+		pr_debug("pid %d exec'd: dropped", (int)t->pid);
+		s->forks_execd++;
+		drop_tracked(s, t);
 	} else if (e->type == PMT_EV_EXEC) {
 		char comm[sizeof(e->exec.comm) + 1] = "";
 
@@ -223,6 +258,8 @@ struct session *session__new(const struct session_opts *opts, int *errp, char *e
 	bpf_map__set_max_entries(s->skel->maps.arena_munmap_pending,
 				 opts->events ? opts->max_threads : 1);
 	s->skel->rodata->stream_events = opts->events != NULL;
+	bpf_program__set_autoload(s->skel->progs.raw_process_fork, opts->follow);
+	s->skel->rodata->all_mode = opts->all_path != NULL;
 	s->skel->rodata->wakeup_bytes = (uint64_t)opts->ringbuf_kb * 1024 / 4;
 	bpf_map__set_max_entries(s->skel->maps.pm_pending, opts->max_threads);
 	bpf_map__set_max_entries(s->skel->maps.raw_pending, opts->max_threads);
@@ -301,16 +338,20 @@ void session__detach(struct session *s)
 	s->detached_all = true;
 	t0 = now_s();
 	{
-		struct proc_links **v = calloc(s->n_procs ? s->n_procs : 1, sizeof(*v));
+		struct proc_links **v = calloc(s->n_procs + 1, sizeof(*v));
 
-		/* All processes in one batch: their links share grace periods. */
+		/* All processes in one batch: their links share grace periods
+		 * (--all's own links with them). */
 		for (unsigned i = 0; v && i < s->n_procs; i++)
 			v[i] = &s->procs[i].links;
-		if (v)
-			s->detached += attach__detach(v, s->n_procs);
-		else
+		if (v) {
+			v[s->n_procs] = &s->all_links;
+			s->detached += attach__detach(v, s->n_procs + 1);
+		} else {
 			for (unsigned i = 0; i < s->n_procs; i++)
 				s->detached += attach__detach_process(&s->procs[i].links);
+			s->detached += attach__detach_process(&s->all_links);
+		}
 		free(v);
 	}
 	s->detach_s += now_s() - t0;
@@ -337,6 +378,9 @@ void session__free(struct session *s)
 		plan__release(&s->procs[i].plan);
 	}
 	free(s->procs);
+	attach__detach_process(&s->all_links);
+	if (s->have_all)
+		plan__release(&s->all_plan);
 	attach__unhold(&s->hold);
 	ring_buffer__free(s->rb);
 	pymemtrace_bpf__destroy(s->skel);
@@ -395,9 +439,12 @@ static void name_python_stacks(struct session *s, struct tracked *t)
 		pynames__update(t->pynames, bpf_map__fd(s->skel->maps.pystacks), t->pid);
 }
 
-int session__add(struct session *s, pid_t pid, bool is_child, char *err, size_t errlen)
+/* session__add, and fork following: parent is the traced process that
+ * forked pid (0: a target named by the user), fork_ns when (bpf_ktime). */
+static int add_process(struct session *s, pid_t pid, bool is_child, pid_t parent,
+		       uint64_t fork_ns, bool shared, char *err, size_t errlen)
 {
-	struct pmt_proc_stats zero = {};
+	struct pmt_proc_stats zero = {}, scratch;
 	struct tracked *t;
 	__u32 key = (__u32)pid;
 	int ret;
@@ -438,8 +485,13 @@ int session__add(struct session *s, pid_t pid, bool is_child, char *err, size_t 
 	t->last = t->first;
 	t->have_last = true;
 	t->rss_max_sampled = t->first.rss_bytes;
-	/* The map entry must exist before the probes fire: it is their filter. */
-	if (bpf_map_update_elem(bpf_map__fd(s->skel->maps.procs), &key, &zero, BPF_NOEXIST)) {
+	/* The map entry must exist before the probes fire: it is their filter.
+	 * A followed child's was made by the fork program, counting since;
+	 * with --all, a new process's by its first probe hit. */
+	if ((parent || shared) && bpf_map_lookup_elem(bpf_map__fd(s->skel->maps.procs), &key, &scratch) == 0) {
+		/* made at the fork: keep it */
+	} else if (bpf_map_update_elem(bpf_map__fd(s->skel->maps.procs), &key, &zero,
+				       BPF_NOEXIST)) {
 		ret = -errno;
 		fmt_msg(err, errlen, "cannot track pid %d: %s (more than --max-procs=%u processes?)",
 			(int)pid, strerror(-ret), s->opts.max_procs);
@@ -458,16 +510,107 @@ int session__add(struct session *s, pid_t pid, bool is_child, char *err, size_t 
 
 		bpf_map_update_elem(bpf_map__fd(s->skel->maps.lto_cfg), &key, &cfg, BPF_ANY);
 	}
-	t->probes_failed = attach__process(s->skel, &t->plan, s->multi, &t->links, t->probes,
-					   PMT_MAX_PROBES, &t->n_probes);
+	if (shared) {
+		/* --all: the file's links serve it; their state is its state. */
+		memcpy(t->probes, s->all_probes, sizeof(t->probes));
+		t->n_probes = s->all_n_probes;
+		t->probes_failed = s->all_failed;
+	} else {
+		t->probes_failed = attach__process(s->skel, &t->plan, s->multi, &t->links,
+						   t->probes, PMT_MAX_PROBES, &t->n_probes);
+	}
 	if (wants_stacks(&s->opts) && t->n_probes < PMT_MAX_PROBES)
 		t->probes[t->n_probes++] = t->pystack_status;
 	t->cache = perfcount__open(pid, t->cache_reason, sizeof(t->cache_reason));
 	t->t_start = now_s();
+	if (parent) {
+		uint64_t ns = now_ns();
+
+		t->parent_pid = parent;
+		t->attach_after_fork_s = ns > fork_ns ? (ns - fork_ns) / 1e9 : 0;
+	}
 	s->n_procs++;
-	pr_info("tracing pid %d (CPython %s, %s)", (int)pid, t->plan.interp.version_str,
-		t->plan.interp.map_path);
+	if (parent)
+		pr_info("tracing pid %d, forked by %d, %.1f ms after the fork", (int)pid,
+			(int)parent, t->attach_after_fork_s * 1e3);
+	else
+		pr_info("tracing pid %d (CPython %s, %s)", (int)pid, t->plan.interp.version_str,
+			t->plan.interp.map_path);
 	return 0;
+}
+
+int session__add(struct session *s, pid_t pid, bool is_child, char *err, size_t errlen)
+{
+	return add_process(s, pid, is_child, 0, 0, false, err, errlen);
+}
+
+int session__add_all(struct session *s, char *err, size_t errlen)
+{
+	struct plan_opts po = {
+		.uprobe_multi = s->multi,
+		.no_multi_why = s->no_multi_why,
+	};
+	int ret;
+
+	ret = plan__build_file(s->opts.all_path, &po, &s->all_plan, err, errlen);
+	if (ret)
+		return ret;
+	s->have_all = true;
+	if (log_verbosity >= 2)
+		plan__print(stderr, &s->all_plan);
+	s->all_failed = attach__process(s->skel, &s->all_plan, s->multi, &s->all_links,
+					s->all_probes, PMT_MAX_PROBES, &s->all_n_probes);
+	pr_info("tracing every process of %s (CPython %s)%s", s->all_plan.interp.map_path,
+		s->all_plan.interp.version_str,
+		s->all_failed ? ": some probes failed (see the report)" : "");
+	return 0;
+}
+
+/* --all: a probe hit from a process not seen before (the BPF side entered
+ * it).  Planned from its own maps for the report; no probes of its own. */
+static void add_new(struct session *s, const struct pmt_event *e)
+{
+	__u32 key = e->pid;
+	char err[256] = "";
+
+	if (!s->have_all || find_tracked(s, (pid_t)e->pid))
+		return;
+	if (add_process(s, (pid_t)e->pid, false, 0, 0, true, err, sizeof(err))) {
+		s->all_missed++;
+		bpf_map_delete_elem(bpf_map__fd(s->skel->maps.procs), &key);
+		pr_warn("pid %u, a new process of %s, is not traced: %s", e->pid,
+			s->all_plan.interp.map_path, err);
+	}
+}
+
+/* A traced process forked (raw_process_fork made the child's entry): trace
+ * the child too, with its own probes.  A child that is gone or unreadable
+ * by now is counted as missed, and its entry removed. */
+static void follow_fork(struct session *s, const struct pmt_event *e)
+{
+	__u32 key = e->pid;
+	char err[256] = "";
+	int ret;
+
+	if (find_tracked(s, (pid_t)e->pid))
+		return;
+	ret = add_process(s, (pid_t)e->pid, false, (pid_t)e->fork.parent_pid, e->ts_ns,
+			  s->have_all, err, sizeof(err));
+	if (ret) {
+		bpf_map_delete_elem(bpf_map__fd(s->skel->maps.procs), &key);
+		if (ret == -ENOEXEC) {
+			/* It exec'd something else before we got to it. */
+			s->forks_execd++;
+			pr_debug("pid %u, forked by traced pid %u, not traced: %s", e->pid,
+				 e->fork.parent_pid, err);
+			return;
+		}
+		s->forks_missed++;
+		pr_warn("pid %u, forked by traced pid %u, is not traced: %s", e->pid,
+			e->fork.parent_pid, err);
+		return;
+	}
+	s->forks_followed++;
 }
 
 int session__hold(struct session *s, pid_t pid, const char *path, uint64_t off)
@@ -597,8 +740,8 @@ int session__run(struct session *s)
 				report_release(&r);
 			}
 		}
-		if (!any_running(s))
-			break;
+		if (!s->have_all && !any_running(s))
+			break; /* (--all waits for processes yet to start) */
 	}
 	/* Events that arrived at the very end (an exit) still count. */
 	ring_buffer__consume(s->rb);
@@ -686,6 +829,8 @@ static void fill_proc(struct session *s, struct tracked *t, struct proc_report *
 			{ "brk", "raw_tp sys_enter/sys_exit, syscall 12 (mm->brk before and after)" },
 			{ "process_exit", "raw_tp sched_process_exit" },
 			{ "process_exec", "raw_tp sched_process_exec" },
+			{ "process_fork", "raw_tp sched_process_fork (children followed; "
+					  "--no-follow: off)" },
 			{ "page_faults", "/proc/PID/stat minflt, majflt (no probe needed)" },
 			{ "rss", "/proc/PID/status VmRSS, VmHWM, sampled every 100 ms" },
 		};
@@ -697,6 +842,10 @@ static void fill_proc(struct session *s, struct tracked *t, struct proc_report *
 			snprintf(ps->name, sizeof(ps->name), "%s", fixed[i].name);
 			snprintf(ps->how, sizeof(ps->how), "%s", fixed[i].how);
 			ps->attached = true;
+			if (!strcmp(fixed[i].name, "process_fork") && !s->opts.follow) {
+				ps->attached = false;
+				snprintf(ps->reason, sizeof(ps->reason), "--no-follow");
+			}
 		}
 		if (p->n_probes < PMT_MAX_PROBES) {
 			struct probe_status *ps = &p->probes[p->n_probes++];
@@ -742,12 +891,15 @@ static void fill_proc(struct session *s, struct tracked *t, struct proc_report *
 	p->exit_status = t->exit_status;
 	snprintf(p->state_detail, sizeof(p->state_detail), "%s", t->detail);
 	p->traced_seconds = (t->state == PROC_RUNNING ? now : t->t_end) - t->t_start;
+	p->parent_pid = t->parent_pid;
+	p->attach_after_fork_s = t->attach_after_fork_s;
 
 	p->lost.ringbuf_drops = p->stats.ringbuf_drops;
 	p->lost.pending_full = p->stats.pending_full;
 	p->lost.gc_unmatched = p->stats.gc_unmatched_done;
 	p->lost.gc_bad_generation = p->stats.gc_bad_generation;
 	p->lost.probes_failed = t->probes_failed;
+	p->lost.forks_untracked = p->stats.forks_untracked;
 	for (unsigned k = 0; k < PMT_EV_TYPES; k++)
 		p->lost.events_dropped += p->stats.events_dropped[k];
 	if (s->opts.alloc)
@@ -784,6 +936,98 @@ static void fill_events(struct session *s, struct report *r)
 	}
 }
 
+/* Whether t can be retired: it ended, and a launched child was reaped. */
+static bool retirable(const struct tracked *t)
+{
+	return t->state != PROC_RUNNING && (!t->is_child || t->reaped);
+}
+
+/* Frees what t owns and removes its entries from every map. */
+static void release_tracked(struct session *s, struct tracked *t)
+{
+	__u32 key = (__u32)t->pid;
+
+	detach_tracked(s, t); /* normally done at its exit already: then a no-op */
+	bpf_map_delete_elem(bpf_map__fd(s->skel->maps.procs), &key);
+	bpf_map_delete_elem(bpf_map__fd(s->skel->maps.pyoffsets), &key);
+	bpf_map_delete_elem(bpf_map__fd(s->skel->maps.lto_cfg), &key);
+	perfcount__free(t->cache);
+	symbolizer__free(t->syms);
+	pynames__free(t->pynames);
+	plan__release(&t->plan);
+}
+
+/* Takes t out of the table (after release_tracked). */
+static void remove_tracked(struct session *s, struct tracked *t)
+{
+	release_tracked(s, t);
+	/* Keep the order: reports list processes as they came. */
+	memmove(t, t + 1, (size_t)(s->procs + s->n_procs - (t + 1)) * sizeof(*t));
+	s->n_procs--;
+}
+
+/* Stack and live-allocation entries of the retired pids (keyed by stack or
+ * address, shared by all processes).  Native stack ids are shared between
+ * processes and stay (the map is bounded by --max-stacks). */
+static void sweep_stacks(struct session *s, const pid_t *pids, unsigned n)
+{
+	struct {
+		struct bpf_map *map;
+		struct map_sweep_field field;
+	} maps[] = {
+		{ s->skel->maps.stack_stats, { false, offsetof(struct pmt_stack_key, pid) } },
+		{ s->skel->maps.growth_stats,
+		  { false, offsetof(struct pmt_growth_key, stack) + offsetof(struct pmt_stack_key, pid) } },
+		{ s->skel->maps.pystacks, { false, offsetof(struct pmt_pystack_key, pid) } },
+		{ s->skel->maps.live,
+		  { true, offsetof(struct pmt_live, key) + offsetof(struct pmt_stack_key, pid) } },
+	};
+
+	if (!wants_stacks(&s->opts))
+		return;
+	for (unsigned i = 0; i < sizeof(maps) / sizeof(maps[0]); i++)
+		map_sweep_pids(bpf_map__fd(maps[i].map), bpf_map__key_size(maps[i].map),
+			       bpf_map__value_size(maps[i].map), maps[i].field, pids, n);
+}
+
+static void drop_tracked(struct session *s, struct tracked *t)
+{
+	pid_t pid = t->pid;
+
+	remove_tracked(s, t);
+	sweep_stacks(s, &pid, 1);
+}
+
+/* The processes r showed as ended: their numbers go to the totals, their
+ * entries away (memory stays bounded however many workers come and go). */
+static void retire(struct session *s, const struct report *r)
+{
+	pid_t *pids = calloc(r->n_procs ? r->n_procs : 1, sizeof(*pids));
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < r->n_procs; i++) {
+		const struct proc_report *p = &r->procs[i];
+		struct tracked *t = find_tracked(s, p->pid);
+		struct retired_totals *rt = &s->retired;
+
+		if (!t || !retirable(t) || p->state == PROC_RUNNING)
+			continue;
+		rt->processes++;
+		for (unsigned g = 0; g < PMT_GENERATIONS; g++)
+			rt->gc_collections[g] += p->stats.gc[g].collections;
+		rt->arenas_allocated += p->stats.arena_allocs;
+		rt->mmap_bytes += p->stats.mmap_anon.bytes + p->stats.mmap_file.bytes;
+		rt->lost += proc_report_lost_total(p);
+		retired_totals_add(rt, p);
+		pr_debug("pid %d retired (reported as %s)", (int)t->pid, proc_state_name(p->state));
+		if (pids)
+			pids[n++] = t->pid;
+		remove_tracked(s, t);
+	}
+	sweep_stacks(s, pids, n);
+	free(pids);
+}
+
 int session__report(struct session *s, struct report *r, bool final)
 {
 	double now = now_s();
@@ -812,5 +1056,13 @@ int session__report(struct session *s, struct report *r, bool final)
 		fill_proc(s, &s->procs[i], &r->procs[r->n_procs++], now);
 events:
 	fill_events(s, r);
+	r->retired = s->retired;
+	r->forks_followed = s->forks_followed;
+	r->forks_missed = s->forks_missed;
+	r->forks_execd = s->forks_execd;
+	r->all_path = s->have_all ? s->all_plan.interp.map_path : NULL;
+	r->all_untracked = s->all_missed + s->skel->bss->all_untracked;
+	if (!final)
+		retire(s, r);
 	return 0;
 }

@@ -23,6 +23,12 @@ struct session_opts {
 	unsigned native_depth;    /* 1: the caller's address only; more: a stack map walk */
 	double duration;          /* 0: until a signal or all targets exited */
 	double interval;          /* 0: no interval reports */
+	/* Follow fork: a child of a traced process is traced too (its own
+	 * entry, its own uprobes).  Off: --no-follow. */
+	bool follow;
+	/* --all PATH: the probes of this interpreter file for every process
+	 * (session__add_all); processes are entered at their first probe hit. */
+	const char *all_path;
 	/* --events: the writer (borrowed; the caller opens and closes it), or
 	 * NULL: the BPF side then streams only exit and exec. */
 	struct events_out *events;
@@ -47,6 +53,11 @@ void session__free(struct session *s);
  * launched it and will reap it.  0, or -errno with the reason in err (the
  * codes of interp__find, or -ENOSPC when --max-procs is reached). */
 int session__add(struct session *s, pid_t pid, bool is_child, char *err, size_t errlen);
+
+/* --all: plans opts.all_path from the file and attaches its probes for
+ * every process (pid -1).  0, or -errno with the reason in err (the codes
+ * of interp__find_file). */
+int session__add_all(struct session *s, char *err, size_t errlen);
 
 /* The hold-at-entry probe for a launched command (launch.h): 0 or -errno.
  * session__unhold removes it as soon as the child is held (or gone), so it
@@ -73,7 +84,10 @@ void session__stop(void);
  * Idempotent. */
 void session__detach(struct session *s);
 
-/* Fills r from the maps and /proc; release it with report_release(). */
+/* Fills r from the maps and /proc; release it with report_release().
+ * Retirement: the processes that r shows as ended (exited, exec'd) are then
+ * removed from the session and from the maps, their numbers kept only in
+ * the totals (r->retired of later reports), unless final. */
 int session__report(struct session *s, struct report *r, bool final);
 
 #endif

@@ -120,8 +120,10 @@ int uprobe_multi__attach(struct bpf_program *prog, const char *path, pid_t pid,
 			 const uint64_t *offsets, const uint64_t *ref_ctr_offsets,
 			 const uint64_t *cookies, size_t n, bool retprobe)
 {
-	if (!n || pid <= 0)
+	if (!n || (pid <= 0 && pid != -1))
 		return -EINVAL;
-	return link_create(bpf_program__fd(prog), path, (__u32)pid, offsets, ref_ctr_offsets,
+	/* The kernel's "every process" is pid 0. */
+	return link_create(bpf_program__fd(prog), path, pid == -1 ? 0 : (__u32)pid, offsets,
+			   ref_ctr_offsets,
 			   cookies, n, retprobe ? BPF_F_UPROBE_MULTI_RETURN_FLAG : 0);
 }

@@ -42,7 +42,8 @@ bool uprobe_multi__supported(char *why, size_t whylen);
 /* Marks prog for uprobe_multi links (call before the object is loaded). */
 int uprobe_multi__prepare(struct bpf_program *prog);
 
-/* Attaches prog at n file offsets of path for pid only (pid > 0), with one
+/* Attaches prog at n file offsets of path for pid only (pid > 0), or for
+ * every process that maps path (pid -1: --all only, DESIGN-NOTES 2), with one
  * cookie per offset and, if ref_ctr_offsets is not NULL, one USDT semaphore
  * file offset per offset (0: none); retprobe: uretprobes.  Returns the link
  * fd, or -errno (-EINVAL or -EOPNOTSUPP: the kernel has no uprobe_multi). */
