@@ -267,3 +267,40 @@ gen2() {
 	fleet_end || return 1
 	grep -q "retired" "$TRACER_OUT" || { show_tracer; return 1; }
 }
+
+# exec_follow LABEL: a traced parent starts a child with subprocess (fork,
+# exec of the same interpreter): the child is traced again after its exec,
+# with its own exact collections.
+exec_follow() {
+	local j="$BATS_TEST_TMPDIR/report.json" c n=4
+	require_tracing
+	use_interp "$1"
+	start_fixture "$PY" exec_child.py "$n"
+	start_tracer -p "$FIX_PID" --json "$j"
+	wait_attached "$TRACER_PID" || { show_tracer; return 1; }
+	touch "$FIX_CTL/go"
+	wait_file "$FIX_CTL/child" 30 "$FIX_PID" || return 1
+	c=$(cat "$FIX_CTL/child")
+	WORKERS=("$c")
+	wait_line "$TRACER_ERR" "tracing pid $c, forked by $FIX_PID, exec'd CPython" \
+		30 "$TRACER_PID" || { show_tracer; return 1; }
+	touch "$FIX_CTL/go-child"
+	wait_file "$FIX_CTL/done-child" 60 "$c" || return 1
+	assert_eq "the child's own count" "$n" \
+		"$(jq '.after[2] - .before[2]' "$FIX_CTL/done-child")" || return 1
+	kill -INT "$TRACER_PID"
+	wait_exit "$TRACER_PID" 30
+	assert_eq "tracer exit status" 0 "$WAIT_RC" || { show_tracer; return 1; }
+	touch "$FIX_CTL/exit"
+	fixture_exit "$FIX_CTL" "$FIX_PID"
+	assert_eq "child gen-2 collections" "$n" \
+		"$(jq --argjson p "$c" '.processes[] | select(.pid == $p) | .gc.collections[2]' "$j")" ||
+		{ show_tracer; return 1; }
+	assert_eq "child's parent" "$FIX_PID" \
+		"$(jq --argjson p "$c" '.processes[] | select(.pid == $p) | .parent_pid' "$j")" || return 1
+	assert_eq "parent gen-2 collections" 0 \
+		"$(jq --argjson p "$FIX_PID" '.processes[] | select(.pid == $p) | .gc.collections[2]' "$j")" || return 1
+}
+
+@test "fleet: a subprocess child (fork, exec) is traced again, exact counts, debian python3.11" { exec_follow debian3.11; }
+@test "fleet: a subprocess child (fork, exec) is traced again, exact counts, python3.11" { exec_follow py3.11; }

@@ -90,6 +90,16 @@ struct session {
 	struct retired_totals retired;
 	unsigned forks_followed, forks_missed;
 	unsigned forks_execd;     /* followed (or --all) processes dropped at their exec */
+	unsigned execs_followed;  /* followed children traced again after an exec */
+	/* Followed children that exec'd, until their new image shows CPython:
+	 * a python linked to libpython has it mapped by the dynamic loader
+	 * only after the exec event.  Tried on each loop turn, for a second. */
+	struct exec_retry {
+		pid_t pid, parent;
+		uint64_t exec_ns;
+		double until;
+	} exec_retry[16];
+	unsigned n_exec_retry;
 	/* --all: one plan and one set of links for every process of the file. */
 	struct plan all_plan;
 	bool have_all;
@@ -202,13 +212,20 @@ static int on_event(void *ctx, void *data, size_t len)
 		pr_info("pid %d %s", (int)t->pid, t->detail);
 		mark_ended(s, t, PROC_EXITED);
 	} else if (e->type == PMT_EV_EXEC && (t->parent_pid || s->have_all)) {
-		/* A followed child that execs (subprocess: fork, then exec)
-		 * or an --all process: what it was before the exec is not
-		 * what the user asked for.  Dropped; with --all, a new image
-		 * that runs the file is entered again at its first probe hit. */
-		pr_debug("pid %d exec'd: dropped", (int)t->pid);
-		s->forks_execd++;
+		/* A followed child that execs (subprocess: fork, then exec;
+		 * multiprocessing's spawn) or an --all process: its old image
+		 * is gone.  A followed child is traced again if its new image
+		 * is CPython (follow_exec); with --all, a new image that runs
+		 * the file is entered again at its first probe hit. */
+		pid_t pid = t->pid, parent = t->parent_pid;
+
+		pr_debug("pid %d exec'd", (int)pid);
 		drop_tracked(s, t);
+		if (parent && !s->have_all && s->n_exec_retry < sizeof(s->exec_retry) / sizeof(s->exec_retry[0]))
+			s->exec_retry[s->n_exec_retry++] = (struct exec_retry){
+				pid, parent, e->ts_ns, now_s() + 1.0 };
+		else
+			s->forks_execd++;
 	} else if (e->type == PMT_EV_EXEC) {
 		char comm[sizeof(e->exec.comm) + 1] = "";
 
@@ -441,8 +458,19 @@ static void name_python_stacks(struct session *s, struct tracked *t)
 
 /* session__add, and fork following: parent is the traced process that
  * forked pid (0: a target named by the user), fork_ns when (bpf_ktime). */
+static int add_process_after(struct session *s, pid_t pid, bool is_child, pid_t parent,
+			     uint64_t fork_ns, bool shared, bool execd, char *err, size_t errlen);
+
 static int add_process(struct session *s, pid_t pid, bool is_child, pid_t parent,
 		       uint64_t fork_ns, bool shared, char *err, size_t errlen)
+{
+	return add_process_after(s, pid, is_child, parent, fork_ns, shared, false, err, errlen);
+}
+
+/* add_process(); execd: the followed child exec'd (fork_ns is the exec's
+ * time then), for the message. */
+static int add_process_after(struct session *s, pid_t pid, bool is_child, pid_t parent,
+			     uint64_t fork_ns, bool shared, bool execd, char *err, size_t errlen)
 {
 	struct pmt_proc_stats zero = {}, scratch;
 	struct tracked *t;
@@ -530,7 +558,11 @@ static int add_process(struct session *s, pid_t pid, bool is_child, pid_t parent
 		t->attach_after_fork_s = ns > fork_ns ? (ns - fork_ns) / 1e9 : 0;
 	}
 	s->n_procs++;
-	if (parent)
+	if (parent && execd)
+		pr_info("tracing pid %d, forked by %d, exec'd CPython %s, %.1f ms after the exec",
+			(int)pid, (int)parent, t->plan.interp.version_str,
+			t->attach_after_fork_s * 1e3);
+	else if (parent)
 		pr_info("tracing pid %d, forked by %d, %.1f ms after the fork", (int)pid,
 			(int)parent, t->attach_after_fork_s * 1e3);
 	else
@@ -586,6 +618,30 @@ static void add_new(struct session *s, const struct pmt_event *e)
 /* A traced process forked (raw_process_fork made the child's entry): trace
  * the child too, with its own probes.  A child that is gone or unreadable
  * by now is counted as missed, and its entry removed. */
+/* Followed children that exec'd: traced again once their new image shows
+ * CPython, or counted as dropped at exec when it is not by the deadline. */
+static void follow_execs(struct session *s)
+{
+	for (unsigned i = 0; i < s->n_exec_retry;) {
+		struct exec_retry *x = &s->exec_retry[i];
+		char err[256] = "";
+		int ret = add_process_after(s, x->pid, false, x->parent, x->exec_ns, false, true,
+					    err, sizeof(err));
+
+		if (ret && now_s() < x->until && kill(x->pid, 0) == 0) {
+			i++;
+			continue; /* not CPython yet: the loader may not have run */
+		}
+		if (ret) {
+			s->forks_execd++;
+			pr_debug("pid %d, exec'd, not traced: %s", (int)x->pid, err);
+		} else {
+			s->execs_followed++;
+		}
+		*x = s->exec_retry[--s->n_exec_retry];
+	}
+}
+
 static void follow_fork(struct session *s, const struct pmt_event *e)
 {
 	__u32 key = e->pid;
@@ -599,7 +655,15 @@ static void follow_fork(struct session *s, const struct pmt_event *e)
 	if (ret) {
 		bpf_map_delete_elem(bpf_map__fd(s->skel->maps.procs), &key);
 		if (ret == -ENOEXEC) {
-			/* It exec'd something else before we got to it. */
+			/* It exec'd before we got to it (subprocess uses vfork):
+			 * its new image may be CPython once the loader ran. */
+			if (!s->have_all &&
+			    s->n_exec_retry < sizeof(s->exec_retry) / sizeof(s->exec_retry[0])) {
+				s->exec_retry[s->n_exec_retry++] = (struct exec_retry){
+					(pid_t)e->pid, (pid_t)e->fork.parent_pid, e->ts_ns,
+					now_s() + 1.0 };
+				return;
+			}
 			s->forks_execd++;
 			pr_debug("pid %u, forked by traced pid %u, not traced: %s", e->pid,
 				 e->fork.parent_pid, err);
@@ -711,6 +775,7 @@ int session__run(struct session *s)
 				sample(&s->procs[i]);
 				check_liveness(s, &s->procs[i]);
 			}
+			follow_execs(s);
 		}
 		if (wants_stacks(&s->opts) && now_s() >= s->next_maps_refresh) {
 			/* Libraries come and go (dlopen); a process that exits
