@@ -1,7 +1,8 @@
 #!/bin/bash
-# Installs the Debian 12 packages tools/bench needs beyond tools/install-deps.sh,
-# as root: the peers it measures and matplotlib for --plot.  Runs `apt-get
-# update` only when something is missing; prints nothing when all is present.
+# Installs, as root, the Debian 12 packages tools/bench needs: the peers it
+# measures and matplotlib for --plot, through tools/install-deps.sh (which
+# installs the build's own too, runs `apt-get update` only when something is
+# missing, and prints nothing when all is present).
 #
 #   tools/install-bench-deps.sh              the peers that run on our machines
 #   tools/install-bench-deps.sh --all-peers  also bpfcc-tools and austin
@@ -31,30 +32,5 @@ case "${1:-}" in
 	;;
 esac
 
-if [ "$(id -u)" -ne 0 ]; then
-	echo "install-bench-deps.sh: must run as root (try: sudo $0)" >&2
-	exit 1
-fi
-if ! command -v apt-get >/dev/null 2>&1 || ! command -v dpkg-query >/dev/null 2>&1; then
-	echo "install-bench-deps.sh: needs apt-get and dpkg-query (Debian 12)" >&2
-	exit 1
-fi
-
-missing=()
-for p in "${PACKAGES[@]}"; do
-	status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null)
-	[ "$status" = "install ok installed" ] || missing+=("$p")
-done
-[ ${#missing[@]} -eq 0 ] && exit 0
-
-echo "install-bench-deps.sh: installing ${missing[*]}" >&2
-export DEBIAN_FRONTEND=noninteractive
-log=$(mktemp /tmp/install-bench-deps.XXXXXX)
-if ! apt-get update -q >"$log" 2>&1 ||
-   ! apt-get install -y -q --no-install-recommends "${missing[@]}" >>"$log" 2>&1; then
-	cat "$log" >&2
-	echo "install-bench-deps.sh: apt-get failed (log above)" >&2
-	rm -f "$log"
-	exit 1
-fi
-rm -f "$log"
+# The same checks and quiet apt run as the build's dependencies.
+exec bash "$(dirname "$0")/install-deps.sh" "${PACKAGES[@]}"

@@ -1,5 +1,6 @@
 #!/bin/bash
-# Installs what building and testing pymemtrace needs on Debian 12, as root.
+# Installs what building and testing pymemtrace needs on Debian 12, as root,
+# and any further Debian packages named as arguments.
 # Works on a fresh minimal system (bash and apt only).  Runs `apt-get update`
 # only when something is missing, and prints nothing when all is present.
 set -u
@@ -14,6 +15,10 @@ PACKAGES=(
 	python3.11 python3                      # interpreters under test, helpers
 	procps util-linux coreutils sed grep mawk
 )
+
+# Extra packages named on the command line are installed the same way
+# (tools/install-bench-deps.sh passes the bench's).
+PACKAGES+=("$@")
 
 if [ "$(id -u)" -ne 0 ]; then
 	echo "install-deps.sh: must run as root (try: sudo $0)" >&2

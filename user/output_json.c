@@ -444,24 +444,12 @@ static void write_proc(struct jw *w, const struct proc_report *p)
 static void write_totals(struct jw *w, const struct report *r)
 {
 	const struct retired_totals *rt = &r->retired;
-	uint64_t gc[PMT_GENERATIONS] = { 0 }, arenas = rt->arenas_allocated;
-	uint64_t lost = r->ringbuf_drops + rt->lost + r->forks_missed + r->all_untracked;
-	int64_t mmap_bytes = rt->mmap_bytes;
+	struct report_totals t;
 
-	for (unsigned g = 0; g < PMT_GENERATIONS; g++)
-		gc[g] = rt->gc_collections[g];
-	for (unsigned i = 0; r->procs && i < r->n_procs; i++) {
-		const struct pmt_proc_stats *st = &r->procs[i].stats;
-
-		for (unsigned g = 0; g < PMT_GENERATIONS; g++)
-			gc[g] += st->gc[g].collections;
-		arenas += st->arena_allocs;
-		mmap_bytes += st->mmap_anon.bytes + st->mmap_file.bytes;
-		lost += proc_report_lost_total(&r->procs[i]);
-	}
+	report_totals(r, &t);
 	jw_key(w, "totals");
 	jw_object_begin(w);
-	jw_kv_u64(w, "processes", r->n_procs + rt->processes);
+	jw_kv_u64(w, "processes", t.processes);
 	jw_kv_u64(w, "retired", rt->processes);
 	jw_kv_u64(w, "forks_followed", r->forks_followed);
 	jw_kv_u64(w, "forks_missed", r->forks_missed);
@@ -474,13 +462,13 @@ static void write_totals(struct jw *w, const struct report *r)
 	jw_key(w, "gc_collections");
 	jw_array_begin_inline(w);
 	for (unsigned g = 0; g < PMT_GENERATIONS; g++)
-		jw_u64(w, gc[g]);
+		jw_u64(w, t.gc[g]);
 	jw_array_end(w);
-	jw_kv_u64(w, "arenas_allocated", arenas);
-	jw_kv_s64(w, "mmap_bytes", mmap_bytes);
+	jw_kv_u64(w, "arenas_allocated", t.arenas);
+	jw_kv_s64(w, "mmap_bytes", t.mmap_bytes);
 	/* Every process's lost total, the children (and --all processes)
 	 * that could not be traced, and the drops no process owns. */
-	jw_kv_u64(w, "lost", lost);
+	jw_kv_u64(w, "lost", t.lost);
 	jw_object_end(w);
 }
 

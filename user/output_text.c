@@ -603,33 +603,21 @@ static void print_interval(FILE *f, const struct report *r)
 static void print_totals(FILE *f, const struct report *r)
 {
 	const struct retired_totals *rt = &r->retired;
-	uint64_t gc[PMT_GENERATIONS], arenas = rt->arenas_allocated;
-	uint64_t lost = r->ringbuf_drops + rt->lost + r->forks_missed + r->all_untracked;
-	int64_t mmap_bytes = rt->mmap_bytes;
 	char mm[UNITS_BUFSZ], path[SAFE_LEN(PATH_MAX)];
+	struct report_totals t;
 
 	if (r->n_procs + rt->processes < 2 && !r->forks_missed && !r->all_path)
 		return;
-	for (unsigned g = 0; g < PMT_GENERATIONS; g++)
-		gc[g] = rt->gc_collections[g];
-	for (unsigned i = 0; i < r->n_procs; i++) {
-		const struct pmt_proc_stats *st = &r->procs[i].stats;
-
-		for (unsigned g = 0; g < PMT_GENERATIONS; g++)
-			gc[g] += st->gc[g].collections;
-		arenas += st->arena_allocs;
-		mmap_bytes += st->mmap_anon.bytes + st->mmap_file.bytes;
-		lost += proc_report_lost_total(&r->procs[i]);
-	}
+	report_totals(r, &t);
 	fprintf(f, "\n== totals: %u process%s", r->n_procs + rt->processes,
 		r->n_procs + rt->processes == 1 ? "" : "es");
 	if (rt->processes)
 		fprintf(f, " (%u retired: exited, reported earlier)", rt->processes);
 	fputc('\n', f);
 	line(f, "GC collections", "%" PRIu64 " / %" PRIu64 " / %" PRIu64 " (gen 0 / 1 / 2)",
-	     U64(gc[0]), U64(gc[1]), U64(gc[2]));
-	line(f, "arenas", "%" PRIu64 " allocated", U64(arenas));
-	line(f, "mmap", "%s", sys_bytes(mm, sizeof(mm), mmap_bytes, false));
+	     U64(t.gc[0]), U64(t.gc[1]), U64(t.gc[2]));
+	line(f, "arenas", "%" PRIu64 " allocated", U64(t.arenas));
+	line(f, "mmap", "%s", sys_bytes(mm, sizeof(mm), t.mmap_bytes, false));
 	if (r->all_path)
 		line(f, "--all", "%s: %" PRIu64 " processes not traced (--max-procs, or gone "
 		     "at once)", units_sanitize(path, sizeof(path), r->all_path, PATH_MAX),
@@ -637,7 +625,7 @@ static void print_totals(FILE *f, const struct report *r)
 	if (r->forks_followed || r->forks_missed || r->forks_execd)
 		line(f, "forks", "%u followed, %u missed (gone before their probes were attached), "
 		     "%u dropped at exec", r->forks_followed, r->forks_missed, r->forks_execd);
-	line(f, "lost data", "%" PRIu64, U64(lost));
+	line(f, "lost data", "%" PRIu64, U64(t.lost));
 }
 
 /* --events: what the stream carried and what it lost, for every process. */

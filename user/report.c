@@ -205,3 +205,25 @@ void retired_totals_add(struct retired_totals *rt, const struct proc_report *p)
 		g->growth.lost.no_stack += p->growth.lost.no_stack;
 	}
 }
+
+void report_totals(const struct report *r, struct report_totals *t)
+{
+	const struct retired_totals *rt = &r->retired;
+
+	memset(t, 0, sizeof(*t));
+	t->processes = r->n_procs + rt->processes;
+	t->arenas = rt->arenas_allocated;
+	t->mmap_bytes = rt->mmap_bytes;
+	t->lost = r->ringbuf_drops + rt->lost + r->forks_missed + r->all_untracked;
+	for (unsigned g = 0; g < PMT_GENERATIONS; g++)
+		t->gc[g] = rt->gc_collections[g];
+	for (unsigned i = 0; r->procs && i < r->n_procs; i++) {
+		const struct pmt_proc_stats *st = &r->procs[i].stats;
+
+		for (unsigned g = 0; g < PMT_GENERATIONS; g++)
+			t->gc[g] += st->gc[g].collections;
+		t->arenas += st->arena_allocs;
+		t->mmap_bytes += st->mmap_anon.bytes + st->mmap_file.bytes;
+		t->lost += proc_report_lost_total(&r->procs[i]);
+	}
+}

@@ -179,6 +179,18 @@ struct retired_totals {
 	unsigned n_groups;
 };
 
+struct report;
+
+/* Every process of a report, the retired ones included, added up. */
+struct report_totals {
+	unsigned processes;
+	uint64_t gc[PMT_GENERATIONS];
+	uint64_t arenas;
+	int64_t mmap_bytes;
+	uint64_t lost;
+};
+void report_totals(const struct report *r, struct report_totals *t);
+
 /* a += b for every counter of a process's BPF statistics (maxima: max). */
 void proc_stats_add(struct pmt_proc_stats *a, const struct pmt_proc_stats *b);
 /* Adds p's counters (stats, faults, allocation and growth totals; no
