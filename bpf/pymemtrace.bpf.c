@@ -112,9 +112,19 @@ static __always_inline __u64 handler_cookie(void *ctx)
 	return bpf_get_attach_cookie(ctx) & PMT_COOKIE_PAYLOAD;
 }
 
+/* Set by user space when detaching starts: the trace has ended.  Probes go
+ * away one after another (a perf uprobe takes 100-300 ms), so without it a
+ * collection could end after its start probe was gone: a "GC end without a
+ * start" that only the detaching made. */
+volatile bool trace_ended = false;
+
 static __always_inline struct pmt_proc_stats *traced_proc(__u32 tgid)
 {
-	struct pmt_proc_stats *st = bpf_map_lookup_elem(&procs, &tgid);
+	struct pmt_proc_stats *st;
+
+	if (trace_ended)
+		return NULL;
+	st = bpf_map_lookup_elem(&procs, &tgid);
 
 	if (st && st->exec_seen)
 		return NULL; /* a new program image: not what the user asked to trace */

@@ -354,6 +354,8 @@ void session__detach(struct session *s)
 		return;
 	s->detached_all = true;
 	t0 = now_s();
+	/* Nothing counts from here on (bpf/pymemtrace.bpf.c: trace_ended). */
+	s->skel->bss->trace_ended = true;
 	{
 		struct proc_links **v = calloc(s->n_procs + 1, sizeof(*v));
 
