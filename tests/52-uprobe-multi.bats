@@ -284,3 +284,28 @@ alloc_both() {
 		done
 	done
 }
+
+# A target that collects all the time, traced then detached while it runs:
+# the probes go one after another (perf uprobes: 100-300 ms each), and a
+# collection that ends after gc__start's probe is gone must not show as "GC
+# ends without a start".  At most one can, honestly: a collection already
+# running when the probes came.
+detach_midrun() {
+	local j="$BATS_TEST_TMPDIR/report.json" d n
+	require_tracing
+	use_interp debian3.11
+	pmt_spawn "$BATS_TEST_TMPDIR/demo.out" "$BATS_TEST_TMPDIR/demo.err" "$PY" "$PMT_ROOT/tools/demo.py" 8
+	d=$SPAWN_PID
+	env "$@" "$PMT" -q --alloc -p "$d" -d 2 --json "$j" >/dev/null 2>"$BATS_TEST_TMPDIR/tracer.err"
+	assert_eq "tracer exit status" 0 "$?" || { cat "$BATS_TEST_TMPDIR/tracer.err" >&3; return 1; }
+	n=$(jq '.processes[0].gc.collections | add' "$j")
+	assert_ge "collections seen while it ran" "$n" 10 || return 1
+	assert_le "GC ends without a start" "$(jq '.processes[0].lost_detail.gc_unmatched' "$j")" 1
+}
+
+@test "detach: no 'GC end without a start' from detaching, perf-event path (--alloc, debian python3.11)" {
+	detach_midrun PYMEMTRACE_NO_UPROBE_MULTI=1
+}
+@test "detach: no 'GC end without a start' from detaching, uprobe_multi path (--alloc, debian python3.11)" {
+	detach_midrun PMT_UNUSED=1
+}
