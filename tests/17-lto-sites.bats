@@ -50,8 +50,10 @@ total() {
 	obj=$(field obj_struct)
 	# the malloc slot (obj_struct + 8) holds hook_malloc in the file image
 	want=$(field hook_malloc)
-	got=$(gdb -nx -batch -ex "x/gx $((obj + 8))" "$DEB_PY" 2>/dev/null | awk '{ print $2 }')
-	got=$(printf "0x%x" "$got")
+	# read from the file image (little-endian hex), with the project's ELF
+	# reader: gdb is not on a fresh machine
+	got=$("$TOOL" elf-read "$DEB_PY" "$(printf "0x%x" $((obj + 8)))" 8 |
+		"$HOST_PY" -c 'import sys; print(hex(int.from_bytes(bytes.fromhex(sys.stdin.read().strip()), "little")))')
 	assert_eq "static _PyObject.malloc" "$want" "$got"
 	# every probe address is an instruction boundary that objdump decodes as a jcc
 	dis=$(objdump -d --no-show-raw-insn "$DEB_PY")
