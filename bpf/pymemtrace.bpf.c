@@ -867,9 +867,6 @@ static __always_inline __u64 python_stack(__u32 tgid)
 
 	if (!o || !st)
 		return 0;
-#ifdef PMT_TMP_NO_PYWALK
-	return 0;
-#endif
 	ps = bpf_map_lookup_elem(&pystack_scratch, &zero);
 	if (!ps)
 		return 0;
