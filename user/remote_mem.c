@@ -93,3 +93,55 @@ int remote_read_str(pid_t pid, uint64_t addr, char *buf, size_t cap)
 	buf[done] = '\0';
 	return (int)done;
 }
+
+#define MANY_BATCH 64u   /* pieces per process_vm_readv: well under IOV_MAX */
+
+int remote_read_many(pid_t pid, const uint64_t *addrs, size_t each, void *buf, size_t n,
+		     unsigned char *ok)
+{
+	struct iovec local[MANY_BATCH], remote[MANY_BATCH];
+	size_t good = 0, i = 0;
+	int last_err = -EFAULT;
+
+	if (pid <= 0 || !addrs || !buf || !ok || !each)
+		return -EINVAL;
+	while (i < n) {
+		size_t k = n - i < MANY_BATCH ? n - i : MANY_BATCH, j, whole;
+		ssize_t got;
+
+		for (j = 0; j < k; j++) {
+			local[j].iov_base = (char *)buf + (i + j) * each;
+			local[j].iov_len = each;
+			remote[j].iov_base = (void *)(uintptr_t)addrs[i + j];
+			remote[j].iov_len = each;
+		}
+		got = process_vm_readv(pid, local, k, remote, k, 0);
+		whole = got > 0 ? (size_t)got / each : 0;
+		for (j = 0; j < whole; j++)
+			ok[i + j] = 1;
+		good += whole;
+		if (whole == k) {
+			i += k;
+			continue;
+		}
+		if (got < 0 && errno == ESRCH)
+			return -ESRCH;
+		/* The kernel stops at the first piece it cannot read: read that one
+		 * alone (which also takes the /proc/PID/mem path when
+		 * process_vm_readv is refused), then go on after it. */
+		{
+			size_t at = i + whole;
+			int err = remote_read(pid, addrs[at], (char *)buf + at * each, each);
+
+			ok[at] = !err;
+			if (!err)
+				good++;
+			else
+				last_err = err;
+			if (err == -ESRCH)
+				return -ESRCH;
+			i = at + 1;
+		}
+	}
+	return good || !n ? (int)(good > INT32_MAX ? INT32_MAX : good) : last_err;
+}

@@ -20,4 +20,12 @@ int remote_read(pid_t pid, uint64_t addr, void *buf, size_t len);
  * Returns the string length, or -errno. */
 int remote_read_str(pid_t pid, uint64_t addr, char *buf, size_t cap);
 
+/* Reads n pieces of `each` bytes, piece i from addrs[i] into buf + i * each,
+ * with as few system calls as the kernel allows (process_vm_readv takes up to
+ * IOV_MAX pieces at once).  ok[i] says whether piece i was read whole; a piece
+ * in unmapped memory does not stop the others.  Returns how many were read,
+ * or -errno when none could be (-ESRCH: the process is gone, -EINVAL). */
+int remote_read_many(pid_t pid, const uint64_t *addrs, size_t each, void *buf, size_t n,
+		     unsigned char *ok);
+
 #endif

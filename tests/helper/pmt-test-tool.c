@@ -3,7 +3,7 @@
 #include <string.h>
 #include "tool.h"
 
-static const struct tool_cmd *const tables[] = { parser_cmds, output_cmds, decode_cmds, lto_cmds, pystack_cmds, usdt_cmds };
+static const struct tool_cmd *const tables[] = { parser_cmds, output_cmds, decode_cmds, lto_cmds, pystack_cmds, usdt_cmds, census_cmds };
 
 static void usage(FILE *f)
 {

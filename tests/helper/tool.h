@@ -18,5 +18,6 @@ extern const struct tool_cmd decode_cmds[];  /* tests/helper/decode_cmds.c: x86 
 extern const struct tool_cmd pystack_cmds[]; /* tests/helper/pystack_cmds.c: line tables, Python stacks */
 extern const struct tool_cmd lto_cmds[];     /* tests/helper/lto_cmds.c: inlined allocator sites */
 extern const struct tool_cmd usdt_cmds[];    /* tests/helper/usdt_cmds.c: USDT specs, uprobe_multi */
+extern const struct tool_cmd census_cmds[];  /* tests/helper/census_cmds.c: pymalloc census */
 
 #endif
