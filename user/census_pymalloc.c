@@ -31,8 +31,8 @@
 /* 3.12 embeds the main interpreter's obmalloc state in _PyRuntime
  * (_main_interpreter.obmalloc); 3.13 points at it from there.  Offsets from
  * the pyenv builds' internal headers, checked with offsetof(). */
-#define RT312_OBMALLOC 76392u + 3960u         /* state, embedded */
-#define RT313_OBMALLOC_PTR 88352u + 10800u    /* pointer to the state */
+#define RT312_OBMALLOC (76392u + 3960u)       /* state, embedded */
+#define RT313_OBMALLOC_PTR (88352u + 10800u)  /* pointer to the state */
 #define ST_ARENAS 512u                        /* mgmt.arenas */
 #define ST_MAXARENAS 520u                     /* mgmt.maxarenas (uint) */
 #define ST_NARENAS_CUR 1064u                  /* mgmt.narenas_currently_allocated (size_t) */
@@ -226,7 +226,8 @@ static int locate_by_decoding(struct interp *in, pid_t pid, const struct pymallo
 	}
 	if (fits != 1) {
 		fmt_msg(why, whylen, "_Py_GetAllocatedBlocks at 0x%llx: %u of %u x %u static loads "
-			"fit an arena table in process %d (need exactly one)",
+			"fit an arena table with an arena in process %d (need exactly one; "
+			"is pymalloc in use?)",
 			(unsigned long long)fn, fits, n64, n32, (int)pid);
 		return -ENOTSUP;
 	}
@@ -265,11 +266,11 @@ static int locate(struct interp *in, pid_t pid, struct pymalloc_census *c,
 		return -ENOTSUP;
 	}
 	if (mm == 312) {
-		state = rt + (RT312_OBMALLOC);
+		state = rt + RT312_OBMALLOC;
 		fmt_msg(c->source, sizeof(c->source),
 			"_PyRuntime._main_interpreter.obmalloc (3.12 layout)");
 	} else {
-		err = remote_read(pid, rt + (RT313_OBMALLOC_PTR), &state, sizeof(state));
+		err = remote_read(pid, rt + RT313_OBMALLOC_PTR, &state, sizeof(state));
 		if (err) {
 			fmt_msg(why, whylen, "cannot read the main interpreter's obmalloc pointer: %s",
 				strerror(-err));
@@ -401,6 +402,7 @@ static int walk_table(pid_t pid, struct pymalloc_census *c, const struct table_l
 		goto out;
 	for (uint32_t i = 0; i < n; i++) {
 		struct arena_rec r = recs[i], again;
+		uint8_t raw[AO_SIZE];
 		struct arena_tally t;
 		bool done = false;
 
@@ -413,9 +415,9 @@ static int walk_table(pid_t pid, struct pymalloc_census *c, const struct table_l
 			if (err == -ESRCH)
 				goto out;
 			/* the record after the walk must be the one we walked by */
-			if (remote_read(pid, table + (uint64_t)i * AO_SIZE, hdrs, AO_SIZE))
+			if (remote_read(pid, table + (uint64_t)i * AO_SIZE, raw, AO_SIZE))
 				break;
-			rec_from(hdrs, &again);
+			rec_from(raw, &again);
 			if (!err && same_rec(&r, &again)) {
 				done = true;
 			} else {
@@ -510,6 +512,16 @@ int pymalloc_census__take(struct interp *in, pid_t pid, struct pymalloc_census *
 			fmt_msg(why, whylen, "cannot read the arena table's head at 0x%llx: %s",
 				(unsigned long long)loc.arenas_ptr, strerror(-err));
 			return err;
+		}
+		if (!table && !n) {
+			/* pymalloc has not made its table: no arena yet, or
+			 * another allocator (PYTHONMALLOC=malloc) does the work */
+			out->arenas_reported = -1;
+			out->complete = true;
+			fmt_msg(out->note, sizeof(out->note),
+				"pymalloc has no arena table: no arena allocated "
+				"(PYTHONMALLOC=malloc, or nothing small allocated yet)");
+			return 0;
 		}
 		if (!table || !n || n > MAXARENAS_CAP || table % 8) {
 			fmt_msg(why, whylen, "implausible arena table: %u records at 0x%llx",
