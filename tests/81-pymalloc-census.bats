@@ -145,3 +145,32 @@ EOF_PY
 	assert_eq "exit status" 1 "$status"
 	[[ "$output" == *"pymalloc-census: process $$:"* ]]
 }
+
+# A synthetic 3.12-shaped table in pmt-test-tool's own memory (census_cmds.c):
+# good pools next to a bad size class, an unmapped pool, a wrong arena
+# index, a count over capacity and an impossible arena address.  The good
+# ones are counted exactly, each bad one is skipped and counted.
+@test "pymalloc census: invalid records and torn pools are skipped and counted, exact values" {
+	local j="$BATS_TEST_TMPDIR/synth.json"
+	"$TOOL" pymalloc-census-synth >"$j"
+	"$HOST_PY" - "$j" <<'EOF_PY' >&3
+import json, sys
+c = json.load(open(sys.argv[1]))["pymalloc"]
+want_classes = [(0, 16, 1, 1000, 21), (1, 32, 2, 12, 1008), (3, 64, 1, 10, 245), (31, 512, 1, 3, 28)]
+got_classes = [(s["class"], s["block_size"], s["pools"], s["blocks_in_use"], s["free_blocks"])
+               for s in c["size_classes"]]
+want = {"arenas": 3, "arenas_used": 3, "arenas_free": 0, "arena_bytes": 3 << 20,
+        "used_bytes": 1000 * 16 + 12 * 32 + 10 * 64 + 3 * 512, "pools_used": 5,
+        "empty_pools": 1, "untouched_pools": 60 + 61 + 61, "pool_header_bytes": 5 * 48,
+        "quantization_bytes": 2 * 16 + 16 + 464, "alignment_bytes": 0,
+        "pools_walked": 10, "pools_skipped": 4, "arenas_skipped": 1, "complete": False}
+bad = ["%s: %r, want %r" % (k, c[k], v) for k, v in want.items() if c[k] != v]
+if got_classes != want_classes:
+    bad.append("size classes %r" % got_classes)
+if not c["note"].startswith("incomplete: 4 of 10 pools and 1 arenas skipped"):
+    bad.append("note %r" % c["note"])
+for b in bad:
+    print("# " + b)
+sys.exit(1 if bad else 0)
+EOF_PY
+}

@@ -359,8 +359,11 @@ static void add_tally(struct pymalloc_census *c, const struct arena_tally *t,
 		      const struct arena_rec *r)
 {
 	c->arenas++;
-	c->arenas_used += t->pools_used > 0;
-	c->arenas_free += t->pools_used == 0;
+	/* an arena whose pools could not all be read is not known to be free */
+	if (!t->pools_used && !t->skipped)
+		c->arenas_free++;
+	else
+		c->arenas_used++;
 	for (unsigned k = 0; k < NCLASSES; k++) {
 		c->cls[k].pools += t->cls_pools[k];
 		c->cls[k].blocks_in_use += t->cls_used[k];
@@ -478,11 +481,72 @@ static void finish(struct pymalloc_census *c)
 			(unsigned long long)c->arenas_skipped);
 }
 
+/* The walk proper, once the table's head is located; out->source is kept. */
+static int take_at(pid_t pid, int mm, const struct table_loc *loc, struct pymalloc_census *out,
+		   char *why, size_t whylen)
+{
+	char source[sizeof(out->source)];
+	int err = -EIO;
+
+	memcpy(source, out->source, sizeof(source));
+	for (unsigned try = 0; try < TABLE_TRIES; try++) {
+		uint64_t table;
+		uint32_t n;
+
+		memset(out, 0, sizeof(*out));
+		set_geometry(out, mm);
+		memcpy(out->source, source, sizeof(source));
+		out->arenas_reported = -1;
+		err = read_head(pid, loc, &table, &n);
+		if (err) {
+			fmt_msg(why, whylen, "cannot read the arena table's head at 0x%llx: %s",
+				(unsigned long long)loc->arenas_ptr, strerror(-err));
+			return err;
+		}
+		if (!table && !n) {
+			/* pymalloc has not made its table: no arena yet, or
+			 * another allocator (PYTHONMALLOC=malloc) does the work */
+			out->complete = true;
+			fmt_msg(out->note, sizeof(out->note),
+				"pymalloc has no arena table: no arena allocated "
+				"(PYTHONMALLOC=malloc, or nothing small allocated yet)");
+			return 0;
+		}
+		if (!table || !n || n > MAXARENAS_CAP || table % 8) {
+			fmt_msg(why, whylen, "implausible arena table: %u records at 0x%llx",
+				n, (unsigned long long)table);
+			err = -EIO;
+			continue;
+		}
+		out->table_addr = table;
+		out->maxarenas = n;
+		err = walk_table(pid, out, loc, table, n);
+		if (err == -EAGAIN)
+			continue;
+		if (err) {
+			fmt_msg(why, whylen, "reading the arena table at 0x%llx: %s",
+				(unsigned long long)table, strerror(-err));
+			return err;
+		}
+		if (loc->narenas_cur) {
+			uint64_t v;
+
+			if (!remote_read(pid, loc->narenas_cur, &v, sizeof(v)) && v <= MAXARENAS_CAP)
+				out->arenas_reported = (int64_t)v;
+		}
+		finish(out);
+		return 0;
+	}
+	if (err == -EAGAIN)
+		fmt_msg(why, whylen, "the arena table moved under %u walks", TABLE_TRIES);
+	return err == -EAGAIN ? -EIO : err;
+}
+
 int pymalloc_census__take(struct interp *in, pid_t pid, struct pymalloc_census *out,
 			  char *why, size_t whylen)
 {
 	struct table_loc loc;
-	int mm, err = -EIO;
+	int mm, err;
 
 	if (!in || !out || pid <= 0) {
 		fmt_msg(why, whylen, "invalid arguments");
@@ -500,62 +564,23 @@ int pymalloc_census__take(struct interp *in, pid_t pid, struct pymalloc_census *
 	}
 	set_geometry(out, mm);
 	err = locate(in, pid, out, &loc, why, whylen);
-	if (err)
-		return err;
-	for (unsigned try = 0; try < TABLE_TRIES; try++) {
-		uint64_t table;
-		uint32_t n;
-		char source[sizeof(out->source)];
+	return err ? err : take_at(pid, mm, &loc, out, why, whylen);
+}
 
-		err = read_head(pid, &loc, &table, &n);
-		if (err) {
-			fmt_msg(why, whylen, "cannot read the arena table's head at 0x%llx: %s",
-				(unsigned long long)loc.arenas_ptr, strerror(-err));
-			return err;
-		}
-		if (!table && !n) {
-			/* pymalloc has not made its table: no arena yet, or
-			 * another allocator (PYTHONMALLOC=malloc) does the work */
-			out->arenas_reported = -1;
-			out->complete = true;
-			fmt_msg(out->note, sizeof(out->note),
-				"pymalloc has no arena table: no arena allocated "
-				"(PYTHONMALLOC=malloc, or nothing small allocated yet)");
-			return 0;
-		}
-		if (!table || !n || n > MAXARENAS_CAP || table % 8) {
-			fmt_msg(why, whylen, "implausible arena table: %u records at 0x%llx",
-				n, (unsigned long long)table);
-			err = -EIO;
-			continue;
-		}
-		memcpy(source, out->source, sizeof(source));
-		memset(out, 0, sizeof(*out));
-		set_geometry(out, mm);
-		memcpy(out->source, source, sizeof(source));
-		out->table_addr = table;
-		out->maxarenas = n;
-		out->arenas_reported = -1;
-		err = walk_table(pid, out, &loc, table, n);
-		if (err == -EAGAIN)
-			continue;
-		if (err) {
-			fmt_msg(why, whylen, "reading the arena table at 0x%llx: %s",
-				(unsigned long long)table, strerror(-err));
-			return err;
-		}
-		if (loc.narenas_cur) {
-			uint64_t v;
+int pymalloc_census__take_at(pid_t pid, int version_mm, uint64_t arenas_ptr,
+			     uint64_t maxarenas, struct pymalloc_census *out,
+			     char *why, size_t whylen)
+{
+	struct table_loc loc = { .arenas_ptr = arenas_ptr, .maxarenas = maxarenas };
 
-			if (!remote_read(pid, loc.narenas_cur, &v, sizeof(v)) && v <= MAXARENAS_CAP)
-				out->arenas_reported = (int64_t)v;
-		}
-		finish(out);
-		return 0;
+	if (!out || pid <= 0 || version_mm < 308 || version_mm > 313 || !arenas_ptr || !maxarenas) {
+		fmt_msg(why, whylen, "invalid arguments");
+		return -EINVAL;
 	}
-	if (err == -EAGAIN)
-		fmt_msg(why, whylen, "the arena table moved under %u walks", TABLE_TRIES);
-	return err == -EAGAIN ? -EIO : err;
+	memset(out, 0, sizeof(*out));
+	fmt_msg(out->source, sizeof(out->source), "given: arenas at 0x%llx, maxarenas at 0x%llx",
+		(unsigned long long)arenas_ptr, (unsigned long long)maxarenas);
+	return take_at(pid, version_mm, &loc, out, why, whylen);
 }
 
 uint64_t pymalloc_census__used_bytes(const struct pymalloc_census *c)

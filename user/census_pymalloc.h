@@ -54,8 +54,8 @@ struct pymalloc_census {
 
 	/* arenas */
 	uint64_t arenas;          /* allocated (address != 0) */
-	uint64_t arenas_used;     /* with at least one pool in use */
-	uint64_t arenas_free;     /* allocated, no pool in use */
+	uint64_t arenas_used;     /* with a pool in use (or a pool unreadable) */
+	uint64_t arenas_free;     /* allocated, every pool read and none in use */
 	int64_t arenas_reported;  /* pymalloc's own narenas_currently_allocated, -1 unknown */
 	uint64_t arena_bytes;     /* arenas * arena_size */
 
@@ -90,6 +90,15 @@ struct pymalloc_census {
  *   -EIO      the table read back as nonsense every time */
 int pymalloc_census__take(struct interp *in, pid_t pid, struct pymalloc_census *out,
 			  char *why, size_t whylen);
+
+/* The same walk for a table whose head the caller located: arenas_ptr is the
+ * target address of the `struct arena_object *arenas` pointer, maxarenas of
+ * its uint length, version_mm (308-313) sets arena and pool sizes.  For
+ * tests (a synthetic table in a process of known layout) and for callers
+ * that found the table another way.  Returns as pymalloc_census__take. */
+int pymalloc_census__take_at(pid_t pid, int version_mm, uint64_t arenas_ptr,
+			     uint64_t maxarenas, struct pymalloc_census *out,
+			     char *why, size_t whylen);
 
 /* A table like sys._debugmallocstats()'s, then the byte breakdown. */
 void pymalloc_census__write_text(FILE *f, const struct pymalloc_census *c);
