@@ -9,6 +9,8 @@
  *             (.dynsym) makes, told apart and checked against the target;
  *   3.12      the main interpreter's embedded obmalloc state, inside
  *             _PyRuntime; 3.13 the state its `obmalloc` pointer names.
+ *             Only the main interpreter's: 3.12+ subinterpreters that have
+ *             their own obmalloc state are not counted.
  * Arena and pool sizes: 256 KiB and 4 KiB up to 3.9, 1 MiB and 16 KiB from
  * 3.10 (64-bit radix-tree builds); blocks are 16-byte aligned, 32 classes.
  *
