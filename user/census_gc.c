@@ -15,6 +15,10 @@
 #define DEFAULT_MAX_MS      30000ull
 #define CLOCK_EVERY         4096      /* nodes between clock checks */
 #define RESYNC_TRIES        2
+#define LIST_ATTEMPTS       3
+#define RETRY_PAUSE_NS      5000000       /* 5 ms */
+#define BACKWARD_TAG        0x80000000u   /* nodes first counted walking backwards */
+#define MAX_LISTS           CENSUS_MAX_LISTS
 #define NODE_READ_MAX       64
 #define TYPE_READ           176       /* PyTypeObject up to tp_flags, all versions */
 #define MAX_BASICSIZE       (1u << 24)
@@ -23,15 +27,18 @@
 /* x86_64 user space ends below 2^47; objects are at least 8-aligned. */
 #define USER_ADDR_END       (1ull << 47)
 
-/* An open-addressing set of addresses; 0 is the empty slot. */
+/* An open-addressing map of node address -> the walk that first counted it;
+ * address 0 is the empty slot. */
 struct addr_set {
 	uint64_t *slot;
+	uint32_t *tag;
 	size_t cap, used;                 /* cap a power of two */
 };
 
 struct type_entry {
 	uint64_t addr;                    /* 0: empty slot */
 	bool valid;
+	bool no_ob_size;                  /* has tp_itemsize but no ob_size field */
 	uint32_t basicsize, itemsize, preheader;
 	uint64_t flags;
 	uint64_t count, bytes;
@@ -49,7 +56,11 @@ struct walk {
 	struct addr_set seen;
 	struct type_cache types;
 	struct census_gc *out;
-	uint64_t nodes, max_objects;
+	uint64_t nodes, max_objects;      /* objects counted, and the limit */
+	uint64_t steps;                   /* nodes visited, counted or not */
+	uint32_t pass;                    /* tags the nodes a forward walk counts */
+	uint64_t heads[MAX_LISTS];        /* every list head: a link to one ends a list */
+	unsigned n_heads;
 	struct timespec start;
 	uint64_t max_ms;
 	int fatal;                        /* -ESRCH/-EPERM/-ENOMEM: stop everything */
@@ -88,44 +99,45 @@ static bool plausible_addr(uint64_t a)
 	return a >= 4096 && a < USER_ADDR_END && !(a & 7);
 }
 
-/* 1 if added, 0 if it was there, -ENOMEM. */
-static int set_add(struct addr_set *s, uint64_t a)
+/* 1 if added with tag, 0 if it was there (*old its tag), -ENOMEM. */
+static int set_add(struct addr_set *s, uint64_t a, uint32_t tag, uint32_t *old)
 {
 	size_t i;
 
 	if ((s->used + 1) * 2 > s->cap) {
 		size_t ncap = s->cap ? s->cap * 2 : 1u << 16;
 		uint64_t *n = calloc(ncap, sizeof(*n));
+		uint32_t *t = calloc(ncap, sizeof(*t));
 
-		if (!n)
+		if (!n || !t) {
+			free(n);
+			free(t);
 			return -ENOMEM;
+		}
 		for (size_t j = 0; j < s->cap; j++) {
 			if (!s->slot[j])
 				continue;
 			for (i = mix(s->slot[j]) & (ncap - 1); n[i]; i = (i + 1) & (ncap - 1))
 				;
 			n[i] = s->slot[j];
+			t[i] = s->tag[j];
 		}
 		free(s->slot);
+		free(s->tag);
 		s->slot = n;
+		s->tag = t;
 		s->cap = ncap;
 	}
-	for (i = mix(a) & (s->cap - 1); s->slot[i]; i = (i + 1) & (s->cap - 1))
-		if (s->slot[i] == a)
+	for (i = mix(a) & (s->cap - 1); s->slot[i]; i = (i + 1) & (s->cap - 1)) {
+		if (s->slot[i] == a) {
+			*old = s->tag[i];
 			return 0;
+		}
+	}
 	s->slot[i] = a;
+	s->tag[i] = tag;
 	s->used++;
 	return 1;
-}
-
-static bool set_has(const struct addr_set *s, uint64_t a)
-{
-	if (!s->cap)
-		return false;
-	for (size_t i = mix(a) & (s->cap - 1); s->slot[i]; i = (i + 1) & (s->cap - 1))
-		if (s->slot[i] == a)
-			return true;
-	return false;
 }
 
 /* The slot for addr (existing or empty), or NULL without memory. */
@@ -175,6 +187,20 @@ static bool plausible_name(const char *s)
 	return true;
 }
 
+/* 3.11+ generators and coroutines embed their frame: the type has an
+ * itemsize, but the object no ob_size (its slot count is the code's). */
+static bool frame_owner(const struct py_gc_layout *l, const struct type_entry *e)
+{
+	static const char *const names[] = { "generator", "coroutine", "async_generator" };
+
+	if (l->version_mm < 311 || (e->flags & PY_TPFLAGS_HEAPTYPE))
+		return false;
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (!strcmp(e->name, names[i]))
+			return true;
+	return false;
+}
+
 /* Reads and checks the type at addr into e (e->addr already set). */
 static void validate_type(struct walk *w, struct type_entry *e)
 {
@@ -203,6 +229,7 @@ static void validate_type(struct walk *w, struct type_entry *e)
 	e->basicsize = (uint32_t)basic;
 	e->itemsize = (uint32_t)item;
 	e->preheader = l->gc_head_size + (e->flags & l->preheader_flags ? 16 : 0);
+	e->no_ob_size = item && frame_owner(l, e);
 	e->valid = true;
 }
 
@@ -232,7 +259,9 @@ static void count_object(struct walk *w, const struct node *n)
 		w->out->skipped++;
 		return;
 	}
-	if (e->itemsize) {
+	if (e->no_ob_size) {
+		w->out->frame_objects++;
+	} else if (e->itemsize) {
 		if (!n->has_size) {
 			w->out->skipped++;
 			return;
@@ -299,11 +328,19 @@ static bool budget_left(struct walk *w)
 	if (w->fatal || w->out->stopped_early)
 		return false;
 	if (w->nodes >= w->max_objects ||
-	    (w->nodes % CLOCK_EVERY == 0 && elapsed_us(&w->start) >= w->max_ms * 1000)) {
+	    (w->steps % CLOCK_EVERY == 0 && elapsed_us(&w->start) >= w->max_ms * 1000)) {
 		w->out->stopped_early = true;
 		return false;
 	}
 	return true;
+}
+
+static bool is_head(const struct walk *w, uint64_t a)
+{
+	for (unsigned i = 0; i < w->n_heads; i++)
+		if (w->heads[i] == a)
+			return true;
+	return false;
 }
 
 static bool fatal_err(int err)
@@ -312,16 +349,18 @@ static bool fatal_err(int err)
 }
 
 /* Visits node a, reached from `from` going `forward` (whose link must point
- * back to `from`).  1: counted (n filled), 0: the link is broken here, -1: a
- * node already visited (the two walks met, or a cycle). */
+ * back to `from`).  n is filled unless the result is 0.  1: counted now,
+ * 2: counted before by this pass's forward walk, 3: counted before by another
+ * walk (another list's, before a collection moved it), 0: the link is
+ * broken here. */
 static int visit(struct walk *w, uint64_t a, uint64_t from, bool forward, struct node *n)
 {
+	uint32_t old;
 	int err;
 
-	if (!plausible_addr(a))
-		return 0;
-	if (set_has(&w->seen, a))
-		return -1;
+	w->steps++;
+	if (!plausible_addr(a) || is_head(w, a))
+		return 0;   /* a list head other than ours: spliced by a collection */
 	err = read_node(w, a, n);
 	if (err) {
 		if (fatal_err(err))
@@ -330,11 +369,13 @@ static int visit(struct walk *w, uint64_t a, uint64_t from, bool forward, struct
 	}
 	if ((forward ? n->prev : n->next) != from)
 		return 0;
-	err = set_add(&w->seen, a);
+	err = set_add(&w->seen, a, forward ? w->pass : w->pass | BACKWARD_TAG, &old);
 	if (err < 0) {
 		w->fatal = err;
 		return 0;
 	}
+	if (!err)
+		return old == w->pass ? 2 : 3;
 	w->nodes++;
 	count_object(w, n);
 	return 1;
@@ -352,11 +393,15 @@ static int reread_link(struct walk *w, uint64_t at, bool forward, uint64_t *link
 	return 0;
 }
 
-/* Follows the list from `at` in one direction until it returns to head, meets
- * visited nodes, breaks for good, or the budget ends.  Returns true when it
- * ended at the head or at the other walk. */
-static bool walk_dir(struct walk *w, uint64_t head, uint64_t at, uint64_t link, bool forward)
+/* Follows the list from its head in one direction until it returns to the
+ * head, breaks for good, or the budget ends.  Going forward it passes through
+ * nodes counted before (a retry), counting only new ones; going backward it
+ * stops at the first one (it met the forward walk).  Every step is bounded:
+ * a walk that passes more nodes than the set holds is in a cycle.  true when
+ * it ended at the head or met the forward walk. */
+static bool walk_dir(struct walk *w, uint64_t head, uint64_t link, bool forward)
 {
+	uint64_t at = head, passed = 0;
 	struct node n;
 	int tries = 0, r;
 
@@ -364,8 +409,10 @@ static bool walk_dir(struct walk *w, uint64_t head, uint64_t at, uint64_t link, 
 		if (link == head)
 			return true;
 		r = visit(w, link, at, forward, &n);
-		if (r < 0)
-			return true;
+		if (r == 2 && !forward)
+			return true;   /* met this list's forward walk */
+		if (r >= 2 && ++passed > w->seen.used)
+			return false;
 		if (r > 0) {
 			at = link;
 			link = forward ? n.next : n.prev;
@@ -381,29 +428,48 @@ static bool walk_dir(struct walk *w, uint64_t head, uint64_t at, uint64_t link, 
 	return false;
 }
 
-/* One generation list; head is the address of its PyGC_Head. */
+/* One pass or more over the list whose PyGC_Head is at head: a walk that
+ * breaks for good going forward is met from the tail; if that breaks too,
+ * the list is walked again (counting only objects not seen yet).  true when
+ * one pass saw the whole list. */
+static bool walk_list_passes(struct walk *w, uint64_t head)
+{
+	uint64_t link;
+
+	for (int attempt = 0; attempt < LIST_ATTEMPTS; attempt++) {
+		w->pass++;
+		if (attempt) {
+			/* a collection moving the lists may be under way: let it end */
+			struct timespec pause = { .tv_nsec = RETRY_PAUSE_NS };
+
+			nanosleep(&pause, NULL);
+			w->out->retries++;
+		}
+		if (!reread_link(w, head, true, &link) && walk_dir(w, head, link, true))
+			return true;
+		if (w->fatal || w->out->stopped_early)
+			return false;
+		if (!reread_link(w, head, false, &link) && walk_dir(w, head, link, false))
+			return true;
+		if (w->fatal || w->out->stopped_early)
+			return false;
+	}
+	return false;
+}
+
 static void walk_list(struct walk *w, uint64_t head)
 {
-	struct node h;
+	uint64_t before = w->nodes;
+	unsigned idx = (unsigned)w->out->lists;
 
 	w->out->lists++;
-	if (read_node(w, head, &h)) {
-		w->out->gaps++;
-		return;
-	}
-	if (walk_dir(w, head, head, h.next, true)) {
+	if (walk_list_passes(w, head)) {
 		w->out->lists_complete++;
-		return;
-	}
-	if (w->fatal || w->out->stopped_early)
-		return;
-	/* Broken for good going forward: come from the tail to meet it. */
-	if (!reread_link(w, head, false, &h.prev) && walk_dir(w, head, head, h.prev, false)) {
-		w->out->lists_complete++;
-		return;
-	}
-	if (!w->fatal && !w->out->stopped_early)
+		w->out->per_list[idx].complete = true;
+	} else if (!w->fatal && !w->out->stopped_early) {
 		w->out->gaps++;
+	}
+	w->out->per_list[idx].objects = w->nodes - before;
 }
 
 static int by_name(const void *a, const void *b)
@@ -505,14 +571,17 @@ int census_gc__take(struct interp *in, pid_t pid, const struct census_gc_opts *o
 	err = find_gc_state(&w, &gc, why, whylen);
 	if (err)
 		return err;
-	for (uint32_t g = 0; g < l.gc_n_generations; g++)
-		walk_list(&w, gc + l.gc_generations + g * l.gc_generation_size);
-	walk_list(&w, gc + l.gc_permanent);
+	for (uint32_t g = 0; g < l.gc_n_generations && w.n_heads < MAX_LISTS - 1; g++)
+		w.heads[w.n_heads++] = gc + l.gc_generations + g * l.gc_generation_size;
+	w.heads[w.n_heads++] = gc + l.gc_permanent;
+	for (unsigned i = 0; i < w.n_heads; i++)
+		walk_list(&w, w.heads[i]);
 	out->elapsed_us = elapsed_us(&w.start);
 	err = w.fatal;
 	if (!err)
 		err = merge_types(&w);
 	free(w.seen.slot);
+	free(w.seen.tag);
 	free(w.types.slot);
 	if (err == -ESRCH)
 		return fail(why, whylen, err, "pid %d exited during the census", (int)pid);

@@ -9,12 +9,15 @@
  * sizes sane, Py_TPFLAGS_HAVE_GC set), and nodes are remembered so that no
  * object is counted twice and no cycle is followed.  A broken link is bridged
  * by re-reading the previous node, then by walking the list backwards from
- * its tail; what still cannot be reached is reported, never guessed.
+ * its tail, then by walking it again (up to three times, counting only new
+ * objects); what still cannot be reached is reported, never guessed.
  *
  * Bytes per object (the "size rule"): the object's own allocation, i.e.
  *   pre-header (PyGC_Head, plus two words for managed dict/weakref on
  *   3.11+/3.12+) + tp_basicsize + tp_itemsize * |ob_size|
  * which is sys.getsizeof() for types that do not override __sizeof__.
+ * 3.11+ generators and coroutines count tp_basicsize only (their frame's
+ * slots depend on the code object; see frame_objects).
  * Separately allocated buffers (a list's item array, a dict's tables) are not
  * included.  Objects that are not GC-tracked (ints, strs, floats, atomic
  * tuples...) are not on the lists and not counted here.
@@ -32,6 +35,7 @@ struct interp;
 #define CENSUS_TYPE_NAME_MAX 128
 /* Objects of at most this many bytes are served by pymalloc. */
 #define CENSUS_PYMALLOC_MAX 512
+#define CENSUS_MAX_LISTS 8
 
 struct census_type {
 	char name[CENSUS_TYPE_NAME_MAX];   /* tp_name, from the target */
@@ -52,8 +56,14 @@ struct census_gc {
 	uint64_t pymalloc_bytes;           /* of counted objects of <= CENSUS_PYMALLOC_MAX bytes */
 	uint64_t skipped;                  /* nodes reached but not counted (torn, bad type) */
 	uint64_t gaps;                     /* list stretches that could not be reached */
+	uint64_t frame_objects;            /* 3.11+ generators/coroutines: basicsize only */
 	uint64_t resyncs;                  /* broken links bridged by re-reading */
+	uint64_t retries;                  /* lists walked again after both ends broke */
 	uint64_t lists, lists_complete;    /* generation lists, walked end to end */
+	struct {
+		uint64_t objects;              /* counted first in this list */
+		bool complete;
+	} per_list[CENSUS_MAX_LISTS];      /* generations 0..2, then the permanent one */
 	bool stopped_early;                /* max_objects or max_ms reached */
 	uint64_t elapsed_us;
 	char source[96];                   /* where the offsets came from */

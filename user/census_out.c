@@ -135,8 +135,21 @@ static void json_walk(struct jw *w, const struct census_gc *c)
 	jw_kv_double(w, "skipped_share", census_gc__skipped_share(c));
 	jw_kv_u64(w, "gaps", c->gaps);
 	jw_kv_u64(w, "resyncs", c->resyncs);
+	jw_kv_u64(w, "retries", c->retries);
+	jw_kv_u64(w, "frame_objects", c->frame_objects);
 	jw_kv_u64(w, "lists", c->lists);
 	jw_kv_u64(w, "lists_complete", c->lists_complete);
+	jw_key(w, "per_list");
+	jw_array_begin(w);
+	for (uint64_t i = 0; i < c->lists && i < CENSUS_MAX_LISTS; i++) {
+		jw_object_begin(w);
+		jw_kv_string(w, "list", i + 1 < c->lists ? (const char *[]){ "generation 0",
+			     "generation 1", "generation 2" }[i < 3 ? i : 2] : "permanent");
+		jw_kv_u64(w, "objects", c->per_list[i].objects);
+		jw_kv_bool(w, "complete", c->per_list[i].complete);
+		jw_object_end(w);
+	}
+	jw_array_end(w);
 	jw_kv_bool(w, "stopped_early", c->stopped_early);
 	jw_kv_bool(w, "complete", !c->stopped_early && !c->gaps && !c->skipped);
 	jw_kv_double(w, "elapsed_ms", c->elapsed_us / 1000.0);

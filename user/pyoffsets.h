@@ -92,6 +92,7 @@ struct py_gc_layout {
 /* Py_TPFLAGS_* bits the census checks, the same in 3.8-3.13. */
 #define PY_TPFLAGS_LONG_SUBCLASS (1ul << 24)
 #define PY_TPFLAGS_HAVE_GC       (1ul << 14)
+#define PY_TPFLAGS_HEAPTYPE      (1ul << 9)
 #define PY_TPFLAGS_TYPE_SUBCLASS (1ul << 31)
 
 /* Fills *out for the interpreter: the table, and on 3.13+ the interpreter's
