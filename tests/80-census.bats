@@ -8,6 +8,7 @@ load lib/common
 
 POP=100000
 GROW=30000
+TOOL=${PMT_TEST_TOOL:-$PMT_ROOT/build/pmt-test-tool}
 
 teardown() {
 	pmt_cleanup
@@ -58,6 +59,65 @@ census_population() {
 @test "census: 100,000 instances by type, python3.11" { census_population py3.11; }
 @test "census: 100,000 instances by type, python3.12" { census_population py3.12; }
 @test "census: 100,000 instances by type, python3.13" { census_population py3.13; }
+
+# gc_offsets_from_headers INCDIR MM: the census's fields by offsetof() against
+# the interpreter's own internal headers, in `pmt-test-tool gc-offsets` form.
+gc_offsets_from_headers() {
+	local inc=$1 mm=$2 c="$BATS_TEST_TMPDIR/gcoff.c"
+	{
+		echo '#define Py_BUILD_CORE 1'
+		echo '#include <Python.h>'
+		echo '#include <stdio.h>'
+		echo '#include <stddef.h>'
+		if [ "$mm" = 3.8 ]; then
+			echo '#include <internal/pycore_pystate.h>'
+		else
+			echo '#include <internal/pycore_runtime.h>'
+			echo '#include <internal/pycore_interp.h>'
+			echo '#include <internal/pycore_gc.h>'
+		fi
+		echo 'int main(void) {'
+		echo ' printf("interpreters.head %zu\n", offsetof(_PyRuntimeState, interpreters.head));'
+		if [ "$mm" = 3.8 ]; then
+			echo ' printf("runtime.gc %zu\n", offsetof(_PyRuntimeState, gc));'
+		else
+			echo ' printf("interp.gc %zu\n", offsetof(PyInterpreterState, gc));'
+		fi
+		echo ' printf("gc.generations %zu\n", offsetof(struct _gc_runtime_state, generations));'
+		echo ' printf("gc_generation %zu\n", sizeof(struct gc_generation));'
+		echo ' printf("gc.permanent_generation %zu\n", offsetof(struct _gc_runtime_state, permanent_generation));'
+		echo ' printf("PyGC_Head %zu\n", sizeof(PyGC_Head));'
+		echo ' printf("ob_type %zu\nob_size %zu\n", offsetof(PyObject, ob_type), offsetof(PyVarObject, ob_size));'
+		echo ' printf("tp_name %zu\ntp_basicsize %zu\n", offsetof(PyTypeObject, tp_name), offsetof(PyTypeObject, tp_basicsize));'
+		echo ' printf("tp_itemsize %zu\ntp_flags %zu\n", offsetof(PyTypeObject, tp_itemsize), offsetof(PyTypeObject, tp_flags));'
+		echo ' return 0; }'
+	} >"$c"
+	cc -I"$inc" "$c" -o "$BATS_TEST_TMPDIR/gcoff" && "$BATS_TEST_TMPDIR/gcoff"
+}
+
+@test "census: the GC offsets table matches offsetof() in each interpreter's headers" {
+	[ -x "$TOOL" ] || { echo "# $TOOL is not built" >&3; return 1; }
+	command -v cc >/dev/null || skip "no C compiler"
+	local l p mm inc file n=0 want got
+	for l in $PMT_LABELS; do
+		p=$(interp_path "$l") || continue
+		mm=$("$p" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+		if [ "$l" = debian3.11 ]; then
+			inc=/usr/include/python$mm file=$p
+		else
+			inc=${p%/bin/*}/include/python$mm file=${p%/bin/*}/lib/libpython$mm.so.1.0
+		fi
+		if [ ! -d "$inc/internal" ]; then
+			echo "# $l: no internal headers in $inc, not checked" >&3
+			continue
+		fi
+		want=$(gc_offsets_from_headers "$inc" "$mm")
+		got=$("$TOOL" gc-offsets "$file" | grep -v '^source ')
+		echo "$l:"; diff <(echo "$want") <(echo "$got")
+		n=$((n + 1))
+	done
+	[ "$n" -gt 0 ]
+}
 
 census_growth() {
 	require_root
