@@ -24,11 +24,12 @@ within_1pct() {
 	fi
 }
 
+# census_population LABEL [--subinterp]
 census_population() {
 	require_root
 	require_tracer
 	use_interp "$1"
-	start_fixture "$PY" census_pop.py "$POP"
+	start_fixture "$PY" census_pop.py "$POP" ${2:-}
 	fixture_go "$FIX_CTL"
 	local cls size count bytes out="$BATS_TEST_TMPDIR/census.json"
 	cls=$(json_get "$FIX_CTL/done" .class)
@@ -78,6 +79,7 @@ gc_offsets_from_headers() {
 		fi
 		echo 'int main(void) {'
 		echo ' printf("interpreters.head %zu\n", offsetof(_PyRuntimeState, interpreters.head));'
+		echo ' printf("interp.next %zu\n", offsetof(PyInterpreterState, next));'
 		if [ "$mm" = 3.8 ]; then
 			echo ' printf("runtime.gc %zu\n", offsetof(_PyRuntimeState, gc));'
 		else
@@ -118,6 +120,11 @@ gc_offsets_from_headers() {
 	done
 	[ "$n" -gt 0 ]
 }
+
+# (3.8 keeps one GC state for the whole runtime: nothing to tell apart there)
+@test "census: the main interpreter, with a subinterpreter, python3.9" { census_population py3.9 --subinterp; }
+@test "census: the main interpreter, with a subinterpreter, python3.12" { census_population py3.12 --subinterp; }
+@test "census: the main interpreter, with a subinterpreter, python3.13" { census_population py3.13 --subinterp; }
 
 census_growth() {
 	require_root

@@ -19,6 +19,7 @@
 #define RETRY_PAUSE_NS      5000000       /* 5 ms */
 #define BACKWARD_TAG        0x80000000u   /* nodes first counted walking backwards */
 #define MAX_LISTS           CENSUS_MAX_LISTS
+#define MAX_INTERPRETERS    256          /* subinterpreters followed to the main one */
 #define NODE_READ_MAX       64
 #define TYPE_READ           176       /* PyTypeObject up to tp_flags, all versions */
 #define MAX_BASICSIZE       (1u << 24)
@@ -537,6 +538,14 @@ static int find_gc_state(struct walk *w, uint64_t *gc, char *why, size_t whylen)
 		if (!interp)
 			return fail(why, whylen, -EIO, "pid %d: the interpreter is not initialised "
 				    "yet (or is finalising)", (int)w->pid);
+		/* New interpreters are pushed at the head: the main one is last. */
+		for (int hops = 0; hops < MAX_INTERPRETERS && plausible_addr(interp); hops++) {
+			uint64_t next;
+
+			if (remote_read(w->pid, interp + l->interp_next, &next, sizeof(next)) || !next)
+				break;
+			interp = next;
+		}
 		if (!plausible_addr(interp))
 			return fail(why, whylen, -EIO, "pid %d: implausible interpreter state "
 				    "pointer 0x%llx", (int)w->pid, (unsigned long long)interp);

@@ -322,13 +322,14 @@ static const struct {
 	int mm;
 	uint32_t interp_head;     /* _PyRuntimeState.interpreters.head */
 	uint32_t gc_state;        /* _PyRuntimeState.gc (3.8) / PyInterpreterState.gc */
+	uint32_t interp_next;     /* PyInterpreterState.next */
 } gc_tables[] = {
-	{ 308,  32,  344 },
-	{ 309,  32,  616 },
-	{ 310,  32,  616 },
-	{ 311,  40,  648 },
-	{ 312,  40,  112 },
-	{ 313, 632, 7400 },
+	{ 308,  32,  344,    0 },
+	{ 309,  32,  616,    0 },
+	{ 310,  32,  616,    0 },
+	{ 311,  40,  648,    0 },
+	{ 312,  40,  112,    0 },
+	{ 313, 632, 7400, 7264 },
 };
 
 /* The same in every row: struct _gc_runtime_state.generations and
@@ -349,6 +350,7 @@ static const struct {
 
 /* Where in _Py_DebugOffsets (3.13.0 header, offsetof()). */
 #define DBG_INTERPRETERS_HEAD 40
+#define DBG_INTERP_NEXT       64
 #define DBG_INTERP_GC         80
 #define DBG_OB_TYPE          360
 #define DBG_TP_NAME          376
@@ -391,6 +393,7 @@ int pyoffsets__gc_layout(struct interp *in, struct py_gc_layout *out, char *why,
 	if (find_addr(in, "_PyRuntime", &out->runtime))
 		return fail(why, whylen, "heap census: no symbol '_PyRuntime' in '%s'", in->map_path);
 	out->rt_interp = gc_tables[i].interp_head;
+	out->interp_next = gc_tables[i].interp_next;
 	out->gc_in_runtime = mm == 308;
 	out->gc_state = gc_tables[i].gc_state;
 	out->gc_generations = GC_GENERATIONS;
@@ -413,6 +416,8 @@ int pyoffsets__gc_layout(struct interp *in, struct py_gc_layout *out, char *why,
 	/* The debug offsets locate the GC state; its inner layout is the table's. */
 	if (!err)
 		err = dbg_u32(in, DBG_INTERPRETERS_HEAD, &out->rt_interp, &differ);
+	if (!err)
+		err = dbg_u32(in, DBG_INTERP_NEXT, &out->interp_next, &differ);
 	if (!err)
 		err = dbg_u32(in, DBG_INTERP_GC, &out->gc_state, &differ);
 	if (!err)

@@ -73,6 +73,7 @@ struct py_gc_layout {
 	int version_mm;
 	uint64_t runtime;             /* &_PyRuntime */
 	uint32_t rt_interp;           /* _PyRuntime.interpreters.head (an interpreter state *) */
+	uint32_t interp_next;         /* PyInterpreterState.next: the list ends at the main one */
 	bool gc_in_runtime;           /* 3.8: the GC state is _PyRuntime.gc, not per interpreter */
 	uint32_t gc_state;            /* offset of struct _gc_runtime_state in _PyRuntime (3.8)
 	                               * or in PyInterpreterState (3.9+) */
@@ -96,8 +97,8 @@ struct py_gc_layout {
 #define PY_TPFLAGS_TYPE_SUBCLASS (1ul << 31)
 
 /* Fills *out for the interpreter: the table, and on 3.13+ the interpreter's
- * _Py_DebugOffsets for what they cover (interpreters_head, the GC state in the
- * interpreter, tp_name, tp_flags, ob_type).  0, or -ENOTSUP with the reason. */
+ * _Py_DebugOffsets for what they cover (interpreters_head, the interpreter's
+ * next and GC state, tp_name, tp_flags, ob_type).  0, or -ENOTSUP with the reason. */
 int pyoffsets__gc_layout(struct interp *in, struct py_gc_layout *out, char *why, size_t whylen);
 
 /* On 3.13+, compares _Py_DebugOffsets with the table and writes one line per

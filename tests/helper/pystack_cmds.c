@@ -150,6 +150,7 @@ static int cmd_gc_offsets(int argc, char **argv)
 	/* one "name value" line per field, named as in the C headers */
 	printf("source %s\n", l.source);
 	printf("interpreters.head %u\n", l.rt_interp);
+	printf("interp.next %u\n", l.interp_next);
 	printf("%s %u\n", l.gc_in_runtime ? "runtime.gc" : "interp.gc", l.gc_state);
 	printf("gc.generations %u\ngc_generation %u\ngc.permanent_generation %u\n",
 	       l.gc_generations, l.gc_generation_size, l.gc_permanent);
