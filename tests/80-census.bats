@@ -282,3 +282,25 @@ census_churn() {
 	[ "$status" -eq 0 ]
 	[[ "$output" == *"usage: pymemtrace census"* ]]
 }
+
+@test "census: a target the user may not read exits 6" {
+	require_root
+	require_tracer
+	id nobody >/dev/null 2>&1 || skip "no user 'nobody'"
+	local as_nobody=(setpriv --reuid=65534 --regid=65534 --clear-groups) pmt=$PMT dir=""
+	# nobody must be able to run the binary (a checkout under /root is not
+	# searchable): run a copy then
+	if ! "${as_nobody[@]}" test -x "$pmt"; then
+		dir=$(mktemp -d /tmp/pmt-nobody.XXXXXX)
+		chmod 755 "$dir"
+		cp "$PMT" "$dir/pymemtrace"
+		pmt=$dir/pymemtrace
+	fi
+	use_interp debian3.11
+	start_fixture "$PY" census_pop.py 10
+	run "${as_nobody[@]}" "$pmt" census -p "$FIX_PID"
+	[ -z "$dir" ] || rm -rf "$dir"
+	echo "$output"
+	[ "$status" -eq 6 ]
+	proc_alive "$FIX_PID"
+}
