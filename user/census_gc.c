@@ -561,6 +561,21 @@ static int find_gc_state(struct walk *w, uint64_t *gc, char *why, size_t whylen)
 	return 0;
 }
 
+/* Every field must lie inside the buffers the walk reads: the offsets may
+ * come from the target's own _Py_DebugOffsets. */
+static bool layout_fits(const struct py_gc_layout *l)
+{
+	uint32_t type_fields[] = { l->ob_type, l->tp_name, l->tp_basicsize, l->tp_itemsize,
+				   l->tp_flags };
+
+	for (size_t i = 0; i < sizeof(type_fields) / sizeof(type_fields[0]); i++)
+		if (type_fields[i] > TYPE_READ - 8)
+			return false;
+	return l->gc_head_size >= 16 && l->gc_head_size + l->ob_type + 8 <= NODE_READ_MAX &&
+	       l->gc_head_size + l->ob_size + 8 <= NODE_READ_MAX &&
+	       l->gc_n_generations < MAX_LISTS;
+}
+
 int census_gc__take(struct interp *in, pid_t pid, const struct census_gc_opts *opts,
 		    struct census_gc *out, char *why, size_t whylen)
 {
@@ -573,6 +588,9 @@ int census_gc__take(struct interp *in, pid_t pid, const struct census_gc_opts *o
 	err = pyoffsets__gc_layout(in, &l, why, whylen);
 	if (err)
 		return err;
+	if (!layout_fits(&l))
+		return fail(why, whylen, -ENOTSUP, "heap census: the object and type offsets of "
+			    "'%s' (%s) are out of range", in->map_path, l.source);
 	snprintf(out->source, sizeof(out->source), "%s", l.source);
 	w.max_objects = opts && opts->max_objects ? opts->max_objects : DEFAULT_MAX_OBJECTS;
 	w.max_ms = opts && opts->max_ms ? opts->max_ms : DEFAULT_MAX_MS;
