@@ -197,6 +197,8 @@ static void sleep_s(double s)
  * untracked_estimate().  Until then nothing is made up. */
 #define PYMALLOC_ABSENT "pymalloc census: not in this build"
 
+/* Takes the pymalloc census next to the type census; false when there is
+ * none (then the writers below say so). */
 static bool take_pymalloc(struct interp *in, pid_t pid)
 {
 	(void)in;
@@ -228,7 +230,7 @@ static bool untracked_estimate(const struct census_gc *gc, uint64_t *bytes)
 	"objects the GC does not track (ints, floats, strs, bytes, tuples of atoms, ...) " \
 	"are not on the GC lists and not counted by type"
 
-static void write_text(FILE *f, const struct census_view *v, bool have_pymalloc)
+static void write_text(FILE *f, const struct census_view *v)
 {
 	uint64_t est;
 
@@ -238,8 +240,7 @@ static void write_text(FILE *f, const struct census_view *v, bool have_pymalloc)
 		fprintf(f, "  estimated from pymalloc: %llu bytes\n", (unsigned long long)est);
 	else
 		fprintf(f, "  no estimate: it needs the pymalloc census\n");
-	if (!have_pymalloc)
-		write_pymalloc_text(f);
+	write_pymalloc_text(f);
 }
 
 static int write_json(FILE *f, const struct census_view *v)
@@ -308,7 +309,7 @@ int census_main(int argc, char **argv)
 	struct census_view v = { 0 };
 	struct interp in;
 	char why[512];
-	bool text, have_pymalloc;
+	bool text;
 	int err, code = EXIT_OK;
 
 	err = parse_args(argc, argv, &a);
@@ -330,7 +331,7 @@ int census_main(int argc, char **argv)
 		code = exit_code_for(err);
 		goto out;
 	}
-	have_pymalloc = take_pymalloc(&in, a.pid);
+	take_pymalloc(&in, a.pid);
 	v.pid = a.pid;
 	v.version = in.version_str;
 	v.top = a.top;
@@ -340,7 +341,7 @@ int census_main(int argc, char **argv)
 	text = a.fmt == FMT_TEXT && !(a.json_path && !strcmp(a.json_path, "-")) &&
 	       !(a.prom_path && !strcmp(a.prom_path, "-"));
 	if (text)
-		write_text(stdout, &v, have_pymalloc);
+		write_text(stdout, &v);
 	if (a.fmt == FMT_JSON && write_to("-", write_json, &v))
 		code = EXIT_RUNTIME;
 	if (a.fmt == FMT_PROM && write_to("-", census_out__prom, &v))
