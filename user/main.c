@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include "census_cli.h"
 #include "env.h"
 #include "events_out.h"
 #include "launch.h"
@@ -295,6 +296,9 @@ int main(int argc, char **argv)
 	char err[512];
 	int ret, code = EXIT_OK;
 
+	/* `pymemtrace census ...` is its own command, with its own options */
+	if (argc > 1 && !strcmp(argv[1], "census"))
+		return census_main(argc - 1, argv + 1);
 	ret = env_parse(argc, argv);
 	if (ret)
 		return ret;

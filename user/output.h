@@ -47,6 +47,10 @@ struct prom_opts {
 	bool up;                  /* pymemtrace_up: false in the last textfile, at exit */
 };
 
+/* Escapes s as a Prometheus label value into out (cap bytes, always
+ * terminated): backslash, quote and newline escaped, bytes that are not
+ * UTF-8 as '?'.  false if it was cut short. */
+bool prom_label_value(char *out, size_t cap, const char *s);
 /* The Content-Type header for a format. */
 const char *prom_content_type(enum prom_format format);
 /* The whole exposition: every metric family once, no timestamps.  Stack

@@ -103,6 +103,16 @@ static bool put_label_value(char *out, size_t cap, size_t *len, const char *s, s
 	return true;
 }
 
+bool prom_label_value(char *out, size_t cap, const char *s)
+{
+	size_t len = 0;
+
+	if (!cap)
+		return false;
+	out[0] = '\0';
+	return put_label_value(out, cap, &len, s, strlen(s));
+}
+
 /* Appends `name="value"` (with a leading comma unless out is empty).  When
  * it does not fit, out is left as it was and false returned; callers size
  * out so that it always fits (--group is limited in length). */

@@ -312,3 +312,127 @@ int pyoffsets__fill(struct interp *in, struct pmt_pyoffsets *out, char *why, siz
 	}
 	return 0;
 }
+
+/* ---- the GC lists, for the heap census ------------------------------------ */
+
+/* Printed by offsetof()/sizeof() as the table above (same headers, with
+ * internal/pycore_runtime.h, pycore_interp.h and pycore_gc.h; 3.8's from
+ * pycore_pystate.h and pycore_pymem.h).  Debian's 3.11.2 gives the 3.11 row. */
+static const struct {
+	int mm;
+	uint32_t interp_head;     /* _PyRuntimeState.interpreters.head */
+	uint32_t gc_state;        /* _PyRuntimeState.gc (3.8) / PyInterpreterState.gc */
+	uint32_t interp_next;     /* PyInterpreterState.next */
+} gc_tables[] = {
+	{ 308,  32,  344,    0 },
+	{ 309,  32,  616,    0 },
+	{ 310,  32,  616,    0 },
+	{ 311,  40,  648,    0 },
+	{ 312,  40,  112,    0 },
+	{ 313, 632, 7400, 7264 },
+};
+
+/* The same in every row: struct _gc_runtime_state.generations and
+ * .permanent_generation, sizeof(struct gc_generation) (PyGC_Head, int
+ * threshold, int count), sizeof(PyGC_Head), and PyTypeObject's fields. */
+#define GC_GENERATIONS    24
+#define GC_GENERATION_SZ  24
+#define GC_N_GENERATIONS   3
+#define GC_PERMANENT     104
+#define GC_HEAD_SIZE      16
+#define OB_SIZE           16
+#define TP_NAME           24
+#define TP_BASICSIZE      32
+#define TP_ITEMSIZE       40
+#define TP_FLAGS         168
+#define TPF_MANAGED_WEAKREF (1ul << 3)   /* 3.12+ */
+#define TPF_MANAGED_DICT    (1ul << 4)   /* 3.11+ */
+
+/* Where in _Py_DebugOffsets (3.13.0 header, offsetof()). */
+#define DBG_INTERPRETERS_HEAD 40
+#define DBG_INTERP_NEXT       64
+#define DBG_INTERP_GC         80
+#define DBG_OB_TYPE          360
+#define DBG_TP_NAME          376
+#define DBG_TP_FLAGS         392
+
+/* Takes the interpreter's own value for *field; counts those that differ. */
+static int dbg_u32(struct interp *in, size_t at, uint32_t *field, int *differ)
+{
+	uint64_t v;
+	int err = interp__debug_offset(in, at, &v);
+
+	if (err)
+		return err;
+	/* the GC state lies 7400 bytes into 3.13's interpreter state */
+	if (v >= DBG_MAX_OFFSET * 4)
+		return -ENOTSUP;
+	*differ += v != *field;
+	*field = (uint32_t)v;
+	return 0;
+}
+
+int pyoffsets__gc_layout(struct interp *in, struct py_gc_layout *out, char *why, size_t whylen)
+{
+	int mm = pyversion_mm(&in->version), differ = 0, err = 0;
+	size_t i, n = sizeof(gc_tables) / sizeof(gc_tables[0]);
+
+	if (in->free_threaded)
+		return fail(why, whylen, "heap census: free-threaded CPython %s is not supported "
+			    "(it has no GC lists)", in->version_str);
+	for (i = 0; i < n && gc_tables[i].mm != mm; i++)
+		;
+	if (i == n)
+		return fail(why, whylen, "heap census: no GC offsets for CPython %s (3.8 to 3.13 "
+			    "are supported)", in->version_str);
+#ifndef __x86_64__
+	return fail(why, whylen, "heap census: the offsets tables are for x86_64 only");
+#endif
+	memset(out, 0, sizeof(*out));
+	out->version_mm = mm;
+	if (find_addr(in, "_PyRuntime", &out->runtime))
+		return fail(why, whylen, "heap census: no symbol '_PyRuntime' in '%s'", in->map_path);
+	out->rt_interp = gc_tables[i].interp_head;
+	out->interp_next = gc_tables[i].interp_next;
+	out->gc_in_runtime = mm == 308;
+	out->gc_state = gc_tables[i].gc_state;
+	out->gc_generations = GC_GENERATIONS;
+	out->gc_generation_size = GC_GENERATION_SZ;
+	out->gc_n_generations = GC_N_GENERATIONS;
+	out->gc_permanent = GC_PERMANENT;
+	out->gc_head_size = GC_HEAD_SIZE;
+	out->ob_type = OB_TYPE;
+	out->ob_size = OB_SIZE;
+	out->tp_name = TP_NAME;
+	out->tp_basicsize = TP_BASICSIZE;
+	out->tp_itemsize = TP_ITEMSIZE;
+	out->tp_flags = TP_FLAGS;
+	out->preheader_flags = mm >= 312 ? TPF_MANAGED_DICT | TPF_MANAGED_WEAKREF :
+			       mm == 311 ? TPF_MANAGED_DICT : 0;
+	out->long_tag = mm >= 312;
+	snprintf(out->source, sizeof(out->source), "table %d.%d", mm / 100, mm % 100);
+	if (mm < 313)
+		return 0;
+	/* The debug offsets locate the GC state; its inner layout is the table's. */
+	if (!err)
+		err = dbg_u32(in, DBG_INTERPRETERS_HEAD, &out->rt_interp, &differ);
+	if (!err)
+		err = dbg_u32(in, DBG_INTERP_NEXT, &out->interp_next, &differ);
+	if (!err)
+		err = dbg_u32(in, DBG_INTERP_GC, &out->gc_state, &differ);
+	if (!err)
+		err = dbg_u32(in, DBG_OB_TYPE, &out->ob_type, &differ);
+	if (!err)
+		err = dbg_u32(in, DBG_TP_NAME, &out->tp_name, &differ);
+	if (!err)
+		err = dbg_u32(in, DBG_TP_FLAGS, &out->tp_flags, &differ);
+	if (err == -ENOENT)
+		return fail(why, whylen, "heap census: CPython %s without _Py_DebugOffsets at "
+			    "_PyRuntime", in->version_str);
+	if (err)
+		return fail(why, whylen, "heap census: _Py_DebugOffsets of '%s' are not plausible",
+			    in->map_path);
+	snprintf(out->source, sizeof(out->source), "_Py_DebugOffsets (%s table %d.%d)",
+		 differ ? "differs from" : "matches", mm / 100, mm % 100);
+	return 0;
+}

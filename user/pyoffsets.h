@@ -12,6 +12,7 @@
 #ifndef PMT_PYOFFSETS_H
 #define PMT_PYOFFSETS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include "pystack.h"
@@ -65,6 +66,40 @@ int pyoffsets__fill(struct interp *in, struct pmt_pyoffsets *out, char *why, siz
 
 /* The table alone, for a version: 0 or -ENOTSUP.  runtime and code_type are 0. */
 int pyoffsets__table(int version_mm, struct py_layout *out);
+
+/* Where the GC keeps its lists, and what the census reads of each object and
+ * type (user/census_gc.c).  Addresses are runtime addresses in the target. */
+struct py_gc_layout {
+	int version_mm;
+	uint64_t runtime;             /* &_PyRuntime */
+	uint32_t rt_interp;           /* _PyRuntime.interpreters.head (an interpreter state *) */
+	uint32_t interp_next;         /* PyInterpreterState.next: the list ends at the main one */
+	bool gc_in_runtime;           /* 3.8: the GC state is _PyRuntime.gc, not per interpreter */
+	uint32_t gc_state;            /* offset of struct _gc_runtime_state in _PyRuntime (3.8)
+	                               * or in PyInterpreterState (3.9+) */
+	uint32_t gc_generations;      /* _gc_runtime_state.generations[0] */
+	uint32_t gc_generation_size;  /* sizeof(struct gc_generation) */
+	uint32_t gc_n_generations;    /* NUM_GENERATIONS */
+	uint32_t gc_permanent;        /* _gc_runtime_state.permanent_generation */
+	uint32_t gc_head_size;        /* sizeof(PyGC_Head): the object follows it */
+	uint32_t ob_type, ob_size;    /* PyObject.ob_type, PyVarObject.ob_size */
+	uint32_t tp_name, tp_basicsize, tp_itemsize, tp_flags;  /* PyTypeObject */
+	uint64_t preheader_flags;     /* tp_flags bits that add two words before the GC head
+	                               * (managed dict 3.11+, managed weakref 3.12+) */
+	bool long_tag;                /* 3.12+: an int's ob_size is lv_tag (digits << 3) */
+	char source[96];
+};
+
+/* Py_TPFLAGS_* bits the census checks, the same in 3.8-3.13. */
+#define PY_TPFLAGS_LONG_SUBCLASS (1ul << 24)
+#define PY_TPFLAGS_HAVE_GC       (1ul << 14)
+#define PY_TPFLAGS_HEAPTYPE      (1ul << 9)
+#define PY_TPFLAGS_TYPE_SUBCLASS (1ul << 31)
+
+/* Fills *out for the interpreter: the table, and on 3.13+ the interpreter's
+ * _Py_DebugOffsets for what they cover (interpreters_head, the interpreter's
+ * next and GC state, tp_name, tp_flags, ob_type).  0, or -ENOTSUP with the reason. */
+int pyoffsets__gc_layout(struct interp *in, struct py_gc_layout *out, char *why, size_t whylen);
 
 /* On 3.13+, compares _Py_DebugOffsets with the table and writes one line per
  * field into buf ("current_frame 72 72 ok").  Returns the number of fields

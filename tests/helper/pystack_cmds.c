@@ -130,6 +130,37 @@ static int cmd_pyoffsets(int argc, char **argv)
 	return 0;
 }
 
+/* ---- gc-offsets PID|PATH: the heap census's GC layout ------------------------------- */
+
+static int cmd_gc_offsets(int argc, char **argv)
+{
+	struct py_gc_layout l;
+	struct interp in;
+	char why[256];
+
+	if (argc != 2)
+		return usage_err(argv, "PID|PATH");
+	if (open_interp(argv[1], &in))
+		return 1;
+	if (pyoffsets__gc_layout(&in, &l, why, sizeof(why))) {
+		printf("unsupported: %s\n", why);
+		interp__release(&in);
+		return 1;
+	}
+	/* one "name value" line per field, named as in the C headers */
+	printf("source %s\n", l.source);
+	printf("interpreters.head %u\n", l.rt_interp);
+	printf("interp.next %u\n", l.interp_next);
+	printf("%s %u\n", l.gc_in_runtime ? "runtime.gc" : "interp.gc", l.gc_state);
+	printf("gc.generations %u\ngc_generation %u\ngc.permanent_generation %u\n",
+	       l.gc_generations, l.gc_generation_size, l.gc_permanent);
+	printf("PyGC_Head %u\nob_type %u\nob_size %u\n", l.gc_head_size, l.ob_type, l.ob_size);
+	printf("tp_name %u\ntp_basicsize %u\ntp_itemsize %u\ntp_flags %u\n", l.tp_name,
+	       l.tp_basicsize, l.tp_itemsize, l.tp_flags);
+	interp__release(&in);
+	return 0;
+}
+
 /* ---- pystack PID [-s SYMBOL] [-n COUNT] [-g GOFILE] [-t SECONDS] ------------------ */
 
 struct stack_run {
@@ -507,6 +538,7 @@ static int cmd_pysym_fake(int argc, char **argv)
 const struct tool_cmd pystack_cmds[] = {
 	{ "linetable", "MM FIRSTLINENO HEXTABLE CODE_LEN: line of every instruction", cmd_linetable },
 	{ "pyoffsets", "PID|PATH: the struct layout used for Python stacks", cmd_pyoffsets },
+	{ "gc-offsets", "PID|PATH: the GC layout the heap census uses", cmd_gc_offsets },
 	{ "pystack", "PID [-s SYM] [-n N] [-g GOFILE] [-t S]: N Python stacks at uprobe SYM",
 	  cmd_pystack },
 	{ "pysym-fake", "pysym's cache and string decoding on a fake 3.11 target", cmd_pysym_fake },

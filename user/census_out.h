@@ -1,0 +1,46 @@
+/* Heap census: the objects-by-type part as text, JSON and Prometheus
+ * gauges.  Presentation only: the numbers come from census_gc__take().
+ *
+ * With `before` set, the view is a growth report (objgraph's show_growth):
+ * the types whose counts grew most from `before` to `gc`, matched by name.
+ */
+#ifndef PMT_CENSUS_OUT_H
+#define PMT_CENSUS_OUT_H
+
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/types.h>
+#include "census_gc.h"
+
+struct jw;
+
+struct census_view {
+	pid_t pid;
+	const char *version;                 /* "3.11.2" */
+	const struct census_gc *gc;          /* the snapshot (the second one for growth) */
+	const struct census_gc *before;      /* the first snapshot, or NULL */
+	double growth_s;                     /* seconds between the two */
+	unsigned top;                        /* rows in text and Prometheus output */
+};
+
+/* One grown type. */
+struct census_growth {
+	const char *name;                    /* points into view->gc */
+	uint64_t count;
+	int64_t delta;
+	int64_t bytes_delta;
+};
+
+/* The types whose count grew, largest growth first (ties by name); *n set.
+ * NULL with *n = 0 when nothing grew or out of memory (errno ENOMEM). */
+struct census_growth *census_out__growth(const struct census_view *v, size_t *n);
+
+void census_out__text(FILE *f, const struct census_view *v);
+/* Writes the members of the JSON "census" object that this part owns
+ * (walk, types, growth) into an object the caller has begun. */
+void census_out__json(struct jw *w, const struct census_view *v);
+/* pymemtrace_census_objects{type=...} and _bytes gauges for the top types,
+ * plus the walk's own gauges.  0 or -EIO. */
+int census_out__prom(FILE *f, const struct census_view *v);
+
+#endif
