@@ -9,6 +9,7 @@
 #include "census_cli.h"
 #include "census_gc.h"
 #include "census_out.h"
+#include "census_pymalloc.h"
 #include "env.h"
 #include "interp.h"
 #include "json_writer.h"
@@ -188,43 +189,47 @@ static void sleep_s(double s)
 		;
 }
 
-/* ---- the pymalloc census (another module) ----------------------------------
- * LEAD: after merging user/census_pymalloc.{c,h}, call pymalloc_census__take()
- * in take_pymalloc(), pymalloc_census__write_text() in write_pymalloc_text(),
- * pymalloc_census__write_json() in write_pymalloc_json(), and estimate the
- * untracked objects as pymalloc_census__used_bytes() minus gc->pymalloc_bytes
- * (the GC-tracked bytes that live in pymalloc: objects of <= 512 bytes) in
- * untracked_estimate().  Until then nothing is made up. */
-#define PYMALLOC_ABSENT "pymalloc census: not in this build"
-
-/* Takes the pymalloc census next to the type census; false when there is
- * none (then the writers below say so). */
-static bool take_pymalloc(struct interp *in, pid_t pid)
+/* ---- the pymalloc census (user/census_pymalloc.c) ---------------------------
+ * Taken right after the type census, so both describe nearly the same moment.
+ * When it cannot be taken the reason is printed in its place and the
+ * untracked estimate is null: nothing is made up. */
+static void write_pymalloc_text(FILE *f, const struct census_view *v)
 {
-	(void)in;
-	(void)pid;
-	return false;
+	if (v->pymalloc)
+		pymalloc_census__write_text(f, v->pymalloc);
+	else
+		fprintf(f, "\npymalloc census: unavailable: %s\n", v->pymalloc_why);
 }
 
-static void write_pymalloc_text(FILE *f)
+static void write_pymalloc_json(struct jw *w, const struct census_view *v)
 {
-	fprintf(f, "\n%s\n", PYMALLOC_ABSENT);
+	if (v->pymalloc) {
+		jw_key(w, "pymalloc");
+		pymalloc_census__write_json(w, v->pymalloc);
+	} else {
+		jw_kv_null(w, "pymalloc");
+		jw_kv_string(w, "pymalloc_reason", v->pymalloc_why);
+	}
 }
 
-static void write_pymalloc_json(struct jw *w)
+/* Untracked objects live in pymalloc blocks the GC lists do not reach: the
+ * bytes in live blocks minus the GC-tracked objects small enough to be
+ * there.  false: no estimate (no pymalloc census, or GC bytes above the
+ * pymalloc total, which a walk racing the target can produce). */
+static bool untracked_estimate(const struct census_view *v, uint64_t *bytes)
 {
-	jw_kv_null(w, "pymalloc");
-	jw_kv_string(w, "pymalloc_note", PYMALLOC_ABSENT);
-}
+	uint64_t used;
 
-/* false: no estimate (no pymalloc census) */
-static bool untracked_estimate(const struct census_gc *gc, uint64_t *bytes)
-{
-	(void)gc;
 	*bytes = 0;
-	return false;
+	if (!v->pymalloc)
+		return false;
+	used = pymalloc_census__used_bytes(v->pymalloc);
+	if (used < v->gc->pymalloc_bytes)
+		return false;
+	*bytes = used - v->gc->pymalloc_bytes;
+	return true;
 }
-/* ---- end of the pymalloc place --------------------------------------------- */
+/* ---- end of the pymalloc part ---------------------------------------------- */
 
 #define UNTRACKED_NOTE \
 	"objects the GC does not track (ints, floats, strs, bytes, tuples of atoms, ...) " \
@@ -236,11 +241,11 @@ static void write_text(FILE *f, const struct census_view *v)
 
 	census_out__text(f, v);
 	fprintf(f, "\nUntracked: %s.\n", UNTRACKED_NOTE);
-	if (untracked_estimate(v->gc, &est))
+	if (untracked_estimate(v, &est))
 		fprintf(f, "  estimated from pymalloc: %llu bytes\n", (unsigned long long)est);
 	else
 		fprintf(f, "  no estimate: it needs the pymalloc census\n");
-	write_pymalloc_text(f);
+	write_pymalloc_text(f, v);
 }
 
 static int write_json(FILE *f, const struct census_view *v)
@@ -259,12 +264,12 @@ static int write_json(FILE *f, const struct census_view *v)
 	jw_key(w, "untracked");
 	jw_object_begin(w);
 	jw_kv_string(w, "note", UNTRACKED_NOTE);
-	if (untracked_estimate(v->gc, &est))
+	if (untracked_estimate(v, &est))
 		jw_kv_u64(w, "estimated_bytes", est);
 	else
 		jw_kv_null(w, "estimated_bytes");
 	jw_object_end(w);
-	write_pymalloc_json(w);
+	write_pymalloc_json(w, v);
 	jw_object_end(w);
 	jw_object_end(w);
 	fputc('\n', f);
@@ -307,6 +312,8 @@ int census_main(int argc, char **argv)
 	struct census_args a;
 	struct census_gc first = { 0 }, second = { 0 };
 	struct census_view v = { 0 };
+	static struct pymalloc_census pm;   /* large: not on the stack */
+	char pm_why[256] = "";
 	struct interp in;
 	char why[512];
 	bool text;
@@ -331,7 +338,11 @@ int census_main(int argc, char **argv)
 		code = exit_code_for(err);
 		goto out;
 	}
-	take_pymalloc(&in, a.pid);
+	if (pymalloc_census__take(&in, a.pid, &pm, pm_why, sizeof(pm_why)))
+		pr_warn("census: no pymalloc census: %s", pm_why);
+	else
+		v.pymalloc = &pm;
+	v.pymalloc_why = pm_why;
 	v.pid = a.pid;
 	v.version = in.version_str;
 	v.top = a.top;

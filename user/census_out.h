@@ -14,6 +14,8 @@
 
 struct jw;
 
+struct pymalloc_census;
+
 struct census_view {
 	pid_t pid;
 	const char *version;                 /* "3.11.2" */
@@ -21,6 +23,9 @@ struct census_view {
 	const struct census_gc *before;      /* the first snapshot, or NULL */
 	double growth_s;                     /* seconds between the two */
 	unsigned top;                        /* rows in text and Prometheus output */
+	/* the pymalloc census taken with it, or NULL with the reason in pymalloc_why */
+	const struct pymalloc_census *pymalloc;
+	const char *pymalloc_why;
 };
 
 /* One grown type. */
