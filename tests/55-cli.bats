@@ -12,13 +12,13 @@ setup() {
 @test "cli: -i prints interval reports, then the final report" {
 	local out="$BATS_TEST_TMPDIR/out"
 	start_fixture /usr/bin/python3.11 gc_collect.py 6
-	start_tracer -q -i 0.4 -d 4 -p "$FIX_PID"
+	start_tracer -q -i 0.4 -d 8 -p "$FIX_PID"
 	wait_attached "$TRACER_PID" || { show_tracer; return 1; }
 	fixture_go "$FIX_CTL"
 	wait_exit "$TRACER_PID" 30
 	assert_eq "tracer exit status" 0 "$WAIT_RC" || { show_tracer; return 1; }
 	cp "$TRACER_OUT" "$out"
-	# At least 3 interval tables before the final report (4 s / 0.4 s,
+	# At least 3 interval tables before the final report (8 s / 0.4 s,
 	# minus the time to attach), and the final report last.
 	assert_ge "interval reports" "$(grep -c '^pymemtrace: interval at' "$out")" 3
 	grep -q '^pymemtrace: 1 process' "$out"
