@@ -12,6 +12,7 @@ N=3
 
 # Bits of /proc/PID/status CapEff (linux/capability.h).
 CAP_DAC_OVERRIDE=1
+CAP_DAC_READ_SEARCH=2
 CAP_SYS_PTRACE=19
 CAP_PERFMON=38
 CAP_BPF=39
@@ -127,17 +128,17 @@ kept_after_attach() {
 	gc_window "$j"
 }
 
-@test "privileges: after the attach, only CAP_SYS_PTRACE, CAP_PERFMON, CAP_BPF remain (following forks)" {
-	kept_after_attach --prometheus 0 -- $CAP_SYS_PTRACE $CAP_PERFMON $CAP_BPF
+@test "privileges: after the attach, only CAP_DAC_READ_SEARCH, CAP_SYS_PTRACE, CAP_PERFMON, CAP_BPF remain (following forks)" {
+	kept_after_attach --prometheus 0 -- $CAP_DAC_READ_SEARCH $CAP_SYS_PTRACE $CAP_PERFMON $CAP_BPF
 }
 
-@test "privileges: after the attach with --no-follow, only CAP_SYS_PTRACE remains" {
-	kept_after_attach --no-follow -- $CAP_SYS_PTRACE
+@test "privileges: after the attach with --no-follow, only CAP_DAC_READ_SEARCH and CAP_SYS_PTRACE remain" {
+	kept_after_attach --no-follow -- $CAP_DAC_READ_SEARCH $CAP_SYS_PTRACE
 }
 
 @test "privileges: --textfile keeps CAP_DAC_OVERRIDE for its directory" {
 	mkdir -p "$BATS_TEST_TMPDIR/tf"
-	kept_after_attach --no-follow --textfile "$BATS_TEST_TMPDIR/tf" -- $CAP_DAC_OVERRIDE $CAP_SYS_PTRACE
+	kept_after_attach --no-follow --textfile "$BATS_TEST_TMPDIR/tf" -- $CAP_DAC_OVERRIDE $CAP_DAC_READ_SEARCH $CAP_SYS_PTRACE
 	[ -s "$BATS_TEST_TMPDIR/tf/pymemtrace.prom" ]
 }
 
@@ -148,7 +149,7 @@ kept_after_attach() {
 	start_fixture "$PY" fork_workers.py 2
 	start_tracer -p "$FIX_PID" --json "$j"
 	wait_attached "$TRACER_PID" || { show_tracer; return 1; }
-	assert_eq "CapEff" "$(cap_hex $CAP_SYS_PTRACE $CAP_PERFMON $CAP_BPF)" "$(status_field "$TRACER_PID" CapEff)"
+	assert_eq "CapEff" "$(cap_hex $CAP_DAC_READ_SEARCH $CAP_SYS_PTRACE $CAP_PERFMON $CAP_BPF)" "$(status_field "$TRACER_PID" CapEff)"
 	touch "$FIX_CTL/go"
 	wait_file "$FIX_CTL/workers" 30 "$FIX_PID" || return 1
 	w=$(head -1 "$FIX_CTL/workers")

@@ -77,7 +77,11 @@ void privileges__names(uint64_t caps, char *buf, size_t len)
  * CAP_PERFMON (before 5.8), CAP_SYS_ADMIN did their work and stays instead. */
 static uint64_t kept_set(const struct privileges_keep *keep, uint64_t have)
 {
-	uint64_t want = CAP_BIT(CAP_SYS_PTRACE);
+	/* CAP_DAC_READ_SEARCH: the target's files may sit in a directory
+	 * closed to uid 0 without it (a venv in a 0700 home); libraries
+	 * loaded later and exec'd images are read after the attach.  It only
+	 * reads, and CAP_SYS_PTRACE already reads more. */
+	uint64_t want = CAP_BIT(CAP_SYS_PTRACE) | CAP_BIT(CAP_DAC_READ_SEARCH);
 
 	if (keep->attach_later) {
 		if (privileges__has(have, CAP_BPF) && privileges__has(have, CAP_PERFMON))
@@ -105,8 +109,9 @@ int privileges__drop(const struct privileges_keep *keep, char *err, size_t errle
 	want = kept_set(keep, permitted);
 
 	/* The bounding set first: dropping from it needs CAP_SETPCAP, which
-	 * the capset below gives up.  EINVAL: a number this kernel does not
-	 * know, nothing to drop. */
+	 * the capset below gives up.  EPERM: started without CAP_SETPCAP, the
+	 * bounding set stays, but the permitted set still goes and
+	 * no_new_privs keeps an exec from regaining anything. */
 	for (int c = 0; c < 64; c++) {
 		if (want & CAP_BIT(c))
 			continue;

@@ -8,6 +8,8 @@
  *
  * After the attach (privileges__drop) it keeps:
  *   CAP_SYS_PTRACE  always: interval and final reports read /proc/PID;
+ *   CAP_DAC_READ_SEARCH  if held: the target's files (libraries loaded
+ *                   later, exec'd images) in directories closed to uid 0;
  *   CAP_BPF, CAP_PERFMON  only while it may attach again (fork/exec
  *                   following, --all); with --no-follow they go too;
  *   CAP_DAC_OVERRIDE  only with --textfile, which creates a file in its
