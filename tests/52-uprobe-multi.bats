@@ -225,8 +225,12 @@ PY
 }
 
 # kill_frozen: SIGSTOP, note the tracer's program and link ids, SIGKILL.
+# Fails (the tracer reaped) when it had already exited.
 kill_frozen() {
-	kill -STOP "$TRACER_PID"
+	if ! kill -STOP "$TRACER_PID" 2>/dev/null || ! proc_alive "$TRACER_PID"; then
+		wait_exit "$TRACER_PID" 30
+		return 1
+	fi
 	KILL_PROGS=$(cat /proc/"$TRACER_PID"/fdinfo/* 2>/dev/null |
 		awk '/^prog_id:/ { print $2 }' | sort -un | jq -sc .)
 	KILL_LINKS=$(cat /proc/"$TRACER_PID"/fdinfo/* 2>/dev/null |
@@ -279,35 +283,40 @@ link_fds_of() {
 # attached; detach: SIGINT sent, links going), attached through MODE
 # (multi or perf); then the fixture must do its work as if never traced.
 kill_at() {
-	local phase=$1 mode=$2 n i
+	local phase=$1 mode=$2 n i try
 	[ -x /usr/bin/python3.11 ] || skip "/usr/bin/python3.11 missing (tools/install-deps.sh)"
 	command -v readelf >/dev/null || skip "readelf missing (binutils)"
 	start_fixture /usr/bin/python3.11 gc_collect.py 3
-	[ "$mode" = perf ] && export "$KNOB=1"
-	start_tracer -q --alloc -p "$FIX_PID"
-	unset "$KNOB"
-	case $phase in
-	load)	wait_fd_kind "$TRACER_PID" prog_id || { show_tracer; return 1; } ;;
-	attach)	wait_fd_kind "$TRACER_PID" link_id || { show_tracer; return 1; } ;;
-	trace|detach)
-		wait_attached "$TRACER_PID" || { show_tracer; return 1; }
-		# The probes are in: the semaphores are raised (the reading works).
-		assert_eq "$mode: USDT semaphores while attached" "gc__start=1 gc__done=1" \
-			"$(usdt_semaphores "$FIX_PID" /usr/bin/python3.11 | grep -E '^gc__(start|done)=' | tr '\n' ' ' | sed 's/ $//')"
-		;;
-	esac
-	if [ "$phase" = detach ]; then
-		n=$(link_fds_of "$TRACER_PID")
-		kill -INT "$TRACER_PID"
-		# Until the first link is gone, or the tracer is (then this run
-		# killed nothing and says so: a miss, not a pass).
-		for ((i = 0; i < 3000; i++)); do
-			proc_alive "$TRACER_PID" || break
-			[ "$(link_fds_of "$TRACER_PID")" -lt "$n" ] && break
-		done
-		proc_alive "$TRACER_PID" || { echo "# $mode: the tracer detached before the SIGKILL" >&3; return 1; }
-	fi
-	kill_frozen
+	# Only a detach can end before the kill lands (it takes some 100 ms):
+	# then the run killed nothing, says so, and is tried again.
+	for ((try = 0; try < 5; try++)); do
+		[ "$mode" = perf ] && export "$KNOB=1"
+		start_tracer -q --alloc -p "$FIX_PID"
+		unset "$KNOB"
+		case $phase in
+		load)	wait_fd_kind "$TRACER_PID" prog_id || { show_tracer; return 1; } ;;
+		attach)	wait_fd_kind "$TRACER_PID" link_id || { show_tracer; return 1; } ;;
+		trace|detach)
+			wait_attached "$TRACER_PID" || { show_tracer; return 1; }
+			# The probes are in: the semaphores are raised (the reading works).
+			assert_eq "$mode: USDT semaphores while attached" "gc__start=1 gc__done=1" \
+				"$(usdt_semaphores "$FIX_PID" /usr/bin/python3.11 | grep -E '^gc__(start|done)=' | tr '\n' ' ' | sed 's/ $//')"
+			;;
+		esac
+		if [ "$phase" = detach ]; then
+			n=$(link_fds_of "$TRACER_PID")
+			kill -INT "$TRACER_PID"
+			# Until the first link is gone, or the tracer is.
+			for ((i = 0; i < 3000; i++)); do
+				proc_alive "$TRACER_PID" || break
+				[ "$(link_fds_of "$TRACER_PID")" -lt "$n" ] && break
+			done
+		fi
+		kill_frozen && break
+		[ "$phase" = detach ] || { echo "# $mode/$phase: the tracer exited before the SIGKILL" >&3; show_tracer; return 1; }
+		echo "# $mode/$phase: the tracer finished detaching before the SIGKILL; again" >&3
+	done
+	[ "$try" -lt 5 ] || return 1
 	[ "$(jq length <<<"$KILL_PROGS")" -gt 0 ] || { echo "# $mode/$phase: no program held at the kill" >&3; return 1; }
 	none_left "$mode/$phase"
 	fixture_go "$FIX_CTL"
