@@ -161,11 +161,11 @@ EOF
 
 @test "alloc text: lost data next to the flag that fixes each" {
 	a=$(sed -n '/^== pid 5151/,/^== pid 5152/p' "$BATS_TEST_TMPDIR/text")
-	grep -qxF 'lost data     allocations not tracked as live 5 (increase --max-live)' <<<"$a"
-	grep -qxF '              stacks not recorded 2 (increase --max-stacks)' <<<"$a"
-	grep -qxF '              stacks truncated 1 (stack depth limit)' <<<"$a"
-	grep -qxF '              stacks unreadable 3 (target memory unreadable)' <<<"$a"
-	grep -qxF '              frames unresolved 4 (target memory unreadable)' <<<"$a"
+	grep -qxF 'lost data     live map full: 5 untracked; raise --max-live (now 1048576)' <<<"$a"
+	grep -qxF '              stack map full: 2 not recorded; raise --max-stacks (now 65536)' <<<"$a"
+	grep -qxF '              stack too deep: 1 cut; fixed limit of 32 frames' <<<"$a"
+	grep -qxF '              stack walk failed: 3 unreadable; target memory unreadable' <<<"$a"
+	grep -qxF '              code unreadable: 4 unnamed; target memory unreadable' <<<"$a"
 }
 
 @test "alloc text: under 80 columns, and target strings cannot reach the terminal raw" {

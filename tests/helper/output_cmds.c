@@ -248,6 +248,7 @@ static void sample_proc1(struct proc_report *p)
 	p->lost.pending_full = 2;
 	p->lost.gc_unmatched = 1;
 	p->lost.probes_failed = 1;
+	p->limits.max_threads = 8192;
 }
 
 /* Process 2: hostile strings from the target, an exit, no fault numbers,
@@ -379,6 +380,8 @@ static void sample_alloc_a(struct proc_report *p)
 	a->lost.truncated_stacks = 1;
 	a->lost.stack_errors = 3;
 	a->lost.unresolved_frames = 4;
+	p->limits.max_live = 1048576;
+	p->limits.max_stacks = 65536;
 	/* Everything a target can put in a name, on the stack with most live
 	 * bytes so that every format shows it. */
 	s = add_stack(a, 20000, 1, 20000, 1);
