@@ -1147,8 +1147,10 @@ int uprobe_lto(struct pt_regs *ctx)
 	cfg = bpf_map_lookup_elem(&lto_cfg, &tgid);
 	if (!cfg)
 		return 0;
-	if (bpf_probe_read_kernel(regs, sizeof(regs), ctx))
+	if (bpf_probe_read_kernel(regs, sizeof(regs), ctx)) {
+		__sync_fetch_and_add(&st->alloc_unreadable, 1);
 		return 0;
+	}
 	v = role == PMT_LTO_NEWPOOL_RET ? PT_REGS_RC(ctx) : gpr(regs, (cookie >> 4) & 15);
 	if (!v)
 		return 0;
@@ -1166,6 +1168,8 @@ int uprobe_lto(struct pt_regs *ctx)
 	size = block_size(cfg, v, sc1);
 	if (size)
 		record_alloc(ctx, st, tgid, v, size, false);
+	else
+		__sync_fetch_and_add(&st->alloc_unreadable, 1);
 	return 0;
 }
 

@@ -203,7 +203,7 @@ p["cache"]["references"] is None and p["cache"]["misses"] is None
 p["cache"]["reason"].startswith("no hardware PMU: perf_event_open(cache-references)")
 p["rss_bytes"] == {"start": 10695475, "end": 94476697, "peak": 99614720, "peak_exact": True}
 p["lost"] == 4
-p["lost_detail"] == {"ringbuf_drops": 0, "pending_full": 2, "gc_unmatched": 1, "gc_bad_generation": 0, "probes_failed": 1, "events_dropped": 0, "forks_untracked": 0, "alloc_live_map_full": 0, "alloc_stack_map_full": 0, "alloc_truncated_stacks": 0, "alloc_stack_errors": 0, "alloc_unresolved_frames": 0, "growth_no_stack": 0, "growth_stack_map_full": 0, "growth_truncated_stacks": 0, "growth_stack_errors": 0}
+p["lost_detail"] == {"ringbuf_drops": 0, "pending_full": 2, "gc_unmatched": 1, "gc_bad_generation": 0, "probes_failed": 1, "events_dropped": 0, "forks_untracked": 0, "alloc_live_map_full": 0, "alloc_stack_map_full": 0, "alloc_truncated_stacks": 0, "alloc_stack_errors": 0, "alloc_unresolved_frames": 0, "alloc_unreadable": 0, "growth_no_stack": 0, "growth_stack_map_full": 0, "growth_truncated_stacks": 0, "growth_stack_errors": 0}
 all(x["alloc"] is None and x["stacks"] == [] for x in r["processes"])
 r["totals"] == {"processes": 2, "retired": 0, "forks_followed": 0, "forks_missed": 0, "dropped_at_exec": 0, "all_path": None, "all_untracked": 0, "gc_collections": [120, 10, 5], "arenas_allocated": 12, "mmap_bytes": (80 << 20) + 1258291, "lost": 11}
 r["ringbuf_drops"] == 7

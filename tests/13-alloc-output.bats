@@ -39,7 +39,7 @@ assert a["alloc"] == {
     "sampled": True, "sample_every": 64, "estimated": True,
     "retained_bytes": 3 << 20, "retained_reason": None,
     "lost": {"live_map_full": 5, "stack_map_full": 2, "truncated_stacks": 1,
-             "stack_errors": 3, "unresolved_frames": 4}}, a["alloc"]
+             "stack_errors": 3, "unresolved_frames": 4, "unreadable": 0}}, a["alloc"]
 # Unknowns are null with a reason, never zeros.
 assert b["alloc"]["coverage"] is None
 assert b["alloc"]["coverage_reason"] == "no allocator call count to compare with"
@@ -55,7 +55,7 @@ assert c["alloc"] is None and c["stacks"] == []
 assert a["lost"] == 15, a["lost"]
 assert {k: v for k, v in a["lost_detail"].items() if k.startswith("alloc_")} == {
     "alloc_live_map_full": 5, "alloc_stack_map_full": 2, "alloc_truncated_stacks": 1,
-    "alloc_stack_errors": 3, "alloc_unresolved_frames": 4}
+    "alloc_stack_errors": 3, "alloc_unresolved_frames": 4, "alloc_unreadable": 0}
 assert b["lost"] == c["lost"] == d["lost"] == 0
 assert r["totals"]["lost"] == 15
 # Stacks: all of them, in the report's order, with exact frames.

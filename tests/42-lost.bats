@@ -124,9 +124,9 @@ check_lost() {
 	fixture_go "$FIX_CTL"
 	lost_finish
 	assert_eq "lost" 0 "$(json_get "$J" ".processes[$I].lost")"
-	assert_eq "lost_detail keys" 16 "$(jq ".processes[$I].lost_detail | length" "$J")"
+	assert_eq "lost_detail keys" 17 "$(jq ".processes[$I].lost_detail | length" "$J")"
 	grep -qxF 'lost data     none' "$TRACER_OUT" || { show_tracer; return 1; }
 	# Every loss counter that applies to --alloc is exported, at 0.
-	assert_eq "loss series" 11 "$(grep -c '^pymemtrace_lost_events_total{' "$PROM")"
+	assert_eq "loss series" 12 "$(grep -c '^pymemtrace_lost_events_total{' "$PROM")"
 	assert_eq "loss series not 0" "" "$(grep '^pymemtrace_lost_events_total{' "$PROM" | awk '$2 != 0')"
 }

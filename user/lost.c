@@ -39,6 +39,9 @@ const struct lost_reason_info lost_reasons[LOST_NR] = {
 	[LOST_ALLOC_UNRESOLVED_FRAMES] = { "alloc_unresolved_frames", "code unreadable",
 		"unnamed", "target memory unreadable", LOST_LIMIT_NONE,
 		LOST_SCOPE_ALLOC, true },
+	[LOST_ALLOC_UNREADABLE] = { "alloc_unreadable", "block size unreadable",
+		"allocations uncounted", "target memory unreadable", LOST_LIMIT_NONE,
+		LOST_SCOPE_ALLOC, true },
 	[LOST_GROWTH_NO_STACK] = { "growth_no_stack", "growth stack missing",
 		"growth events", "please report", LOST_LIMIT_NONE, LOST_SCOPE_GROWTH, true },
 	[LOST_GROWTH_STACK_MAP_FULL] = { "growth_stack_map_full", "stack map full",
@@ -86,6 +89,7 @@ static uint64_t raw_count(const struct proc_report *p, enum lost_reason r)
 	case LOST_ALLOC_TRUNCATED_STACKS:  return p->alloc.lost.truncated_stacks;
 	case LOST_ALLOC_STACK_ERRORS:      return p->alloc.lost.stack_errors;
 	case LOST_ALLOC_UNRESOLVED_FRAMES: return p->alloc.lost.unresolved_frames;
+	case LOST_ALLOC_UNREADABLE:        return p->alloc.lost.unreadable;
 	case LOST_GROWTH_NO_STACK:         return p->growth.lost.no_stack;
 	case LOST_GROWTH_STACK_MAP_FULL:   return p->growth.lost.stack_map_full;
 	case LOST_GROWTH_TRUNCATED_STACKS: return p->growth.lost.truncated_stacks;

@@ -27,6 +27,7 @@ enum lost_reason {
 	LOST_ALLOC_TRUNCATED_STACKS,
 	LOST_ALLOC_STACK_ERRORS,
 	LOST_ALLOC_UNRESOLVED_FRAMES,
+	LOST_ALLOC_UNREADABLE,
 	LOST_GROWTH_NO_STACK,
 	/* --heap-growth shares the stack maps with --alloc: these three count
 	 * only when --alloc is off (else the alloc_ ones hold them). */

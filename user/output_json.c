@@ -250,6 +250,7 @@ static void write_alloc_lost(struct jw *w, const struct alloc_report *a)
 	jw_kv_u64(w, "truncated_stacks", a->lost.truncated_stacks);
 	jw_kv_u64(w, "stack_errors", a->lost.stack_errors);
 	jw_kv_u64(w, "unresolved_frames", a->lost.unresolved_frames);
+	jw_kv_u64(w, "unreadable", a->lost.unreadable);
 	jw_object_end(w);
 }
 

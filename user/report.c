@@ -182,6 +182,7 @@ void retired_totals_add(struct retired_totals *rt, const struct proc_report *p)
 		g->alloc.lost.truncated_stacks += p->alloc.lost.truncated_stacks;
 		g->alloc.lost.stack_errors += p->alloc.lost.stack_errors;
 		g->alloc.lost.unresolved_frames += p->alloc.lost.unresolved_frames;
+		g->alloc.lost.unreadable += p->alloc.lost.unreadable;
 	}
 	if (p->growth.enabled) {
 		g->growth.enabled = true;

@@ -81,6 +81,7 @@ struct alloc_report {
 		uint64_t truncated_stacks;    /* Python or native stacks cut at the depth limit */
 		uint64_t stack_errors;        /* stacks that could not be read at all */
 		uint64_t unresolved_frames;   /* code objects whose name could not be read */
+		uint64_t unreadable;          /* LTO sites: block size unreadable, not counted */
 	} lost;
 };
 
