@@ -127,6 +127,6 @@ check_lost() {
 	assert_eq "lost_detail keys" 17 "$(jq ".processes[$I].lost_detail | length" "$J")"
 	grep -qxF 'lost data     none' "$TRACER_OUT" || { show_tracer; return 1; }
 	# Every loss counter that applies to --alloc is exported, at 0.
-	assert_eq "loss series" 12 "$(grep -c '^pymemtrace_lost_events_total{' "$PROM")"
+	assert_eq "loss series" 13 "$(grep -c '^pymemtrace_lost_events_total{' "$PROM")"
 	assert_eq "loss series not 0" "" "$(grep '^pymemtrace_lost_events_total{' "$PROM" | awk '$2 != 0')"
 }

@@ -12,9 +12,12 @@ load lib/common
 
 SOAK_SECONDS=${PMT_SOAK_SECONDS:-180}
 SCRAPE_EVERY=5
-# The last third's highest RSS may exceed the first third's by this much:
-# see soak() for what was measured.
-RSS_GROWTH_MAX_PCT=10
+# The last third's highest RSS may exceed the first third's by this much.
+# Measured (180 s, 2 loaded cores, 37 scrapes): the tracer's RSS was flat
+# after the first scrape, 30048 KiB on Debian 3.11 and 76384 KiB on pyenv
+# 3.12 in both thirds (0%); 5% is 1.5 MiB on the smaller, far below what a
+# per-scrape or per-collection leak makes in 3 minutes.
+RSS_GROWTH_MAX_PCT=5
 
 setup() {
 	[ "$SOAK_SECONDS" != 0 ] || skip "PMT_SOAK_SECONDS=0"

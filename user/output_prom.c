@@ -611,9 +611,16 @@ static void write_lost(struct pw *w, const struct report *r, const struct pgroup
 			sample_u64(w, "pymemtrace_lost_events", "_total", g->labels, reason, g->lost[k]);
 		}
 	}
-	/* Drops before the process was known: no label set owns them. */
+	/* Losses of no process, so no label set owns them: drops before the
+	 * process was known, children gone before their probes were attached
+	 * (report.h forks_missed), --all processes not traced (all_untracked). */
 	sample_u64(w, "pymemtrace_lost_events", "_total", NULL, "reason=\"ringbuf_drops_unattributed\"",
 		   r->ringbuf_drops);
+	sample_u64(w, "pymemtrace_lost_events", "_total", NULL, "reason=\"forks_missed\"",
+		   r->forks_missed);
+	if (r->all_path)
+		sample_u64(w, "pymemtrace_lost_events", "_total", NULL, "reason=\"all_untracked\"",
+			   r->all_untracked);
 	family(w, "pymemtrace_probes_failed", P_GAUGE, NULL,
 	       "Probes that should have attached but did not (pymemtrace -v says why)");
 	for (unsigned i = 0; i < n; i++)
