@@ -20,7 +20,7 @@ const struct lost_reason_info lost_reasons[LOST_NR] = {
 		"uncounted", "please report", LOST_LIMIT_NONE, LOST_SCOPE_ALWAYS, true },
 	[LOST_PROBES_FAILED] = { "probes_failed", "probes failed", "not attached",
 		"see probes (-v says why)", LOST_LIMIT_NONE, LOST_SCOPE_ALWAYS, false },
-	[LOST_EVENTS_DROPPED] = { "events_dropped", "event ring full", "records dropped",
+	[LOST_EVENTS_DROPPED] = { "events_dropped", "event ring full", "dropped",
 		"raise --ringbuf-kb", LOST_LIMIT_RINGBUF_KB, LOST_SCOPE_EVENTS, true },
 	[LOST_FORKS_UNTRACKED] = { "forks_untracked", "process map full", "children lost",
 		"raise --max-procs", LOST_LIMIT_MAX_PROCS, LOST_SCOPE_ALWAYS, true },
