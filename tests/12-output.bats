@@ -335,3 +335,16 @@ has_pmu() {
 	[ "$status" -eq 0 ]
 	[[ "$output" == "unsupported: cannot list threads in '/proc/$gone/task': No such process" ]]
 }
+
+@test "loss table: a row for every reason, unique snake_case keys, every field set, flags where a size helps" {
+	run "$TOOL" lost-table
+	[ "$status" -eq 0 ]
+	assert_eq "rows" 17 "${#lines[@]}"
+	assert_eq "distinct keys" 17 "$(cut -f1 <<<"$output" | sort -u | wc -l)"
+	assert_eq "keys that are not snake_case" "" "$(cut -f1 <<<"$output" | grep -v '^[a-z][a-z0-9_]*$')"
+	assert_eq "unset fields" "" "$(grep -F '(null)' <<<"$output")"
+	# A reason with a size setting names its flag in the fix.
+	assert_eq "size rows whose fix names no flag" "" \
+		"$(awk -F'\t' '$3 != 0 && $6 !~ /^raise --/' <<<"$output")"
+	assert_eq "probes_failed is no counter" "probes_failed	0" "$(grep '^probes_failed' <<<"$output" | cut -f1,2)"
+}

@@ -40,7 +40,7 @@ const struct lost_reason_info lost_reasons[LOST_NR] = {
 		"unnamed", "target memory unreadable", LOST_LIMIT_NONE,
 		LOST_SCOPE_ALLOC, true },
 	[LOST_ALLOC_UNREADABLE] = { "alloc_unreadable", "block size unreadable",
-		"allocations uncounted", "target memory unreadable", LOST_LIMIT_NONE,
+		"uncounted", "target memory unreadable", LOST_LIMIT_NONE,
 		LOST_SCOPE_ALLOC, true },
 	[LOST_GROWTH_NO_STACK] = { "growth_no_stack", "growth stack missing",
 		"growth events", "please report", LOST_LIMIT_NONE, LOST_SCOPE_GROWTH, true },
