@@ -1019,6 +1019,12 @@ static void fill_proc(struct session *s, struct tracked *t, struct proc_report *
 	p->lost.forks_untracked = p->stats.forks_untracked;
 	for (unsigned k = 0; k < PMT_EV_TYPES; k++)
 		p->lost.events_dropped += p->stats.events_dropped[k];
+	p->limits.ringbuf_kb = s->opts.ringbuf_kb;
+	p->limits.max_threads = s->opts.max_threads;
+	p->limits.max_procs = s->opts.max_procs;
+	p->limits.max_live = s->opts.max_live;
+	p->limits.max_stacks = s->opts.max_stacks;
+	p->limits.events = s->opts.events != NULL;
 	if (s->opts.alloc)
 		fill_alloc(s, t, p);
 	if (s->opts.heap_growth)
