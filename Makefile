@@ -82,6 +82,8 @@ $(TESTTOOL): $(HELPER_OBJS) $(LIB_OBJS)
 -include $(wildcard $(OBJ)/*.d)
 # Extra rules for test harnesses (e.g. a BPF program only the tests use).
 -include tests/helper/helper.mk
+# libFuzzer harnesses: make fuzz (build-fuzz/).
+include tests/fuzz/fuzz.mk
 
 # ---- helpers ----------------------------------------------------------------
 # Regenerate the committed vmlinux.h from this machine's BTF.
