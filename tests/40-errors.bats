@@ -158,3 +158,49 @@ free_pid() {
 	fi
 	proc_alive "$SLEEPER_PID"
 }
+
+# ---- files that change under the target and under pymemtrace ------------------------
+# The target maps a private copy of libpython (LD_LIBRARY_PATH beats pyenv's
+# RUNPATH); the test then cuts or replaces that copy while the target keeps
+# the old pages mapped.  Sets SLEEPER_PID and LIBCOPY.
+start_on_copied_libpython() {
+	local py lib
+	use_interp py3.12
+	lib=$(dirname "$(dirname "$PY")")/lib/libpython3.12.so.1.0
+	[ -f "$lib" ] || skip "pyenv 3.12 has no shared libpython"
+	mkdir -p "$BATS_TEST_TMPDIR/lib"
+	LIBCOPY=$BATS_TEST_TMPDIR/lib/libpython3.12.so.1.0
+	cp "$lib" "$LIBCOPY"
+	LD_LIBRARY_PATH=$BATS_TEST_TMPDIR/lib start_sleeper "$PY"
+	grep -q " $LIBCOPY\$" "/proc/$SLEEPER_PID/maps" || {
+		echo "# the target did not map $LIBCOPY" >&3
+		return 1
+	}
+}
+
+@test "errors: libpython truncated in place after the target mapped it: exit 4 naming the file and the cut" {
+	require_tracing
+	start_on_copied_libpython
+	# Same inode, 5000 bytes left: the ELF header survives, the section
+	# headers do not.  (ELF files are read, never mmapped: no SIGBUS.)
+	truncate -s 5000 "$LIBCOPY"
+	run "$PMT" --dry-run -p "$SLEEPER_PID"
+	echo "$output"
+	[ "$status" -eq 4 ]
+	[[ "$output" == *"process $SLEEPER_PID ('python3.12') maps no readable CPython: '$LIBCOPY'"* ]]
+	[[ "$output" == *"is truncated: section headers start at "*", past the file's end (5000 bytes)"* ]]
+}
+
+@test "errors: libpython replaced by another file after mapping: the mapped file is read through map_files" {
+	require_tracing
+	start_on_copied_libpython
+	# A new inode at the same path (what a package upgrade does); the
+	# mapping now reads "(deleted)".  The new file is not an interpreter.
+	cp /bin/true "$BATS_TEST_TMPDIR/lib/new"
+	mv "$BATS_TEST_TMPDIR/lib/new" "$LIBCOPY"
+	run "$PMT" --dry-run -p "$SLEEPER_PID"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"'$LIBCOPY' in process $SLEEPER_PID is deleted or is not the mapped file; using '/proc/$SLEEPER_PID/map_files/"* ]]
+	[[ "$output" == *"pid $SLEEPER_PID: CPython $PYVER_FULL"* ]]
+}

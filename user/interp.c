@@ -213,9 +213,13 @@ static int compute_bias(struct interp *in, const struct procmaps *m, const struc
 }
 
 /* Tries mapping i: 1 if it carries the interpreter (and fills in), 0 if not,
- * -errno on a hard error. */
+ * -errno on a hard error.  When a likely carrier (libpython*, the executable)
+ * is a malformed or truncated ELF file, the first such reason goes to
+ * `unreadable`: "no CPython" alone would hide that the file changed or was
+ * cut after the target mapped it. */
 static int try_mapping(struct interp *in, const struct procmaps *m, size_t i,
-		       const struct stat *exe, bool *denied, char *err, size_t errlen)
+		       const struct stat *exe, bool *denied, char *unreadable, size_t ulen,
+		       char *err, size_t errlen)
 {
 	const struct procmap_entry *e = &m->v[i];
 	struct elf_sym sym;
@@ -226,6 +230,9 @@ static int try_mapping(struct interp *in, const struct procmaps *m, size_t i,
 	if (!in->elf) {
 		/* not an ELF, or gone: not ours; unless we may not look */
 		*denied |= errno == EACCES || errno == EPERM;
+		if (errno == ENOEXEC && likely_carrier(exe, e) && !unreadable[0] && err && err[0])
+			fmt_msg(unreadable, ulen, "'%s' (opened as %s) is unreadable: %s", e->path,
+				in->open_path, err);
 		return 0;
 	}
 	if (elf_file__find_symbol(in->elf, "_PyRuntime", &sym)) {
@@ -253,7 +260,7 @@ static int find_mapping(struct interp *in, char *err, size_t errlen)
 	const struct stat *exe;
 	struct tried *tried;
 	bool denied = false;
-	char comm[64];
+	char comm[64], unreadable[512] = "";
 	int ret;
 
 	ret = procmaps__load(in->pid, &m, NULL);
@@ -279,7 +286,8 @@ static int find_mapping(struct interp *in, char *err, size_t errlen)
 			if (!is_exec_file_mapping(e) || (pass == 0 && !likely_carrier(exe, e)) ||
 			    !tried__add(tried, e))
 				continue;
-			ret = try_mapping(in, &m, i, exe, &denied, err, errlen);
+			ret = try_mapping(in, &m, i, exe, &denied, unreadable,
+					  sizeof(unreadable), err, errlen);
 		}
 	free(tried);
 	procmaps__release(&m);
@@ -289,6 +297,12 @@ static int find_mapping(struct interp *in, char *err, size_t errlen)
 		fmt_msg(err, errlen, "not allowed to open the files that process %d maps "
 			"(run as root?)", (int)in->pid);
 		return -EACCES;
+	}
+	if (ret == 0 && unreadable[0]) {
+		read_comm(in->pid, comm, sizeof(comm));
+		fmt_msg(err, errlen, "process %d ('%s') maps no readable CPython: %s",
+			(int)in->pid, comm, unreadable);
+		return -ENOEXEC;
 	}
 	if (ret == 0) {
 		read_comm(in->pid, comm, sizeof(comm));
