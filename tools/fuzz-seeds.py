@@ -6,6 +6,7 @@ OUTDIR/<harness>/ receives, per interpreter found (Debian's python3.11, the
 pyenv 3.8-3.13 builds):
   fuzz_elf        the ELF file cut down by objcopy to its symbol tables and
                   stapsdt notes (real headers, tables, notes; ~100 KiB)
+  fuzz_interp     the same cut files (the code itself is too big a seed)
   fuzz_usdt_args  the argument spec of every stapsdt note
   fuzz_x86        the first bytes of the functions interp.c and lto_sites.c
                   analyse, prefixed by their vaddr (the harness's format)
@@ -114,7 +115,9 @@ def elf_seeds(outdir, path):
     r = subprocess.run(args, stderr=subprocess.DEVNULL)
     if r.returncode == 0:
         with open(cut, "rb") as f:
-            put(outdir, "fuzz_elf", f.read())
+            data = f.read()
+        put(outdir, "fuzz_elf", data)
+        put(outdir, "fuzz_interp", data)
         os.unlink(cut)
     else:
         print("fuzz-seeds: objcopy failed on %s" % path, file=sys.stderr)
