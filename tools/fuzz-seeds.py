@@ -14,6 +14,7 @@ pyenv 3.8-3.13 builds):
   fuzz_procstat   its /proc/self/stat and /proc/self/status
   fuzz_pyversion  sys.version
   fuzz_linetable  the tables of tests/fixtures/linetables/*.json
+  fuzz_pysym      code objects built from those tables (names, lying lengths)
 Nothing here is committed: the seeds are made at fuzz time from the files on
 the machine.  Small hand-made seeds live in tests/fuzz/seeds/ and are added
 too.  Missing interpreters are skipped and said so.
@@ -187,6 +188,32 @@ def linetable_seeds(outdir):
                 bytes([sel]) + struct.pack("<i", code["firstlineno"]) + table)
 
 
+def pystr(text, length=None, state=None):
+    """A str field of fuzz_pysym's built mode: length, state, n, bytes."""
+    b = text.encode("latin-1")
+    ascii_ = all(ord(ch) < 128 for ch in text)
+    if state is None:       # kind 1 (UCS1), compact, ascii when it is
+        state = (1 << 2) | 0x20 | (0x40 if ascii_ else 0)
+    return struct.pack("<qIB", len(text) if length is None else length, state, len(b)) + b
+
+
+def pysym_seeds(outdir):
+    """fuzz_pysym built-mode inputs: a code object of each version with real
+    names and a real line table (tests/fixtures/linetables), some lying."""
+    for path in sorted(glob.glob(os.path.join(ROOT, "tests", "fixtures", "linetables", "*.json"))):
+        with open(path) as f:
+            doc = json.load(f)
+        sel = 0x80 | ((doc["version_mm"] - 308) % 6)
+        for code in doc["code"][:6]:
+            table = bytes.fromhex(code["table"])[:4096]
+            for (fn, lie) in (("app.py", None), ("caf\xe9.py", None), ("app.py", 1 << 40)):
+                put(outdir, "fuzz_pysym",
+                    bytes([sel]) + struct.pack("<I", min(code["code_len"], 40)) +
+                    struct.pack("<III", 1, 0, code["firstlineno"]) +
+                    pystr(fn, lie) + pystr(code["name"]) + pystr("C." + code["name"]) +
+                    struct.pack("<qH", len(table), len(table)) + table)
+
+
 def main():
     if len(sys.argv) != 2:
         print("usage: fuzz-seeds.py OUTDIR", file=sys.stderr)
@@ -199,6 +226,7 @@ def main():
         x86_seeds(outdir, elf)
         process_seeds(outdir, exe)
     linetable_seeds(outdir)
+    pysym_seeds(outdir)
     hand = os.path.join(ROOT, "tests", "fuzz", "seeds")
     for d in sorted(glob.glob(os.path.join(hand, "fuzz_*"))):
         for f in sorted(glob.glob(os.path.join(d, "*"))):
