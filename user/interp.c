@@ -38,26 +38,32 @@ static bool same_file(const struct stat *st, const struct procmap_entry *e)
 	       (uint64_t)st->st_ino == e->inode;
 }
 
-/* Opens path if it is the regular file that mapping e maps.  stat() first, so
- * that a device node the target maps is never opened (opening one can have
- * side effects); fstat() after, on the descriptor we keep.  fd or -errno. */
+/* Opens path if it is the regular file that mapping e maps.  The path is
+ * first opened O_PATH (which opens nothing: no device driver runs) and
+ * checked with fstat; only that very inode is then opened for reading,
+ * through /proc/self/fd, so the target cannot swap a device node or a FIFO in
+ * (a symlink anywhere in path) between the check and the open.  fd or
+ * -errno; -ESTALE when path is not the mapped file. */
 static int open_checked(const char *path, const struct procmap_entry *e)
 {
 	unsigned char magic[4];
+	char fdpath[64];
 	struct stat st;
-	int fd;
+	int pfd, fd;
 
-	if (stat(path, &st))
+	pfd = open(path, O_PATH | O_CLOEXEC);
+	if (pfd < 0)
 		return -errno;
-	if (!S_ISREG(st.st_mode) || !same_file(&st, e))
-		return -ESTALE;
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-	if (fd < 0)
-		return -errno;
-	if (fstat(fd, &st) || !S_ISREG(st.st_mode) || !same_file(&st, e)) {
-		close(fd);
+	if (fstat(pfd, &st) || !S_ISREG(st.st_mode) || !same_file(&st, e)) {
+		close(pfd);
 		return -ESTALE;
 	}
+	snprintf(fdpath, sizeof(fdpath), "/proc/self/fd/%d", pfd);
+	fd = open(fdpath, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	fd = fd < 0 ? -errno : fd;
+	close(pfd);
+	if (fd < 0)
+		return fd;
 	/* cheap rejection before elf_file__open reads the whole file */
 	if (pread(fd, magic, sizeof(magic), 0) != sizeof(magic) || memcmp(magic, ELFMAG, SELFMAG)) {
 		close(fd);
