@@ -204,3 +204,49 @@ start_on_copied_libpython() {
 	[[ "$output" == *"'$LIBCOPY' in process $SLEEPER_PID is deleted or is not the mapped file; using '/proc/$SLEEPER_PID/map_files/"* ]]
 	[[ "$output" == *"pid $SLEEPER_PID: CPython $PYVER_FULL"* ]]
 }
+
+@test "errors: a symlink under /proc/PID/root that points outside it is not followed to another file" {
+	require_tracing
+	command -v unshare >/dev/null || skip "unshare not installed"
+	# A chrooted target (its own mount namespace, so nothing is mounted on
+	# the host).  /proc/PID/maps names its files as seen from our root, so
+	# /proc/PID/root + that path is a path inside the chroot, which the
+	# target controls: make it an absolute symlink.  The kernel resolves it
+	# from our root, outside /proc/PID/root, to a cut copy of the
+	# interpreter.  pymemtrace must see that this is not the mapped inode,
+	# read the mapping itself through map_files, and never the outside file.
+	local r=$BATS_TEST_TMPDIR/chroot outside=$BATS_TEST_TMPDIR/outside d
+	mkdir -p "$r/tmp"
+	for d in usr lib lib64 bin; do mkdir -p "$r/$d"; done
+	head -c 5000 /usr/bin/python3.11 >"$outside"
+	mkdir -p "$r$r/usr/bin"
+	ln -s "$outside" "$r$r/usr/bin/python3.11"
+	pmt_spawn "$BATS_TEST_TMPDIR/sleeper.out" "$BATS_TEST_TMPDIR/sleeper.err" \
+		unshare -m --propagation private sh -c \
+		"for d in usr lib lib64 bin; do mount --bind /\$d '$r'/\$d || exit 1; done
+		 exec chroot '$r' /usr/bin/python3.11 -c 'import time; print(\"READY\", flush=True); time.sleep(120)'"
+	local i pid=$SPAWN_PID   # unshare, sh and chroot exec into the target
+	for ((i = 0; i < 500; i++)); do
+		grep -q READY "$BATS_TEST_TMPDIR/sleeper.out" 2>/dev/null && break
+		sleep 0.02
+	done
+	grep -q READY "$BATS_TEST_TMPDIR/sleeper.out" ||
+		{ sed 's/^/# /' "$BATS_TEST_TMPDIR/sleeper.err" >&3; return 1; }
+	grep -q " $r/usr/bin/python3.11\$" "/proc/$pid/maps"
+
+	run timeout 60 "$PMT" --dry-run -p "$pid"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"'$r/usr/bin/python3.11' in process $pid is deleted or is not the mapped file; using '/proc/$pid/map_files/"* ]]
+	[[ "$output" == *"pid $pid: CPython 3.11."* ]]
+	[[ "$output" != *"is truncated"* ]]
+
+	# The same with a FIFO outside: never opened (it would be, not block,
+	# with O_NONBLOCK; but a device node could act on open).
+	rm "$outside"
+	mkfifo "$outside"
+	run timeout 60 "$PMT" --dry-run -p "$pid"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"using '/proc/$pid/map_files/"* ]]
+}
