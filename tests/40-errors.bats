@@ -141,7 +141,7 @@ free_pid() {
 	start_sleeper /usr/bin/python3.11
 	local before log="$BATS_TEST_TMPDIR/strace.log"
 	before=$("$BPFTOOL" prog list -j | jq -c '[.[].id]')
-	run strace -f -qq -o "$log" -e trace=bpf,ioctl \
+	run env ASAN_OPTIONS="$(asan_options_under_ptrace)" strace -f -qq -o "$log" -e trace=bpf,ioctl \
 		"$PMT" --dry-run -p "$SLEEPER_PID"
 	echo "$output"
 	[ "$status" -eq 0 ]

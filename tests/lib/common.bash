@@ -42,6 +42,13 @@ skip_under_asan() {
 	return 0
 }
 
+# ASAN_OPTIONS for a pymemtrace run under ptrace (strace, gdb): LeakSanitizer
+# cannot work there and would end the run with a fatal error.  Use as
+#   run env ASAN_OPTIONS="$(asan_options_under_ptrace)" strace ... "$PMT" ...
+asan_options_under_ptrace() {
+	echo "${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"
+}
+
 require_tracing() {
 	require_root
 	require_btf
