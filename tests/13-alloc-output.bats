@@ -323,6 +323,7 @@ EOF
 
 @test "alloc report_release: no leaks and no invalid accesses under valgrind" {
 	command -v valgrind >/dev/null || skip "valgrind is not installed"
+	skip_under_asan "valgrind cannot run an ASan binary; ASan checks the same"
 	for m in json text folded-live folded-alloc speedscope; do
 		run valgrind -q --leak-check=full --show-leak-kinds=all --errors-for-leak-kinds=all \
 			--error-exitcode=9 "$TOOL" report-sample-alloc "$m"

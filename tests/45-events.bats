@@ -35,7 +35,7 @@ count() {
 	jq -s "[.[] | select($2)] | length" "$1"
 }
 
-TOOL="$PMT_ROOT/build/pmt-test-tool"
+TOOL=$PMT_TEST_TOOL
 
 @test "events: unit: the line of every event type, exactly, and hostile strings escaped" {
 	run "$TOOL" events-format

@@ -6,7 +6,7 @@
 
 load lib/common
 
-TOOL="$PMT_ROOT/build/pmt-test-tool"
+TOOL=$PMT_TEST_TOOL
 KNOB=PYMEMTRACE_NO_UPROBE_MULTI
 
 require_multi() {
