@@ -768,6 +768,9 @@ out:
 const volatile __u32 sample_every = 1;
 /* --native-depth: 1 records the caller's address only (no stack walk). */
 const volatile __u32 native_depth = 1;
+/* 0 with --sample-window: the frees are not probed, so the live map would
+ * only fill up; counts and bytes by stack are all a windowed trace keeps. */
+const volatile __u32 track_live = 1;
 
 struct alloc_pending {
 	__u64 size;
@@ -941,6 +944,8 @@ static __always_inline void record_alloc(void *ctx, struct pmt_proc_stats *st, _
 	}
 	__sync_fetch_and_add(&st->alloc_count, 1);
 	__sync_fetch_and_add(&st->alloc_bytes, size);
+	if (!track_live)
+		return;
 	if (bpf_map_update_elem(&live, &addr, &lv, BPF_ANY)) {
 		__sync_fetch_and_add(&st->live_map_full, 1);
 		return;
