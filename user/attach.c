@@ -465,8 +465,6 @@ unsigned attach__window_open(struct proc_links *links)
 		}
 		links->window_fds[links->n_window_fds++] = fd;
 		links->window_sites += g->n;
-		if (links->n_window_fds == 1)
-			clock_gettime(CLOCK_MONOTONIC, &links->window_armed);
 	}
 	return failed;
 }

@@ -25,7 +25,6 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
-#include <time.h>
 #include "plan.h"
 #include "report.h"
 
@@ -51,7 +50,6 @@ struct proc_links {
 	int window_fds[PLAN_MAX_PROBES];
 	unsigned n_window_fds;
 	unsigned window_sites;                    /* addresses one window arms */
-	struct timespec window_armed;             /* CLOCK_MONOTONIC: the first link made */
 };
 
 /* Before the object is loaded: which uprobe programs load (alloc: --alloc's;
@@ -80,8 +78,7 @@ unsigned attach__process(struct pymemtrace_bpf *skel, const struct plan *plan, b
  * or they are armed).  Returns the links that failed (0: all armed).
  * The first link of a burst can take a grace period (~15 ms here: the
  * kernel's uprobe registration takes a per-CPU rwsem for writing) before
- * any breakpoint goes in; the others take ~50 us.  So the armed time starts
- * when the first link exists: links->window_armed. */
+ * any breakpoint goes in; the others take ~50 us. */
 unsigned attach__window_open(struct proc_links *links);
 /* Disarms the windows of n processes at once: the breakpoints go at once,
  * then the call waits for the kernel's grace period (~55 ms, shared by

@@ -769,24 +769,22 @@ static void sleep_until(double t)
 }
 
 /* One --sample-window window: arms the allocation probes of every running
- * process, sleeps the window, disarms them.  A process's armed time runs
- * from its first link (attach.h: arming may first wait for a grace period,
- * with no breakpoint in yet) to the start of the disarming (breakpoints go
- * first, then the grace period).
+ * process, opens the BPF side's gate for window_ms, closes it, disarms.
+ * The counted time is the gate's: arming takes a grace period before its
+ * first breakpoint (attach.h) and disarming may too, with a partial set of
+ * probes in meanwhile; the gate keeps those moments out.
  * The tracer then waits for the grace period; the targets run on. */
 static void run_window(struct session *s)
 {
 	struct proc_links **v = calloc(s->n_procs ? s->n_procs : 1, sizeof(*v));
-	double *armed = calloc(s->n_procs ? s->n_procs : 1, sizeof(*armed));
 	unsigned *idx = calloc(s->n_procs ? s->n_procs : 1, sizeof(*idx));
-	double t_open = now_s(), t_close, t_done;
+	double t_open = now_s(), gate_on, t_close, t_done;
 	unsigned n = 0;
 
-	if (!v || !armed || !idx)
+	if (!v || !idx)
 		goto out;
 	for (unsigned i = 0; i < s->n_procs; i++) {
 		struct tracked *t = &s->procs[i];
-		const struct timespec *ts = &t->links.window_armed;
 		unsigned failed;
 
 		if (t->state != PROC_RUNNING || !t->links.window)
@@ -795,12 +793,14 @@ static void run_window(struct session *s)
 		t->window_failures += failed;
 		if (!t->links.n_window_fds)
 			continue;
-		armed[n] = ts->tv_sec + ts->tv_nsec / 1e9; /* now_s()'s clock */
 		idx[n] = i;
 		v[n++] = &t->links;
 	}
-	/* the window runs from the first process's arming */
-	sleep_until((n ? armed[0] : now_s()) + s->opts.window_ms / 1000.0);
+	/* Counted only while every link is in (the BPF side's alloc_gate). */
+	gate_on = now_s();
+	s->skel->bss->alloc_gate = 1;
+	sleep_until(gate_on + s->opts.window_ms / 1000.0);
+	s->skel->bss->alloc_gate = 0;
 	t_close = now_s();
 	attach__window_close(v, n);
 	t_done = now_s();
@@ -808,17 +808,16 @@ static void run_window(struct session *s)
 		struct tracked *t = &s->procs[idx[k]];
 
 		t->windows++;
-		t->windows_s += t_close - armed[k];
+		t->windows_s += t_close - gate_on;
 	}
 	if (n) {
 		s->n_windows++;
-		s->window_open_s += (n ? armed[n - 1] : t_close) - t_open;
+		s->window_open_s += gate_on - t_open;
 		s->window_close_s += t_done - t_close;
 	}
 	clear_alloc_pending(s);
 out:
 	free(v);
-	free(armed);
 	free(idx);
 	window_clock__next(&s->windows, t_open);
 }
