@@ -40,9 +40,10 @@ assert a["sampled"] is True and a["estimated"] is True, a
 assert a["sample_mode"] == "windows", a["sample_mode"]
 w = a["windows"]
 assert w["window_ms"] == 5 and w["period_ms"] == 100, w
-# the fixture works ~4 s; a window opens every 50-150 ms, plus the ~70 ms
-# the tracer waits at each close: at least a dozen, at most 4 s / 50 ms
-assert 12 <= w["count"] <= 80, w
+# the fixture works ~4 s of the trace; a window opens every 50-150 ms
+# (plus the ~70 ms the tracer waits at each close): at least a dozen, and
+# never more than the gaps allow
+assert 12 <= w["count"] <= p["traced_seconds"] / 0.05 + 1, (w, p["traced_seconds"])
 assert w["traced_ms"] >= 5 * w["count"], w
 assert w["scale"] is not None and w["scale"] > 1, w
 assert w["failures"] == 0, w
