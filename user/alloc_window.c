@@ -24,6 +24,12 @@ void window_clock__init(struct window_clock *c, unsigned window_ms, unsigned per
 {
 	c->window_s = window_ms / 1000.0;
 	c->period_s = period_ms / 1000.0;
+	/* splitmix64 of the seed: xorshift's first draws from a small seed
+	 * are small too */
+	seed += 0x9e3779b97f4a7c15ULL;
+	seed = (seed ^ (seed >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	seed = (seed ^ (seed >> 27)) * 0x94d049bb133111ebULL;
+	seed ^= seed >> 31;
 	c->rng = seed ? seed : 0x9e3779b97f4a7c15ULL;
 	c->next_open = now + window_clock__gap(c, uniform(c));
 }
