@@ -557,8 +557,11 @@ unsigned attach__detach(struct proc_links *const *links, unsigned n)
 		nfds += links[p]->n_fds;
 		links[p]->n_sites = 0;
 		/* an open window is closed with the rest; then its groups go */
-		for (unsigned i = 0; i < links[p]->n_window_fds && links[p]->n_fds < PLAN_MAX_PROBES;
-		     i++) {
+		for (unsigned i = 0; i < links[p]->n_window_fds; i++) {
+			if (links[p]->n_fds >= PLAN_MAX_PROBES) {
+				close(links[p]->window_fds[i]); /* no room: the slow way */
+				continue;
+			}
 			links[p]->fds[links[p]->n_fds++] = links[p]->window_fds[i];
 			nfds++;
 		}
