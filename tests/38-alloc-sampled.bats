@@ -5,6 +5,7 @@
 # microseconds, for a few seconds: every window sees both in that ratio.
 
 load lib/common
+bats_require_minimum_version 1.5.0
 
 FIXTURE_S=4
 
@@ -170,4 +171,15 @@ PY
 	[[ "$output" == *"under half"* ]]
 	run "$PMT" --help
 	[[ "$output" == *"--sampled"* && "$output" == *"--sample-window"* ]]
+}
+
+@test "sampled: without uprobe_multi links --sampled is refused, saying why (exit 7)" {
+	use_interp debian3.11
+	require_tracing
+	start_fixture "$PY" alloc_ratio.py 1
+	PYMEMTRACE_NO_UPROBE_MULTI=1 run --separate-stderr "$PMT" -q --alloc --sampled -d 1 -p "$FIX_PID"
+	fixture_go "$FIX_CTL"
+	fixture_exit "$FIX_CTL" "$FIX_PID"
+	[ "$status" -eq 7 ] || { echo "# status $status: $stderr" >&3; false; }
+	[[ "$stderr" == *"--sample-window needs uprobe_multi links"* ]]
 }
