@@ -771,6 +771,20 @@ out:
 const volatile __u32 sample_every = 1;
 /* --native-depth: 1 records the caller's address only (no stack walk). */
 const volatile __u32 native_depth = 1;
+/* 0 with --sample-window: the frees are not probed, so the live map would
+ * only fill up; counts and bytes by stack are all a windowed trace keeps. */
+const volatile __u32 track_live = 1;
+/* --sample-window: user space opens the gate once all of a window's links
+ * are armed and closes it before it disarms them.  Links arm and disarm one
+ * after the other, and a disarm may first wait a grace period with its
+ * breakpoints still in: outside the gate a partial probe set (libc's
+ * entries without pymalloc's, say) would count some blocks twice. */
+volatile __u32 alloc_gate = 0;
+
+static __always_inline bool alloc_gate_closed(void)
+{
+	return !track_live && !alloc_gate;
+}
 
 struct alloc_pending {
 	__u64 size;
@@ -946,6 +960,8 @@ static __always_inline void record_alloc(void *ctx, struct pmt_proc_stats *st, _
 	}
 	__sync_fetch_and_add(&st->alloc_count, 1);
 	__sync_fetch_and_add(&st->alloc_bytes, size);
+	if (!track_live)
+		return;
 	if (bpf_map_update_elem(&live, &addr, &lv, BPF_ANY)) {
 		__sync_fetch_and_add(&st->live_map_full, 1);
 		return;
@@ -1001,6 +1017,8 @@ int uprobe_alloc_entry(struct pt_regs *ctx)
 	barrier_var(a0);
 	barrier_var(a1);
 	barrier_var(a2);
+	if (alloc_gate_closed())
+		return 0;
 	st = traced_proc(current_tgid());
 	if (!st)
 		return 0;
@@ -1049,6 +1067,8 @@ int uretprobe_alloc_return(struct pt_regs *ctx)
 		return 0; /* nested in pymalloc, or attached mid-call */
 	copy = *p;
 	bpf_map_delete_elem(pending, &tid);
+	if (alloc_gate_closed())
+		return 0; /* entered in the window, returned after it */
 	if (copy.kind == PMT_ALLOC_REALLOC || copy.kind == (PMT_ALLOC_REALLOC | PMT_ALLOC_RAW)) {
 		/* A failed realloc leaves the old block alive. */
 		if (!ret && copy.size)
@@ -1163,7 +1183,7 @@ int uprobe_lto(struct pt_regs *ctx)
 		return 0;
 	}
 	/* Inside a probed pymalloc call (realloc): that call counts it. */
-	if (bpf_map_lookup_elem(&pm_pending, &tid) || !sample_this())
+	if (alloc_gate_closed() || bpf_map_lookup_elem(&pm_pending, &tid) || !sample_this())
 		return 0;
 	size = block_size(cfg, v, sc1);
 	if (size)

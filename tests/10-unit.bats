@@ -895,3 +895,31 @@ EOF
 	run "$TOOL" version-hex -5
 	[ "$status" -eq 2 ]
 }
+
+# ---- the --sampled schedule (user/alloc_window.c) ----------------------------------
+
+@test "window-gaps: jittered gaps from period/2 to 3 period/2, mean the period" {
+	run --separate-stderr "$TOOL" window-gaps 1 1000 2000 7
+	[ "$status" -eq 0 ]
+	echo "$output" | awk '
+		$1 < 500 || $1 >= 1500 { print "# gap out of range: " $1; bad = 1 }
+		{ n++; sum += $1; if (n == 1 || $1 < lo) lo = $1; if ($1 > hi) hi = $1
+		  b = int(($1 - 500) / 100); bin[b]++ }
+		END {
+			# uniform: the mean within 3% of 1000, each tenth of the range
+			# holds 200 +- 60 gaps, and they spread over nearly all of it
+			if (n != 2000 || sum / n < 970 || sum / n > 1030) { print "# mean " sum / n; bad = 1 }
+			for (b = 0; b < 10; b++) if (bin[b] < 140 || bin[b] > 260) { print "# bin " b ": " bin[b]; bad = 1 }
+			if (lo > 510 || hi < 1490) { print "# range " lo ".." hi; bad = 1 }
+			exit bad }' >&3
+	# another seed, another schedule; the same seed, the same one
+	[ "$("$TOOL" window-gaps 1 1000 5 8)" != "$("$TOOL" window-gaps 1 1000 5 7)" ]
+	[ "$("$TOOL" window-gaps 1 1000 5 7)" = "$("$TOOL" window-gaps 1 1000 5 7)" ]
+}
+
+@test "window-gaps: a gap is never shorter than the window" {
+	run --separate-stderr "$TOOL" window-gaps 600 1000 500 3
+	[ "$status" -eq 0 ]
+	echo "$output" | awk '$1 < 600 { print "# " $1; bad = 1 } END { exit bad }' >&3
+	echo "$output" | grep -qx '600.000'
+}

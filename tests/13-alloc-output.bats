@@ -37,6 +37,7 @@ assert a["alloc"] == {
     "rate_bytes_per_s": 6400000 / 3.0, "coverage": 0.35,
     "coverage_reason": "LTO build: about 190 call sites inline pymalloc and are not probed",
     "sampled": True, "sample_every": 64, "estimated": True,
+    "sample_mode": "1_in_n", "windows": None, "unavailable_reason": None,
     "retained_bytes": 3 << 20, "retained_reason": None,
     "lost": {"live_map_full": 5, "stack_map_full": 2, "truncated_stacks": 1,
              "stack_errors": 3, "unresolved_frames": 4, "unreadable": 0}}, a["alloc"]

@@ -101,11 +101,11 @@ static void fill_native(const struct alloc_sources *src, const struct pmt_stack_
 }
 
 static void fill_stack(const struct alloc_sources *src, const struct stack_row *r,
-		       unsigned scale, struct alloc_stack *out)
+		       double scale, struct alloc_stack *out)
 {
 	memset(out, 0, sizeof(*out));
-	out->bytes = r->st.alloc_bytes * scale;
-	out->count = r->st.alloc_count * scale;
+	out->bytes = (uint64_t)(r->st.alloc_bytes * scale);
+	out->count = (uint64_t)(r->st.alloc_count * scale);
 	/* Frees are counted only for blocks in the live map, so they never
 	 * exceed allocations; clamp anyway rather than wrap. */
 	out->live_bytes = r->st.alloc_bytes > r->st.free_bytes
@@ -134,6 +134,31 @@ void alloc_stack_name(const struct alloc_sources *src, const struct pmt_stack_ke
 	fill_native(src, key, out);
 }
 
+/* --sample-window: what the windows saw, scaled by the traced time over the
+ * armed time.  The traps slow the target while a window is open, so a
+ * window holds fewer allocations than the same time untraced: the totals
+ * are lower bounds, the shares between stacks are what to trust (README). */
+static void scale_windows(const struct alloc_sources *src, const struct pmt_proc_stats *st,
+			  double traced_seconds, struct alloc_report *a)
+{
+	double scale = src->windows_s > 0 && traced_seconds > src->windows_s
+		       ? traced_seconds / src->windows_s : src->windows_s > 0 ? 1 : 0;
+
+	a->sampled = true;
+	a->windowed = true;
+	a->window_ms = src->window_ms;
+	a->period_ms = src->period_ms;
+	a->windows = src->windows;
+	a->windows_s = src->windows_s;
+	a->window_scale = scale;
+	a->window_failures = src->window_failures;
+	a->count = (uint64_t)(st->alloc_count * scale);
+	a->bytes = (uint64_t)(st->alloc_bytes * scale);
+	a->frees = a->freed_bytes = 0;
+	a->live_bytes = a->live_count = a->peak_live_bytes = 0;
+	a->rate_bytes_per_s = traced_seconds > 0 ? a->bytes / traced_seconds : 0;
+}
+
 void alloc_collect(const struct alloc_sources *src, const struct pmt_proc_stats *st,
 		   double traced_seconds, struct alloc_report *a)
 {
@@ -155,6 +180,8 @@ void alloc_collect(const struct alloc_sources *src, const struct pmt_proc_stats 
 	a->live_count = st->alloc_count > st->free_count ? (st->alloc_count - st->free_count) * scale : 0;
 	a->peak_live_bytes = st->peak_live_bytes > 0 ? (uint64_t)st->peak_live_bytes * scale : 0;
 	a->rate_bytes_per_s = traced_seconds > 0 ? a->bytes / traced_seconds : 0;
+	if (src->window_ms)
+		scale_windows(src, st, traced_seconds, a);
 
 	if (!pm || !raw) {
 		a->coverage_known = false;
@@ -184,7 +211,11 @@ void alloc_collect(const struct alloc_sources *src, const struct pmt_proc_stats 
 	}
 
 	arena_net = (int64_t)(st->arena_alloc_bytes - st->arena_free_bytes);
-	if (src->arenas_probed && a->coverage_known) {
+	if (a->windowed) {
+		a->retained_known = false;
+		fmt_msg(a->retained_reason, sizeof(a->retained_reason), "needs every free: "
+			"--sample-window sees allocations only in its windows");
+	} else if (src->arenas_probed && a->coverage_known) {
 		int64_t retained = arena_net - st->pm_live_bytes * (int64_t)scale;
 
 		a->retained_known = true;
@@ -213,9 +244,16 @@ void alloc_collect(const struct alloc_sources *src, const struct pmt_proc_stats 
 		rows[i].top_alloc = true;
 	qsort(rows, n, sizeof(*rows), cmp_live);
 	a->stacks = calloc(n < 2 * top ? (n ? n : 1) : 2 * top, sizeof(*a->stacks));
-	for (size_t i = 0; a->stacks && i < n && a->n_stacks < 2 * top; i++)
-		if (i < top || rows[i].top_alloc)
-			fill_stack(src, &rows[i], scale, &a->stacks[a->n_stacks++]);
+	for (size_t i = 0; a->stacks && i < n && a->n_stacks < 2 * top; i++) {
+		struct alloc_stack *out;
+
+		if (i >= top && !rows[i].top_alloc)
+			continue;
+		out = &a->stacks[a->n_stacks++];
+		fill_stack(src, &rows[i], a->windowed ? a->window_scale : scale, out);
+		if (a->windowed) /* no frees seen: nothing is known live */
+			out->live_bytes = out->live_count = 0;
+	}
 	free(rows);
 	a->lost.unresolved_frames = *src->unresolved;
 }

@@ -25,6 +25,10 @@ struct alloc_sources {
 	struct pynames *pynames;  /* may be NULL: no Python frames */
 	uint64_t *unresolved;     /* the caller's running count of unnamed frames */
 	unsigned sample_every;    /* --sample (1: every allocation) */
+	/* --sample-window: window_ms > 0, and what this process's windows were */
+	unsigned window_ms, period_ms, windows;
+	double windows_s;
+	uint64_t window_failures;
 	unsigned top;             /* --top */
 	bool pymalloc_probed;     /* pymalloc's allocation probes attached */
 	bool libc_probed;         /* the C library's allocation probes attached */

@@ -12,6 +12,12 @@
 #include "pymemtrace.skel.h"
 #include "uprobe_multi.h"
 
+/* Closing a uprobe_multi link waits for the kernel's grace periods (~55 ms
+ * here) once per link; closes from parallel threads share them. */
+#define CLOSERS_MAX 16
+
+static void close_parallel(const int *fds, unsigned n, void (*run)(void *), void *arg);
+
 /* The program of a plan probe; for USDT, the one that goes through a
  * uprobe_multi link (multi_usdt) or libbpf's BPF_USDT one. */
 static struct bpf_program *prog_for(struct pymemtrace_bpf *skel, enum plan_prog prog,
@@ -69,6 +75,15 @@ static bool is_retprobe(enum plan_prog prog)
 static bool is_usdt(enum plan_prog prog)
 {
 	return prog == PLAN_USDT_GC_START || prog == PLAN_USDT_GC_DONE;
+}
+
+/* The probes that fire on every allocation: what --sample-window arms only
+ * inside its windows.  The LTO sites include the inlined frees; they cannot
+ * be told apart here, and find no live entry to remove: harmless. */
+static bool is_windowed(enum plan_prog prog)
+{
+	return prog == PLAN_ALLOC_ENTRY || prog == PLAN_ALLOC_RETURN || prog == PLAN_LTO_SITES ||
+	       prog == PLAN_LTO_NEWPOOL;
 }
 
 void attach__prepare(struct pymemtrace_bpf *skel, bool multi, bool alloc)
@@ -168,6 +183,7 @@ static struct bpf_link *attach_perf(struct pymemtrace_bpf *skel, const struct pl
 struct group {
 	struct bpf_program *prog;
 	const char *path;
+	char *owned_path;    /* windows outlive the plan's strings: a copy */
 	bool retprobe;
 	uint64_t *offsets, *cookies, *ref_ctrs;
 	size_t n, cap;
@@ -259,6 +275,7 @@ static void groups_release(struct groups *gs)
 		free(gs->g[i].offsets);
 		free(gs->g[i].cookies);
 		free(gs->g[i].ref_ctrs);
+		free(gs->g[i].owned_path);
 	}
 	gs->n = 0;
 }
@@ -304,11 +321,55 @@ static unsigned attach_groups(struct groups *gs, const struct plan *plan,
 	return failed;
 }
 
+/* The window groups are attached once and closed again here, so that a
+ * probe that cannot attach is reported as failed at the start, like the
+ * others (its group is then never armed).  They keep copies of their
+ * paths: the plan may move. */
+static unsigned window_trial(struct groups *ws, const struct plan *plan,
+			     struct proc_links *links, struct probe_status *st)
+{
+	unsigned failed = 0;
+
+	links->window = ws;
+	links->pid = plan->interp.pid;
+	for (unsigned i = 0; i < ws->n; i++) {
+		struct group *g = &ws->g[i];
+		int fd = -ENOMEM;
+
+		g->owned_path = strdup(g->path);
+		if (g->owned_path) {
+			g->path = g->owned_path;
+			fd = uprobe_multi__attach(g->prog, g->path, links->pid, g->offsets,
+						  g->any_ref_ctr ? g->ref_ctrs : NULL, g->cookies,
+						  g->n, g->retprobe);
+		}
+		for (unsigned m = 0; m < g->n_members; m++) {
+			unsigned k = g->members[m];
+
+			snprintf(st[k].link, sizeof(st[k].link), "%s", ATTACH_LINK_WINDOWS);
+			if (fd < 0) {
+				set_failed(&st[k], plan, &plan->probes[k], ATTACH_LINK_WINDOWS, -fd);
+				failed++;
+				continue;
+			}
+			st[k].attached = true;
+		}
+		if (fd < 0) {
+			g->n = 0; /* never armed */
+			continue;
+		}
+		links->window_fds[links->n_window_fds++] = fd;
+	}
+	attach__window_close(&links, 1);
+	return failed;
+}
+
 unsigned attach__process(struct pymemtrace_bpf *skel, const struct plan *plan, bool multi,
-			 struct proc_links *links, struct probe_status *st, unsigned max,
-			 unsigned *n_st)
+			 bool windowed, struct proc_links *links, struct probe_status *st,
+			 unsigned max, unsigned *n_st)
 {
 	struct groups *gs = calloc(1, sizeof(*gs));
+	struct groups *ws = windowed && multi ? calloc(1, sizeof(*ws)) : NULL;
 	unsigned failed = 0, n = 0;
 
 	memset(links, 0, sizeof(*links));
@@ -327,6 +388,21 @@ unsigned attach__process(struct pymemtrace_bpf *skel, const struct plan *plan, b
 			continue;
 		snprintf(s->link, sizeof(s->link), "%s", via_multi ? ATTACH_LINK_MULTI
 								      : ATTACH_LINK_PERF);
+		if (windowed && pp->prog == PLAN_FREE) {
+			/* not a failure: a choice, said in the probe list */
+			s->link[0] = '\0';
+			fmt_msg(s->reason, sizeof(s->reason), "not used with --sample-window: "
+				"frees seen in windows cannot be paired with their allocations");
+			continue;
+		}
+		if (windowed && via_multi && is_windowed(pp->prog)) {
+			ret = ws ? group_add(ws, skel, plan, i) : -ENOMEM;
+			if (ret) {
+				set_failed(s, plan, pp, ATTACH_LINK_WINDOWS, -ret);
+				failed++;
+			}
+			continue;
+		}
 		if (via_multi) {
 			ret = gs ? group_add(gs, skel, plan, i) : -ENOMEM;
 			if (ret) {
@@ -358,13 +434,63 @@ unsigned attach__process(struct pymemtrace_bpf *skel, const struct plan *plan, b
 		groups_release(gs);
 		free(gs);
 	}
+	if (ws)
+		failed += window_trial(ws, plan, links, st);
 	*n_st = n;
 	return failed;
 }
 
-/* Closing a uprobe_multi link waits for the kernel's grace periods (~55 ms
- * here) once per link; closes from parallel threads share them. */
-#define CLOSERS_MAX 16
+unsigned attach__window_open(struct proc_links *links)
+{
+	struct groups *ws = links->window;
+	unsigned failed = 0;
+
+	if (!ws || links->n_window_fds)
+		return 0;
+	links->window_sites = 0;
+	for (unsigned i = 0; i < ws->n; i++) {
+		struct group *g = &ws->g[i];
+		int fd;
+
+		if (!g->n)
+			continue;
+		fd = uprobe_multi__attach(g->prog, g->path, links->pid, g->offsets,
+					  g->any_ref_ctr ? g->ref_ctrs : NULL, g->cookies, g->n,
+					  g->retprobe);
+		if (fd < 0) {
+			pr_debug("pid %d: cannot open an allocation window on %s: %s",
+				 (int)links->pid, g->path, strerror(-fd));
+			failed++;
+			continue;
+		}
+		links->window_fds[links->n_window_fds++] = fd;
+		links->window_sites += g->n;
+	}
+	return failed;
+}
+
+static void nothing(void *arg)
+{
+	(void)arg;
+}
+
+void attach__window_close(struct proc_links *const *links, unsigned n)
+{
+	int fds[CLOSERS_MAX * 4];
+	unsigned nfds = 0;
+
+	for (unsigned p = 0; p < n; p++) {
+		for (unsigned i = 0; i < links[p]->n_window_fds; i++) {
+			if (nfds == sizeof(fds) / sizeof(fds[0])) {
+				close_parallel(fds, nfds, nothing, NULL);
+				nfds = 0;
+			}
+			fds[nfds++] = links[p]->window_fds[i];
+		}
+		links[p]->n_window_fds = 0;
+	}
+	close_parallel(fds, nfds, nothing, NULL);
+}
 
 struct closer {
 	pthread_t thread;
@@ -430,6 +556,21 @@ unsigned attach__detach(struct proc_links *const *links, unsigned n)
 		sites += links[p]->n_sites;
 		nfds += links[p]->n_fds;
 		links[p]->n_sites = 0;
+		/* an open window is closed with the rest; then its groups go */
+		for (unsigned i = 0; i < links[p]->n_window_fds; i++) {
+			if (links[p]->n_fds >= PLAN_MAX_PROBES) {
+				close(links[p]->window_fds[i]); /* no room: the slow way */
+				continue;
+			}
+			links[p]->fds[links[p]->n_fds++] = links[p]->window_fds[i];
+			nfds++;
+		}
+		links[p]->n_window_fds = 0;
+		if (links[p]->window) {
+			groups_release(links[p]->window);
+			free(links[p]->window);
+			links[p]->window = NULL;
+		}
 	}
 	fds = nfds ? calloc(nfds, sizeof(*fds)) : NULL;
 	nfds = 0;

@@ -30,10 +30,12 @@
 
 struct pymemtrace_bpf;
 struct bpf_link;
+struct groups;
 
 /* The link names that probe_status.link shows. */
 #define ATTACH_LINK_MULTI "uprobe_multi"
 #define ATTACH_LINK_PERF  "perf uprobe"
+#define ATTACH_LINK_WINDOWS "uprobe windows" /* uprobe_multi, armed in windows */
 
 struct proc_links {
 	struct bpf_link *links[PLAN_MAX_PROBES]; /* perf-event uprobes, libbpf USDT */
@@ -41,6 +43,13 @@ struct proc_links {
 	int fds[PLAN_MAX_PROBES];                 /* uprobe_multi links */
 	unsigned n_fds;
 	unsigned n_sites;                         /* probed addresses behind all of them */
+	/* --sample-window: the allocation probes, attached only while a window
+	 * is open (attach__window_open/close), kept grouped in between. */
+	struct groups *window;                    /* NULL: not windowed */
+	pid_t pid;
+	int window_fds[PLAN_MAX_PROBES];
+	unsigned n_window_fds;
+	unsigned window_sites;                    /* addresses one window arms */
 };
 
 /* Before the object is loaded: which uprobe programs load (alloc: --alloc's;
@@ -55,11 +64,26 @@ int attach__fill_handlers(struct pymemtrace_bpf *skel, char *err, size_t errlen)
 /* Attaches every available probe of the plan for plan->interp.pid, through
  * uprobe_multi links when multi (as prepared), and records one probe_status
  * per planned probe into st[] (at most max), with its link kind.
+ * windowed (needs multi): the allocation probes are not left attached but
+ * kept for attach__window_open, after one trial attach that tells whether
+ * they can be; the free probes are not used at all (a windowed trace cannot
+ * pair frees with allocations).
  * Returns the number of probes that should have attached but failed;
  * *n_st receives the number of statuses written. */
 unsigned attach__process(struct pymemtrace_bpf *skel, const struct plan *plan, bool multi,
-			 struct proc_links *links, struct probe_status *st, unsigned max,
-			 unsigned *n_st);
+			 bool windowed, struct proc_links *links, struct probe_status *st,
+			 unsigned max, unsigned *n_st);
+
+/* Arms the windowed allocation probes of one process (no-op if it has none
+ * or they are armed).  Returns the links that failed (0: all armed).
+ * The first link of a burst can take a grace period (~15 ms here: the
+ * kernel's uprobe registration takes a per-CPU rwsem for writing) before
+ * any breakpoint goes in; the others take ~50 us. */
+unsigned attach__window_open(struct proc_links *links);
+/* Disarms the windows of n processes at once: the breakpoints go at once,
+ * then the call waits for the kernel's grace period (~55 ms, shared by
+ * parallel closes) - the tracer waits, not the target. */
+void attach__window_close(struct proc_links *const *links, unsigned n);
 /* Removes the probes of n processes at once and returns how many probed
  * addresses that was.  Removing a uprobe_multi link waits for the kernel's
  * grace periods (~55 ms on our VM), once per link: the links are closed

@@ -21,6 +21,7 @@ struct env env = {
 	.max_live = 1 << 20,   /* --max-live: about 56 MiB of kernel memory */
 	.max_stacks = 65536,   /* --max-stacks: ~55 MiB of kernel memory */
 	.top = 10,             /* --top */
+	.folded_weight = -1,   /* --folded-weight; -1: live, or alloc with --sampled (below) */
 };
 
 enum {
@@ -31,6 +32,9 @@ enum {
 	OPT_MAX_THREADS,
 	OPT_ALLOC,
 	OPT_SAMPLE,
+	OPT_SAMPLED,
+	OPT_SAMPLE_WINDOW,
+	OPT_SAMPLE_PERIOD,
 	OPT_HEAP_GROWTH,
 	OPT_NATIVE_DEPTH,
 	OPT_MAX_LIVE,
@@ -97,10 +101,13 @@ static const struct argp_option opts[] = {
 	{ "alloc", OPT_ALLOC, NULL, 0, "Trace allocations by Python and native stack, with live (leaked) bytes", 3 },
 	{ "heap-growth", OPT_HEAP_GROWTH, NULL, 0, "Attribute heap growth to Python and native stacks: pymalloc pool refills and arenas, anonymous mmap, mremap and brk growth (rare events: low overhead)", 3 },
 	{ "sample", OPT_SAMPLE, "N", 0, "With --alloc: record a random 1 in N allocations; counts and bytes become estimates (default 1: all)", 3 },
+	{ "sampled", OPT_SAMPLED, NULL, 0, "With --alloc: arm the allocation probes only in short windows (default " PMT_STR(PMT_WINDOW_MS_DEFAULT) " ms every " PMT_STR(PMT_PERIOD_MS_DEFAULT) " ms, jittered), so the target runs at nearly full speed; bytes and counts become estimates, live and freed bytes are not known", 3 },
+	{ "sample-window", OPT_SAMPLE_WINDOW, "MS", 0, "With --alloc: --sampled with windows of MS milliseconds (1..1000)", 3 },
+	{ "sample-period", OPT_SAMPLE_PERIOD, "MS", 0, "With --alloc: --sampled with a window every MS milliseconds on average (10..60000; each gap drawn from 0.5 to 1.5 times it)", 3 },
 	{ "native-depth", OPT_NATIVE_DEPTH, "N", 0, "With --alloc: native frames kept per stack (default 1: the allocator's caller; up to 32, needs frame pointers to be useful, costs about 0.7 us per allocation)", 3 },
 	{ "top", OPT_TOP, "N", 0, "Stacks shown in the text report, by live and by allocated bytes (default 10)", 3 },
 	{ "folded", OPT_FOLDED, "FILE", 0, "Write folded stacks (flamegraph.pl, inferno, speedscope) to FILE", 3 },
-	{ "folded-weight", OPT_FOLDED_WEIGHT, "live|alloc", 0, "Weight of --folded stacks: live bytes (default) or allocated bytes", 3 },
+	{ "folded-weight", OPT_FOLDED_WEIGHT, "live|alloc", 0, "Weight of --folded stacks: live bytes (default) or allocated bytes (the default with --sampled)", 3 },
 	{ "speedscope", OPT_SPEEDSCOPE, "FILE", 0, "Write a speedscope profile (bytes as the weight) to FILE", 3 },
 	{ NULL, 0, NULL, 0, "Sizes:", 4 },
 	{ "max-live", OPT_MAX_LIVE, "N", 0, "Live allocations tracked (default 1048576); more are counted as lost", 4 },
@@ -208,6 +215,20 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 			argp_error(state, "invalid --sample '%s': want 1..1048576", arg);
 		env.sample_every = v;
 		break;
+	case OPT_SAMPLED:
+		if (!env.window_ms)
+			env.window_ms = PMT_WINDOW_MS_DEFAULT;
+		break;
+	case OPT_SAMPLE_WINDOW:
+		if (parse_ulong(arg, 1, 1000, &v))
+			argp_error(state, "invalid --sample-window '%s': want 1..1000 ms", arg);
+		env.window_ms = v;
+		break;
+	case OPT_SAMPLE_PERIOD:
+		if (parse_ulong(arg, 10, 60000, &v))
+			argp_error(state, "invalid --sample-period '%s': want 10..60000 ms", arg);
+		env.period_ms = v;
+		break;
 	case OPT_NATIVE_DEPTH:
 		if (parse_ulong(arg, 1, PMT_MAX_NATIVE_FRAMES, &v))
 			argp_error(state, "invalid --native-depth '%s': want 1..%d", arg, PMT_MAX_NATIVE_FRAMES);
@@ -297,6 +318,21 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 			argp_error(state, "--events - and --json - cannot share stdout");
 		if ((env.sample_every > 1 || env.folded_path || env.speedscope_path) && !env.alloc)
 			argp_error(state, "--sample, --folded and --speedscope need --alloc");
+		if (env.period_ms && !env.window_ms)
+			env.window_ms = PMT_WINDOW_MS_DEFAULT; /* a period asks for windows */
+		if (env.window_ms && !env.period_ms)
+			env.period_ms = PMT_PERIOD_MS_DEFAULT;
+		if (env.window_ms && !env.alloc)
+			argp_error(state, "--sampled, --sample-window and --sample-period need --alloc");
+		if (env.folded_weight < 0)
+			env.folded_weight = env.window_ms ? 1 : 0;
+		else if (env.folded_weight == 0 && env.window_ms)
+			argp_error(state, "--folded-weight live needs every free: not with --sampled");
+		if (env.window_ms && env.sample_every > 1)
+			argp_error(state, "--sample N and --sampled are two ways to sample: give one");
+		if (env.window_ms >= env.period_ms / 2 && env.window_ms)
+			argp_error(state, "--sample-window must be under half of --sample-period "
+				   "(the shortest gap)");
 		if ((env.group || env.prom_label_pid) && !env.prom_listen && !env.textfile_dir)
 			argp_error(state, "--group and --prom-label-pid need --prometheus or --textfile");
 		break;

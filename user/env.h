@@ -22,6 +22,13 @@ enum pmt_exit {
 
 #define PMT_MAX_PIDS 64
 
+/* --sampled: the windows that keep --alloc within 5% on tools/bench
+ * (README "Overhead"). */
+#define PMT_WINDOW_MS_DEFAULT 1
+#define PMT_PERIOD_MS_DEFAULT 1000
+#define PMT_STR_(x) #x
+#define PMT_STR(x) PMT_STR_(x)
+
 struct env {
 	pid_t pids[PMT_MAX_PIDS];
 	unsigned n_pids;
@@ -42,6 +49,8 @@ struct env {
 	bool alloc;               /* --alloc: allocations by stack, live bytes */
 	bool heap_growth;         /* --heap-growth: pools, arenas, mmap, brk growth by stack */
 	unsigned sample_every;    /* --sample N: 1 in N allocations (1: all) */
+	unsigned window_ms;       /* --sample-window / --sampled: 0 = probes always armed */
+	unsigned period_ms;       /* --sample-period: mean gap between windows */
 	unsigned native_depth;    /* --native-depth: native frames per stack (1: the caller) */
 	unsigned max_live;        /* --max-live: live allocations tracked */
 	unsigned max_stacks;      /* --max-stacks: distinct stacks recorded */

@@ -289,6 +289,14 @@ static void draw_rss_alloc(struct live_view *v, const struct proc_report *p,
 		snprintf(cov, sizeof(cov), "%scoverage %d%%", c < COVERAGE_OK ? "PARTIAL: " : "",
 			 (int)(c * 100));
 	}
+	if (a->windowed) {
+		row(v, A_NORMAL, "  alloc      %s (%s blocks/s)  live unknown (--sampled)  %s"
+		    "  (estimates: %u windows)",
+		    rate_bytes(z, sizeof(z), per_s(a->bytes, prev->alloc_bytes, dt)),
+		    rate_count(w, sizeof(w), per_s(a->count, prev->alloc_count, dt)), cov,
+		    a->windows);
+		return;
+	}
 	row(v, A_NORMAL, "  alloc      %s (%s blocks/s)  live %s in %" PRIu64 " blocks  peak %s  %s%s",
 	    rate_bytes(z, sizeof(z), per_s(a->bytes, prev->alloc_bytes, dt)),
 	    rate_count(w, sizeof(w), per_s(a->count, prev->alloc_count, dt)),

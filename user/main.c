@@ -404,6 +404,8 @@ int main(int argc, char **argv)
 	so.alloc = env.alloc;
 	so.heap_growth = env.heap_growth;
 	so.sample_every = env.sample_every;
+	so.window_ms = env.window_ms;
+	so.period_ms = env.period_ms;
 	so.native_depth = env.native_depth;
 	so.max_live = env.max_live;
 	so.max_stacks = env.max_stacks;

@@ -10,7 +10,11 @@
  *  - alloc.retained_bytes is a number, or null with alloc.retained_reason
  *    (a string exactly when retained_bytes is null).
  *  - alloc.estimated is alloc.sampled: counts and bytes were multiplied by
- *    alloc.sample_every (1 when not sampled). */
+ *    alloc.sample_every (1 when not sampled), or, with --sampled
+ *    (alloc.sample_mode "windows"), by alloc.windows.scale.
+ *  - alloc.windows is null unless --sampled; then frees, freed_bytes,
+ *    live_bytes, live_count, peak_live_bytes (and the stacks' live_bytes and
+ *    live_count) are null, with alloc.unavailable_reason. */
 #include <string.h>
 #include "events_out.h"
 #include "hist.h"
@@ -254,6 +258,34 @@ static void write_alloc_lost(struct jw *w, const struct alloc_report *a)
 	jw_object_end(w);
 }
 
+/* --sampled: how the windows went.  scale is null before the first window:
+ * then nothing was seen, and the zero totals are not data. */
+static void write_windows(struct jw *w, const struct alloc_report *a)
+{
+	jw_key(w, "windows");
+	if (!a->windowed) {
+		jw_null(w);
+		return;
+	}
+	jw_object_begin(w);
+	jw_kv_u64(w, "window_ms", a->window_ms);
+	jw_kv_u64(w, "period_ms", a->period_ms);
+	jw_kv_u64(w, "count", a->windows);
+	jw_kv_double(w, "traced_ms", a->windows_s * 1000);
+	if (a->window_scale > 0)
+		jw_kv_double(w, "scale", a->window_scale);
+	else
+		jw_kv_null(w, "scale");
+	jw_kv_string(w, "scale_basis", "traced time / armed time; a lower bound: the traps "
+		     "slow the target inside windows, so shares between stacks are the "
+		     "reliable figure");
+	jw_kv_u64(w, "failures", a->window_failures);
+	jw_kv_u64(w, "session_windows", a->session_windows);
+	jw_kv_double(w, "arm_ms_mean", a->arm_ms_mean);
+	jw_kv_double(w, "disarm_ms_mean", a->disarm_ms_mean);
+	jw_object_end(w);
+}
+
 static void write_alloc(struct jw *w, const struct alloc_report *a)
 {
 	jw_key(w, "alloc");
@@ -264,11 +296,23 @@ static void write_alloc(struct jw *w, const struct alloc_report *a)
 	jw_object_begin(w);
 	jw_kv_u64(w, "count", a->count);
 	jw_kv_u64(w, "bytes", a->bytes);
-	jw_kv_u64(w, "frees", a->frees);
-	jw_kv_u64(w, "freed_bytes", a->freed_bytes);
-	jw_kv_u64(w, "live_bytes", a->live_bytes);
-	jw_kv_u64(w, "live_count", a->live_count);
-	jw_kv_u64(w, "peak_live_bytes", a->peak_live_bytes);
+	if (a->windowed) {
+		static const char *const unknown[] = {
+			"frees", "freed_bytes", "live_bytes", "live_count", "peak_live_bytes",
+		};
+
+		for (unsigned i = 0; i < sizeof(unknown) / sizeof(unknown[0]); i++)
+			jw_kv_null(w, unknown[i]);
+		jw_kv_string(w, "unavailable_reason", "--sampled arms the allocation probes "
+			     "only in windows and never the frees: what is live is not known");
+	} else {
+		jw_kv_u64(w, "frees", a->frees);
+		jw_kv_u64(w, "freed_bytes", a->freed_bytes);
+		jw_kv_u64(w, "live_bytes", a->live_bytes);
+		jw_kv_u64(w, "live_count", a->live_count);
+		jw_kv_u64(w, "peak_live_bytes", a->peak_live_bytes);
+		jw_kv_null(w, "unavailable_reason");
+	}
 	jw_kv_double(w, "rate_bytes_per_s", a->rate_bytes_per_s);
 	/* jw_double writes NaN as null too: a NaN coverage is not known. */
 	if (a->coverage_known)
@@ -284,6 +328,8 @@ static void write_alloc(struct jw *w, const struct alloc_report *a)
 	jw_kv_bool(w, "sampled", a->sampled);
 	jw_kv_u64(w, "sample_every", a->sampled ? a->sample_every : 1);
 	jw_kv_bool(w, "estimated", a->sampled);
+	jw_kv_string(w, "sample_mode", a->windowed ? "windows" : a->sampled ? "1_in_n" : "all");
+	write_windows(w, a);
 	if (a->retained_known) {
 		jw_kv_u64(w, "retained_bytes", a->retained_bytes);
 		jw_kv_null(w, "retained_reason");
@@ -324,13 +370,18 @@ static void write_frames(struct jw *w, const struct alloc_stack *s)
 	jw_kv_bool(w, "truncated", s->truncated);
 }
 
-static void write_stack(struct jw *w, const struct alloc_stack *s)
+static void write_stack(struct jw *w, const struct alloc_stack *s, bool live_known)
 {
 	jw_object_begin(w);
 	jw_kv_u64(w, "bytes", s->bytes);
 	jw_kv_u64(w, "count", s->count);
-	jw_kv_u64(w, "live_bytes", s->live_bytes);
-	jw_kv_u64(w, "live_count", s->live_count);
+	if (live_known) {
+		jw_kv_u64(w, "live_bytes", s->live_bytes);
+		jw_kv_u64(w, "live_count", s->live_count);
+	} else {
+		jw_kv_null(w, "live_bytes");
+		jw_kv_null(w, "live_count");
+	}
 	write_frames(w, s);
 	jw_object_end(w);
 }
@@ -398,7 +449,7 @@ static void write_stacks(struct jw *w, const struct alloc_report *a)
 	jw_key(w, "stacks");
 	jw_array_begin(w);
 	for (unsigned i = 0; a->enabled && a->stacks && i < a->n_stacks; i++)
-		write_stack(w, &a->stacks[i]);
+		write_stack(w, &a->stacks[i], !a->windowed);
 	jw_array_end(w);
 }
 

@@ -47,6 +47,7 @@ struct pgroup {
 	bool lost_applies[LOST_NR]; /* for some process of the group */
 	bool alloc;
 	uint64_t alloc_count, alloc_bytes, frees, freed_bytes, live_bytes, live_count;
+	bool live_unknown;        /* a process traced with --sampled: no frees seen */
 	bool coverage_known;      /* every process in the group */
 	double coverage;          /* the lowest */
 	struct pstack *stacks;
@@ -338,6 +339,7 @@ static int add_proc(struct pgroup *g, const struct proc_report *p)
 		g->freed_bytes += a->freed_bytes;
 		g->live_bytes += a->live_bytes;
 		g->live_count += a->live_count;
+		g->live_unknown |= a->windowed;
 		if (!a->coverage_known)
 			g->coverage_known = false;
 		else if (a->coverage < g->coverage)
@@ -711,7 +713,9 @@ static void write_alloc(struct pw *w, struct pgroup *gs, unsigned n)
 	family(w, "pymemtrace_alloc_live_bytes", P_GAUGE, "bytes",
 	       "Bytes allocated while traced and not freed yet (--alloc)");
 	for (unsigned i = 0; i < n; i++)
-		sample_u64(w, "pymemtrace_alloc_live_bytes", "", gs[i].labels, NULL, gs[i].live_bytes);
+		if (!gs[i].live_unknown) /* left out when unknown, like coverage */
+			sample_u64(w, "pymemtrace_alloc_live_bytes", "", gs[i].labels, NULL,
+				   gs[i].live_bytes);
 	if (any_cov) {
 		family(w, "pymemtrace_alloc_coverage_ratio", P_GAUGE, NULL,
 		       "Share of the interpreter's allocations pymemtrace sees (left out when unknown)");

@@ -273,6 +273,10 @@ static void print_alloc_totals(FILE *f, const struct alloc_report *a)
 
 	line(f, "allocations", "%" PRIu64 " blocks, %s  rate %s", a->count,
 	     units_bytes(x, sizeof(x), a->bytes), rate_text(z, sizeof(z), a->rate_bytes_per_s));
+	if (a->windowed) {
+		line(f, "frees, live", "not known with --sampled (frees are not probed)");
+		return;
+	}
 	line(f, "frees", "%" PRIu64 " blocks, %s", a->frees,
 	     units_bytes(x, sizeof(x), a->freed_bytes));
 	line(f, "live", "%" PRIu64 " blocks, %s  peak %s", a->live_count,
@@ -399,16 +403,36 @@ static void print_top(FILE *f, const struct alloc_report *a, bool live)
 	while (shown < top && (i = next_top(a, live, i)) >= 0) {
 		const struct alloc_stack *s = &a->stacks[i];
 
-		snprintf(head, sizeof(head), "live %s in %" PRIu64 " blocks  allocated %s in %"
-			 PRIu64 " blocks",
-			 units_bytes(x, sizeof(x), s->live_bytes), s->live_count,
-			 units_bytes(y, sizeof(y), s->bytes), s->count);
+		if (a->windowed) /* nothing is known live */
+			snprintf(head, sizeof(head), "allocated ~%s in ~%" PRIu64 " blocks",
+				 units_bytes(y, sizeof(y), s->bytes), s->count);
+		else
+			snprintf(head, sizeof(head), "live %s in %" PRIu64 " blocks  allocated "
+				 "%s in %" PRIu64 " blocks",
+				 units_bytes(x, sizeof(x), s->live_bytes), s->live_count,
+				 units_bytes(y, sizeof(y), s->bytes), s->count);
 		fprintf(f, "  #%-4u", ++shown);
 		print_wrapped(f, head, 7, 8);
 		print_stack_frames(f, s);
 	}
 	if (!shown)
 		fprintf(f, "  none: no stack has %s\n", live ? "live bytes" : "allocations");
+}
+
+/* --sampled: what the estimates rest on, so that nobody reads them as counts. */
+static void print_alloc_windows(FILE *f, const struct alloc_report *a)
+{
+	if (!a->windows) {
+		line(f, "sampled", "no window opened yet (one every ~%u ms): nothing seen, "
+		     "the zeros above are not data", a->period_ms);
+		return;
+	}
+	line(f, "sampled", "%u windows of ~%u ms every ~%u ms, %.1f ms armed: counts and "
+	     "bytes are estimates (x%.0f, a lower bound; the shares between stacks are "
+	     "the figure to trust)", a->windows, a->window_ms, a->period_ms,
+	     a->windows_s * 1000, a->window_scale);
+	if (a->window_failures)
+		line(f, "", "%" PRIu64 " window links failed to attach", a->window_failures);
 }
 
 static void print_alloc(FILE *f, const struct proc_report *p)
@@ -419,10 +443,13 @@ static void print_alloc(FILE *f, const struct proc_report *p)
 		return;
 	print_alloc_totals(f, a);
 	print_alloc_coverage(f, a);
-	if (a->sampled)
+	if (a->windowed)
+		print_alloc_windows(f, a);
+	else if (a->sampled)
 		line(f, "sampled", "1 in %u: counts and bytes are estimates", a->sample_every);
 	print_alloc_retained(f, a);
-	print_top(f, a, true);
+	if (!a->windowed)
+		print_top(f, a, true);
 	print_top(f, a, false);
 }
 
@@ -545,6 +572,13 @@ static void print_interval_row(FILE *f, const struct proc_report *p)
 		char live[UNITS_BUFSZ], peak[UNITS_BUFSZ], total[UNITS_BUFSZ], rate[UNITS_BUFSZ];
 
 		/* Leak watching: live bytes at each interval, next to their peak. */
+		if (p->alloc.windowed) {
+			fprintf(f, "%*s alloc allocated %s  %s/s  (estimates: %u windows)\n", 7, "",
+				units_bytes(total, sizeof(total), p->alloc.bytes),
+				units_bytes(rate, sizeof(rate), (uint64_t)p->alloc.rate_bytes_per_s),
+				p->alloc.windows);
+			return;
+		}
 		fprintf(f, "%*s alloc live %s (peak %s)  allocated %s  %s/s%s\n", 7, "",
 			units_bytes(live, sizeof(live), p->alloc.live_bytes),
 			units_bytes(peak, sizeof(peak), p->alloc.peak_live_bytes),

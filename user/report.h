@@ -59,6 +59,21 @@ struct alloc_report {
 	double rate_bytes_per_s;          /* bytes / traced seconds */
 	bool sampled;
 	unsigned sample_every;
+	/* --sample-window: the allocation probes were armed only in windows.
+	 * count, bytes and the stacks' bytes and counts are then what the
+	 * windows saw times window_scale (the traced time over the armed
+	 * time); frees and everything live are unavailable (frees unprobed). */
+	bool windowed;
+	unsigned window_ms, period_ms;    /* as asked (the period is jittered) */
+	unsigned windows;                 /* windows this process was armed in */
+	double windows_s;                 /* their armed time, summed */
+	double window_scale;              /* 0: no window yet, nothing to scale */
+	uint64_t window_failures;         /* window links that failed to attach */
+	/* The session's, for every process: the tracer's time arming the
+	 * probes (the target traps meanwhile) and disarming them (the wait
+	 * for the kernel's grace period: the target runs on) - means per window. */
+	unsigned session_windows;
+	double arm_ms_mean, disarm_ms_mean;
 	/* Coverage: the share of the interpreter's allocations pymemtrace sees.
 	 * coverage_known false: JSON null, with the reason. */
 	bool coverage_known;

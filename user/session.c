@@ -13,6 +13,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "alloc_collect.h"
+#include "alloc_window.h"
 #include "growth_collect.h"
 #include "attach.h"
 #include "events_out.h"
@@ -70,6 +71,10 @@ struct tracked {
 	struct pynames *pynames;  /* --alloc: names Python frames */
 	uint64_t unresolved;      /* Python frames whose code object was unreadable */
 	struct probe_status pystack_status;
+	/* --sample-window: the windows this process was armed in */
+	unsigned windows;
+	double windows_s;
+	uint64_t window_failures;
 	/* The map entry is the filter: kept until the session ends so that the
 	 * final report can read it, even after the process exited. */
 };
@@ -114,6 +119,11 @@ struct session {
 	struct probe_status all_probes[PMT_MAX_PROBES];
 	unsigned all_n_probes, all_failed;
 	uint64_t all_missed;      /* entered by BPF but gone before user space read them */
+	/* --sample-window: when the next window opens, and what opening and
+	 * closing them cost the tracer (README "Overhead"). */
+	struct window_clock windows;
+	unsigned n_windows;
+	double window_open_s, window_close_s;
 };
 
 static volatile sig_atomic_t stop_requested;
@@ -305,6 +315,7 @@ struct session *session__new(const struct session_opts *opts, int *errp, char *e
 	bpf_program__set_autoload(s->skel->progs.uprobe_growth_pool, opts->heap_growth);
 	bpf_map__set_max_entries(s->skel->maps.pyoffsets, opts->max_procs);
 	s->skel->rodata->sample_every = opts->sample_every ? opts->sample_every : 1;
+	s->skel->rodata->track_live = opts->window_ms == 0;
 	/* Decided once, before load: a program loaded for uprobe_multi links
 	 * cannot be attached as a perf-event uprobe, nor the other way round. */
 	s->multi = uprobe_multi__supported(s->no_multi_why, sizeof(s->no_multi_why));
@@ -312,6 +323,13 @@ struct session *session__new(const struct session_opts *opts, int *errp, char *e
 		pr_debug("uprobes: through uprobe_multi links (one per file and direction)");
 	else
 		pr_debug("uprobes: perf-event uprobes, one link each (%s)", s->no_multi_why);
+	if (opts->window_ms && !s->multi) {
+		/* perf-event uprobes take ~100 ms each to remove: no windows */
+		ret = -EOPNOTSUPP;
+		fmt_msg(err, errlen, "--sample-window needs uprobe_multi links (Linux 6.6+): %s",
+			s->no_multi_why);
+		goto fail;
+	}
 	attach__prepare(s->skel, s->multi, opts->alloc);
 	bpf_map__set_max_entries(s->skel->maps.lto_cfg, opts->max_procs);
 	ret = pymemtrace_bpf__load(s->skel);
@@ -590,8 +608,9 @@ static int add_process_after(struct session *s, pid_t pid, bool is_child, pid_t 
 		t->n_probes = s->all_n_probes;
 		t->probes_failed = s->all_failed;
 	} else {
-		t->probes_failed = attach__process(s->skel, &t->plan, s->multi, &t->links,
-						   t->probes, PMT_MAX_PROBES, &t->n_probes);
+		t->probes_failed = attach__process(s->skel, &t->plan, s->multi,
+						   s->opts.window_ms > 0, &t->links, t->probes,
+						   PMT_MAX_PROBES, &t->n_probes);
 	}
 	if (wants_stacks(&s->opts) && t->n_probes < PMT_MAX_PROBES)
 		t->probes[t->n_probes++] = t->pystack_status;
@@ -636,7 +655,7 @@ int session__add_all(struct session *s, char *err, size_t errlen)
 	s->have_all = true;
 	if (log_verbosity >= 2)
 		plan__print(stderr, &s->all_plan);
-	s->all_failed = attach__process(s->skel, &s->all_plan, s->multi, &s->all_links,
+	s->all_failed = attach__process(s->skel, &s->all_plan, s->multi, false, &s->all_links,
 					s->all_probes, PMT_MAX_PROBES, &s->all_n_probes);
 	pr_info("tracing every process of %s (CPython %s)%s", s->all_plan.interp.map_path,
 		s->all_plan.interp.version_str,
@@ -767,16 +786,107 @@ static bool any_running(struct session *s)
 	return false;
 }
 
+/* Empties the per-thread pending maps of the allocation probes: a call
+ * that entered in a window and returned after it left its entry behind,
+ * which would make the next window skip (pm_pending) or misread a call. */
+static void clear_alloc_pending(struct session *s)
+{
+	int fds[] = { bpf_map__fd(s->skel->maps.pm_pending),
+		      bpf_map__fd(s->skel->maps.raw_pending) };
+
+	for (unsigned m = 0; m < sizeof(fds) / sizeof(fds[0]); m++) {
+		__u32 key;
+		/* bounded: every delete shrinks the map, a failed one ends it */
+		for (unsigned n = 0; n < s->opts.max_threads &&
+		     !bpf_map_get_next_key(fds[m], NULL, &key); n++)
+			if (bpf_map_delete_elem(fds[m], &key))
+				break;
+	}
+}
+
+static void sleep_until(double t)
+{
+	struct timespec ts = { .tv_sec = (time_t)t, .tv_nsec = (long)((t - (time_t)t) * 1e9) };
+
+	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR && !stop_requested)
+		;
+}
+
+/* One --sample-window window: arms the allocation probes of every running
+ * process, opens the BPF side's gate for window_ms, closes it, disarms.
+ * The counted time is the gate's: arming takes a grace period before its
+ * first breakpoint (attach.h) and disarming may too, with a partial set of
+ * probes in meanwhile; the gate keeps those moments out.
+ * The tracer then waits for the grace period; the targets run on. */
+static void run_window(struct session *s)
+{
+	struct proc_links **v = calloc(s->n_procs ? s->n_procs : 1, sizeof(*v));
+	unsigned *idx = calloc(s->n_procs ? s->n_procs : 1, sizeof(*idx));
+	double t_open = now_s(), gate_on, t_close, t_done;
+	unsigned n = 0;
+
+	if (!v || !idx)
+		goto out;
+	for (unsigned i = 0; i < s->n_procs; i++) {
+		struct tracked *t = &s->procs[i];
+		unsigned failed;
+
+		if (t->state != PROC_RUNNING || !t->links.window)
+			continue;
+		failed = attach__window_open(&t->links);
+		t->window_failures += failed;
+		if (!t->links.n_window_fds)
+			continue;
+		idx[n] = i;
+		v[n++] = &t->links;
+	}
+	/* Counted only while every link is in (the BPF side's alloc_gate). */
+	gate_on = now_s();
+	s->skel->bss->alloc_gate = 1;
+	sleep_until(gate_on + s->opts.window_ms / 1000.0);
+	s->skel->bss->alloc_gate = 0;
+	t_close = now_s();
+	attach__window_close(v, n);
+	t_done = now_s();
+	for (unsigned k = 0; k < n; k++) {
+		struct tracked *t = &s->procs[idx[k]];
+
+		t->windows++;
+		t->windows_s += t_close - gate_on;
+	}
+	if (n) {
+		s->n_windows++;
+		s->window_open_s += gate_on - t_open;
+		s->window_close_s += t_done - t_close;
+	}
+	clear_alloc_pending(s);
+out:
+	free(v);
+	free(idx);
+	window_clock__next(&s->windows, t_open);
+}
+
+/* How long the loop may wait: its period, or less when a window is due. */
+static int wait_ms(struct session *s)
+{
+	double left;
+
+	if (!s->opts.window_ms)
+		return SAMPLE_PERIOD_MS;
+	left = (s->windows.next_open - now_s()) * 1000;
+	return left <= 0 ? 0 : left < SAMPLE_PERIOD_MS ? (int)left + 1 : SAMPLE_PERIOD_MS;
+}
+
 /* Waits up to SAMPLE_PERIOD_MS for ring-buffer events and, when there is
  * one, for the extra event source; handles what arrived.  >= 0 or -errno. */
 static int wait_events(struct session *s)
 {
 	const struct session_opts *o = &s->opts;
 	struct pollfd fds[2];
-	int timeout = SAMPLE_PERIOD_MS, ret;
+	int timeout = wait_ms(s), ret;
 
 	if (!o->poll_run)
-		return ring_buffer__poll(s->rb, SAMPLE_PERIOD_MS);
+		return ring_buffer__poll(s->rb, timeout);
 	if (o->poll_timeout_ms) {
 		int t = o->poll_timeout_ms(o->poll_ctx);
 
@@ -797,9 +907,16 @@ int session__run(struct session *s)
 	double start = now_s(), next_interval = start + s->opts.interval;
 
 	s->t_run = start;
+	if (s->opts.window_ms)
+		window_clock__init(&s->windows, s->opts.window_ms, s->opts.period_ms, start,
+				   (uint64_t)now_ns() ^ (uint64_t)getpid());
 
 	while (!stop_requested) {
-		int ret = wait_events(s);
+		int ret;
+
+		if (s->opts.window_ms && now_s() >= s->windows.next_open)
+			run_window(s);
+		ret = wait_events(s);
 
 		if (ret < 0 && ret != -EINTR) {
 			pr_err("ring buffer poll failed: %s", strerror(-ret));
@@ -880,6 +997,11 @@ static struct alloc_sources sources_of(struct session *s, struct tracked *t)
 		.pynames = t->pynames,
 		.unresolved = &t->unresolved,
 		.sample_every = s->opts.sample_every,
+		.window_ms = s->opts.window_ms,
+		.period_ms = s->opts.period_ms,
+		.windows = t->windows,
+		.windows_s = t->windows_s,
+		.window_failures = t->window_failures,
 		.top = s->opts.top,
 		.pymalloc_probed = probes_attached(t, "pymalloc_") || probes_attached(t, "lto_sites"),
 		.libc_probed = probes_attached(t, "raw_"),
@@ -898,6 +1020,11 @@ static void fill_alloc(struct session *s, struct tracked *t, struct proc_report 
 
 	name_python_stacks(s, t);
 	alloc_collect(&src, &p->stats, p->traced_seconds, &p->alloc);
+	if (s->n_windows) {
+		p->alloc.session_windows = s->n_windows;
+		p->alloc.arm_ms_mean = s->window_open_s * 1000 / s->n_windows;
+		p->alloc.disarm_ms_mean = s->window_close_s * 1000 / s->n_windows;
+	}
 }
 
 /* The --heap-growth part of the report (growth_collect.h). */

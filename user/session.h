@@ -20,6 +20,9 @@ struct session_opts {
 	bool alloc;               /* --alloc */
 	bool heap_growth;         /* --heap-growth */
 	unsigned sample_every, max_live, max_stacks, top;
+	/* --sample-window / --sample-period: the allocation probes armed for
+	 * window_ms every period_ms (jittered, alloc_window.h); 0: always */
+	unsigned window_ms, period_ms;
 	unsigned native_depth;    /* 1: the caller's address only; more: a stack map walk */
 	double duration;          /* 0: until a signal or all targets exited */
 	double interval;          /* 0: no interval reports */

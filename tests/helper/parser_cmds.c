@@ -9,6 +9,7 @@
 #include <string.h>
 #include <elf.h>
 #include "tool.h"
+#include "alloc_window.h"
 #include "elf.h"
 #include "hist.h"
 #include "procmaps.h"
@@ -457,7 +458,31 @@ static int cmd_version_parse(int argc, char **argv)
 	return 0;
 }
 
+/* The gaps of the --sampled schedule (alloc_window.h), in ms, one a line. */
+static int cmd_window_gaps(int argc, char **argv)
+{
+	uint64_t window, period, n, seed;
+	struct window_clock c;
+	double t;
+
+	if (argc != 5 || parse_u64(argv[1], &window) || parse_u64(argv[2], &period) ||
+	    parse_u64(argv[3], &n) || parse_u64(argv[4], &seed) || n > 1000000 ||
+	    window > 1000000 || period > 1000000)
+		return usage_err(argv, "WINDOW_MS PERIOD_MS N SEED");
+	window_clock__init(&c, (unsigned)window, (unsigned)period, 0, seed);
+	t = c.next_open;
+	printf("%.3f\n", t * 1000);
+	for (uint64_t i = 1; i < n; i++) {
+		double next = window_clock__next(&c, t);
+
+		printf("%.3f\n", (next - t) * 1000);
+		t = next;
+	}
+	return 0;
+}
+
 const struct tool_cmd parser_cmds[] = {
+	{ "window-gaps", "WINDOW_MS PERIOD_MS N SEED: --sampled gaps in ms", cmd_window_gaps },
 	{ "elf-info", "FILE: type, size, symtab/dynsym, base vaddr", cmd_elf_info },
 	{ "elf-info-mem", "FILE: elf-info through elf_file__open_mem", cmd_elf_info_mem },
 	{ "elf-sym", "FILE NAME...: name vaddr size source type bind", cmd_elf_sym },
