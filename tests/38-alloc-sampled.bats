@@ -129,6 +129,25 @@ PY
 @test "sampled: top-10 stack shares match a full run, python3.8" { compare_check py3.8; }
 @test "sampled: top-10 stack shares match a full run, python3.13" { compare_check py3.13; }
 
+@test "sampled: /metrics leaves out the frees it cannot see, and keeps the allocations" {
+	use_interp debian3.11
+	require_tracing
+	local j="$BATS_TEST_TMPDIR/s.json" d="$BATS_TEST_TMPDIR/prom" m
+	mkdir -p "$d"
+	sampled_run sampled "$j" --sample-window 5 --sample-period 100 --textfile "$d" || return 1
+	m="$d/pymemtrace.prom"
+	cat "$m" | grep '^pymemtrace_alloc' || true
+	# the allocations are estimated and present; frees and live bytes are
+	# unknown: families without a sample, never a 0 that looks like data
+	grep -qE '^pymemtrace_alloc_allocations_total\{.*\} [1-9][0-9]*$' "$m"
+	! grep -q '^pymemtrace_alloc_frees_total' "$m"
+	! grep -q '^pymemtrace_alloc_freed_bytes_total' "$m"
+	! grep -q '^pymemtrace_alloc_live_bytes' "$m"
+	if command -v promtool >/dev/null 2>&1; then
+		promtool check metrics <"$m"
+	fi
+}
+
 @test "sampled: the windowed probes are detached between windows" {
 	use_interp debian3.11
 	require_tracing

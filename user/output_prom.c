@@ -512,14 +512,19 @@ static void write_gc(struct pw *w, const struct pgroup *gs, unsigned n)
 
 /* A counter family with one sample per group: expr is its value, and may
  * use g_, the group. */
-#define COUNTER_FAMILY(w, gs, n, fam, unit, help, expr)                                  \
+/* A counter family with one sample per group for which `cond` holds: a
+ * group whose value is unknown is left out, never written as 0. */
+#define COUNTER_FAMILY_IF(w, gs, n, fam, unit, help, cond, expr)                         \
 	do {                                                                             \
 		family(w, fam, P_COUNTER, unit, help);                                   \
 		for (unsigned i_ = 0; i_ < (n); i_++) {                                  \
 			const struct pgroup *g_ = &(gs)[i_];                             \
-			sample_u64(w, fam, "_total", g_->labels, NULL, (expr));          \
+			if (cond)                                                        \
+				sample_u64(w, fam, "_total", g_->labels, NULL, (expr));  \
 		}                                                                        \
 	} while (0)
+#define COUNTER_FAMILY(w, gs, n, fam, unit, help, expr) \
+	COUNTER_FAMILY_IF(w, gs, n, fam, unit, help, true, expr)
 
 static void write_heap(struct pw *w, const struct pgroup *gs, unsigned n)
 {
@@ -706,10 +711,13 @@ static void write_alloc(struct pw *w, struct pgroup *gs, unsigned n)
 		       "Allocations seen (--alloc; estimates when sampled)", g_->alloc_count);
 	COUNTER_FAMILY(w, gs, n, "pymemtrace_alloc_allocated_bytes", "bytes",
 		       "Bytes allocated (--alloc; estimates when sampled)", g_->alloc_bytes);
-	COUNTER_FAMILY(w, gs, n, "pymemtrace_alloc_frees", NULL,
-		       "Frees of allocations seen (--alloc)", g_->frees);
-	COUNTER_FAMILY(w, gs, n, "pymemtrace_alloc_freed_bytes", "bytes",
-		       "Bytes freed of allocations seen (--alloc)", g_->freed_bytes);
+	/* --sampled sees no frees: its groups are left out, not shown as 0 */
+	COUNTER_FAMILY_IF(w, gs, n, "pymemtrace_alloc_frees", NULL,
+			  "Frees of allocations seen (--alloc; left out under --sampled)",
+			  !g_->live_unknown, g_->frees);
+	COUNTER_FAMILY_IF(w, gs, n, "pymemtrace_alloc_freed_bytes", "bytes",
+			  "Bytes freed of allocations seen (--alloc; left out under --sampled)",
+			  !g_->live_unknown, g_->freed_bytes);
 	family(w, "pymemtrace_alloc_live_bytes", P_GAUGE, "bytes",
 	       "Bytes allocated while traced and not freed yet (--alloc)");
 	for (unsigned i = 0; i < n; i++)
