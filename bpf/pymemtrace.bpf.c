@@ -1133,6 +1133,7 @@ int uprobe_lto(struct pt_regs *ctx)
 	__u32 tgid = current_tgid(), tid = current_tid();
 	__u32 role = cookie & 15, reg2p1 = (cookie >> 8) & 31;
 	__u64 sc1 = (cookie >> 13) & 0xff, v, size;
+	__u32 sizep1 = (cookie >> 21) & 31;
 	__u64 regs[sizeof(struct pt_regs) / sizeof(__u64)] = {};
 	struct pmt_proc_stats *st = traced_proc(tgid);
 	const struct pmt_lto_cfg *cfg;
@@ -1158,7 +1159,9 @@ int uprobe_lto(struct pt_regs *ctx)
 	/* Inside a probed pymalloc call (realloc): that call counts it. */
 	if (bpf_map_lookup_elem(&pm_pending, &tid) || !sample_this())
 		return 0;
-	size = block_size(cfg, v, sc1);
+	/* pymalloc_site.h's sites know the requested size, as the entry
+	 * probe did; the inlined LTO sites only the block's class */
+	size = sizep1 ? gpr(regs, sizep1 - 1) : block_size(cfg, v, sc1);
 	if (size)
 		record_alloc(ctx, st, tgid, v, size, false);
 	return 0;
