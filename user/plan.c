@@ -614,6 +614,11 @@ static bool plan_pymalloc_site(struct plan *p, const struct plan_opts *opts, uin
 			(unsigned long long)size);
 		return false;
 	}
+	if (!interp__symbol(&p->interp, "_PyObject_Malloc.cold", &sym)) {
+		fmt_msg(why, whylen, "_PyObject_Malloc has a .cold part: its paths cannot "
+			"all be followed");
+		return false;
+	}
 	for (unsigned i = 0; i < sizeof(block_fn_names) / sizeof(block_fn_names[0]); i++)
 		if (!interp__symbol(&p->interp, block_fn_names[i], &sym) &&
 		    sym.source == ELF_SRC_SYMTAB && nb < PMS_MAX_BLOCK_FNS)

@@ -16,6 +16,7 @@
 #define PATH_INSNS 256           /* one path; pymalloc functions have ~60 */
 #define MAX_PENDING 64           /* forks waiting to be explored */
 #define TOTAL_INSNS 40000        /* all paths together */
+#define MAX_FN_BYTES 4096        /* the functions probed are a few hundred */
 /* System V caller-saved GPRs: rax rcx rdx rsi rdi r8-r11 */
 #define CALLER_SAVED ((1u << 0) | (1u << 1) | (1u << 2) | (1u << 6) | (1u << 7) | \
 		      (0xfu << 8))
@@ -48,6 +49,7 @@ struct finder {
 	bool verify;              /* second pass: check against out */
 	struct pms_sites *out;
 	unsigned total;
+	uint8_t visited[MAX_FN_BYTES / 8]; /* instruction starts the paths reached */
 	char *why;
 	size_t whylen;
 };
@@ -269,6 +271,7 @@ static int explore(struct finder *f)
 				err = fail(f, "undecodable bytes", st.pc);
 				break;
 			}
+			f->visited[off / 8] |= (uint8_t)(1u << (off % 8));
 			err = at_probe_address(f, &st, &in);
 			if (err)
 				break;
@@ -368,6 +371,11 @@ static int sweep(struct finder *f)
 				if (in.target > p->vaddr && in.target < p->vaddr + pi.len)
 					return fail(f, "a jump lands inside the probe instruction",
 						    in.vaddr);
+				/* a branch to the probe from code no explored path
+				 * runs (reached from elsewhere) was not proven */
+				if (in.target == p->vaddr && !(f->visited[off / 8] & (1u << (off % 8))))
+					return fail(f, "a jump from unexplored code lands on the probe",
+						    in.vaddr);
 			}
 		pc += in.len;
 	}
@@ -396,7 +404,7 @@ int pms_find(const uint8_t *code, size_t len, uint64_t vaddr,
 	why[0] = 0;
 	f.why = why;
 	f.whylen = whylen;
-	if (!code || !len || !out || n_block_fns > PMS_MAX_BLOCK_FNS)
+	if (!code || !len || len > MAX_FN_BYTES || !out || n_block_fns > PMS_MAX_BLOCK_FNS)
 		return -EINVAL;
 	memset(out, 0, sizeof(*out));
 	f.dec = x86v__new();

@@ -33,7 +33,10 @@
  *     (nothing missed);
  *   - every probe instruction is one the kernel emulates;
  *   - a linear sweep of the whole function finds no direct branch that lands
- *     inside a probe instruction, and no indirect jump (which could).
+ *     inside a probe instruction, none that lands on it from code that no
+ *     explored path runs, and no indirect jump (which could).
+ * The caller must refuse functions that GCC split (a `.cold` part jumps back
+ * in from outside: those paths are not explored).
  * Anything else is refused with the reason, and the caller keeps the entry
  * and return probes.
  */
@@ -72,7 +75,8 @@ struct pms_sites {
  * NULL (allocate_from_new_pool, pymalloc_alloc*); raw_fns: the ones that go
  * to the raw allocator (PyMem_RawMalloc's PLT entry...), whose paths need no
  * probe.  0 and *out with at least one probe; -ENOENT with the reason in why
- * when the code has another shape or a proof fails; -EINVAL on bad input. */
+ * when the code has another shape or a proof fails; -EINVAL on bad input
+ * (len over 4096 bytes included). */
 int pms_find(const uint8_t *code, size_t len, uint64_t vaddr,
 	     const uint64_t *block_fns, unsigned n_block_fns,
 	     const uint64_t *raw_fns, unsigned n_raw_fns,
