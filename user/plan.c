@@ -673,12 +673,13 @@ static bool plan_pymalloc_site(struct plan *p, const struct plan_opts *opts, uin
 	sites->file_offset = p->lto.offsets[0];
 	snprintf(sites->target, sizeof(sites->target), "_PyObject_Malloc");
 	{
-		char list[128] = "";
+		char list[160] = "";
 		size_t used = 0;
 
 		for (unsigned i = 0; i < ps.n && used < sizeof(list); i++)
-			used += (size_t)snprintf(list + used, sizeof(list) - used, "%s%s+%llu '%s'",
+			used += (size_t)snprintf(list + used, sizeof(list) - used, "%s%s @0x%llx (+%llu '%s')",
 				i ? ", " : "", pms_role_name(ps.probe[i].role),
+				(unsigned long long)ps.probe[i].vaddr,
 				(unsigned long long)(ps.probe[i].vaddr - fn), ps.probe[i].insn);
 		fmt_msg(sites->how, sizeof(sites->how), "uprobe_multi, %u emulated jcc's in "
 			"_PyObject_Malloc: %s", ps.n, list);
