@@ -1140,8 +1140,10 @@ int uprobe_lto(struct pt_regs *ctx)
 
 	if (!st)
 		return 0;
+	/* pymalloc_site.h's sites (sizep1) need no per-process configuration:
+	 * with --all a new process is traced from its first hit */
 	cfg = bpf_map_lookup_elem(&lto_cfg, &tgid);
-	if (!cfg)
+	if (!cfg && !sizep1)
 		return 0;
 	if (bpf_probe_read_kernel(regs, sizeof(regs), ctx))
 		return 0;
@@ -1151,7 +1153,7 @@ int uprobe_lto(struct pt_regs *ctx)
 	if (role == PMT_LTO_FREE_CHECK) {
 		/* With another hook installed (tracemalloc...) the call goes
 		 * there, and its own call into pymalloc is counted there. */
-		if (reg2p1 && gpr(regs, reg2p1 - 1) != cfg->hook_free)
+		if (!cfg || (reg2p1 && gpr(regs, reg2p1 - 1) != cfg->hook_free))
 			return 0;
 		record_free(st, v);
 		return 0;
@@ -1161,7 +1163,7 @@ int uprobe_lto(struct pt_regs *ctx)
 		return 0;
 	/* pymalloc_site.h's sites know the requested size, as the entry
 	 * probe did; the inlined LTO sites only the block's class */
-	size = sizep1 ? gpr(regs, sizep1 - 1) : block_size(cfg, v, sc1);
+	size = sizep1 ? gpr(regs, sizep1 - 1) : cfg ? block_size(cfg, v, sc1) : 0;
 	if (size)
 		record_alloc(ctx, st, tgid, v, size, false);
 	return 0;
