@@ -1158,14 +1158,17 @@ int uprobe_lto(struct pt_regs *ctx)
 	__u32 tgid = current_tgid(), tid = current_tid();
 	__u32 role = cookie & 15, reg2p1 = (cookie >> 8) & 31;
 	__u64 sc1 = (cookie >> 13) & 0xff, v, size;
+	__u32 sizep1 = (cookie >> 21) & 31;
 	__u64 regs[sizeof(struct pt_regs) / sizeof(__u64)] = {};
 	struct pmt_proc_stats *st = traced_proc(tgid);
 	const struct pmt_lto_cfg *cfg;
 
 	if (!st)
 		return 0;
+	/* pymalloc_site.h's sites (sizep1) need no per-process configuration:
+	 * with --all a new process is traced from its first hit */
 	cfg = bpf_map_lookup_elem(&lto_cfg, &tgid);
-	if (!cfg)
+	if (!cfg && !sizep1)
 		return 0;
 	if (bpf_probe_read_kernel(regs, sizeof(regs), ctx)) {
 		__sync_fetch_and_add(&st->alloc_unreadable, 1);
@@ -1177,7 +1180,7 @@ int uprobe_lto(struct pt_regs *ctx)
 	if (role == PMT_LTO_FREE_CHECK) {
 		/* With another hook installed (tracemalloc...) the call goes
 		 * there, and its own call into pymalloc is counted there. */
-		if (reg2p1 && gpr(regs, reg2p1 - 1) != cfg->hook_free)
+		if (!cfg || (reg2p1 && gpr(regs, reg2p1 - 1) != cfg->hook_free))
 			return 0;
 		record_free(st, v);
 		return 0;
@@ -1185,7 +1188,9 @@ int uprobe_lto(struct pt_regs *ctx)
 	/* Inside a probed pymalloc call (realloc): that call counts it. */
 	if (alloc_gate_closed() || bpf_map_lookup_elem(&pm_pending, &tid) || !sample_this())
 		return 0;
-	size = block_size(cfg, v, sc1);
+	/* pymalloc_site.h's sites know the requested size, as the entry
+	 * probe did; the inlined LTO sites only the block's class */
+	size = sizep1 ? gpr(regs, sizep1 - 1) : cfg ? block_size(cfg, v, sc1) : 0;
 	if (size)
 		record_alloc(ctx, st, tgid, v, size, false);
 	else

@@ -298,7 +298,9 @@ struct pmt_live {
  *   bits 4..7   GPR index (x86 encoding: 0 rax, 1 rcx, 2 rdx, 3 rbx, 4 rsp,
  *               5 rbp, 6 rsi, 7 rdi, 8..15 r8..r15) of the block or pointer
  *   bits 8..12  GPR index + 1 of the hook value to check (0: none)
- *   bits 13..20 constant size class + 1 (0: read it from the pool header) */
+ *   bits 13..20 constant size class + 1 (0: read it from the pool header)
+ *   bits 21..25 BLOCK: GPR index + 1 of the requested size (0: none, count
+ *               the block's size class); user/pymalloc_site.h's sites */
 enum pmt_lto_role {
 	PMT_LTO_BLOCK = 1,        /* a block was just taken from a pool */
 	PMT_LTO_NEWPOOL_RET = 5,  /* allocate_from_new_pool() returned (uretprobe) */
@@ -306,6 +308,7 @@ enum pmt_lto_role {
 };
 #define PMT_LTO_COOKIE(role, reg, reg2p1, sc1) \
 	((__u64)(role) | ((__u64)(reg) << 4) | ((__u64)(reg2p1) << 8) | ((__u64)(sc1) << 13))
+#define PMT_LTO_SIZE_REG(reg) (((__u64)(reg) + 1) << 21)
 
 /* Per process, for the LTO probes. */
 struct pmt_lto_cfg {

@@ -13,7 +13,8 @@ setup() {
 		echo "# $TOOL is not built (make build/pmt-test-tool)" >&3
 		return 1
 	}
-	[ -x "$DEB_PY" ] || skip "no $DEB_PY"
+	# the pymalloc-site tests need pyenv builds, not Debian's
+	[[ "$BATS_TEST_DESCRIPTION" == pymalloc-site* ]] || [ -x "$DEB_PY" ] || skip "no $DEB_PY"
 }
 
 field() {
@@ -87,4 +88,93 @@ total() {
 	base=$(field allocations_seen)
 	# coverage against pyenv 3.11.7's _PyObject_Malloc + _PyObject_Calloc calls
 	assert_ge "coverage percent" $((seen * 100 / base)) 90
+}
+
+# ---- one trap per allocation in a shared libpython's _PyObject_Malloc ------
+# (user/pymalloc_site.h, `pmt-test-tool pymalloc-site`)
+
+pyenv_lib() {
+	local py
+	py=$(interp_path "py$1") || return 1
+	echo "${py%/bin/*}/lib/libpython$1.so.1.0"
+}
+
+@test "pymalloc-site: found and proven on every pyenv version present, on the jcc after the block test" {
+	command -v objdump >/dev/null || skip "no objdump"
+	local v lib seen=0 dis fn addr prev before role
+	for v in 3.8 3.9 3.10 3.11 3.12 3.13; do
+		lib=$(pyenv_lib "$v") && [ -r "$lib" ] || { echo "# pyenv $v absent: not checked" >&3; continue; }
+		run "$TOOL" pymalloc-site "$lib"
+		echo "$output"
+		[ "$status" -eq 0 ]
+		seen=$((seen + 1))
+		dis=$(objdump -d --no-show-raw-insn --disassemble=_PyObject_Malloc "$lib" | grep -E '^ +[0-9a-f]+:')
+		fn=$((0x$(objdump -d --disassemble=_PyObject_Malloc "$lib" | sed -n 's/^\([0-9a-f]*\) <_PyObject_Malloc>:/\1/p')))
+		# 3.8 calls pymalloc_alloc.constprop: one result probe; 3.9+ inline
+		# the pool pop and call allocate_from_new_pool: fast + result
+		if [ "$v" = 3.8 ]; then
+			assert_eq "$v roles" "result" "$(awk '/^probe/ {sub(/\+.*/, "", $2); print $2}' <<<"$output" | xargs)"
+		else
+			assert_eq "$v roles" "fast result" "$(awk '/^probe/ {sub(/\+.*/, "", $2); print $2}' <<<"$output" | xargs)"
+		fi
+		# the requested size was copied to a callee-saved register
+		assert_eq "$v size registers" 0 "$(grep '^probe' <<<"$output" | grep -vc 'size=rbx')"
+		while read -r _ site reg _; do
+			role=${site%+*}
+			addr=$(printf '%x' $((fn + ${site#*+})))
+			# objdump agrees: a jcc, right after `test %R,%R`
+			grep -qE "^ +$addr:\s+j[a-z]+ " <<<"$dis" || { echo "# $v $site is not a jcc" >&3; return 1; }
+			prev=$(grep -B1 -E "^ +$addr:" <<<"$dis" | head -1)
+			[[ "$prev" =~ test\ +%([a-z0-9]+),%([a-z0-9]+) ]] && [ "${BASH_REMATCH[1]}" = "${BASH_REMATCH[2]}" ] ||
+				{ echo "# $v $site: not after a register test: $prev" >&3; return 1; }
+			if [ "$role" = result ]; then
+				# the tested value is the call's result, from a block function
+				assert_eq "$v result register" rax "$reg"
+				before=$(grep -B2 -E "^ +$addr:" <<<"$dis" | head -1)
+				[[ "$before" =~ call.*\<(allocate_from_new_pool|pymalloc_alloc) ]] ||
+					{ echo "# $v $site: no block-function call before: $before" >&3; return 1; }
+			fi
+		done < <(grep '^probe' <<<"$output")
+	done
+	[ "$seen" -gt 0 ] || skip "no pyenv build of 3.8-3.13"
+}
+
+# The patches are written for pyenv 3.11.7's _PyObject_Malloc; its bytes at
+# the patched offsets are checked first.
+patched_311() {
+	lib=$(pyenv_lib 3.11) && [ -r "$lib" ] || skip "no pyenv 3.11"
+	local fn
+	fn=$(objdump -d --disassemble=_PyObject_Malloc "$lib" | sed -n 's/^\([0-9a-f]*\) <_PyObject_Malloc>:/0x\1/p')
+	[ "$("$TOOL" elf-read "$lib" "$(printf '0x%x' $((fn + 0x0e)))" 2)" = 7760 ] &&
+	[ "$("$TOOL" elf-read "$lib" "$(printf '0x%x' $((fn + 0x42)))" 6)" = 660f1f440000 ] ||
+		skip "pyenv 3.11 is not the 3.11.7 build these patches are written for"
+	run "$TOOL" pymalloc-site "$lib" "$1"
+	echo "$output"
+}
+
+@test "pymalloc-site: a jump into the middle of the probe jcc is refused" {
+	command -v objdump >/dev/null || skip "no objdump"
+	# the padding after the fast path's ret becomes `jmp -5`: into the 2-byte je at +0x3e
+	patched_311 0x42=ebfb0f1f4000
+	assert_eq "status" 3 "$status"
+	[[ "$output" == *"a jump lands inside the probe instruction"* ]]
+	# and the size check's ja, on a live path, into it
+	patched_311 0xf=2f
+	assert_eq "status" 3 "$status"
+	[[ "$output" == "refused: "* ]]
+}
+
+@test "pymalloc-site: a jump onto the probe from another path or from unexplored code is refused" {
+	command -v objdump >/dev/null || skip "no objdump"
+	# the large-request ja lands on the fast-path probe: other registers there
+	patched_311 0xf=2e
+	assert_eq "status" 3 "$status"
+	[[ "$output" == *"reaches the probe without its block and size"* ]]
+	# dead padding jumps onto it: a route no explored path proves
+	patched_311 0x42=ebfa0f1f4000
+	assert_eq "status" 3 "$status"
+	[[ "$output" == *"from unexplored code lands on the probe"* ]]
+	# unpatched, the same function is accepted (the patches are what fails)
+	patched_311 0x42=660f1f440000
+	assert_eq "status" 0 "$status"
 }

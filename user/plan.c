@@ -8,6 +8,7 @@
 #include "plan.h"
 #include "probe_site.h"
 #include "procmaps.h"
+#include "pymalloc_site.h"
 #include "remote_mem.h"
 #include "usdt_args.h"
 #include "pymemtrace.h"
@@ -583,6 +584,112 @@ static bool plan_lto(struct plan *p, const struct plan_opts *opts)
 	return true;
 }
 
+/* Non-inlined builds with a .symtab (pyenv's shared libpython): one probe per
+ * allocation inside _PyObject_Malloc (pymalloc_site.h) instead of an entry
+ * probe and a uretprobe.  Attached like the LTO sites, as a uprobe_multi
+ * link on uprobe_lto, with the requested size read from a register.  True
+ * when they replace the malloc entry and return probes; false with *why
+ * (the entry and return probes stay, and say why). */
+static bool plan_pymalloc_site(struct plan *p, const struct plan_opts *opts, uint64_t fn,
+			       uint64_t size, char *why, size_t whylen)
+{
+	static const char *const block_fn_names[] = {
+		"allocate_from_new_pool", "pymalloc_alloc", "pymalloc_alloc.constprop.0",
+	};
+	uint64_t block_fns[PMS_MAX_BLOCK_FNS], raw_fns[1], off;
+	unsigned nb = 0, nr = 0;
+	struct pms_sites ps;
+	struct plan_probe *sites;
+	struct elf_sym sym;
+	uint8_t *code;
+	int err;
+
+	if (!opts->uprobe_multi) {
+		fmt_msg(why, whylen, "no uprobe_multi link (%s)",
+			opts->no_multi_why ? opts->no_multi_why : "?");
+		return false;
+	}
+	if (!size || size > 4096) {
+		fmt_msg(why, whylen, "the size of _PyObject_Malloc is unknown or absurd (%llu)",
+			(unsigned long long)size);
+		return false;
+	}
+	if (!interp__symbol(&p->interp, "_PyObject_Malloc.cold", &sym)) {
+		fmt_msg(why, whylen, "_PyObject_Malloc has a .cold part: its paths cannot "
+			"all be followed");
+		return false;
+	}
+	for (unsigned i = 0; i < sizeof(block_fn_names) / sizeof(block_fn_names[0]); i++)
+		if (!interp__symbol(&p->interp, block_fn_names[i], &sym) &&
+		    sym.source == ELF_SRC_SYMTAB && nb < PMS_MAX_BLOCK_FNS)
+			block_fns[nb++] = sym.vaddr;
+	if (!interp__symbol(&p->interp, "PyMem_RawMalloc", &sym))
+		raw_fns[nr++] = sym.vaddr;
+	code = malloc(size);
+	if (!code || elf_file__read_vaddr(p->interp.elf, fn, code, size)) {
+		free(code);
+		fmt_msg(why, whylen, "cannot read the code of _PyObject_Malloc");
+		return false;
+	}
+	err = pms_find(code, size, fn, block_fns, nb, raw_fns, nr, &ps, why, whylen);
+	free(code);
+	if (err)
+		return false;
+	p->lto.offsets = calloc(ps.n, sizeof(uint64_t));
+	p->lto.cookies = calloc(ps.n, sizeof(uint64_t));
+	if (!p->lto.offsets || !p->lto.cookies) {
+		free(p->lto.offsets);
+		free(p->lto.cookies);
+		p->lto.offsets = p->lto.cookies = NULL;
+		fmt_msg(why, whylen, "out of memory");
+		return false;
+	}
+	for (unsigned i = 0; i < ps.n; i++) {
+		const struct pms_probe *pr = &ps.probe[i];
+
+		if (elf_file__vaddr_to_offset(p->interp.elf, pr->vaddr, &off))
+			continue;
+		p->lto.offsets[p->lto.n] = off;
+		p->lto.cookies[p->lto.n++] = PMT_LTO_COOKIE(PMT_LTO_BLOCK, pr->reg & 15,
+				pr->pool_reg >= 0 ? pr->pool_reg + 1 : 0, 0) |
+			PMT_LTO_SIZE_REG(pr->size_reg & 15);
+	}
+	if (p->lto.n != ps.n) {
+		free(p->lto.offsets);
+		free(p->lto.cookies);
+		p->lto.offsets = p->lto.cookies = NULL;
+		p->lto.n = 0;
+		fmt_msg(why, whylen, "a probe site is not in a loaded segment");
+		return false;
+	}
+	/* not inlined: every allocation passes here, so coverage stays known */
+	p->lto.sites_found = p->lto.sites_handled = 0;
+	sites = plan_add(p, PLAN_LTO_SITES, "pymalloc_sites");
+	if (!sites)
+		return true;
+	sites->available = true;
+	sites->path = p->interp.open_path;
+	sites->vaddr = ps.probe[0].vaddr;
+	sites->file_offset = p->lto.offsets[0];
+	snprintf(sites->target, sizeof(sites->target), "_PyObject_Malloc");
+	{
+		char list[160] = "";
+		size_t used = 0;
+
+		for (unsigned i = 0; i < ps.n && used < sizeof(list); i++)
+			used += (size_t)snprintf(list + used, sizeof(list) - used, "%s%s @0x%llx (+%llu '%s')",
+				i ? ", " : "", pms_role_name(ps.probe[i].role),
+				(unsigned long long)ps.probe[i].vaddr,
+				(unsigned long long)(ps.probe[i].vaddr - fn), ps.probe[i].insn);
+		fmt_msg(sites->how, sizeof(sites->how), "uprobe_multi, %u emulated jcc's in "
+			"_PyObject_Malloc: %s", ps.n, list);
+	}
+	fmt_msg(sites->reason, sizeof(sites->reason), "one trap per pymalloc allocation, block "
+		"and requested size in registers (proven on %u paths); requests over 512 "
+		"bytes are seen by the C library's probes", ps.paths);
+	return true;
+}
+
 /* The process's C library: the executable mapping whose file defines the
  * malloc family.  File names only pick candidates; the symbols decide. */
 static struct elf_file *open_libc(struct plan *p, char *path, size_t pathlen)
@@ -619,6 +726,9 @@ static void plan_alloc(struct plan *p, const struct plan_opts *opts)
 
 	if (!pymalloc_functions(p, fns, how, sizeof(how))) {
 		bool lto = !p->interp.has_symtab && plan_lto(p, opts);
+		bool one_trap = false;
+		char why[192] = "";
+		unsigned first;
 
 		for (int i = 0; i < FN_NR; i++) {
 			uint64_t off = 1, size = 0;
@@ -631,8 +741,23 @@ static void plan_alloc(struct plan *p, const struct plan_opts *opts)
 			 * own bodies: only realloc keeps its entry probe. */
 			if (lto && i != FN_REALLOC)
 				continue;
+			if (!lto && i == FN_MALLOC && p->interp.has_symtab) {
+				one_trap = plan_pymalloc_site(p, opts, fns[i], size, why, sizeof(why));
+				if (one_trap)
+					continue;
+			}
+			first = p->n_probes;
 			plan_alloc_fn(p, p->interp.elf, p->interp.open_path, fns[i], size,
 				      &alloc_fns[i], false, how);
+			if (i == FN_MALLOC && why[0] && p->n_probes > first) {
+				/* say why the one-trap site was not used, never silently */
+				struct plan_probe *e = &p->probes[first];
+
+				if (e->prog == PLAN_ALLOC_ENTRY && e->available)
+					fmt_msg(e->reason + strlen(e->reason),
+						sizeof(e->reason) - strlen(e->reason),
+						"; no one-trap site: %s", why);
+			}
 		}
 	} else {
 		struct plan_probe *pp = plan_add(p, PLAN_ALLOC_ENTRY, "pymalloc_alloc");
