@@ -82,6 +82,12 @@ static struct census_result *take(const struct census_trace_opts *o, pid_t pid,
 	}
 	snprintf(res->version, sizeof(res->version), "%s", in.version_str);
 	err = census_gc__take(&in, pid, &o->walk, &res->gc, why, whylen);
+	if (!err && o->walk.cancel && __atomic_load_n(o->walk.cancel, __ATOMIC_RELAXED)) {
+		/* stopped by census_trace__free: not a census to publish */
+		census_gc__free(&res->gc);
+		snprintf(why, whylen, "cancelled at exit");
+		err = -ECANCELED;
+	}
 	if (!err)
 		res->have_pm = !pymalloc_census__take(&in, pid, &res->pm, res->pm_why,
 						      sizeof(res->pm_why));
@@ -195,6 +201,7 @@ struct census_trace *census_trace__new(const struct census_trace_opts *o, char *
 		return NULL;
 	}
 	ct->o = *o;
+	ct->o.walk.cancel = &ct->stop;
 	if (!ct->o.walk.max_ms)
 		ct->o.walk.max_ms = CENSUS_TRACE_DEFAULT_MAX_MS;
 	pthread_mutex_init(&ct->lock, NULL);
@@ -224,7 +231,8 @@ void census_trace__free(struct census_trace *ct)
 	if (!ct)
 		return;
 	pthread_mutex_lock(&ct->lock);
-	ct->stop = true;
+	/* Also read, without the lock, by a walk under way (census_gc_opts). */
+	__atomic_store_n(&ct->stop, true, __ATOMIC_RELAXED);
 	pthread_cond_signal(&ct->wake);
 	pthread_mutex_unlock(&ct->lock);
 	pthread_join(ct->worker, NULL);

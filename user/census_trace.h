@@ -14,8 +14,8 @@
  *
  * Limits: at most CENSUS_TRACE_MAX_PROCS processes get a census; more are
  * counted (`skipped_procs`) and said in the report, never dropped silently.
- * census_trace__free waits for a census in progress, at most the walk's
- * max time.
+ * census_trace__free cancels a census in progress (the GC walk stops
+ * within a few thousand objects; a pymalloc walk under way finishes).
  */
 #ifndef PMT_CENSUS_TRACE_H
 #define PMT_CENSUS_TRACE_H
@@ -32,8 +32,9 @@ struct jw;
 #define CENSUS_TRACE_MIN_INTERVAL 2.0
 #define CENSUS_TRACE_DEFAULT_INTERVAL 60.0
 /* A census in a trace stops after this long unless the options say
- * otherwise: it bounds how long the exit waits for it. */
-#define CENSUS_TRACE_DEFAULT_MAX_MS 10000
+ * otherwise (as the census command's).  The exit does not wait for it: it
+ * cancels a walk under way (census_gc_opts.cancel). */
+#define CENSUS_TRACE_DEFAULT_MAX_MS 30000
 
 struct census_trace_opts {
 	double interval_s;        /* >= CENSUS_TRACE_MIN_INTERVAL */

@@ -122,7 +122,7 @@ static const struct argp_option opts[] = {
 	{ "census-interval", OPT_CENSUS_INTERVAL, "SECONDS", 0, "At most one census per process this often (default 60, at least 2)", 5 },
 	{ "census-top", OPT_CENSUS_TOP, "N", 0, "Types per process in the census gauges and JSON (default 20)", 5 },
 	{ "census-max-objects", OPT_CENSUS_MAX_OBJECTS, "N", 0, "Stop each census after N objects (default 20000000)", 5 },
-	{ "census-max-time", OPT_CENSUS_MAX_TIME, "SECONDS", 0, "Stop each census after this long (default 10)", 5 },
+	{ "census-max-time", OPT_CENSUS_MAX_TIME, "SECONDS", 0, "Stop each census after this long (default 30)", 5 },
 	{},
 };
 

@@ -470,8 +470,8 @@ out:
 	live_view__stop(live);
 	session__free(s);
 	events_out__free(events);
-	/* Last: the server and the reports read it.  Waits for a census
-	 * under way (at most --census-max-time). */
+	/* Last: the server and the reports read it.  A census under way
+	 * is cancelled, not waited for. */
 	census_trace__free(census);
 	return code;
 }
