@@ -304,7 +304,7 @@ int census_out__prom(FILE *f, const struct census_view *v, size_t n)
 		}
 	}
 	fprintf(f, "# HELP pymemtrace_census_bytes Bytes of those objects by the size rule "
-		"(README \"Heap census\").\n# TYPE pymemtrace_census_bytes gauge\n");
+		"(README: Heap census).\n# TYPE pymemtrace_census_bytes gauge\n");
 	for (size_t k = 0; k < n; k++) {
 		const struct census_gc *c = v[k].gc;
 
