@@ -26,6 +26,10 @@ struct census_result {
 	double taken_at;          /* CLOCK_MONOTONIC seconds, when it ended */
 };
 
+/* Failed first censuses retried after CENSUS_TRACE_MIN_INTERVAL, not after
+ * the whole interval. */
+#define EARLY_RETRIES 5
+
 struct watched {
 	pid_t pid;
 	bool running;             /* false: ended, no more census */
@@ -170,8 +174,9 @@ static void *worker(void *arg)
 				w->failed++;
 				snprintf(w->why, sizeof(w->why), "%s", why);
 				/* A process just launched may not have its
-				 * interpreter up yet: try again soon. */
-				if (!w->last)
+				 * interpreter up yet: try again soon, a few
+				 * times (an unsupported one fails for good). */
+				if (!w->last && w->failed <= EARLY_RETRIES)
 					w->next_at = now_s() + CENSUS_TRACE_MIN_INTERVAL;
 			}
 			break;
