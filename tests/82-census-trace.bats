@@ -155,6 +155,38 @@ census_traced() {
 	fixture_exit "$c2" "$p2"
 }
 
+@test "census trace: a followed fork child gets a census of its own" {
+	require_tracing
+	require_prom_tools
+	use_interp debian3.11
+	local m="$BATS_TEST_TMPDIR/metrics.txt" w pf wf i
+	start_fixture "$PY" fork_workers.py 1
+	start_tracer -p "$FIX_PID" --prometheus 127.0.0.1:0 --census --census-interval 2
+	wait_metrics_addr
+	wait_attached "$TRACER_PID" || { show_tracer; return 1; }
+	touch "$FIX_CTL/go"
+	wait_file "$FIX_CTL/workers" 30 "$FIX_PID"
+	w=$(head -n 1 "$FIX_CTL/workers")
+	# The child joins at a scrape after its fork was followed.
+	scrape_until "$m" "^pymemtrace_census_tracked_objects\\{pid=\"$w\"\\} "
+	scrape_until "$m" "^pymemtrace_census_tracked_objects\\{pid=\"$FIX_PID\"\\} "
+	# The worker waits for go-0 untouched: its heap is the parent's copy,
+	# so both count the same functions (within 1%).
+	pf=$(sample "$m" pymemtrace_census_objects "pid=\"$FIX_PID\",type=\"function\"")
+	wf=$(sample "$m" pymemtrace_census_objects "pid=\"$w\",type=\"function\"")
+	echo "functions: parent $pf, worker $wf"
+	assert_ge "parent functions" "$pf" 100
+	within_1pct "$wf" "$pf"
+	stop_tracer
+	assert_eq "tracer exit status" 0 "$TRACER_RC" || { show_tracer; return 1; }
+	# the worker leaves only after its own run
+	touch "$FIX_CTL/go-0"
+	wait_file "$FIX_CTL/done-0" 60
+	touch "$FIX_CTL/exit-0" "$FIX_CTL/exit"
+	wait_exit "$FIX_PID" 30
+	assert_eq "fixture exit status" 0 "$WAIT_RC"
+}
+
 @test "census trace: without --census no census series" {
 	require_tracing
 	require_prom_tools
