@@ -37,7 +37,7 @@ Q := @
 msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
 
-.PHONY: all clean vmlinux test demo deps unit bench
+.PHONY: all clean vmlinux test check asan asan-build demo deps unit bench
 .DELETE_ON_ERROR:
 .SECONDARY:
 
@@ -82,6 +82,8 @@ $(TESTTOOL): $(HELPER_OBJS) $(LIB_OBJS)
 -include $(wildcard $(OBJ)/*.d)
 # Extra rules for test harnesses (e.g. a BPF program only the tests use).
 -include tests/helper/helper.mk
+# libFuzzer harnesses: make fuzz (build-fuzz/).
+include tests/fuzz/fuzz.mk
 
 # ---- helpers ----------------------------------------------------------------
 # Regenerate the committed vmlinux.h from this machine's BTF.
@@ -96,9 +98,28 @@ demo: deps
 	$(MAKE) all
 	tools/run-demo.sh
 
+# make test: the suite, the suite again under ASan+UBSan, a short fuzz pass,
+# one summary line (tests/run-all.sh).  A failed build still reaches the
+# summary, as that pass failing.
 test: deps
+	-$(MAKE) all
+	-$(MAKE) asan-build
+	tests/run-all.sh
+
+# The quick run: the suite against build/ only.
+check: deps
 	$(MAKE) all
 	tests/run-tests.sh
+
+# The sanitizer build: build-asan/, ASan+UBSan, every report fatal.
+ASAN_OUT   := build-asan
+ASAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+asan-build:
+	$(MAKE) OUT=$(ASAN_OUT) EXTRA_CFLAGS="$(ASAN_FLAGS)" EXTRA_LDFLAGS="$(ASAN_FLAGS)" all
+
+# The whole suite against it (tests that cannot run under ASan skip).
+asan: deps asan-build
+	PMT_ASAN=1 PMT_BUILD=$(ASAN_OUT) PMT_TEST_OUT=tests/out/asan tests/run-tests.sh
 
 unit: all
 	bats tests/10-unit.bats
@@ -107,4 +128,4 @@ bench: all
 	tools/bench
 
 clean:
-	rm -rf $(OUT)
+	rm -rf $(OUT) $(ASAN_OUT) $(FUZZ_OUT)

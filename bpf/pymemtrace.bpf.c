@@ -532,12 +532,15 @@ static __always_inline void growth_add(struct pmt_proc_stats *st, const struct p
 
 	gs = bpf_map_lookup_elem(&growth_stats, &k);
 	if (!gs) {
-		if (bpf_map_update_elem(&growth_stats, &k, &zero, BPF_NOEXIST) == -E2BIG)
-			__sync_fetch_and_add(&st->stack_map_full, 1);
+		/* Whatever the error (E2BIG when full, ENOMEM), a row that is
+		 * still missing is a lost row: count that, not one errno. */
+		bpf_map_update_elem(&growth_stats, &k, &zero, BPF_NOEXIST);
 		gs = bpf_map_lookup_elem(&growth_stats, &k);
 	}
-	if (!gs)
+	if (!gs) {
+		__sync_fetch_and_add(&st->stack_map_full, 1);
 		return;
+	}
 	__sync_fetch_and_add(&gs->events, 1);
 	__sync_fetch_and_add(&gs->bytes, bytes);
 }
@@ -931,13 +934,15 @@ static __always_inline void record_alloc(void *ctx, struct pmt_proc_stats *st, _
 	lv.size = size | (raw ? PMT_LIVE_RAW : 0);
 	ss = bpf_map_lookup_elem(&stack_stats, &lv.key);
 	if (!ss) {
-		if (bpf_map_update_elem(&stack_stats, &lv.key, &zero, BPF_NOEXIST) == -E2BIG)
-			__sync_fetch_and_add(&st->stack_map_full, 1);
+		/* As in growth_add: any failure that leaves no row is counted. */
+		bpf_map_update_elem(&stack_stats, &lv.key, &zero, BPF_NOEXIST);
 		ss = bpf_map_lookup_elem(&stack_stats, &lv.key);
 	}
 	if (ss) {
 		__sync_fetch_and_add(&ss->alloc_count, 1);
 		__sync_fetch_and_add(&ss->alloc_bytes, size);
+	} else {
+		__sync_fetch_and_add(&st->stack_map_full, 1);
 	}
 	__sync_fetch_and_add(&st->alloc_count, 1);
 	__sync_fetch_and_add(&st->alloc_bytes, size);
@@ -1142,8 +1147,10 @@ int uprobe_lto(struct pt_regs *ctx)
 	cfg = bpf_map_lookup_elem(&lto_cfg, &tgid);
 	if (!cfg)
 		return 0;
-	if (bpf_probe_read_kernel(regs, sizeof(regs), ctx))
+	if (bpf_probe_read_kernel(regs, sizeof(regs), ctx)) {
+		__sync_fetch_and_add(&st->alloc_unreadable, 1);
 		return 0;
+	}
 	v = role == PMT_LTO_NEWPOOL_RET ? PT_REGS_RC(ctx) : gpr(regs, (cookie >> 4) & 15);
 	if (!v)
 		return 0;
@@ -1161,6 +1168,8 @@ int uprobe_lto(struct pt_regs *ctx)
 	size = block_size(cfg, v, sc1);
 	if (size)
 		record_alloc(ctx, st, tgid, v, size, false);
+	else
+		__sync_fetch_and_add(&st->alloc_unreadable, 1);
 	return 0;
 }
 

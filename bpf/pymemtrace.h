@@ -156,6 +156,11 @@ struct pmt_proc_stats {
 	/* Fork following: children of this process that could not be traced
 	 * because `procs` was full (--max-procs). */
 	__u64 forks_untracked;
+
+	/* --alloc on LTO builds: blocks seen at an inlined allocation site
+	 * whose size could not be read from the target (its pool header, or
+	 * the probe's registers): not counted. */
+	__u64 alloc_unreadable;
 };
 
 enum pmt_event_type {

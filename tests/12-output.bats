@@ -203,7 +203,7 @@ p["cache"]["references"] is None and p["cache"]["misses"] is None
 p["cache"]["reason"].startswith("no hardware PMU: perf_event_open(cache-references)")
 p["rss_bytes"] == {"start": 10695475, "end": 94476697, "peak": 99614720, "peak_exact": True}
 p["lost"] == 4
-p["lost_detail"] == {"ringbuf_drops": 0, "pending_full": 2, "gc_unmatched": 1, "gc_bad_generation": 0, "probes_failed": 1, "events_dropped": 0, "forks_untracked": 0, "alloc_live_map_full": 0, "alloc_stack_map_full": 0, "alloc_truncated_stacks": 0, "alloc_stack_errors": 0, "alloc_unresolved_frames": 0}
+p["lost_detail"] == {"ringbuf_drops": 0, "pending_full": 2, "gc_unmatched": 1, "gc_bad_generation": 0, "probes_failed": 1, "events_dropped": 0, "forks_untracked": 0, "alloc_live_map_full": 0, "alloc_stack_map_full": 0, "alloc_truncated_stacks": 0, "alloc_stack_errors": 0, "alloc_unresolved_frames": 0, "alloc_unreadable": 0, "growth_no_stack": 0, "growth_stack_map_full": 0, "growth_truncated_stacks": 0, "growth_stack_errors": 0}
 all(x["alloc"] is None and x["stacks"] == [] for x in r["processes"])
 r["totals"] == {"processes": 2, "retired": 0, "forks_followed": 0, "forks_missed": 0, "dropped_at_exec": 0, "all_path": None, "all_untracked": 0, "gc_collections": [120, 10, 5], "arenas_allocated": 12, "mmap_bytes": (80 << 20) + 1258291, "lost": 11}
 r["ringbuf_drops"] == 7
@@ -254,8 +254,9 @@ EOF
 	grep -qF 'pymalloc: UNAVAILABLE' <<<"$output"
 	grep -qxF 'probes        gc_start: attached (uprobe_multi), usdt python:gc__start' <<<"$output"
 	grep -qF 'gc_done: attached (perf uprobe), usdt python:gc__done @0x4270aa' <<<"$output"
-	grep -qF 'pending map full 2 (increase --max-threads)' <<<"$output"
-	grep -qF 'probes failed 1 (see probes above)' <<<"$output"
+	grep -qxF 'lost data     pending map full: 2 hits lost; raise --max-threads (now 8192)' <<<"$output"
+	grep -qxF '              GC end without start: 1 untimed; attached mid-collection' <<<"$output"
+	grep -qxF '              probes failed: 1 not attached; see probes (-v says why)' <<<"$output"
 	grep -qF 'ring buffer drops 7 not tied to a process (increase --ringbuf-kb)' <<<"$output"
 	grep -qxF 'lost data     none' <<<"$output"
 	# Without --alloc there is no allocations section at all.
@@ -333,4 +334,17 @@ has_pmu() {
 	run "$TOOL" perfcount "$gone"
 	[ "$status" -eq 0 ]
 	[[ "$output" == "unsupported: cannot list threads in '/proc/$gone/task': No such process" ]]
+}
+
+@test "loss table: a row for every reason, unique snake_case keys, every field set, flags where a size helps" {
+	run "$TOOL" lost-table
+	[ "$status" -eq 0 ]
+	assert_eq "rows" 17 "${#lines[@]}"
+	assert_eq "distinct keys" 17 "$(cut -f1 <<<"$output" | sort -u | wc -l)"
+	assert_eq "keys that are not snake_case" "" "$(cut -f1 <<<"$output" | grep -v '^[a-z][a-z0-9_]*$')"
+	assert_eq "unset fields" "" "$(grep -F '(null)' <<<"$output")"
+	# A reason with a size setting names its flag in the fix.
+	assert_eq "size rows whose fix names no flag" "" \
+		"$(awk -F'\t' '$3 != 0 && $6 !~ /^raise --/' <<<"$output")"
+	assert_eq "probes_failed is no counter" "probes_failed	0" "$(grep '^probes_failed' <<<"$output" | cut -f1,2)"
 }

@@ -39,7 +39,7 @@ assert a["alloc"] == {
     "sampled": True, "sample_every": 64, "estimated": True,
     "retained_bytes": 3 << 20, "retained_reason": None,
     "lost": {"live_map_full": 5, "stack_map_full": 2, "truncated_stacks": 1,
-             "stack_errors": 3, "unresolved_frames": 4}}, a["alloc"]
+             "stack_errors": 3, "unresolved_frames": 4, "unreadable": 0}}, a["alloc"]
 # Unknowns are null with a reason, never zeros.
 assert b["alloc"]["coverage"] is None
 assert b["alloc"]["coverage_reason"] == "no allocator call count to compare with"
@@ -55,7 +55,7 @@ assert c["alloc"] is None and c["stacks"] == []
 assert a["lost"] == 15, a["lost"]
 assert {k: v for k, v in a["lost_detail"].items() if k.startswith("alloc_")} == {
     "alloc_live_map_full": 5, "alloc_stack_map_full": 2, "alloc_truncated_stacks": 1,
-    "alloc_stack_errors": 3, "alloc_unresolved_frames": 4}
+    "alloc_stack_errors": 3, "alloc_unresolved_frames": 4, "alloc_unreadable": 0}
 assert b["lost"] == c["lost"] == d["lost"] == 0
 assert r["totals"]["lost"] == 15
 # Stacks: all of them, in the report's order, with exact frames.
@@ -161,11 +161,11 @@ EOF
 
 @test "alloc text: lost data next to the flag that fixes each" {
 	a=$(sed -n '/^== pid 5151/,/^== pid 5152/p' "$BATS_TEST_TMPDIR/text")
-	grep -qxF 'lost data     allocations not tracked as live 5 (increase --max-live)' <<<"$a"
-	grep -qxF '              stacks not recorded 2 (increase --max-stacks)' <<<"$a"
-	grep -qxF '              stacks truncated 1 (stack depth limit)' <<<"$a"
-	grep -qxF '              stacks unreadable 3 (target memory unreadable)' <<<"$a"
-	grep -qxF '              frames unresolved 4 (target memory unreadable)' <<<"$a"
+	grep -qxF 'lost data     live map full: 5 untracked; raise --max-live (now 1048576)' <<<"$a"
+	grep -qxF '              stack map full: 2 not recorded; raise --max-stacks (now 65536)' <<<"$a"
+	grep -qxF '              stack too deep: 1 cut; fixed limit of 32 frames' <<<"$a"
+	grep -qxF '              stack walk failed: 3 unreadable; target memory unreadable' <<<"$a"
+	grep -qxF '              code unreadable: 4 unnamed; target memory unreadable' <<<"$a"
 }
 
 @test "alloc text: under 80 columns, and target strings cannot reach the terminal raw" {
@@ -323,6 +323,7 @@ EOF
 
 @test "alloc report_release: no leaks and no invalid accesses under valgrind" {
 	command -v valgrind >/dev/null || skip "valgrind is not installed"
+	skip_under_asan "valgrind cannot run an ASan binary; ASan checks the same"
 	for m in json text folded-live folded-alloc speedscope; do
 		run valgrind -q --leak-check=full --show-leak-kinds=all --errors-for-leak-kinds=all \
 			--error-exitcode=9 "$TOOL" report-sample-alloc "$m"

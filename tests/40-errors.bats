@@ -141,7 +141,7 @@ free_pid() {
 	start_sleeper /usr/bin/python3.11
 	local before log="$BATS_TEST_TMPDIR/strace.log"
 	before=$("$BPFTOOL" prog list -j | jq -c '[.[].id]')
-	run strace -f -qq -o "$log" -e trace=bpf,ioctl \
+	run env ASAN_OPTIONS="$(asan_options_under_ptrace)" strace -f -qq -o "$log" -e trace=bpf,ioctl \
 		"$PMT" --dry-run -p "$SLEEPER_PID"
 	echo "$output"
 	[ "$status" -eq 0 ]
@@ -157,4 +157,96 @@ free_pid() {
 		return 1
 	fi
 	proc_alive "$SLEEPER_PID"
+}
+
+# ---- files that change under the target and under pymemtrace ------------------------
+# The target maps a private copy of libpython (LD_LIBRARY_PATH beats pyenv's
+# RUNPATH); the test then cuts or replaces that copy while the target keeps
+# the old pages mapped.  Sets SLEEPER_PID and LIBCOPY.
+start_on_copied_libpython() {
+	local py lib
+	use_interp py3.12
+	lib=$(dirname "$(dirname "$PY")")/lib/libpython3.12.so.1.0
+	[ -f "$lib" ] || skip "pyenv 3.12 has no shared libpython"
+	mkdir -p "$BATS_TEST_TMPDIR/lib"
+	LIBCOPY=$BATS_TEST_TMPDIR/lib/libpython3.12.so.1.0
+	cp "$lib" "$LIBCOPY"
+	LD_LIBRARY_PATH=$BATS_TEST_TMPDIR/lib start_sleeper "$PY"
+	grep -q " $LIBCOPY\$" "/proc/$SLEEPER_PID/maps" || {
+		echo "# the target did not map $LIBCOPY" >&3
+		return 1
+	}
+}
+
+@test "errors: libpython truncated in place after the target mapped it: exit 4 naming the file and the cut" {
+	require_tracing
+	start_on_copied_libpython
+	# Same inode, 5000 bytes left: the ELF header survives, the section
+	# headers do not.  (ELF files are read, never mmapped: no SIGBUS.)
+	truncate -s 5000 "$LIBCOPY"
+	run "$PMT" --dry-run -p "$SLEEPER_PID"
+	echo "$output"
+	[ "$status" -eq 4 ]
+	[[ "$output" == *"process $SLEEPER_PID ('python3.12') maps no readable CPython: '$LIBCOPY'"* ]]
+	[[ "$output" == *"is truncated: section headers start at "*", past the file's end (5000 bytes)"* ]]
+}
+
+@test "errors: libpython replaced by another file after mapping: the mapped file is read through map_files" {
+	require_tracing
+	start_on_copied_libpython
+	# A new inode at the same path (what a package upgrade does); the
+	# mapping now reads "(deleted)".  The new file is not an interpreter.
+	cp /bin/true "$BATS_TEST_TMPDIR/lib/new"
+	mv "$BATS_TEST_TMPDIR/lib/new" "$LIBCOPY"
+	run "$PMT" --dry-run -p "$SLEEPER_PID"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"'$LIBCOPY' in process $SLEEPER_PID is deleted or is not the mapped file; using '/proc/$SLEEPER_PID/map_files/"* ]]
+	[[ "$output" == *"pid $SLEEPER_PID: CPython $PYVER_FULL"* ]]
+}
+
+@test "errors: a symlink under /proc/PID/root that points outside it is not followed to another file" {
+	require_tracing
+	command -v unshare >/dev/null || skip "unshare not installed"
+	# A chrooted target (its own mount namespace, so nothing is mounted on
+	# the host).  /proc/PID/maps names its files as seen from our root, so
+	# /proc/PID/root + that path is a path inside the chroot, which the
+	# target controls: make it an absolute symlink.  The kernel resolves it
+	# from our root, outside /proc/PID/root, to a cut copy of the
+	# interpreter.  pymemtrace must see that this is not the mapped inode,
+	# read the mapping itself through map_files, and never the outside file.
+	local r=$BATS_TEST_TMPDIR/chroot outside=$BATS_TEST_TMPDIR/outside d
+	mkdir -p "$r/tmp"
+	for d in usr lib lib64 bin; do mkdir -p "$r/$d"; done
+	head -c 5000 /usr/bin/python3.11 >"$outside"
+	mkdir -p "$r$r/usr/bin"
+	ln -s "$outside" "$r$r/usr/bin/python3.11"
+	pmt_spawn "$BATS_TEST_TMPDIR/sleeper.out" "$BATS_TEST_TMPDIR/sleeper.err" \
+		unshare -m --propagation private sh -c \
+		"for d in usr lib lib64 bin; do mount --bind /\$d '$r'/\$d || exit 1; done
+		 exec chroot '$r' /usr/bin/python3.11 -c 'import time; print(\"READY\", flush=True); time.sleep(120)'"
+	local i pid=$SPAWN_PID   # unshare, sh and chroot exec into the target
+	for ((i = 0; i < 500; i++)); do
+		grep -q READY "$BATS_TEST_TMPDIR/sleeper.out" 2>/dev/null && break
+		sleep 0.02
+	done
+	grep -q READY "$BATS_TEST_TMPDIR/sleeper.out" ||
+		{ sed 's/^/# /' "$BATS_TEST_TMPDIR/sleeper.err" >&3; return 1; }
+	grep -q " $r/usr/bin/python3.11\$" "/proc/$pid/maps"
+
+	run timeout 60 "$PMT" --dry-run -p "$pid"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"'$r/usr/bin/python3.11' in process $pid is deleted or is not the mapped file; using '/proc/$pid/map_files/"* ]]
+	[[ "$output" == *"pid $pid: CPython 3.11."* ]]
+	[[ "$output" != *"is truncated"* ]]
+
+	# The same with a FIFO outside: never opened (it would be, not block,
+	# with O_NONBLOCK; but a device node could act on open).
+	rm "$outside"
+	mkfifo "$outside"
+	run timeout 60 "$PMT" --dry-run -p "$pid"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"using '/proc/$pid/map_files/"* ]]
 }

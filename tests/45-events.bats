@@ -35,7 +35,7 @@ count() {
 	jq -s "[.[] | select($2)] | length" "$1"
 }
 
-TOOL="$PMT_ROOT/build/pmt-test-tool"
+TOOL=$PMT_TEST_TOOL
 
 @test "events: unit: the line of every event type, exactly, and hostile strings escaped" {
 	run "$TOOL" events-format
@@ -226,7 +226,7 @@ events_drop() {
 	assert_ge "lost" "$(json_get "$j" "$p.lost")" "$dropped"
 	assert_eq "events.ring_bytes" 4096 "$(json_get "$j" .events.ring_bytes)"
 	# The text report says so, with the flag that fixes it.
-	grep -q "event stream drops $(json_get "$j" "$p.lost_detail.events_dropped") (increase --ringbuf-kb)" \
+	grep -qF "event ring full: $(json_get "$j" "$p.lost_detail.events_dropped") dropped; raise --ringbuf-kb (now 4)" \
 		"$TRACER_OUT" || { show_tracer; return 1; }
 	grep -q "dropped: the ring was full (increase --ringbuf-kb)" "$TRACER_OUT" ||
 		{ show_tracer; return 1; }

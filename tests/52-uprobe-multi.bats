@@ -6,7 +6,7 @@
 
 load lib/common
 
-TOOL="$PMT_ROOT/build/pmt-test-tool"
+TOOL=$PMT_TEST_TOOL
 KNOB=PYMEMTRACE_NO_UPROBE_MULTI
 
 require_multi() {
@@ -190,6 +190,149 @@ probe_links() {
 	assert_eq "programs and links left after SIGKILL" 0 "$left"
 	proc_alive "$FIX_PID"
 }
+
+# ---- SIGKILL at any moment ------------------------------------------------------
+# The tracer is frozen (SIGSTOP) first, so that the ids read from its fdinfo
+# are all it holds when the SIGKILL lands; only those ids are looked for
+# afterwards: other tracers on the machine come and go.
+
+# usdt_semaphores PID BINARY: "name=value" of BINARY's semaphore-guarded
+# USDT probes in PID, read from /proc/PID/mem opened read-only.
+usdt_semaphores() {
+	"$HOST_PY" - "$1" "$2" <<'PY'
+import os, re, subprocess, sys
+pid, binary = sys.argv[1], os.path.realpath(sys.argv[2])
+notes = subprocess.run(["readelf", "-nW", binary], capture_output=True, text=True).stdout
+sems = re.findall(r"Name: (\S+)\s+Location: \S+, Base: \S+, Semaphore: (0x[0-9a-f]+)", notes)
+head = subprocess.run(["readelf", "-hlW", binary], capture_output=True, text=True).stdout
+bias = 0
+if re.search(r"Type:\s+DYN", head):
+    first_load = int(re.search(r"LOAD\s+\S+\s+(0x[0-9a-f]+)", head).group(1), 16)
+    for line in open("/proc/%s/maps" % pid):
+        f = line.split()
+        if len(f) >= 6 and os.path.realpath(f[5]) == binary and int(f[2], 16) == 0:
+            bias = int(f[0].split("-")[0], 16) - first_load
+            break
+    else:
+        sys.exit("binary not mapped")
+with open("/proc/%s/mem" % pid, "rb", buffering=0) as mem:
+    for name, addr in sems:
+        if int(addr, 16) == 0:
+            continue
+        mem.seek(int(addr, 16) + bias)
+        print("%s=%d" % (name, int.from_bytes(mem.read(2), "little")))
+PY
+}
+
+# kill_frozen: SIGSTOP, note the tracer's program and link ids, SIGKILL.
+# Fails (the tracer reaped) when it had already exited.
+kill_frozen() {
+	if ! kill -STOP "$TRACER_PID" 2>/dev/null || ! proc_alive "$TRACER_PID"; then
+		wait_exit "$TRACER_PID" 30
+		return 1
+	fi
+	KILL_PROGS=$(cat /proc/"$TRACER_PID"/fdinfo/* 2>/dev/null |
+		awk '/^prog_id:/ { print $2 }' | sort -un | jq -sc .)
+	KILL_LINKS=$(cat /proc/"$TRACER_PID"/fdinfo/* 2>/dev/null |
+		awk '/^link_id:/ { print $2 }' | sort -un | jq -sc .)
+	kill -KILL "$TRACER_PID"
+	wait_exit "$TRACER_PID" 30
+}
+
+# none_left: none of KILL_PROGS/KILL_LINKS exists any more (the kernel
+# frees them after a grace period), no perf uprobe of the dead tracer, no
+# legacy uprobe_events entry of its (libbpf names them after the pid),
+# and the USDT semaphores of the target are back to 0.
+none_left() {
+	local left i ev
+	for ((i = 0; i < 100; i++)); do
+		left=$(( $("$BPFTOOL" prog list -j | jq --argjson o "$KILL_PROGS" '[.[] | select(.id | IN($o[]))] | length') +
+			 $("$BPFTOOL" link list -j | jq --argjson o "$KILL_LINKS" '[.[] | select(.id | IN($o[]))] | length') +
+			 $(perf_uprobes_of "$TRACER_PID") ))
+		[ "$left" -eq 0 ] && break
+		sleep 0.1
+	done
+	assert_eq "$1: programs, links and perf uprobes left" 0 "$left"
+	for ev in /sys/kernel/tracing/uprobe_events /sys/kernel/debug/tracing/uprobe_events; do
+		[ -r "$ev" ] || continue
+		assert_eq "$1: $ev entries of the tracer" 0 "$(grep -c "_${TRACER_PID}_" "$ev")"
+	done
+	assert_eq "$1: USDT semaphores" "gc__start=0 gc__done=0" \
+		"$(usdt_semaphores "$FIX_PID" /usr/bin/python3.11 | grep -E '^gc__(start|done)=' | tr '\n' ' ' | sed 's/ $//')"
+	proc_alive "$FIX_PID"
+}
+
+# wait_fd_kind PID KEY: waits until PID holds an fd whose fdinfo has KEY.
+wait_fd_kind() {
+	local i
+	for ((i = 0; i < 3000; i++)); do
+		grep -qs "^$2:" /proc/"$1"/fdinfo/* && return 0
+		proc_alive "$1" || return 1
+	done
+	return 1
+}
+
+# link_fds_of PID: the BPF links PID holds, from its fdinfo only (fast
+# enough to catch a detach under way).
+link_fds_of() {
+	grep -ls '^link_id:' /proc/"$1"/fdinfo/* | wc -l
+}
+
+# kill_at PHASE MODE: one SIGKILL of a --alloc trace of Debian's python3.11
+# at PHASE (load: first program loaded; attach: first link made; trace:
+# attached; detach: SIGINT sent, links going), attached through MODE
+# (multi or perf); then the fixture must do its work as if never traced.
+kill_at() {
+	local phase=$1 mode=$2 n i try
+	[ -x /usr/bin/python3.11 ] || skip "/usr/bin/python3.11 missing (tools/install-deps.sh)"
+	command -v readelf >/dev/null || skip "readelf missing (binutils)"
+	start_fixture /usr/bin/python3.11 gc_collect.py 3
+	# Only a detach can end before the kill lands (it takes some 100 ms):
+	# then the run killed nothing, says so, and is tried again.
+	for ((try = 0; try < 5; try++)); do
+		[ "$mode" = perf ] && export "$KNOB=1"
+		start_tracer -q --alloc -p "$FIX_PID"
+		unset "$KNOB"
+		case $phase in
+		load)	wait_fd_kind "$TRACER_PID" prog_id || { show_tracer; return 1; } ;;
+		attach)	wait_fd_kind "$TRACER_PID" link_id || { show_tracer; return 1; } ;;
+		trace|detach)
+			wait_attached "$TRACER_PID" || { show_tracer; return 1; }
+			# The probes are in: the semaphores are raised (the reading works).
+			assert_eq "$mode: USDT semaphores while attached" "gc__start=1 gc__done=1" \
+				"$(usdt_semaphores "$FIX_PID" /usr/bin/python3.11 | grep -E '^gc__(start|done)=' | tr '\n' ' ' | sed 's/ $//')"
+			;;
+		esac
+		if [ "$phase" = detach ]; then
+			n=$(link_fds_of "$TRACER_PID")
+			kill -INT "$TRACER_PID"
+			# Until the first link is gone, or the tracer is.
+			for ((i = 0; i < 3000; i++)); do
+				proc_alive "$TRACER_PID" || break
+				[ "$(link_fds_of "$TRACER_PID")" -lt "$n" ] && break
+			done
+		fi
+		kill_frozen && break
+		[ "$phase" = detach ] || { echo "# $mode/$phase: the tracer exited before the SIGKILL" >&3; show_tracer; return 1; }
+		echo "# $mode/$phase: the tracer finished detaching before the SIGKILL; again" >&3
+	done
+	[ "$try" -lt 5 ] || return 1
+	[ "$(jq length <<<"$KILL_PROGS")" -gt 0 ] || { echo "# $mode/$phase: no program held at the kill" >&3; return 1; }
+	none_left "$mode/$phase"
+	fixture_go "$FIX_CTL"
+	fixture_exit "$FIX_CTL" "$FIX_PID"
+	assert_eq "$mode/$phase: fixture output" "READY $FIX_PID 3" "$(tr '\n' ' ' <"$FIX_CTL/stdout" | sed 's/ $//')"
+	assert_eq "$mode/$phase: fixture's own gen-2 count" 3 "$(jq '.after[2] - .before[2]' "$FIX_CTL/done")"
+}
+
+@test "SIGKILL while loading leaves nothing behind (uprobe_multi)" { require_multi; kill_at load multi; }
+@test "SIGKILL while attaching leaves nothing behind (uprobe_multi)" { require_multi; kill_at attach multi; }
+@test "SIGKILL while tracing leaves nothing behind (uprobe_multi)" { require_multi; kill_at trace multi; }
+@test "SIGKILL while detaching leaves nothing behind (uprobe_multi)" { require_multi; kill_at detach multi; }
+@test "SIGKILL while loading leaves nothing behind (perf uprobes)" { require_tracing; kill_at load perf; }
+@test "SIGKILL while attaching leaves nothing behind (perf uprobes)" { require_tracing; kill_at attach perf; }
+@test "SIGKILL while tracing leaves nothing behind (perf uprobes)" { require_tracing; kill_at trace perf; }
+@test "SIGKILL while detaching leaves nothing behind (perf uprobes)" { require_tracing; kill_at detach perf; }
 
 # ---- same exact results on both paths ------------------------------------------
 

@@ -303,3 +303,140 @@ PY
 	run "$PMT" --prometheus 0 --group "$(head -c 200 /dev/zero | tr '\0' g)" -p 1
 	assert_eq "--group too long" 2 "$status"
 }
+
+# fds_of PID: open file descriptors of PID.
+fds_of() {
+	ls /proc/"$1"/fd | wc -l
+}
+
+@test "prometheus: 1000 connects, random bytes, huge headers, slowloris and half-open clients: bounded, then /metrics still exact" {
+	gc_traced --prometheus 0
+	wait_metrics_addr
+	local host=${PROM_ADDR%:*} port=${PROM_ADDR##*:} fd0 rss0 held i
+	scrape "$BATS_TEST_TMPDIR/m0"
+	fd0=$(fds_of "$TRACER_PID")
+	rss0=$(awk '$1 == "VmRSS:" { print $2 }' /proc/"$TRACER_PID"/status)
+	# The abuse runs in the background and holds its slow and half-open
+	# clients until told (the file "release") to let go.
+	"$HOST_PY" - "$host" "$port" "$BATS_TEST_TMPDIR" >"$BATS_TEST_TMPDIR/abuse.out" 2>&1 <<'PY' &
+import os, random, socket, sys, time
+host, port, tmp = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+rnd = random.Random(7)
+
+def conn():
+    s = socket.create_connection((host, port), timeout=5)
+    return s
+
+def poke(data):
+    try:
+        s = conn()
+        s.settimeout(2)
+        s.sendall(data)
+        s.recv(65536)
+    except OSError:
+        pass
+    finally:
+        try:
+            s.close()
+        except Exception:
+            pass
+
+# 1000 connects, closed at once, 50 at a time.
+for _ in range(20):
+    socks = []
+    for _ in range(50):
+        try:
+            socks.append(conn())
+        except OSError:
+            pass
+    for s in socks:
+        s.close()
+# Random bytes, with and without a request's end.
+for i in range(200):
+    poke(bytes(rnd.getrandbits(8) for _ in range(rnd.randint(1, 4096))) + (b"\r\n\r\n" if i % 2 else b""))
+# Oversized headers: one huge line, and many lines.
+poke(b"GET /metrics HTTP/1.1\r\nX-A: " + b"a" * 100000 + b"\r\n\r\n")
+poke(b"GET /metrics HTTP/1.1\r\n" + b"X-B: b\r\n" * 20000 + b"\r\n")
+poke(b"GET /" + b"m" * 70000 + b" HTTP/1.1\r\n\r\n")
+# Slowloris: 100 clients, one header byte each per round; half-open: 30
+# clients that sent half a request and shut down their side.
+slow = []
+for _ in range(100):
+    try:
+        s = conn()
+        s.sendall(b"GET /metrics HTTP/1.1\r\nX-S: ")
+        slow.append(s)
+    except OSError:
+        pass
+half = []
+for _ in range(30):
+    try:
+        s = conn()
+        s.sendall(b"GET /metr")
+        s.shutdown(socket.SHUT_WR)
+        half.append(s)
+    except OSError:
+        pass
+open(os.path.join(tmp, "held"), "w").write("%d %d\n" % (len(slow), len(half)))
+deadline = time.monotonic() + 120
+while not os.path.exists(os.path.join(tmp, "release")) and time.monotonic() < deadline:
+    for s in slow:
+        try:
+            s.send(b"x")
+        except OSError:
+            pass
+    time.sleep(0.2)
+for s in slow + half:
+    s.close()
+print("released")
+PY
+	local abuse=$!
+	PMT_PIDS+=("$abuse")
+	wait_file "$BATS_TEST_TMPDIR/held" 120 "$abuse" || { cat "$BATS_TEST_TMPDIR/abuse.out" >&3; return 1; }
+	# While 130 clients try to hold connections, the tracer holds at most
+	# PROM_MAX_CONNECTIONS (64) of them.
+	held=$(fds_of "$TRACER_PID")
+	assert_le "tracer fds while abused" "$held" $((fd0 + 64 + 4))
+	proc_alive "$TRACER_PID"
+	touch "$BATS_TEST_TMPDIR/release"
+	wait_exit "$abuse" 60
+	assert_eq "abuse script" released "$(tail -1 "$BATS_TEST_TMPDIR/abuse.out")"
+	# Closed clients' connections go, the last ones (accepted from the
+	# backlog once slots freed, then idle) by the idle timeout of 10 s:
+	# back to the fds it had before.  40 s bounds the wait.
+	for ((i = 0; i < 400; i++)); do
+		[ "$(fds_of "$TRACER_PID")" -le "$fd0" ] && break
+		sleep 0.1
+	done
+	assert_le "tracer fds after the abuse" "$(fds_of "$TRACER_PID")" "$fd0"
+	assert_le "tracer VmRSS growth (KiB)" \
+		$(( $(awk '$1 == "VmRSS:" { print $2 }' /proc/"$TRACER_PID"/status) - rss0 )) 8192
+	scrape "$BATS_TEST_TMPDIR/m"
+	assert_eq "scrape after the abuse" "200 text/plain; version=0.0.4; charset=utf-8" "$SCRAPE"
+	check_gc "$BATS_TEST_TMPDIR/m"
+}
+
+@test "prometheus: a silent client is disconnected after the idle timeout (10 s)" {
+	gc_traced --prometheus 0
+	wait_metrics_addr
+	local host=${PROM_ADDR%:*} port=${PROM_ADDR##*:}
+	# recv returns b"" once the server closes; 30 s is the test's bound,
+	# not a measurement.
+	run "$HOST_PY" - "$host" "$port" <<'PY'
+import socket, sys, time
+s = socket.create_connection((sys.argv[1], int(sys.argv[2])))
+s.sendall(b"GET /metrics HTTP/1.1\r\n")
+s.settimeout(30)
+t = time.monotonic()
+try:
+    data = s.recv(4096)
+except socket.timeout:
+    print("still open after 30 s")
+    sys.exit(1)
+print("closed" if data == b"" else "answered", int(time.monotonic() - t) >= 9)
+PY
+	echo "$output"
+	assert_eq "silent client" "closed True" "$output"
+	scrape "$BATS_TEST_TMPDIR/m"
+	check_gc "$BATS_TEST_TMPDIR/m"
+}

@@ -235,7 +235,7 @@ screen_row() {
 # The test tool draws report-sample-alloc (tests/helper/output_cmds.c): four
 # processes with known numbers and hostile target strings.  Needs no root.
 @test "live: a synthetic report: escaped target strings, first-frame rates, partial coverage, lost data, --top" {
-	local tool="$PMT_ROOT/build/pmt-test-tool" s="$LIVE_DIR/screen"
+	local tool=$PMT_TEST_TOOL s="$LIVE_DIR/screen"
 	[ -x "$tool" ] || { echo "# $tool is not built (run make)" >&3; return 1; }
 	lt new-session -d -s live -x 200 -y 120 \
 		"$tool report-sample-alloc live 2>$LIVE_DIR/err; echo \$? >$LIVE_DIR/rc; exec sleep 300"

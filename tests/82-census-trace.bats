@@ -99,6 +99,12 @@ census_traced() {
 	assert_eq "census complete" 1 "$(sample "$m" pymemtrace_census_complete "pid=\"$FIX_PID\"")"
 	v=$(sample "$m" pymemtrace_census_age_seconds "pid=\"$FIX_PID\"")
 	[[ "$v" =~ ^[0-9.]+$ ]]
+	# The census thread started after the capabilities were dropped
+	# (privileges.h): capabilities are per thread, and it holds no more
+	# than the main thread.
+	assert_eq "tracer threads" 2 "$(ls /proc/"$TRACER_PID"/task | wc -l)"
+	assert_eq "distinct CapEff/CapPrm/CapBnd over the threads" 3 \
+		"$(cat /proc/"$TRACER_PID"/task/*/status | grep -E '^Cap(Eff|Prm|Bnd):' | sort -u | wc -l)"
 	# OpenMetrics: the census families come before the closing # EOF
 	curl -s -H 'Accept: application/openmetrics-text; version=1.0.0' -o "$m.om" \
 		"http://$PROM_ADDR/metrics"

@@ -1,15 +1,35 @@
 #!/bin/bash
-# Runs every tests/*.bats in name order with TAP output, keeps a copy in
-# tests/out/, and ends with the summary line "N passed, N failed, N skipped".
-# Exit status: 0 only if nothing failed.
+# Runs every tests/*.bats in name order (or the files given) with TAP output,
+# keeps a copy in $PMT_TEST_OUT (tests/out/), and ends with the summary line
+# "N passed, N failed, N skipped".  Exit status: 0 only if nothing failed.
+#
+# PMT_BUILD=build-asan runs the suite against the sanitizer build (make asan
+# sets it, and PMT_ASAN=1, which tests check with skip_under_asan).
 set -u
 cd "$(dirname "$0")/.." || exit 1
 
-out=tests/out
+export PMT_BUILD=${PMT_BUILD:-build}
+export PMT_TEST_TOOL=${PMT_TEST_TOOL:-$PWD/$PMT_BUILD/pmt-test-tool}
+export PYMEMTRACE=${PYMEMTRACE:-$PWD/$PMT_BUILD/pymemtrace}   # tools/bench
+if [ "${PMT_ASAN:-0}" = 1 ]; then
+	# Any report ends the process with status 86 (not a signal, not a
+	# status a test expects), and the test that ran it fails.  Leaks count,
+	# except in the libraries named in tests/asan/lsan.supp.
+	export PMT_ASAN
+	export ASAN_OPTIONS=${ASAN_OPTIONS:-halt_on_error=1:exitcode=86:detect_leaks=1:abort_on_error=0}
+	export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:exitcode=86:print_stacktrace=1}
+	export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$PWD/tests/asan/lsan.supp:print_suppressions=0}
+fi
+
+out=${PMT_TEST_OUT:-tests/out}
 mkdir -p "$out"
 tap="$out/results.tap"
 
-files=(tests/*.bats)
+if [ $# -gt 0 ]; then
+	files=("$@")
+else
+	files=(tests/*.bats)
+fi
 if [ ! -e "${files[0]}" ]; then
 	echo "run-tests.sh: no tests/*.bats found" >&2
 	echo "0 passed, 1 failed, 0 skipped"

@@ -11,6 +11,8 @@ PACKAGES=(
 	libmicrohttpd-dev                       # --prometheus's HTTP server
 	bats jq strace tmux python3-matplotlib  # tests (tmux drives --live; matplotlib: the bench chart)
 	valgrind gdb                            # tests: memory checks, a live LTO build read by gdb
+	libcap2-bin binutils                    # tests/75-safety.bats: capsh; readelf (USDT semaphores), objcopy (fuzz seeds)
+	libclang-rt-14-dev                      # make fuzz / make asan: libFuzzer, ASan and UBSan runtimes
 	prometheus curl iproute2                # tests/60-prometheus.bats: promtool, a server of
 	                                        # its own on loopback (not the packaged service), ss
 	python3.11 python3                      # interpreters under test, helpers

@@ -202,6 +202,7 @@ void alloc_collect(const struct alloc_sources *src, const struct pmt_proc_stats 
 	a->lost.stack_map_full = st->stack_map_full;
 	a->lost.truncated_stacks = st->pystack_truncated;
 	a->lost.stack_errors = st->pystack_errors + st->native_stack_errors;
+	a->lost.unreadable = st->alloc_unreadable;
 
 	rows = read_stack_rows(src->stack_stats_fd, src->pid, &n);
 	if (!rows)

@@ -45,6 +45,7 @@ struct census_trace {
 	pthread_mutex_t lock;
 	pthread_cond_t wake;
 	bool stop;
+	bool started;             /* the worker runs */
 	struct watched procs[CENSUS_TRACE_MAX_PROCS];
 	unsigned n_procs;
 	unsigned skipped_procs;   /* watched beyond CENSUS_TRACE_MAX_PROCS */
@@ -198,8 +199,6 @@ struct census_trace *census_trace__new(const struct census_trace_opts *o, char *
 {
 	struct census_trace *ct = calloc(1, sizeof(*ct));
 	pthread_condattr_t ca;
-	sigset_t all, old;
-	int e;
 
 	if (!ct) {
 		snprintf(err, errlen, "--census: out of memory");
@@ -215,6 +214,14 @@ struct census_trace *census_trace__new(const struct census_trace_opts *o, char *
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&ct->wake, &ca);
 	pthread_condattr_destroy(&ca);
+	return ct;
+}
+
+int census_trace__start(struct census_trace *ct, char *err, size_t errlen)
+{
+	sigset_t all, old;
+	int e;
+
 	/* Signals (SIGINT, SIGCHLD) stay with the main thread, whose loop
 	 * they must wake: the worker blocks them all. */
 	sigfillset(&all);
@@ -223,12 +230,10 @@ struct census_trace *census_trace__new(const struct census_trace_opts *o, char *
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (e) {
 		snprintf(err, errlen, "--census: cannot start its thread: %s", strerror(e));
-		pthread_cond_destroy(&ct->wake);
-		pthread_mutex_destroy(&ct->lock);
-		free(ct);
-		return NULL;
+		return -e;
 	}
-	return ct;
+	ct->started = true;
+	return 0;
 }
 
 void census_trace__free(struct census_trace *ct)
@@ -240,7 +245,8 @@ void census_trace__free(struct census_trace *ct)
 	__atomic_store_n(&ct->stop, true, __ATOMIC_RELAXED);
 	pthread_cond_signal(&ct->wake);
 	pthread_mutex_unlock(&ct->lock);
-	pthread_join(ct->worker, NULL);
+	if (ct->started)
+		pthread_join(ct->worker, NULL);
 	for (unsigned i = 0; i < ct->n_procs; i++)
 		result_free(ct->procs[i].last);
 	pthread_cond_destroy(&ct->wake);

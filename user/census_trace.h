@@ -42,9 +42,13 @@ struct census_trace_opts {
 	struct census_gc_opts walk;
 };
 
-/* Starts the worker.  NULL with the reason in err. */
+/* The state, no thread yet: NULL with the reason in err. */
 struct census_trace *census_trace__new(const struct census_trace_opts *o, char *err,
 				       size_t errlen);
+/* Starts the worker: after the capabilities are dropped (privileges.h),
+ * since a thread keeps the capability sets it was created with.  0, or
+ * -errno with the reason in err.  Pids watched before wait for it. */
+int census_trace__start(struct census_trace *ct, char *err, size_t errlen);
 /* Stops the worker (waiting for a census in progress) and frees all.
  * NULL is fine. */
 void census_trace__free(struct census_trace *ct);

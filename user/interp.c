@@ -38,26 +38,32 @@ static bool same_file(const struct stat *st, const struct procmap_entry *e)
 	       (uint64_t)st->st_ino == e->inode;
 }
 
-/* Opens path if it is the regular file that mapping e maps.  stat() first, so
- * that a device node the target maps is never opened (opening one can have
- * side effects); fstat() after, on the descriptor we keep.  fd or -errno. */
+/* Opens path if it is the regular file that mapping e maps.  The path is
+ * first opened O_PATH (which opens nothing: no device driver runs) and
+ * checked with fstat; only that very inode is then opened for reading,
+ * through /proc/self/fd, so the target cannot swap a device node or a FIFO in
+ * (a symlink anywhere in path) between the check and the open.  fd or
+ * -errno; -ESTALE when path is not the mapped file. */
 static int open_checked(const char *path, const struct procmap_entry *e)
 {
 	unsigned char magic[4];
+	char fdpath[64];
 	struct stat st;
-	int fd;
+	int pfd, fd;
 
-	if (stat(path, &st))
+	pfd = open(path, O_PATH | O_CLOEXEC);
+	if (pfd < 0)
 		return -errno;
-	if (!S_ISREG(st.st_mode) || !same_file(&st, e))
-		return -ESTALE;
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-	if (fd < 0)
-		return -errno;
-	if (fstat(fd, &st) || !S_ISREG(st.st_mode) || !same_file(&st, e)) {
-		close(fd);
+	if (fstat(pfd, &st) || !S_ISREG(st.st_mode) || !same_file(&st, e)) {
+		close(pfd);
 		return -ESTALE;
 	}
+	snprintf(fdpath, sizeof(fdpath), "/proc/self/fd/%d", pfd);
+	fd = open(fdpath, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	fd = fd < 0 ? -errno : fd;
+	close(pfd);
+	if (fd < 0)
+		return fd;
 	/* cheap rejection before elf_file__open reads the whole file */
 	if (pread(fd, magic, sizeof(magic), 0) != sizeof(magic) || memcmp(magic, ELFMAG, SELFMAG)) {
 		close(fd);
@@ -213,9 +219,13 @@ static int compute_bias(struct interp *in, const struct procmaps *m, const struc
 }
 
 /* Tries mapping i: 1 if it carries the interpreter (and fills in), 0 if not,
- * -errno on a hard error. */
+ * -errno on a hard error.  When a likely carrier (libpython*, the executable)
+ * is a malformed or truncated ELF file, the first such reason goes to
+ * `unreadable`: "no CPython" alone would hide that the file changed or was
+ * cut after the target mapped it. */
 static int try_mapping(struct interp *in, const struct procmaps *m, size_t i,
-		       const struct stat *exe, bool *denied, char *err, size_t errlen)
+		       const struct stat *exe, bool *denied, char *unreadable, size_t ulen,
+		       char *err, size_t errlen)
 {
 	const struct procmap_entry *e = &m->v[i];
 	struct elf_sym sym;
@@ -226,6 +236,9 @@ static int try_mapping(struct interp *in, const struct procmaps *m, size_t i,
 	if (!in->elf) {
 		/* not an ELF, or gone: not ours; unless we may not look */
 		*denied |= errno == EACCES || errno == EPERM;
+		if (errno == ENOEXEC && likely_carrier(exe, e) && !unreadable[0] && err && err[0])
+			fmt_msg(unreadable, ulen, "'%s' (opened as %s) is unreadable: %s", e->path,
+				in->open_path, err);
 		return 0;
 	}
 	if (elf_file__find_symbol(in->elf, "_PyRuntime", &sym)) {
@@ -253,7 +266,7 @@ static int find_mapping(struct interp *in, char *err, size_t errlen)
 	const struct stat *exe;
 	struct tried *tried;
 	bool denied = false;
-	char comm[64];
+	char comm[64], unreadable[512] = "";
 	int ret;
 
 	ret = procmaps__load(in->pid, &m, NULL);
@@ -279,7 +292,8 @@ static int find_mapping(struct interp *in, char *err, size_t errlen)
 			if (!is_exec_file_mapping(e) || (pass == 0 && !likely_carrier(exe, e)) ||
 			    !tried__add(tried, e))
 				continue;
-			ret = try_mapping(in, &m, i, exe, &denied, err, errlen);
+			ret = try_mapping(in, &m, i, exe, &denied, unreadable,
+					  sizeof(unreadable), err, errlen);
 		}
 	free(tried);
 	procmaps__release(&m);
@@ -289,6 +303,12 @@ static int find_mapping(struct interp *in, char *err, size_t errlen)
 		fmt_msg(err, errlen, "not allowed to open the files that process %d maps "
 			"(run as root?)", (int)in->pid);
 		return -EACCES;
+	}
+	if (ret == 0 && unreadable[0]) {
+		read_comm(in->pid, comm, sizeof(comm));
+		fmt_msg(err, errlen, "process %d ('%s') maps no readable CPython: %s",
+			(int)in->pid, comm, unreadable);
+		return -ENOEXEC;
 	}
 	if (ret == 0) {
 		read_comm(in->pid, comm, sizeof(comm));

@@ -17,6 +17,7 @@
 #include "output.h"
 #include "plan.h"
 #include "preflight.h"
+#include "privileges.h"
 #include "prom_server.h"
 #include "prom_textfile.h"
 #include "session.h"
@@ -178,18 +179,78 @@ static int live_start(void)
 	return EXIT_OK;
 }
 
-/* Writes one report file with writer(); "-" is stdout. */
-static int write_file(const char *path, const char *what,
-		      int (*writer)(FILE *, const struct report *, int), const struct report *r, int arg)
-{
-	FILE *f = strcmp(path, "-") ? fopen(path, "we") : stdout;
-	int ret;
+/* The report files (NULL: not asked for, or "-"), opened once the probes
+ * are attached and before the capabilities are dropped (privileges.h): the
+ * writers at the end then need no privilege of their own. */
+static FILE *json_file, *folded_file, *speedscope_file;
 
-	if (!f) {
+static int open_output(const char *path, const char *what, FILE **f)
+{
+	*f = NULL;
+	if (!path || !strcmp(path, "-"))
+		return 0;
+	*f = fopen(path, "we");
+	if (!*f) {
 		pr_err("cannot write %s to '%s': %s", what, path, strerror(errno));
 		return EXIT_RUNTIME;
 	}
+	return 0;
+}
+
+static int open_outputs(void)
+{
+	int ret = open_output(env.json_path, "JSON report", &json_file);
+
+	if (!ret)
+		ret = open_output(env.folded_path, "folded stacks", &folded_file);
+	if (!ret)
+		ret = open_output(env.speedscope_path, "the speedscope profile", &speedscope_file);
+	return ret;
+}
+
+/* Closes what is still open (an early exit): the files stay, empty. */
+static void close_outputs(void)
+{
+	FILE **fs[] = { &json_file, &folded_file, &speedscope_file };
+
+	for (unsigned i = 0; i < sizeof(fs) / sizeof(fs[0]); i++) {
+		if (*fs[i])
+			fclose(*fs[i]);
+		*fs[i] = NULL;
+	}
+}
+
+/* Gives up the capabilities the rest of the run does not need. */
+static int drop_privileges(void)
+{
+	struct privileges_keep keep = {
+		.attach_later = !env.no_follow || env.all_path,
+		.create_files = env.textfile_dir != NULL,
+	};
+	char err[256], names[512];
+	uint64_t caps = 0;
+
+	if (privileges__drop(&keep, err, sizeof(err))) {
+		pr_err("%s", err);
+		return EXIT_PRIVILEGE;
+	}
+	if (!privileges__effective(&caps)) {
+		privileges__names(caps, names, sizeof(names));
+		pr_debug("capabilities kept after the attach: %s", names);
+	}
+	return EXIT_OK;
+}
+
+/* Writes one report with writer() to f (opened by open_outputs), or to
+ * stdout when f is NULL ("-"); closes f. */
+static int write_file(FILE **fp, const char *path, const char *what,
+		      int (*writer)(FILE *, const struct report *, int), const struct report *r, int arg)
+{
+	FILE *f = *fp ? *fp : stdout;
+	int ret;
+
 	ret = writer(f, r, arg);
+	*fp = NULL;
 	if (f != stdout && fclose(f) && !ret)
 		ret = -errno;
 	if (ret) {
@@ -209,18 +270,25 @@ static int speedscope_writer(FILE *f, const struct report *r, int unused)
 	return output_speedscope(f, r);
 }
 
+static int json_writer(FILE *f, const struct report *r, int unused)
+{
+	output_json(f, r);
+	return ferror(f) ? -EIO : 0;
+}
+
 static int write_reports(const struct report *r)
 {
-	FILE *f;
 	int ret;
 
 	if (env.folded_path) {
-		ret = write_file(env.folded_path, "folded stacks", folded_writer, r, env.folded_weight);
+		ret = write_file(&folded_file, env.folded_path, "folded stacks", folded_writer, r,
+				 env.folded_weight);
 		if (ret)
 			return ret;
 	}
 	if (env.speedscope_path) {
-		ret = write_file(env.speedscope_path, "the speedscope profile", speedscope_writer, r, 0);
+		ret = write_file(&speedscope_file, env.speedscope_path, "the speedscope profile",
+				 speedscope_writer, r, 0);
 		if (ret)
 			return ret;
 	}
@@ -234,21 +302,7 @@ static int write_reports(const struct report *r)
 		output_text(text_out(), r);
 	if (!env.json_path)
 		return 0;
-	if (!strcmp(env.json_path, "-")) {
-		output_json(stdout, r);
-		return 0;
-	}
-	f = fopen(env.json_path, "we");
-	if (!f) {
-		pr_err("cannot write JSON report to '%s': %s", env.json_path, strerror(errno));
-		return EXIT_RUNTIME;
-	}
-	output_json(f, r);
-	if (fclose(f)) {
-		pr_err("cannot write JSON report to '%s': %s", env.json_path, strerror(errno));
-		return EXIT_RUNTIME;
-	}
-	return 0;
+	return write_file(&json_file, env.json_path, "JSON report", json_writer, r, 0);
 }
 
 /* Starts env.cmd held at its entry point and adds it to the session. */
@@ -433,6 +487,15 @@ int main(int argc, char **argv)
 			}
 		}
 	}
+	if (code == EXIT_OK)
+		code = open_outputs();
+	if (code == EXIT_OK)
+		code = drop_privileges();
+	/* Only now: a thread keeps the capabilities it was created with. */
+	if (code == EXIT_OK && census && census_trace__start(census, err, sizeof(err))) {
+		pr_err("%s", err);
+		code = EXIT_RUNTIME;
+	}
 	if (code != EXIT_OK)
 		goto out;
 
@@ -470,6 +533,7 @@ out:
 	live_view__stop(live);
 	session__free(s);
 	events_out__free(events);
+	close_outputs();
 	/* Last: the server and the reports read it.  A census under way
 	 * is cancelled, not waited for. */
 	census_trace__free(census);

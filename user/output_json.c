@@ -17,6 +17,7 @@
 #include "hist.h"
 #include "json_writer.h"
 #include "log.h"
+#include "lost.h"
 #include "output.h"
 #include "version.h"
 
@@ -229,23 +230,15 @@ static void write_measured(struct jw *w, const struct proc_report *p)
 	jw_object_end(w);
 }
 
+/* Every row of the loss table (lost.h), zero or not, so that a consumer
+ * can tell "nothing lost" from "not reported". */
 static void write_lost(struct jw *w, const struct proc_report *p)
 {
 	jw_kv_u64(w, "lost", proc_report_lost_total(p));
 	jw_key(w, "lost_detail");
 	jw_object_begin(w);
-	jw_kv_u64(w, "ringbuf_drops", p->lost.ringbuf_drops);
-	jw_kv_u64(w, "pending_full", p->lost.pending_full);
-	jw_kv_u64(w, "gc_unmatched", p->lost.gc_unmatched);
-	jw_kv_u64(w, "gc_bad_generation", p->lost.gc_bad_generation);
-	jw_kv_u64(w, "probes_failed", p->lost.probes_failed);
-	jw_kv_u64(w, "events_dropped", p->lost.events_dropped);
-	jw_kv_u64(w, "forks_untracked", p->lost.forks_untracked);
-	jw_kv_u64(w, "alloc_live_map_full", p->alloc.lost.live_map_full);
-	jw_kv_u64(w, "alloc_stack_map_full", p->alloc.lost.stack_map_full);
-	jw_kv_u64(w, "alloc_truncated_stacks", p->alloc.lost.truncated_stacks);
-	jw_kv_u64(w, "alloc_stack_errors", p->alloc.lost.stack_errors);
-	jw_kv_u64(w, "alloc_unresolved_frames", p->alloc.lost.unresolved_frames);
+	for (unsigned r = 0; r < LOST_NR; r++)
+		jw_kv_u64(w, lost_reasons[r].key, lost_count(p, r));
 	jw_object_end(w);
 }
 
@@ -258,6 +251,7 @@ static void write_alloc_lost(struct jw *w, const struct alloc_report *a)
 	jw_kv_u64(w, "truncated_stacks", a->lost.truncated_stacks);
 	jw_kv_u64(w, "stack_errors", a->lost.stack_errors);
 	jw_kv_u64(w, "unresolved_frames", a->lost.unresolved_frames);
+	jw_kv_u64(w, "unreadable", a->lost.unreadable);
 	jw_object_end(w);
 }
 

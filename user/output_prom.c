@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "hash.h"
+#include "lost.h"
 #include "output.h"
 #include "units.h"
 #include "version.h"
@@ -42,8 +43,8 @@ struct pgroup {
 	bool cache_supported;     /* every process in the group */
 	uint64_t cache_refs, cache_misses;
 	uint64_t probes_failed;
-	uint64_t lost_alloc_live_full, lost_alloc_stack_full, lost_truncated, lost_stack_errors,
-		 lost_unresolved, lost_growth_no_stack, lost_events_dropped;
+	uint64_t lost[LOST_NR];   /* by enum lost_reason */
+	bool lost_applies[LOST_NR]; /* for some process of the group */
 	bool alloc;
 	uint64_t alloc_count, alloc_bytes, frees, freed_bytes, live_bytes, live_count;
 	bool coverage_known;      /* every process in the group */
@@ -325,13 +326,10 @@ static int add_proc(struct pgroup *g, const struct proc_report *p)
 	g->cache_refs += p->cache.references;
 	g->cache_misses += p->cache.misses;
 	g->probes_failed += p->lost.probes_failed;
-	g->lost_alloc_live_full += a->lost.live_map_full;
-	g->lost_alloc_stack_full += a->lost.stack_map_full;
-	g->lost_truncated += a->lost.truncated_stacks;
-	g->lost_stack_errors += a->lost.stack_errors;
-	g->lost_unresolved += a->lost.unresolved_frames;
-	g->lost_growth_no_stack += p->growth.lost.no_stack;
-	g->lost_events_dropped += p->lost.events_dropped;
+	for (unsigned r = 0; r < LOST_NR; r++) {
+		g->lost[r] += lost_count(p, r);
+		g->lost_applies[r] = g->lost_applies[r] || lost_applies(p, r);
+	}
 	if (a->enabled) {
 		g->alloc = true;
 		g->alloc_count += a->count;
@@ -607,31 +605,32 @@ static void write_heap(struct pw *w, const struct pgroup *gs, unsigned n)
 static void write_lost(struct pw *w, const struct report *r, const struct pgroup *gs, unsigned n)
 {
 	family(w, "pymemtrace_lost_events", P_COUNTER, NULL,
-	       "Data pymemtrace could not record, by reason (the flag that helps is in README.md)");
+	       "Data pymemtrace could not record, by reason (the fix for each: README.md, "
+	       "\"Nothing lost silently\")");
 	for (unsigned i = 0; i < n; i++) {
 		const struct pgroup *g = &gs[i];
-		const struct { const char *reason; uint64_t v; bool show; } rows[] = {
-			{ "reason=\"ringbuf_full\"", g->st.ringbuf_drops, true },
-			{ "reason=\"pending_full\"", g->st.pending_full, true },
-			{ "reason=\"gc_unmatched\"", g->st.gc_unmatched_done, true },
-			{ "reason=\"gc_bad_generation\"", g->st.gc_bad_generation, true },
-			{ "reason=\"live_map_full\"", g->lost_alloc_live_full, g->alloc },
-			{ "reason=\"stack_map_full\"", g->lost_alloc_stack_full, g->alloc || g->growth },
-			{ "reason=\"truncated_stacks\"", g->lost_truncated, g->alloc || g->growth },
-			{ "reason=\"stack_errors\"", g->lost_stack_errors, g->alloc || g->growth },
-			{ "reason=\"unresolved_frames\"", g->lost_unresolved, g->alloc },
-			{ "reason=\"growth_no_stack\"", g->lost_growth_no_stack, g->growth },
-			{ "reason=\"events_dropped\"", g->lost_events_dropped, r->events.enabled },
-		};
 
-		for (unsigned k = 0; k < sizeof(rows) / sizeof(rows[0]); k++)
-			if (rows[k].show)
-				sample_u64(w, "pymemtrace_lost_events", "_total", g->labels, rows[k].reason,
-					   rows[k].v);
+		/* One series per reason of the loss table (lost.h) that applies
+		 * to the group; probes_failed is a gauge of its own below. */
+		for (unsigned k = 0; k < LOST_NR; k++) {
+			char reason[64];
+
+			if (!lost_reasons[k].counter || !g->lost_applies[k])
+				continue;
+			snprintf(reason, sizeof(reason), "reason=\"%s\"", lost_reasons[k].key);
+			sample_u64(w, "pymemtrace_lost_events", "_total", g->labels, reason, g->lost[k]);
+		}
 	}
-	/* Drops before the process was known: no label set owns them. */
-	sample_u64(w, "pymemtrace_lost_events", "_total", NULL, "reason=\"ringbuf_full_unattributed\"",
+	/* Losses of no process, so no label set owns them: drops before the
+	 * process was known, children gone before their probes were attached
+	 * (report.h forks_missed), --all processes not traced (all_untracked). */
+	sample_u64(w, "pymemtrace_lost_events", "_total", NULL, "reason=\"ringbuf_drops_unattributed\"",
 		   r->ringbuf_drops);
+	sample_u64(w, "pymemtrace_lost_events", "_total", NULL, "reason=\"forks_missed\"",
+		   r->forks_missed);
+	if (r->all_path)
+		sample_u64(w, "pymemtrace_lost_events", "_total", NULL, "reason=\"all_untracked\"",
+			   r->all_untracked);
 	family(w, "pymemtrace_probes_failed", P_GAUGE, NULL,
 	       "Probes that should have attached but did not (pymemtrace -v says why)");
 	for (unsigned i = 0; i < n; i++)

@@ -7,6 +7,7 @@
 #include <string.h>
 #include "census_trace.h"
 #include "hist.h"
+#include "lost.h"
 #include "output.h"
 #include "units.h"
 
@@ -426,54 +427,22 @@ static void print_alloc(FILE *f, const struct proc_report *p)
 	print_top(f, a, false);
 }
 
-/* One lost-data counter with what fixes it; the label is printed once, on
- * the first line of the block. */
-static void lost_item(FILE *f, const char **label, uint64_t n, const char *what,
-		      const char *fix)
-{
-	if (!n)
-		return;
-	line(f, *label, "%s %" PRIu64 " (%s)", what, n, fix);
-	*label = "";
-}
-
-/* Each loss next to what fixes it, as the flag names in --help. */
+/* Each loss next to what fixes it, from the one table (lost.h); the label
+ * is printed once, on the first line of the block. */
 static void print_lost(FILE *f, const struct proc_report *p)
 {
-	const struct alloc_report *a = &p->alloc;
 	const char *label = "lost data";
+	char what[256];
 
 	if (!proc_report_lost_total(p)) {
 		line(f, label, "none");
 		return;
 	}
-	lost_item(f, &label, p->lost.ringbuf_drops, "ring buffer drops", "increase --ringbuf-kb");
-	lost_item(f, &label, p->lost.pending_full, "pending map full", "increase --max-threads");
-	lost_item(f, &label, p->lost.gc_unmatched, "GC ends without a start",
-		  "attached mid-collection; not timed");
-	lost_item(f, &label, p->lost.gc_bad_generation, "GC with a bad generation",
-		  "probe misconfigured; please report");
-	lost_item(f, &label, p->lost.probes_failed, "probes failed", "see probes above");
-	lost_item(f, &label, p->lost.events_dropped, "event stream drops", "increase --ringbuf-kb");
-	lost_item(f, &label, p->lost.forks_untracked, "children not followed",
-		  "increase --max-procs");
-	lost_item(f, &label, a->lost.live_map_full, "allocations not tracked as live",
-		  "increase --max-live");
-	lost_item(f, &label, a->lost.stack_map_full, "stacks not recorded", "increase --max-stacks");
-	lost_item(f, &label, a->lost.truncated_stacks, "stacks truncated", "stack depth limit");
-	lost_item(f, &label, a->lost.stack_errors, "stacks unreadable", "target memory unreadable");
-	lost_item(f, &label, a->lost.unresolved_frames, "frames unresolved",
-		  "target memory unreadable");
-	lost_item(f, &label, p->growth.lost.no_stack, "heap growth without a stack",
-		  "the stack program could not run; please report");
-	if (!a->enabled) {
-		const struct growth_report *g = &p->growth;
-
-		lost_item(f, &label, g->lost.stack_map_full, "stacks not recorded",
-			  "increase --max-stacks");
-		lost_item(f, &label, g->lost.truncated_stacks, "stacks truncated", "stack depth limit");
-		lost_item(f, &label, g->lost.stack_errors, "stacks unreadable",
-			  "target memory unreadable");
+	for (unsigned r = 0; r < LOST_NR; r++) {
+		if (!lost_count(p, r))
+			continue;
+		line(f, label, "%s", lost_describe(what, sizeof(what), p, r));
+		label = "";
 	}
 }
 

@@ -6,33 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <sys/syscall.h>
 #include <linux/capability.h>
 #include "log.h"
 #include "preflight.h"
-
-#ifndef CAP_PERFMON
-#define CAP_PERFMON 38
-#endif
-#ifndef CAP_BPF
-#define CAP_BPF 39
-#endif
-
-static int effective_caps(uint64_t *caps)
-{
-	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3, .pid = 0 };
-	struct __user_cap_data_struct data[2] = {};
-
-	if (syscall(SYS_capget, &hdr, data))
-		return -errno;
-	*caps = ((uint64_t)data[1].effective << 32) | data[0].effective;
-	return 0;
-}
-
-static bool has_cap(uint64_t caps, int cap)
-{
-	return caps & (1ULL << cap);
-}
+#include "privileges.h"
 
 int preflight_privileges(char *err, size_t errlen)
 {
@@ -40,17 +17,17 @@ int preflight_privileges(char *err, size_t errlen)
 	char missing[128] = "";
 	bool bpf_ok, perf_ok;
 
-	if (effective_caps(&caps)) {
+	if (privileges__effective(&caps)) {
 		fmt_msg(err, errlen, "cannot read this process's capabilities: %s", strerror(errno));
 		return -EPERM;
 	}
-	bpf_ok = has_cap(caps, CAP_BPF) || has_cap(caps, CAP_SYS_ADMIN);
-	perf_ok = has_cap(caps, CAP_PERFMON) || has_cap(caps, CAP_SYS_ADMIN);
+	bpf_ok = privileges__has(caps, CAP_BPF) || privileges__has(caps, CAP_SYS_ADMIN);
+	perf_ok = privileges__has(caps, CAP_PERFMON) || privileges__has(caps, CAP_SYS_ADMIN);
 	if (!bpf_ok)
 		strcat(missing, " CAP_BPF");
 	if (!perf_ok)
 		strcat(missing, " CAP_PERFMON");
-	if (!has_cap(caps, CAP_SYS_PTRACE))
+	if (!privileges__has(caps, CAP_SYS_PTRACE))
 		strcat(missing, " CAP_SYS_PTRACE");
 	if (!missing[0])
 		return 0;

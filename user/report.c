@@ -1,6 +1,7 @@
 /* Helpers on the report struct: see report.h. */
 #include <stdlib.h>
 #include <string.h>
+#include "lost.h"
 #include "report.h"
 
 /* Saturating: a wrapped total would print a small, believable number. */
@@ -13,28 +14,8 @@ uint64_t proc_report_lost_total(const struct proc_report *p)
 {
 	uint64_t t = 0;
 
-	if (!p)
-		return 0;
-	t = add_sat(t, p->lost.ringbuf_drops);
-	t = add_sat(t, p->lost.pending_full);
-	t = add_sat(t, p->lost.gc_unmatched);
-	t = add_sat(t, p->lost.gc_bad_generation);
-	t = add_sat(t, p->lost.probes_failed);
-	t = add_sat(t, p->lost.events_dropped);
-	t = add_sat(t, p->lost.forks_untracked);
-	/* --alloc losses: zero when allocation tracing is off. */
-	t = add_sat(t, p->alloc.lost.live_map_full);
-	t = add_sat(t, p->alloc.lost.stack_map_full);
-	t = add_sat(t, p->alloc.lost.truncated_stacks);
-	t = add_sat(t, p->alloc.lost.stack_errors);
-	t = add_sat(t, p->alloc.lost.unresolved_frames);
-	/* --heap-growth shares the stack counters with --alloc */
-	t = add_sat(t, p->growth.lost.no_stack);
-	if (!p->alloc.enabled) {
-		t = add_sat(t, p->growth.lost.stack_map_full);
-		t = add_sat(t, p->growth.lost.truncated_stacks);
-		t = add_sat(t, p->growth.lost.stack_errors);
-	}
+	for (unsigned r = 0; p && r < LOST_NR; r++)
+		t = add_sat(t, lost_count(p, r));
 	return t;
 }
 
@@ -180,8 +161,14 @@ void retired_totals_add(struct retired_totals *rt, const struct proc_report *p)
 	g->cache.supported = g->cache.supported && p->cache.supported;
 	g->cache.references += p->cache.references;
 	g->cache.misses += p->cache.misses;
+	g->lost.ringbuf_drops += p->lost.ringbuf_drops;
+	g->lost.pending_full += p->lost.pending_full;
+	g->lost.gc_unmatched += p->lost.gc_unmatched;
+	g->lost.gc_bad_generation += p->lost.gc_bad_generation;
 	g->lost.probes_failed += p->lost.probes_failed;
 	g->lost.events_dropped += p->lost.events_dropped;
+	g->lost.forks_untracked += p->lost.forks_untracked;
+	g->limits.events = g->limits.events || p->limits.events;
 	if (p->alloc.enabled) {
 		g->alloc.enabled = true;
 		g->alloc.count += p->alloc.count;
@@ -195,6 +182,7 @@ void retired_totals_add(struct retired_totals *rt, const struct proc_report *p)
 		g->alloc.lost.truncated_stacks += p->alloc.lost.truncated_stacks;
 		g->alloc.lost.stack_errors += p->alloc.lost.stack_errors;
 		g->alloc.lost.unresolved_frames += p->alloc.lost.unresolved_frames;
+		g->alloc.lost.unreadable += p->alloc.lost.unreadable;
 	}
 	if (p->growth.enabled) {
 		g->growth.enabled = true;
@@ -203,6 +191,9 @@ void retired_totals_add(struct retired_totals *rt, const struct proc_report *p)
 			g->growth.events[k] += p->growth.events[k];
 		}
 		g->growth.lost.no_stack += p->growth.lost.no_stack;
+		g->growth.lost.stack_map_full += p->growth.lost.stack_map_full;
+		g->growth.lost.truncated_stacks += p->growth.lost.truncated_stacks;
+		g->growth.lost.stack_errors += p->growth.lost.stack_errors;
 	}
 }
 

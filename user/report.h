@@ -83,6 +83,7 @@ struct alloc_report {
 		uint64_t truncated_stacks;    /* Python or native stacks cut at the depth limit */
 		uint64_t stack_errors;        /* stacks that could not be read at all */
 		uint64_t unresolved_frames;   /* code objects whose name could not be read */
+		uint64_t unreadable;          /* LTO sites: block size unreadable, not counted */
 	} lost;
 };
 
@@ -160,6 +161,13 @@ struct proc_report {
 		uint64_t events_dropped;  /* --events: no room in the ring (all types) */
 		uint64_t forks_untracked; /* children not followed: --max-procs reached */
 	} lost;
+	/* The settings in force, for the fix printed next to each loss
+	 * (user/lost.h); zero in retired groups, whose fixes then show no
+	 * current value. */
+	struct {
+		unsigned ringbuf_kb, max_threads, max_procs, max_live, max_stacks;
+		bool events;              /* --events: events_dropped applies */
+	} limits;
 };
 
 /* Processes removed from the session after a report showed their exit
@@ -255,7 +263,8 @@ struct report {
  * without --alloc, on one already released, and on NULL. */
 void report_release(struct report *r);
 
-/* Sum of a process's lost-data counters (what JSON prints as `lost`). */
+/* Sum of a process's lost-data counters (what JSON prints as `lost`): the
+ * rows of user/lost.h's table added up. */
 uint64_t proc_report_lost_total(const struct proc_report *p);
 /* Whether a group of probes (names starting with `prefix`, as plan.c names
  * them: "gc_start", "gc_collect", "arena_alloc"...) exists and none of them

@@ -48,6 +48,13 @@ struct tracked {
 	struct procstat_sample first, last;
 	bool have_last;
 	uint64_t rss_max_sampled;
+	/* Job-control or debugger stops (state T/t in /proc/PID/stat), as the
+	 * 100 ms samples saw them; seconds count from t_start. */
+	struct {
+		bool now;             /* the last sample saw it stopped */
+		unsigned times;
+		double first, since, total;
+	} stop;
 
 	enum proc_state state;
 	int exit_status;
@@ -406,6 +413,42 @@ void session__free(struct session *s)
 	free(s);
 }
 
+/* A stopped target runs no probe and moves no counter; the report says
+ * so instead of leaving a silent gap. */
+static void note_stop(struct tracked *t, bool stopped)
+{
+	double at = now_s() - t->t_start;
+
+	if (stopped && !t->stop.now) {
+		if (!t->stop.times++)
+			t->stop.first = at;
+		t->stop.since = at;
+		pr_info("pid %d is stopped (SIGSTOP or a debugger), %.1f s into its trace",
+			(int)t->pid, at);
+	} else if (!stopped && t->stop.now) {
+		t->stop.total += at - t->stop.since;
+		pr_info("pid %d runs again after %.1f s stopped", (int)t->pid, at - t->stop.since);
+	}
+	t->stop.now = stopped;
+}
+
+/* The report's words for note_stop's record, or "" if never stopped. */
+static void stop_text(const struct tracked *t, double now, char *buf, size_t len)
+{
+	double total = t->stop.total + (t->stop.now ? now - t->t_start - t->stop.since : 0);
+
+	buf[0] = 0;
+	if (!t->stop.times)
+		return;
+	if (t->stop.now)
+		fmt_msg(buf, len, "stopped since %.1f s into the trace (SIGSTOP or a debugger; "
+			"stopped %u time%s, %.1f s in all)", t->stop.since, t->stop.times,
+			t->stop.times == 1 ? "" : "s", total);
+	else
+		fmt_msg(buf, len, "was stopped %u time%s, first %.1f s into the trace, %.1f s "
+			"in all", t->stop.times, t->stop.times == 1 ? "" : "s", t->stop.first, total);
+}
+
 static void sample(struct tracked *t)
 {
 	struct procstat_sample cur;
@@ -418,6 +461,7 @@ static void sample(struct tracked *t)
 		return; /* a zombie has no memory left: keep the last live sample */
 	t->last = cur;
 	t->have_last = true;
+	note_stop(t, cur.state == 'T' || cur.state == 't');
 	if (cur.rss_bytes > t->rss_max_sampled)
 		t->rss_max_sampled = cur.rss_bytes;
 }
@@ -956,7 +1000,13 @@ static void fill_proc(struct session *s, struct tracked *t, struct proc_report *
 
 	p->state = t->state;
 	p->exit_status = t->exit_status;
-	snprintf(p->state_detail, sizeof(p->state_detail), "%s", t->detail);
+	{
+		char stops[128];
+
+		stop_text(t, now, stops, sizeof(stops));
+		fmt_msg(p->state_detail, sizeof(p->state_detail), "%s%s%s", t->detail,
+			t->detail[0] && stops[0] ? "; " : "", stops);
+	}
 	p->traced_seconds = (t->state == PROC_RUNNING ? now : t->t_end) - t->t_start;
 	p->parent_pid = t->parent_pid;
 	p->attach_after_fork_s = t->attach_after_fork_s;
@@ -969,6 +1019,12 @@ static void fill_proc(struct session *s, struct tracked *t, struct proc_report *
 	p->lost.forks_untracked = p->stats.forks_untracked;
 	for (unsigned k = 0; k < PMT_EV_TYPES; k++)
 		p->lost.events_dropped += p->stats.events_dropped[k];
+	p->limits.ringbuf_kb = s->opts.ringbuf_kb;
+	p->limits.max_threads = s->opts.max_threads;
+	p->limits.max_procs = s->opts.max_procs;
+	p->limits.max_live = s->opts.max_live;
+	p->limits.max_stacks = s->opts.max_stacks;
+	p->limits.events = s->opts.events != NULL;
 	if (s->opts.alloc)
 		fill_alloc(s, t, p);
 	if (s->opts.heap_growth)

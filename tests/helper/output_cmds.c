@@ -11,6 +11,7 @@
 #include "events_out.h"
 #include "json_writer.h"
 #include "live_view.h"
+#include "lost.h"
 #include "output.h"
 #include "perfcount.h"
 #include "procstat.h"
@@ -248,6 +249,7 @@ static void sample_proc1(struct proc_report *p)
 	p->lost.pending_full = 2;
 	p->lost.gc_unmatched = 1;
 	p->lost.probes_failed = 1;
+	p->limits.max_threads = 8192;
 }
 
 /* Process 2: hostile strings from the target, an exit, no fault numbers,
@@ -379,6 +381,8 @@ static void sample_alloc_a(struct proc_report *p)
 	a->lost.truncated_stacks = 1;
 	a->lost.stack_errors = 3;
 	a->lost.unresolved_frames = 4;
+	p->limits.max_live = 1048576;
+	p->limits.max_stacks = 65536;
 	/* Everything a target can put in a name, on the stack with most live
 	 * bytes so that every format shows it. */
 	s = add_stack(a, 20000, 1, 20000, 1);
@@ -653,6 +657,21 @@ static int cmd_events_order(int argc, char **argv)
 	return 0;
 }
 
+/* The loss table, one row a line: key, whether it is a counter, the flag's
+ * setting (0: none), then the fields printed; NULL fields print as "(null)"
+ * for the test to catch. */
+static int cmd_lost_table(int argc, char **argv)
+{
+	for (unsigned r = 0; r < LOST_NR; r++) {
+		const struct lost_reason_info *ri = &lost_reasons[r];
+
+		printf("%s\t%d\t%d\t%s\t%s\t%s\n", ri->key ? ri->key : "(null)", ri->counter,
+		       (int)ri->limit, ri->cause ? ri->cause : "(null)",
+		       ri->what ? ri->what : "(null)", ri->fix ? ri->fix : "(null)");
+	}
+	return 0;
+}
+
 const struct tool_cmd output_cmds[] = {
 	{ "procstat-parse-stat", "FILE: parse a /proc/PID/stat text", cmd_parse_stat },
 	{ "procstat-parse-status", "FILE: parse VmRSS/VmHWM from a status text", cmd_parse_status },
@@ -667,5 +686,6 @@ const struct tool_cmd output_cmds[] = {
 	{ "perfcount", "PID: cache counters, or 'unsupported: <reason>'", cmd_perfcount },
 	{ "events-format", "the --events line of each event type, with edge values", cmd_events_format },
 	{ "events-order", "FILE [N|d@T|bad]...: the --events writer's ordering", cmd_events_order },
+	{ "lost-table", "the loss reasons (user/lost.h), one a line", cmd_lost_table },
 	{ NULL, NULL, NULL },
 };

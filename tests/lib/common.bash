@@ -3,7 +3,11 @@
 # Every process a test starts goes through pmt_spawn, so teardown can end it.
 
 PMT_ROOT=$(cd "$BATS_TEST_DIRNAME/.." && pwd)
-PMT="$PMT_ROOT/build/pymemtrace"
+# PMT_BUILD names the build directory under test: build (make check) or
+# build-asan (make asan, which also sets PMT_ASAN=1).
+PMT_BUILD=${PMT_BUILD:-build}
+PMT="$PMT_ROOT/$PMT_BUILD/pymemtrace"
+PMT_TEST_TOOL=${PMT_TEST_TOOL:-$PMT_ROOT/$PMT_BUILD/pmt-test-tool}
 FIXTURES="$PMT_ROOT/tests/fixtures"
 BPFTOOL=${BPFTOOL:-/usr/sbin/bpftool}
 # Debian's python3 for helpers, never a pyenv shim that may come first in PATH.
@@ -29,6 +33,20 @@ require_tracer() {
 		echo "# $PMT is not built (run make)" >&3
 		return 1
 	fi
+}
+
+# Tests that cannot run under ASan (valgrind on an ASan binary, a soak whose
+# length ASan multiplies) call this first.  PMT_ASAN=1 is set by `make asan`.
+skip_under_asan() {
+	[ "${PMT_ASAN:-0}" = 1 ] && skip "${1:-not run under ASan} (PMT_ASAN=1)"
+	return 0
+}
+
+# ASAN_OPTIONS for a pymemtrace run under ptrace (strace, gdb): LeakSanitizer
+# cannot work there and would end the run with a fatal error.  Use as
+#   run env ASAN_OPTIONS="$(asan_options_under_ptrace)" strace ... "$PMT" ...
+asan_options_under_ptrace() {
+	echo "${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"
 }
 
 require_tracing() {
