@@ -276,6 +276,11 @@ static int write_json(FILE *f, const struct census_view *v)
 	return jw_free(w);
 }
 
+static int write_prom(FILE *f, const struct census_view *v)
+{
+	return census_out__prom(f, v, 1);
+}
+
 /* Writes to path ("-": stdout) with fn. */
 static int write_to(const char *path, int (*fn)(FILE *, const struct census_view *),
 		    const struct census_view *v)
@@ -355,11 +360,11 @@ int census_main(int argc, char **argv)
 		write_text(stdout, &v);
 	if (a.fmt == FMT_JSON && write_to("-", write_json, &v))
 		code = EXIT_RUNTIME;
-	if (a.fmt == FMT_PROM && write_to("-", census_out__prom, &v))
+	if (a.fmt == FMT_PROM && write_to("-", write_prom, &v))
 		code = EXIT_RUNTIME;
 	if (a.json_path && write_to(a.json_path, write_json, &v))
 		code = EXIT_RUNTIME;
-	if (a.prom_path && write_to(a.prom_path, census_out__prom, &v))
+	if (a.prom_path && write_to(a.prom_path, write_prom, &v))
 		code = EXIT_RUNTIME;
 out:
 	census_gc__free(&first);

@@ -64,6 +64,7 @@ struct walk {
 	unsigned n_heads;
 	struct timespec start;
 	uint64_t max_ms;
+	const bool *cancel;               /* opts->cancel, or NULL */
 	int fatal;                        /* -ESRCH/-EPERM/-ENOMEM: stop everything */
 };
 
@@ -329,7 +330,9 @@ static bool budget_left(struct walk *w)
 	if (w->fatal || w->out->stopped_early)
 		return false;
 	if (w->nodes >= w->max_objects ||
-	    (w->steps % CLOCK_EVERY == 0 && elapsed_us(&w->start) >= w->max_ms * 1000)) {
+	    (w->steps % CLOCK_EVERY == 0 &&
+	     ((w->cancel && __atomic_load_n(w->cancel, __ATOMIC_RELAXED)) ||
+	      elapsed_us(&w->start) >= w->max_ms * 1000))) {
 		w->out->stopped_early = true;
 		return false;
 	}
@@ -594,6 +597,7 @@ int census_gc__take(struct interp *in, pid_t pid, const struct census_gc_opts *o
 	snprintf(out->source, sizeof(out->source), "%s", l.source);
 	w.max_objects = opts && opts->max_objects ? opts->max_objects : DEFAULT_MAX_OBJECTS;
 	w.max_ms = opts && opts->max_ms ? opts->max_ms : DEFAULT_MAX_MS;
+	w.cancel = opts ? opts->cancel : NULL;
 	clock_gettime(CLOCK_MONOTONIC, &w.start);
 	err = find_gc_state(&w, &gc, why, whylen);
 	if (err)

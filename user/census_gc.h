@@ -46,6 +46,9 @@ struct census_type {
 struct census_gc_opts {
 	uint64_t max_objects;              /* stop after this many nodes (0: default) */
 	uint64_t max_ms;                   /* stop after this long (0: default) */
+	/* Another thread sets *cancel (atomically) to stop the walk early
+	 * (stopped_early, as at a limit); NULL: never. */
+	const bool *cancel;
 };
 
 struct census_gc {

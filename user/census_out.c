@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "census_out.h"
+#include "census_pymalloc.h"
 #include "json_writer.h"
 #include "output.h"
 #include "units.h"
@@ -198,38 +199,144 @@ void census_out__json(struct jw *w, const struct census_view *v)
 	}
 }
 
-int census_out__prom(FILE *f, const struct census_view *v)
+/* One gauge family: its HELP and TYPE once, then one sample per view that
+ * has a value (value() false: no sample for that view). */
+static void prom_family(FILE *f, const char *fam, const char *help,
+			const struct census_view *v, size_t n,
+			bool (*value)(const struct census_view *, double *))
 {
-	const struct census_gc *c = v->gc;
-	char label[4 * CENSUS_TYPE_NAME_MAX + 1];
-	int pid = (int)v->pid;
+	char num[40];
+	double x;
 
+	fprintf(f, "# HELP %s %s\n# TYPE %s gauge\n", fam, help, fam);
+	for (size_t i = 0; i < n; i++) {
+		if (!value(&v[i], &x))
+			continue;
+		if (x >= 0 && x < 1e15 && x == (double)(uint64_t)x)
+			snprintf(num, sizeof(num), "%llu", (unsigned long long)x);
+		else
+			snprintf(num, sizeof(num), "%.6f", x);
+		fprintf(f, "%s{pid=\"%d\"} %s\n", fam, (int)v[i].pid, num);
+	}
+}
+
+static bool g_tracked(const struct census_view *v, double *x)
+{
+	*x = (double)v->gc->objects;
+	return true;
+}
+
+static bool g_skipped(const struct census_view *v, double *x)
+{
+	*x = census_gc__skipped_share(v->gc);
+	return true;
+}
+
+static bool g_complete(const struct census_view *v, double *x)
+{
+	*x = !v->gc->stopped_early && !v->gc->gaps && !v->gc->skipped;
+	return true;
+}
+
+static bool g_age(const struct census_view *v, double *x)
+{
+	*x = v->age_s;
+	return v->has_age;
+}
+
+static bool g_arena(const struct census_view *v, double *x)
+{
+	*x = v->pymalloc ? (double)v->pymalloc->arena_bytes : 0;
+	return v->pymalloc;
+}
+
+static bool g_used(const struct census_view *v, double *x)
+{
+	*x = v->pymalloc ? (double)v->pymalloc->used_bytes : 0;
+	return v->pymalloc;
+}
+
+static bool g_empty_pools(const struct census_view *v, double *x)
+{
+	*x = v->pymalloc ? (double)v->pymalloc->empty_pool_bytes : 0;
+	return v->pymalloc;
+}
+
+static bool g_fragmentation(const struct census_view *v, double *x)
+{
+	const struct pymalloc_census *p = v->pymalloc;
+
+	*x = p && p->arena_bytes ? 1.0 - (double)p->used_bytes / (double)p->arena_bytes : 0;
+	return p && p->arena_bytes;
+}
+
+static bool g_pymalloc_complete(const struct census_view *v, double *x)
+{
+	*x = v->pymalloc && v->pymalloc->complete;
+	return v->pymalloc;
+}
+
+static bool any_pymalloc(const struct census_view *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (v[i].pymalloc)
+			return true;
+	return false;
+}
+
+int census_out__prom(FILE *f, const struct census_view *v, size_t n)
+{
+	char label[4 * CENSUS_TYPE_NAME_MAX + 1];
+	unsigned top = n ? v[0].top : 0;
+
+	/* Every family once, whatever the number of processes: Prometheus
+	 * rejects a family whose metadata appears twice. */
 	fprintf(f, "# HELP pymemtrace_census_objects GC-tracked objects of a type (top %u by "
 		"count), from the last heap census.\n# TYPE pymemtrace_census_objects gauge\n",
-		v->top);
-	for (size_t i = 0; i < c->n_types && i < v->top; i++) {
-		prom_label_value(label, sizeof(label), c->types[i].name);
-		fprintf(f, "pymemtrace_census_objects{pid=\"%d\",type=\"%s\"} %llu\n", pid, label,
-			(unsigned long long)c->types[i].count);
+		top);
+	for (size_t k = 0; k < n; k++) {
+		const struct census_gc *c = v[k].gc;
+
+		for (size_t i = 0; i < c->n_types && i < v[k].top; i++) {
+			prom_label_value(label, sizeof(label), c->types[i].name);
+			fprintf(f, "pymemtrace_census_objects{pid=\"%d\",type=\"%s\"} %llu\n",
+				(int)v[k].pid, label, (unsigned long long)c->types[i].count);
+		}
 	}
 	fprintf(f, "# HELP pymemtrace_census_bytes Bytes of those objects by the size rule "
-		"(README \"Heap census\").\n# TYPE pymemtrace_census_bytes gauge\n");
-	for (size_t i = 0; i < c->n_types && i < v->top; i++) {
-		prom_label_value(label, sizeof(label), c->types[i].name);
-		fprintf(f, "pymemtrace_census_bytes{pid=\"%d\",type=\"%s\"} %llu\n", pid, label,
-			(unsigned long long)c->types[i].bytes);
+		"(README: Heap census).\n# TYPE pymemtrace_census_bytes gauge\n");
+	for (size_t k = 0; k < n; k++) {
+		const struct census_gc *c = v[k].gc;
+
+		for (size_t i = 0; i < c->n_types && i < v[k].top; i++) {
+			prom_label_value(label, sizeof(label), c->types[i].name);
+			fprintf(f, "pymemtrace_census_bytes{pid=\"%d\",type=\"%s\"} %llu\n",
+				(int)v[k].pid, label, (unsigned long long)c->types[i].bytes);
+		}
 	}
-	fprintf(f, "# HELP pymemtrace_census_tracked_objects All GC-tracked objects counted.\n"
-		"# TYPE pymemtrace_census_tracked_objects gauge\n"
-		"pymemtrace_census_tracked_objects{pid=\"%d\"} %llu\n", pid,
-		(unsigned long long)c->objects);
-	fprintf(f, "# HELP pymemtrace_census_skipped_ratio Share of the objects reached that "
-		"could not be counted (torn reads).\n# TYPE pymemtrace_census_skipped_ratio gauge\n"
-		"pymemtrace_census_skipped_ratio{pid=\"%d\"} %.6f\n", pid,
-		census_gc__skipped_share(c));
-	fprintf(f, "# HELP pymemtrace_census_complete 1 when every GC list was walked end to "
-		"end with nothing skipped.\n# TYPE pymemtrace_census_complete gauge\n"
-		"pymemtrace_census_complete{pid=\"%d\"} %d\n", pid,
-		!c->stopped_early && !c->gaps && !c->skipped);
+	prom_family(f, "pymemtrace_census_tracked_objects", "All GC-tracked objects counted.",
+		    v, n, g_tracked);
+	prom_family(f, "pymemtrace_census_skipped_ratio", "Share of the objects reached that "
+		    "could not be counted (torn reads).", v, n, g_skipped);
+	prom_family(f, "pymemtrace_census_complete", "1 when every GC list was walked end to "
+		    "end with nothing skipped.", v, n, g_complete);
+	for (size_t i = 0; i < n; i++)
+		if (v[i].has_age) {
+			prom_family(f, "pymemtrace_census_age_seconds", "Seconds since the census "
+				    "was taken (--census in a trace).", v, n, g_age);
+			break;
+		}
+	if (any_pymalloc(v, n)) {
+		prom_family(f, "pymemtrace_census_pymalloc_arena_bytes", "Bytes of pymalloc "
+			    "arenas allocated (pymalloc census).", v, n, g_arena);
+		prom_family(f, "pymemtrace_census_pymalloc_used_bytes", "Bytes in live pymalloc "
+			    "blocks.", v, n, g_used);
+		prom_family(f, "pymemtrace_census_pymalloc_empty_pools_bytes", "Bytes of carved "
+			    "pools with no block in use, kept for reuse.", v, n, g_empty_pools);
+		prom_family(f, "pymemtrace_census_pymalloc_fragmentation_ratio", "1 - used_bytes "
+			    "/ arena_bytes.", v, n, g_fragmentation);
+		prom_family(f, "pymemtrace_census_pymalloc_complete", "1 when the pymalloc census "
+			    "read every arena and pool.", v, n, g_pymalloc_complete);
+	}
 	return ferror(f) ? -EIO : 0;
 }

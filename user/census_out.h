@@ -7,6 +7,7 @@
 #ifndef PMT_CENSUS_OUT_H
 #define PMT_CENSUS_OUT_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <sys/types.h>
@@ -26,6 +27,8 @@ struct census_view {
 	/* the pymalloc census taken with it, or NULL with the reason in pymalloc_why */
 	const struct pymalloc_census *pymalloc;
 	const char *pymalloc_why;
+	bool has_age;                        /* age_s is set (a trace's --census) */
+	double age_s;                        /* seconds since the snapshot was taken */
 };
 
 /* One grown type. */
@@ -44,8 +47,12 @@ void census_out__text(FILE *f, const struct census_view *v);
 /* Writes the members of the JSON "census" object that this part owns
  * (walk, types, growth) into an object the caller has begun. */
 void census_out__json(struct jw *w, const struct census_view *v);
-/* pymemtrace_census_objects{type=...} and _bytes gauges for the top types,
- * plus the walk's own gauges.  0 or -EIO. */
-int census_out__prom(FILE *f, const struct census_view *v);
+/* pymemtrace_census_objects{pid=...,type=...} and _bytes gauges for the top
+ * types of each of the n views (processes, each told by its pid label), plus
+ * the walk's own gauges, the census's age (has_age) and the pymalloc
+ * gauges (views with a pymalloc census).  Each family's HELP and TYPE are
+ * written once, before all its samples; no "# EOF" (the caller ends the
+ * exposition).  0 or -EIO. */
+int census_out__prom(FILE *f, const struct census_view *v, size_t n);
 
 #endif

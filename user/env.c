@@ -49,6 +49,11 @@ enum {
 	OPT_TEXTFILE,
 	OPT_GROUP,
 	OPT_PROM_LABEL_PID,
+	OPT_CENSUS,
+	OPT_CENSUS_INTERVAL,
+	OPT_CENSUS_TOP,
+	OPT_CENSUS_MAX_OBJECTS,
+	OPT_CENSUS_MAX_TIME,
 	OPT_NO_FOLLOW,
 	OPT_ALL,
 };
@@ -120,6 +125,11 @@ static const struct argp_option opts[] = {
 	{ "textfile", OPT_TEXTFILE, "DIR", 0, "Write DIR/pymemtrace.prom for node_exporter's textfile collector, at each -i and at the end", 5 },
 	{ "group", OPT_GROUP, "NAME", 0, "Label the series group=NAME (default: interpreter=\"cpython-X.Y.Z\")", 5 },
 	{ "prom-label-pid", OPT_PROM_LABEL_PID, NULL, 0, "Add a pid label: one series per process (more series)", 5 },
+	{ "census", OPT_CENSUS, NULL, 0, "Also take a heap census of each process (objects by type, pymalloc) in a thread of its own, served with the report (README \"Heap census\")", 5 },
+	{ "census-interval", OPT_CENSUS_INTERVAL, "SECONDS", 0, "At most one census per process this often (default 60, at least 2)", 5 },
+	{ "census-top", OPT_CENSUS_TOP, "N", 0, "Types per process in the census gauges and JSON (default 20)", 5 },
+	{ "census-max-objects", OPT_CENSUS_MAX_OBJECTS, "N", 0, "Stop each census after N objects (default 20000000)", 5 },
+	{ "census-max-time", OPT_CENSUS_MAX_TIME, "SECONDS", 0, "Stop each census after this long (default 30)", 5 },
 	{},
 };
 
@@ -295,6 +305,33 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 	case OPT_PROM_LABEL_PID:
 		env.prom_label_pid = true;
 		break;
+	case OPT_CENSUS:
+		env.census = true;
+		break;
+	case OPT_CENSUS_INTERVAL:
+		/* A census of a million objects costs seconds of the tracer's
+		 * time: a floor keeps it from running back to back. */
+		if (parse_seconds(arg, &env.census_interval) || env.census_interval < 2.0)
+			argp_error(state, "invalid --census-interval '%s': want seconds, at least 2", arg);
+		break;
+	case OPT_CENSUS_TOP:
+		if (parse_ulong(arg, 1, 100000, &v))
+			argp_error(state, "invalid --census-top '%s': want 1..100000", arg);
+		env.census_top = v;
+		break;
+	case OPT_CENSUS_MAX_OBJECTS:
+		if (parse_ulong(arg, 1, ULONG_MAX, &v))
+			argp_error(state, "invalid --census-max-objects '%s'", arg);
+		env.census_max_objects = v;
+		break;
+	case OPT_CENSUS_MAX_TIME: {
+		double d;
+
+		if (parse_seconds(arg, &d) || d > 3600)
+			argp_error(state, "invalid --census-max-time '%s': want seconds, at most 3600", arg);
+		env.census_max_ms = (uint64_t)(d * 1000) ? (uint64_t)(d * 1000) : 1;
+		break;
+	}
 	case ARGP_KEY_ARG:
 		/* Everything from the first non-option on is the command. */
 		env.cmd = &state->argv[state->next - 1];
@@ -335,6 +372,10 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 				   "(the shortest gap)");
 		if ((env.group || env.prom_label_pid) && !env.prom_listen && !env.textfile_dir)
 			argp_error(state, "--group and --prom-label-pid need --prometheus or --textfile");
+		if ((env.census_interval > 0 || env.census_top || env.census_max_objects ||
+		     env.census_max_ms) && !env.census)
+			argp_error(state, "--census-interval, --census-top, --census-max-objects and "
+				   "--census-max-time need --census");
 		break;
 	default:
 		return ARGP_ERR_UNKNOWN;

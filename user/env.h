@@ -6,6 +6,7 @@
 #define PMT_ENV_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 enum pmt_exit {
@@ -64,6 +65,11 @@ struct env {
 	const char *textfile_dir; /* --textfile DIR, or NULL */
 	const char *group;        /* --group NAME: the series' label, or NULL */
 	bool prom_label_pid;      /* --prom-label-pid */
+
+	bool census;              /* --census: census_trace.h */
+	double census_interval;   /* --census-interval, 0: the default */
+	unsigned census_top;      /* --census-top, 0: the default */
+	uint64_t census_max_objects, census_max_ms; /* the walk's limits, 0: defaults */
 };
 
 extern struct env env;

@@ -8,6 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "census_cli.h"
+#include "census_trace.h"
 #include "env.h"
 #include "events_out.h"
 #include "launch.h"
@@ -27,6 +28,8 @@
 
 /* --live: the view that owns the terminal while the session runs. */
 static struct live_view *live;
+/* --census: the thread that takes the censuses (census_trace.h), or NULL. */
+static struct census_trace *census;
 
 static void on_signal(int sig)
 {
@@ -110,7 +113,8 @@ static FILE *text_out(void)
 /* The labels of --prometheus and --textfile. */
 static struct prom_opts prom_opts_of_env(bool up)
 {
-	return (struct prom_opts){ .group = env.group, .label_pid = env.prom_label_pid, .up = up };
+	return (struct prom_opts){ .group = env.group, .label_pid = env.prom_label_pid, .up = up,
+				   .extra = census ? census_trace__prom : NULL, .extra_ctx = census };
 }
 
 /* --textfile: a failed write is reported and tracing goes on. */
@@ -130,6 +134,7 @@ static int write_textfile(const struct report *r, bool up)
 
 static void print_interval(const struct report *r, void *ctx)
 {
+	census_trace__sync(census, r);
 	output_text(text_out(), r);
 	fflush(text_out());
 	write_textfile(r, true);
@@ -140,12 +145,17 @@ static int collect_for_scrape(struct report *r, void *ctx)
 {
 	struct session **s = ctx;
 
-	return *s ? session__report(*s, r, false) : -EAGAIN;
+	int err = *s ? session__report(*s, r, false) : -EAGAIN;
+
+	if (!err)
+		census_trace__sync(census, r);
+	return err;
 }
 
 /* --live: q leaves by the same path as SIGINT. */
 static void live_interval(const struct report *r, void *ctx)
 {
+	census_trace__sync(census, r);
 	write_textfile(r, true);
 	if (live_view__update(live, r) == LIVE_QUIT)
 		session__stop();
@@ -335,6 +345,7 @@ static int launch_and_add(struct session *s, struct launch *l)
 		launch__abort(l);
 		return exit_code_for(ret);
 	}
+	census_trace__watch(census, l->pid);
 	launch__resume(l);
 	return EXIT_OK;
 }
@@ -378,6 +389,21 @@ int main(int argc, char **argv)
 		       strerror(errno));
 		return EXIT_USAGE;
 	}
+	if (env.census) {
+		struct census_trace_opts co = {
+			.interval_s = env.census_interval > 0 ? env.census_interval
+							      : CENSUS_TRACE_DEFAULT_INTERVAL,
+			.top = env.census_top ? env.census_top : 20,
+			.walk = { .max_objects = env.census_max_objects,
+				  .max_ms = env.census_max_ms },
+		};
+
+		census = census_trace__new(&co, err, sizeof(err));
+		if (!census) {
+			pr_err("%s", err);
+			return EXIT_RUNTIME;
+		}
+	}
 	if (env.prom_listen) {
 		/* Bound before anything is loaded: a port in use fails fast.
 		 * Requests are only answered from the session's loop. */
@@ -414,6 +440,7 @@ int main(int argc, char **argv)
 	so.interval = env.interval;
 	so.follow = !env.no_follow;
 	so.all_path = env.all_path;
+	so.census = census;
 	so.on_interval = print_interval;
 	if (env.events_path) {
 		struct timespec t0;
@@ -457,6 +484,8 @@ int main(int argc, char **argv)
 			if (ret) {
 				pr_err("%s", err);
 				code = exit_code_for(ret);
+			} else {
+				census_trace__watch(census, env.pids[i]);
 			}
 		}
 	}
@@ -464,6 +493,11 @@ int main(int argc, char **argv)
 		code = open_outputs();
 	if (code == EXIT_OK)
 		code = drop_privileges();
+	/* Only now: a thread keeps the capabilities it was created with. */
+	if (code == EXIT_OK && census && census_trace__start(census, err, sizeof(err))) {
+		pr_err("%s", err);
+		code = EXIT_RUNTIME;
+	}
 	if (code != EXIT_OK)
 		goto out;
 
@@ -502,5 +536,8 @@ out:
 	session__free(s);
 	events_out__free(events);
 	close_outputs();
+	/* Last: the server and the reports read it.  A census under way
+	 * is cancelled, not waited for. */
+	census_trace__free(census);
 	return code;
 }

@@ -45,6 +45,10 @@ struct prom_opts {
 	const char *group;
 	bool label_pid;
 	bool up;                  /* pymemtrace_up: false in the last textfile, at exit */
+	/* More families (--census's gauges), written last, before OpenMetrics'
+	 * "# EOF": 0 or -errno.  NULL: none. */
+	int (*extra)(FILE *f, void *ctx);
+	void *extra_ctx;
 };
 
 /* Escapes s as a Prometheus label value into out (cap bytes, always

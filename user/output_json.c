@@ -16,6 +16,7 @@
  *    live_bytes, live_count, peak_live_bytes (and the stacks' live_bytes and
  *    live_count) are null, with alloc.unavailable_reason. */
 #include <string.h>
+#include "census_trace.h"
 #include "events_out.h"
 #include "hist.h"
 #include "json_writer.h"
@@ -453,7 +454,7 @@ static void write_stacks(struct jw *w, const struct alloc_report *a)
 	jw_array_end(w);
 }
 
-static void write_proc(struct jw *w, const struct proc_report *p)
+static void write_proc(struct jw *w, const struct proc_report *p, struct census_trace *census)
 {
 	jw_object_begin(w);
 	jw_kv_s64(w, "pid", p->pid);
@@ -482,6 +483,8 @@ static void write_proc(struct jw *w, const struct proc_report *p)
 	write_stacks(w, &p->alloc);
 	write_growth(w, &p->growth);
 	write_lost(w, p);
+	if (census)
+		census_trace__json(census, w, p->pid);
 	jw_object_end(w);
 }
 
@@ -574,7 +577,7 @@ void output_json(FILE *f, const struct report *r)
 	jw_key(w, "processes");
 	jw_array_begin(w);
 	for (unsigned i = 0; r->procs && i < r->n_procs; i++)
-		write_proc(w, &r->procs[i]);
+		write_proc(w, &r->procs[i], r->census);
 	jw_array_end(w);
 	write_totals(w, r);
 	jw_kv_u64(w, "ringbuf_drops", r->ringbuf_drops);

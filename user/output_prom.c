@@ -793,6 +793,10 @@ int output_prom(FILE *f, const struct report *r, const struct prom_opts *o)
 	write_lost(&w, r, gs, n);
 	write_alloc(&w, gs, n);
 	write_growth(&w, gs, n);
+	if (o->extra && o->extra(f, o->extra_ctx)) {
+		free_groups(gs, n);
+		return -EIO;
+	}
 	if (w.om)
 		fputs("# EOF\n", f);
 	free_groups(gs, n);

@@ -5,6 +5,7 @@
 #include <math.h>
 #include <stdarg.h>
 #include <string.h>
+#include "census_trace.h"
 #include "hist.h"
 #include "lost.h"
 #include "output.h"
@@ -528,7 +529,7 @@ static void print_growth(FILE *f, const struct proc_report *p)
 		fprintf(f, "  none: no heap growth was seen\n");
 }
 
-static void print_proc(FILE *f, const struct proc_report *p)
+static void print_proc(FILE *f, const struct proc_report *p, struct census_trace *census)
 {
 	char a[UNITS_BUFSZ];
 
@@ -540,6 +541,8 @@ static void print_proc(FILE *f, const struct proc_report *p)
 	print_measured(f, p);
 	print_alloc(f, p);
 	print_growth(f, p);
+	if (census)
+		census_trace__text(census, f, p->pid);
 	print_probes(f, p);
 	print_lost(f, p);
 }
@@ -683,7 +686,7 @@ void output_text(FILE *f, const struct report *r)
 	print_events(f, &r->events);
 	for (unsigned i = 0; i < r->n_procs; i++) {
 		fputc('\n', f);
-		print_proc(f, &r->procs[i]);
+		print_proc(f, &r->procs[i], r->census);
 	}
 	print_totals(f, r);
 }

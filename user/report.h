@@ -12,6 +12,8 @@
 #include <sys/types.h>
 #include "pymemtrace.h"
 
+struct census_trace;
+
 #define PMT_MAX_PROBES 24
 
 struct probe_status {
@@ -265,6 +267,9 @@ struct report {
 	const char *all_path;
 	uint64_t all_untracked;
 	struct events_report events; /* --events; events.enabled false otherwise */
+	/* --census (census_trace.h; borrowed, NULL otherwise): the writers ask
+	 * it for each process's last census. */
+	struct census_trace *census;
 };
 
 /* Frees everything a report owns: each stack's strings and arrays, each

@@ -1284,6 +1284,7 @@ int session__report(struct session *s, struct report *r, bool final)
 
 	memset(r, 0, sizeof(*r));
 	r->final = final;
+	r->census = s->opts.census;
 	r->elapsed_seconds = now - s->t0;
 	r->ringbuf_drops = s->skel->bss->global_ringbuf_drops;
 	{

@@ -46,6 +46,9 @@ struct session_opts {
 	int (*poll_timeout_ms)(void *poll_ctx);
 	void (*poll_run)(void *poll_ctx);
 	void *poll_ctx;
+	/* --census (census_trace.h, borrowed) or NULL: passed on in each
+	 * report for the writers. */
+	struct census_trace *census;
 };
 
 /* NULL and -errno in *errp, with the reason in err. */
