@@ -20,21 +20,6 @@ require_prom_tools() {
 	done
 }
 
-# wait_metrics_addr: the tracer's "serving metrics on http://ADDR/metrics"
-# line; sets PROM_ADDR (ADDR:PORT).
-wait_metrics_addr() {
-	local i
-	for ((i = 0; i < 300; i++)); do
-		PROM_ADDR=$(sed -n 's|.*serving metrics on http://\([^/]*\)/metrics.*|\1|p' "$TRACER_ERR")
-		[ -n "$PROM_ADDR" ] && return 0
-		proc_alive "$TRACER_PID" || break
-		sleep 0.1
-	done
-	echo "# no 'serving metrics' line from the tracer" >&3
-	show_tracer
-	return 1
-}
-
 # gc_traced ARGS...: the tracer (with ARGS) watches the fixture make its N
 # collections; sets PROM_ADDR when ARGS serve metrics.
 gc_traced() {

@@ -33,21 +33,6 @@ within_1pct() {
 	fi
 }
 
-# wait_metrics_addr: the tracer's "serving metrics on http://ADDR/metrics"
-# line; sets PROM_ADDR.
-wait_metrics_addr() {
-	local i
-	for ((i = 0; i < 300; i++)); do
-		PROM_ADDR=$(sed -n 's|.*serving metrics on http://\([^/]*\)/metrics.*|\1|p' "$TRACER_ERR")
-		[ -n "$PROM_ADDR" ] && return 0
-		proc_alive "$TRACER_PID" || break
-		sleep 0.1
-	done
-	echo "# no 'serving metrics' line from the tracer" >&3
-	show_tracer
-	return 1
-}
-
 # sample FILE NAME LABELS: the value of NAME{LABELS}, exactly those labels.
 sample() {
 	S_KEY="$2{$3}" awk '$1 == ENVIRON["S_KEY"] { print $2 }' "$1"

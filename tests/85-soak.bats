@@ -24,19 +24,6 @@ setup() {
 	[ "$SOAK_SECONDS" != 0 ] || skip "PMT_SOAK_SECONDS=0"
 }
 
-# wait_metrics_addr: sets PROM_ADDR from the tracer's "serving metrics" line.
-wait_metrics_addr() {
-	local i
-	for ((i = 0; i < 300; i++)); do
-		PROM_ADDR=$(sed -n 's|.*serving metrics on http://\([^/]*\)/metrics.*|\1|p' "$TRACER_ERR")
-		[ -n "$PROM_ADDR" ] && return 0
-		proc_alive "$TRACER_PID" || break
-		sleep 0.1
-	done
-	echo "# no 'serving metrics' line from the tracer" >&3
-	return 1
-}
-
 # vmrss PID: resident memory in KiB.
 vmrss() {
 	awk '$1 == "VmRSS:" { print $2 }' "/proc/$1/status"

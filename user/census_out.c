@@ -157,16 +157,13 @@ static void json_walk(struct jw *w, const struct census_gc *c)
 	jw_object_end(w);
 }
 
-void census_out__json(struct jw *w, const struct census_view *v)
+void census_out__json_types(struct jw *w, const struct census_gc *c, size_t top)
 {
-	const struct census_gc *c = v->gc;
-
-	jw_kv_string(w, "offsets", c->source);
-	jw_key(w, "walk");
-	json_walk(w, c);
+	if (top > c->n_types)
+		top = c->n_types;
 	jw_key(w, "types");
 	jw_array_begin(w);
-	for (size_t i = 0; i < c->n_types; i++) {
+	for (size_t i = 0; i < top; i++) {
 		jw_object_begin(w);
 		jw_kv_string(w, "type", c->types[i].name);
 		jw_kv_u64(w, "count", c->types[i].count);
@@ -174,6 +171,16 @@ void census_out__json(struct jw *w, const struct census_view *v)
 		jw_object_end(w);
 	}
 	jw_array_end(w);
+}
+
+void census_out__json(struct jw *w, const struct census_view *v)
+{
+	const struct census_gc *c = v->gc;
+
+	jw_kv_string(w, "offsets", c->source);
+	jw_key(w, "walk");
+	json_walk(w, c);
+	census_out__json_types(w, c, c->n_types);
 	if (v->before) {
 		size_t n;
 		struct census_growth *g = census_out__growth(v, &n);

@@ -46,6 +46,9 @@ struct census_growth *census_out__growth(const struct census_view *v, size_t *n)
 void census_out__text(FILE *f, const struct census_view *v);
 /* Writes the members of the JSON "census" object that this part owns
  * (walk, types, growth) into an object the caller has begun. */
+/* The "types" key and its array: the first `top` types of c (largest count
+ * first), each {type, count, bytes}. */
+void census_out__json_types(struct jw *w, const struct census_gc *c, size_t top);
 void census_out__json(struct jw *w, const struct census_view *v);
 /* pymemtrace_census_objects{pid=...,type=...} and _bytes gauges for the top
  * types of each of the n views (processes, each told by its pid label), plus

@@ -369,7 +369,6 @@ void census_trace__json(struct census_trace *ct, struct jw *w, pid_t pid)
 	} else {
 		struct census_view v = view_of(ct, p, now_s());
 		const struct census_gc *c = &p->last->gc;
-		size_t top = c->n_types < ct->o.top ? c->n_types : ct->o.top;
 
 		jw_key(w, "census");
 		jw_object_begin(w);
@@ -383,16 +382,7 @@ void census_trace__json(struct census_trace *ct, struct jw *w, pid_t pid)
 		jw_kv_bool(w, "stopped_early", c->stopped_early);
 		jw_kv_double(w, "skipped_share", census_gc__skipped_share(c));
 		jw_kv_double(w, "elapsed_ms", c->elapsed_us / 1000.0);
-		jw_key(w, "types");
-		jw_array_begin(w);
-		for (size_t i = 0; i < top; i++) {
-			jw_object_begin(w);
-			jw_kv_string(w, "type", c->types[i].name);
-			jw_kv_u64(w, "count", c->types[i].count);
-			jw_kv_u64(w, "bytes", c->types[i].bytes);
-			jw_object_end(w);
-		}
-		jw_array_end(w);
+		census_out__json_types(w, c, ct->o.top);
 		if (v.pymalloc) {
 			const struct pymalloc_census *pm = v.pymalloc;
 

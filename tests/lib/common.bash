@@ -285,6 +285,22 @@ wait_attached() {
 	return 1
 }
 
+# wait_metrics_addr: the tracer's "serving metrics on http://ADDR/metrics"
+# line (stderr); sets PROM_ADDR (ADDR:PORT).  1 if the tracer exits first or
+# says nothing for 30 s.
+wait_metrics_addr() {
+	local i
+	for ((i = 0; i < 300; i++)); do
+		PROM_ADDR=$(sed -n 's|.*serving metrics on http://\([^/]*\)/metrics.*|\1|p' "$TRACER_ERR")
+		[ -n "$PROM_ADDR" ] && return 0
+		proc_alive "$TRACER_PID" || break
+		sleep 0.1
+	done
+	echo "# no 'serving metrics' line from the tracer" >&3
+	show_tracer
+	return 1
+}
+
 # stop_tracer: SIGINT, as Ctrl-C would; sets TRACER_RC.
 stop_tracer() {
 	kill -INT "$TRACER_PID" 2>/dev/null
