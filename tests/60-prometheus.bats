@@ -425,3 +425,36 @@ PY
 	scrape "$BATS_TEST_TMPDIR/m"
 	check_gc "$BATS_TEST_TMPDIR/m"
 }
+
+@test "prometheus: a client trickling its request a byte at a time is cut off at the request deadline (10 s)" {
+	gc_traced --prometheus 0
+	wait_metrics_addr
+	local host=${PROM_ADDR%:*} port=${PROM_ADDR##*:}
+	# A byte every 0.5 s keeps the idle timeout from ever firing; only the
+	# request deadline ends it.  40 s is the test's bound, not a measurement.
+	run "$HOST_PY" - "$host" "$port" <<'PY'
+import socket, sys, time
+s = socket.create_connection((sys.argv[1], int(sys.argv[2])))
+s.sendall(b"GET /metrics HTTP/1.1\r\nX-Slow: ")
+s.settimeout(0.5)
+t = time.monotonic()
+while time.monotonic() - t < 40:
+    try:
+        s.sendall(b"a")
+        if s.recv(4096) == b"":
+            break
+    except socket.timeout:
+        continue
+    except OSError:
+        break
+else:
+    print("still open after 40 s")
+    sys.exit(1)
+print("closed", int(time.monotonic() - t) >= 9)
+PY
+	echo "$output"
+	assert_eq "trickling client" "closed True" "$output"
+	# the endpoint serves on
+	scrape "$BATS_TEST_TMPDIR/m"
+	check_gc "$BATS_TEST_TMPDIR/m"
+}

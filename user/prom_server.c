@@ -7,12 +7,22 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
+#include <sys/socket.h>
 #include <microhttpd.h>
 #include "log.h"
 #include "prom_server.h"
 
+/* One accepted connection's request deadline (see prom_server.h). */
+struct conn_slot {
+	bool in_use;
+	int fd;
+	uint64_t deadline_ms;    /* CLOCK_MONOTONIC; 0: none (a request is being answered) */
+};
+
 struct prom_server {
 	struct MHD_Daemon *d;
+	struct conn_slot conns[PROM_MAX_CONNECTIONS];
 	struct prom_server_opts o;
 	char addr[INET6_ADDRSTRLEN + 16];
 	/* The report shared by the requests of one prom_server__run. */
@@ -199,6 +209,90 @@ static enum MHD_Result serve_metrics(struct prom_server *srv, struct MHD_Connect
 	return respond(c, MHD_HTTP_OK, prom_content_type(fmt.format), buf, len, MHD_RESPMEM_MUST_FREE);
 }
 
+/* ---- request deadlines ------------------------------------------------------------
+ * libmicrohttpd's timeout counts idle time only, so a client that trickles a
+ * byte every few seconds would hold its connection forever.  Each connection
+ * therefore gets PROM_REQUEST_DEADLINE_S to deliver a whole request (from
+ * its accept, or from the end of its previous response); past that its socket
+ * is shut down, which libmicrohttpd sees as the client going away. */
+
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static struct conn_slot *slot_of(struct MHD_Connection *c)
+{
+	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+
+	return ci ? ci->socket_context : NULL;
+}
+
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+			  enum MHD_ConnectionNotificationCode toe)
+{
+	struct prom_server *srv = cls;
+	struct conn_slot *slot = *socket_context;
+	const union MHD_ConnectionInfo *ci;
+
+	if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
+		if (slot)
+			slot->in_use = false;
+		*socket_context = NULL;
+		return;
+	}
+	ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+	if (!ci)
+		return;
+	for (unsigned i = 0; i < PROM_MAX_CONNECTIONS; i++) {
+		if (!srv->conns[i].in_use) {
+			srv->conns[i] = (struct conn_slot){ true, ci->connect_fd,
+							    mono_ms() + PROM_REQUEST_DEADLINE_S * 1000 };
+			*socket_context = &srv->conns[i];
+			return;
+		}
+	}
+}
+
+/* A response is done: the next request on a kept-alive connection gets a
+ * deadline of its own. */
+static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+			 enum MHD_RequestTerminationCode toe)
+{
+	struct conn_slot *slot = slot_of(c);
+
+	if (slot)
+		slot->deadline_ms = mono_ms() + PROM_REQUEST_DEADLINE_S * 1000;
+}
+
+/* Shuts down the connections past their deadline; returns the ms until the
+ * next deadline, or -1 when there is none. */
+static long enforce_deadlines(struct prom_server *srv)
+{
+	uint64_t now = mono_ms();
+	long next = -1;
+
+	for (unsigned i = 0; i < PROM_MAX_CONNECTIONS; i++) {
+		struct conn_slot *sl = &srv->conns[i];
+
+		if (!sl->in_use || !sl->deadline_ms)
+			continue;
+		if (now >= sl->deadline_ms) {
+			shutdown(sl->fd, SHUT_RDWR);
+			sl->deadline_ms = 0;
+			pr_debug("prometheus: a client sent no whole request in %d s: disconnected",
+				 PROM_REQUEST_DEADLINE_S);
+			continue;
+		}
+		if (next < 0 || (long)(sl->deadline_ms - now) < next)
+			next = (long)(sl->deadline_ms - now);
+	}
+	return next;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
 				  const char *method, const char *version, const char *upload,
 				  size_t *upload_size, void **con_cls)
@@ -215,6 +309,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	 * complete, so that the connection can be kept alive.  A body on them
 	 * is garbage: drop the connection. */
 	if (!*con_cls) {
+		struct conn_slot *slot = slot_of(c);
+
+		if (slot)
+			slot->deadline_ms = 0; /* the request is whole: no deadline while answering */
 		*con_cls = &seen;
 		return MHD_YES;
 	}
@@ -265,6 +363,8 @@ struct prom_server *prom_server__new(const struct prom_server_opts *o, char *err
 				  MHD_OPTION_CONNECTION_LIMIT, (unsigned)PROM_MAX_CONNECTIONS,
 				  MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)PROM_CONN_MEMORY,
 				  MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)PROM_IDLE_TIMEOUT_S,
+				  MHD_OPTION_NOTIFY_CONNECTION, on_connection, srv,
+				  MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
 				  MHD_OPTION_EXTERNAL_LOGGER, on_log, NULL,
 				  MHD_OPTION_END);
 	if (!srv->d) {
@@ -309,8 +409,12 @@ int prom_server__timeout_ms(void *ctx)
 	struct prom_server *srv = ctx;
 	MHD_UNSIGNED_LONG_LONG t;
 
+	long dl = enforce_deadlines(srv);
+
 	if (MHD_get_timeout(srv->d, &t) != MHD_YES)
-		return -1;
+		return dl < 0 ? -1 : (int)(dl > INT_MAX ? INT_MAX : dl);
+	if (dl >= 0 && (MHD_UNSIGNED_LONG_LONG)dl < t)
+		t = dl;
 	return t > INT_MAX ? INT_MAX : (int)t;
 }
 
@@ -320,6 +424,7 @@ void prom_server__run(void *ctx)
 
 	srv->have_report = false;
 	MHD_run(srv->d);
+	enforce_deadlines(srv);
 	if (srv->have_report && srv->report_ok)
 		report_release(&srv->r);
 	srv->have_report = false;

@@ -22,7 +22,10 @@
  * connections at once (libmicrohttpd closes more at once); request line
  * and headers must fit in PROM_CONN_MEMORY bytes (libmicrohttpd answers
  * larger requests with an error and closes); a connection idle for
- * PROM_IDLE_TIMEOUT_S seconds is closed; request bodies are never read.
+ * PROM_IDLE_TIMEOUT_S seconds is closed; a connection that has not delivered
+ * a whole request PROM_REQUEST_DEADLINE_S seconds after its accept (or its
+ * previous response) is shut down, however many bytes it trickles; request
+ * bodies are never read.
  * Binds 127.0.0.1 unless an address is given.
  */
 #ifndef PMT_PROM_SERVER_H
@@ -36,6 +39,7 @@
 #define PROM_MAX_CONNECTIONS 64
 #define PROM_CONN_MEMORY     (16 * 1024)
 #define PROM_IDLE_TIMEOUT_S  10
+#define PROM_REQUEST_DEADLINE_S 10
 #define PROM_DEFAULT_ADDR    "127.0.0.1"
 
 struct prom_server;
