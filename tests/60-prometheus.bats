@@ -394,8 +394,13 @@ PY
 		sleep 0.1
 	done
 	assert_le "tracer fds after the abuse" "$(fds_of "$TRACER_PID")" "$fd0"
-	assert_le "tracer VmRSS growth (KiB)" \
-		$(( $(awk '$1 == "VmRSS:" { print $2 }' /proc/"$TRACER_PID"/status) - rss0 )) 8192
+	# Under ASan the quarantine keeps freed memory resident: no RSS bound there.
+	if [ "${PMT_ASAN:-0}" != 1 ]; then
+		assert_le "tracer VmRSS growth (KiB)" \
+			$(( $(awk '$1 == "VmRSS:" { print $2 }' /proc/"$TRACER_PID"/status) - rss0 )) 8192
+	else
+		echo "# ASan build: the RSS bound is not checked (quarantine)" >&3
+	fi
 	scrape "$BATS_TEST_TMPDIR/m"
 	assert_eq "scrape after the abuse" "200 text/plain; version=0.0.4; charset=utf-8" "$SCRAPE"
 	check_gc "$BATS_TEST_TMPDIR/m"

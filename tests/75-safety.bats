@@ -179,6 +179,8 @@ kept_after_attach() {
 	start_fixture "$PY" gc_collect.py "$N"
 	TRACER_OUT="$BATS_TEST_TMPDIR/tracer.out"
 	TRACER_ERR="$BATS_TEST_TMPDIR/tracer.err"
+	# LeakSanitizer cannot run under ptrace: off for this run in the ASan pass
+	ASAN_OPTIONS="$(asan_options_under_ptrace)" \
 	pmt_spawn "$TRACER_OUT" "$TRACER_ERR" strace -f -qq -o "$log" \
 		-e trace=process_vm_readv,process_vm_writev,ptrace,open,openat,openat2,pwrite64,pwritev,pwritev2 \
 		"$PMT" -q --alloc -p "$FIX_PID" --json "$j"

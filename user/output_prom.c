@@ -652,9 +652,11 @@ static void write_stacks(struct pw *w, struct pgroup *gs, unsigned n)
 		struct pgroup *g = &gs[i];
 		unsigned top = g->top ? g->top : DEFAULT_TOP;
 
-		qsort(g->stacks, g->n_stacks, sizeof(*g->stacks), by_live_desc);
-		if (g->n_stacks > top)
-			g->n_stacks = top; /* the rest stay allocated until free_groups */
+		if (g->n_stacks > 1) /* qsort(NULL, 0) is undefined */
+			qsort(g->stacks, g->n_stacks, sizeof(*g->stacks), by_live_desc);
+		/* only the top ones are shown; free_groups frees up to n_stacks */
+		while (g->n_stacks > top)
+			free(g->stacks[--g->n_stacks].text);
 		for (unsigned k = 0; k < g->n_stacks; k++) {
 			char id[64];
 			uint64_t h = fnv1a64(FNV1A64_INIT, g->stacks[k].text, strlen(g->stacks[k].text));
