@@ -631,6 +631,11 @@ void census_gc__free(struct census_gc *c)
 	c->n_types = 0;
 }
 
+bool census_gc__complete(const struct census_gc *c)
+{
+	return !c->stopped_early && !c->gaps && !c->skipped;
+}
+
 double census_gc__skipped_share(const struct census_gc *c)
 {
 	uint64_t reached = c->objects + c->skipped;

@@ -84,6 +84,10 @@ void census_gc__free(struct census_gc *c);
  * reached.  Gaps and an early stop are not in it (their size is unknown). */
 double census_gc__skipped_share(const struct census_gc *c);
 
+/* True when every list was walked end to end: no early stop, no gap, nothing
+ * skipped. */
+bool census_gc__complete(const struct census_gc *c);
+
 /* The entry named name, or NULL. */
 const struct census_type *census_gc__find(const struct census_gc *c, const char *name);
 

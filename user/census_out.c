@@ -152,7 +152,7 @@ static void json_walk(struct jw *w, const struct census_gc *c)
 	}
 	jw_array_end(w);
 	jw_kv_bool(w, "stopped_early", c->stopped_early);
-	jw_kv_bool(w, "complete", !c->stopped_early && !c->gaps && !c->skipped);
+	jw_kv_bool(w, "complete", census_gc__complete(c));
 	jw_kv_double(w, "elapsed_ms", c->elapsed_us / 1000.0);
 	jw_object_end(w);
 }
@@ -241,7 +241,7 @@ static bool g_skipped(const struct census_view *v, double *x)
 
 static bool g_complete(const struct census_view *v, double *x)
 {
-	*x = !v->gc->stopped_early && !v->gc->gaps && !v->gc->skipped;
+	*x = census_gc__complete(v->gc);
 	return true;
 }
 
@@ -273,7 +273,7 @@ static bool g_fragmentation(const struct census_view *v, double *x)
 {
 	const struct pymalloc_census *p = v->pymalloc;
 
-	*x = p && p->arena_bytes ? 1.0 - (double)p->used_bytes / (double)p->arena_bytes : 0;
+	*x = p ? pymalloc_census__fragmentation(p) : 0;
 	return p && p->arena_bytes;
 }
 

@@ -583,6 +583,13 @@ int pymalloc_census__take_at(pid_t pid, int version_mm, uint64_t arenas_ptr,
 	return take_at(pid, version_mm, &loc, out, why, whylen);
 }
 
+double pymalloc_census__fragmentation(const struct pymalloc_census *c)
+{
+	if (!c->arena_bytes || c->used_bytes > c->arena_bytes)
+		return 0.0;
+	return (double)(c->arena_bytes - c->used_bytes) / (double)c->arena_bytes;
+}
+
 uint64_t pymalloc_census__used_bytes(const struct pymalloc_census *c)
 {
 	return c ? c->used_bytes : 0;
@@ -629,7 +636,7 @@ void pymalloc_census__write_text(FILE *f, const struct pymalloc_census *c)
 	fprintf(f, "%-40s %14llu\n", "  arena alignment", (unsigned long long)c->alignment_bytes);
 	if (c->arena_bytes)
 		fprintf(f, "fragmentation: %.1f%% of arena bytes are not in live blocks\n",
-			100.0 * (double)(c->arena_bytes - c->used_bytes) / (double)c->arena_bytes);
+			100.0 * pymalloc_census__fragmentation(c));
 	fprintf(f, "%s%s\n", c->note,
 		c->nfree_mismatch ? " (some arenas' free-pool counts moved during the walk)" : "");
 }
@@ -675,8 +682,7 @@ void pymalloc_census__write_json(struct jw *w, const struct pymalloc_census *c)
 	jw_kv_u64(w, "pool_header_bytes", c->pool_header_bytes);
 	jw_kv_u64(w, "quantization_bytes", c->quantization_bytes);
 	jw_kv_u64(w, "alignment_bytes", c->alignment_bytes);
-	jw_kv_double(w, "fragmentation", c->arena_bytes ?
-		     (double)(c->arena_bytes - c->used_bytes) / (double)c->arena_bytes : 0.0);
+	jw_kv_double(w, "fragmentation", pymalloc_census__fragmentation(c));
 	jw_kv_u64(w, "pools_walked", c->pools_walked);
 	jw_kv_u64(w, "pools_skipped", c->pools_skipped);
 	jw_kv_u64(w, "arenas_skipped", c->arenas_skipped);

@@ -109,6 +109,9 @@ void pymalloc_census__write_text(FILE *f, const struct pymalloc_census *c);
  * arena_bytes, used_bytes, ... (README "pymalloc census"). */
 void pymalloc_census__write_json(struct jw *w, const struct pymalloc_census *c);
 
+/* The share of arena bytes not in live blocks, 0..1 (0 without arenas). */
+double pymalloc_census__fragmentation(const struct pymalloc_census *c);
+
 /* Bytes in live blocks (c->used_bytes). */
 uint64_t pymalloc_census__used_bytes(const struct pymalloc_census *c);
 

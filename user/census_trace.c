@@ -378,7 +378,7 @@ void census_trace__json(struct census_trace *ct, struct jw *w, pid_t pid)
 		jw_kv_u64(w, "objects", c->objects);
 		jw_kv_u64(w, "bytes", c->bytes);
 		jw_kv_u64(w, "types_total", c->n_types);
-		jw_kv_bool(w, "complete", !c->stopped_early && !c->gaps && !c->skipped);
+		jw_kv_bool(w, "complete", census_gc__complete(c));
 		jw_kv_bool(w, "stopped_early", c->stopped_early);
 		jw_kv_double(w, "skipped_share", census_gc__skipped_share(c));
 		jw_kv_double(w, "elapsed_ms", c->elapsed_us / 1000.0);
@@ -391,8 +391,7 @@ void census_trace__json(struct census_trace *ct, struct jw *w, pid_t pid)
 			jw_kv_u64(w, "arena_bytes", pm->arena_bytes);
 			jw_kv_u64(w, "used_bytes", pm->used_bytes);
 			jw_kv_u64(w, "empty_pool_bytes", pm->empty_pool_bytes);
-			jw_kv_double(w, "fragmentation", pm->arena_bytes ?
-				     1.0 - (double)pm->used_bytes / (double)pm->arena_bytes : 0);
+			jw_kv_double(w, "fragmentation", pymalloc_census__fragmentation(pm));
 			jw_kv_bool(w, "complete", pm->complete);
 			jw_object_end(w);
 		} else {
@@ -426,7 +425,7 @@ void census_trace__text(struct census_trace *ct, FILE *f, pid_t pid)
 
 		fprintf(f, "%-*s%llu GC-tracked objects in %zu types, %.0f s ago%s\n",
 			TEXT_INDENT, "census", (unsigned long long)c->objects, c->n_types, age > 0 ? age : 0,
-			!c->stopped_early && !c->gaps && !c->skipped ? "" : " (incomplete)");
+			census_gc__complete(c) ? "" : " (incomplete)");
 		for (size_t i = 0; i < c->n_types && i < TEXT_TOP && i < ct->o.top; i++) {
 			/* the target names its types: shown sanitized */
 			units_sanitize(name, sizeof(name), c->types[i].name, NAME_SHOWN);
