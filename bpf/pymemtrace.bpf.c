@@ -857,6 +857,39 @@ struct {
 	__type(value, struct pmt_pystack);
 } pystack_scratch SEC(".maps");
 
+/* Stacks this CPU has already stored in `pystacks`, so that the common case
+ * (the same few stacks allocating over and over) skips the map update: a
+ * BPF_NOEXIST update of an existing key still takes the bucket lock, and it
+ * was the largest single cost of an allocation after the walk (bench notes).
+ * Direct-mapped by tag; a slot holds the tag of a stack known to be stored.
+ * Only whole 8-byte tags are stored, so two threads preempting each other on
+ * one CPU can replace a slot but never tear it, and a slot is written only
+ * after its stack was stored: a hit always means "stored".  A collision
+ * evicts, it never pretends. */
+#define PMT_SEEN_SLOTS 256
+struct pystack_seen {
+	__u64 tag[PMT_SEEN_SLOTS];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct pystack_seen);
+} pystack_seen SEC(".maps");
+
+/* Bumped by user space after it deletes `pystacks` entries (retired
+ * processes): every tag cached before then stops matching, so a stack of a
+ * reused pid is stored again. */
+volatile __u32 pystacks_gen = 0;
+
+static __always_inline __u64 pystack_seen_tag(__u64 hash, __u32 tgid)
+{
+	__u64 tag = hash ^ ((__u64)tgid * 0x9e3779b97f4a7c15ULL) ^ ((__u64)pystacks_gen << 40);
+
+	return tag ? tag : 1;
+}
+
 /* FNV-1a over the frames; never 0 (0 means "no Python stack"). */
 static __always_inline __u64 pystack_hash(const struct pmt_pystack *ps)
 {
@@ -879,7 +912,9 @@ static __always_inline __u64 python_stack(__u32 tgid)
 	struct pmt_proc_stats *st = bpf_map_lookup_elem(&procs, &tgid);
 	struct pmt_pystack_key pk = { .pid = tgid };
 	struct pmt_pystack *ps;
+	struct pystack_seen *seen;
 	__u32 zero = 0;
+	__u64 tag;
 	long err;
 
 	if (!o || !st)
@@ -895,11 +930,17 @@ static __always_inline __u64 python_stack(__u32 tgid)
 	if (!ps->depth)
 		return 0; /* no Python frames: a thread without Python code, or a raw call outside it */
 	pk.hash = pystack_hash(ps);
+	seen = bpf_map_lookup_elem(&pystack_seen, &zero);
+	tag = pystack_seen_tag(pk.hash, tgid);
+	if (seen && seen->tag[tag % PMT_SEEN_SLOTS] == tag)
+		return pk.hash;
 	err = bpf_map_update_elem(&pystacks, &pk, ps, BPF_NOEXIST);
 	if (err && err != -EEXIST) {
 		__sync_fetch_and_add(&st->stack_map_full, 1);
 		return 0;
 	}
+	if (seen)
+		seen->tag[tag % PMT_SEEN_SLOTS] = tag;
 	return pk.hash;
 }
 

@@ -1238,6 +1238,9 @@ static void sweep_stacks(struct session *s, const pid_t *pids, unsigned n)
 	for (unsigned i = 0; i < sizeof(maps) / sizeof(maps[0]); i++)
 		map_sweep_pids(bpf_map__fd(maps[i].map), bpf_map__key_size(maps[i].map),
 			       bpf_map__value_size(maps[i].map), maps[i].field, pids, n);
+	/* After the deletes: the BPF side's per-CPU "already stored" caches
+	 * forget every stack, so a reused pid's stacks are stored again. */
+	__atomic_add_fetch(&s->skel->bss->pystacks_gen, 1, __ATOMIC_SEQ_CST);
 }
 
 static void drop_tracked(struct session *s, struct tracked *t)
