@@ -905,11 +905,11 @@ static __always_inline __u64 pystack_hash(const struct pmt_pystack *ps)
 	return h ? h : 1;
 }
 
-/* Walks the current Python stack and stores it; returns its hash, or 0. */
-static __always_inline __u64 python_stack(__u32 tgid)
+/* Walks the current Python stack and stores it; returns its hash, or 0.
+ * st: tgid's `procs` entry, which the caller already looked up. */
+static __always_inline __u64 python_stack(struct pmt_proc_stats *st, __u32 tgid)
 {
 	const struct pmt_pyoffsets *o = bpf_map_lookup_elem(&pyoffsets, &tgid);
-	struct pmt_proc_stats *st = bpf_map_lookup_elem(&procs, &tgid);
 	struct pmt_pystack_key pk = { .pid = tgid };
 	struct pmt_pystack *ps;
 	struct pystack_seen *seen;
@@ -917,7 +917,7 @@ static __always_inline __u64 python_stack(__u32 tgid)
 	__u64 tag;
 	long err;
 
-	if (!o || !st)
+	if (!o)
 		return 0;
 	ps = bpf_map_lookup_elem(&pystack_scratch, &zero);
 	if (!ps)
@@ -959,7 +959,7 @@ static __always_inline void stack_key_fill(void *ctx, struct pmt_proc_stats *st,
 	long id;
 
 	key->pid = tgid;
-	key->pyhash = python_stack(tgid);
+	key->pyhash = python_stack(st, tgid);
 	if (native_depth <= 1) {
 		key->native_id = -1;
 		key->caller = ip;
