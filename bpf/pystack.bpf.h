@@ -13,12 +13,17 @@
  * Stack use is about 40 bytes: `out` is expected to live in a map (a per-CPU
  * array or a ring buffer record).
  *
- * Cost: this runs at every traced allocation, so each frame is one read of
- * o->frame_read bytes (back, code, instruction and owner at once; five reads
- * cost 0.21 us a frame).  The code object's type is checked only where it
- * decides whether a frame is skipped (3.13): the walk reads the current
- * thread's own frames while that thread is stopped in the probe, and user
- * space checks every code object's type before naming it.
+ * Cost: this runs at every traced allocation, and a read of target memory
+ * is its largest part (a fixed cost per bpf_probe_read_user, whatever its
+ * size up to a few KiB: tools/bench-notes.md).  So each frame's fields come
+ * from one read of o->frame_read bytes (back, code, instruction and owner at
+ * once), and on 3.11+ (frames in the thread's data stack, each caller right
+ * below its callee) from a window of PMT_FRAME_WINDOW bytes ending at the
+ * frame: one read then usually serves several frames.  The code object's
+ * type is checked only where it decides whether a frame is skipped (3.13):
+ * the walk reads the current thread's own frames while that thread is
+ * stopped in the probe, and user space checks every code object's type
+ * before naming it.
  */
 #ifndef PMT_PYSTACK_BPF_H
 #define PMT_PYSTACK_BPF_H
@@ -84,10 +89,16 @@ err:
 	return 0;
 }
 
-/* One frame's bytes, [0, o->frame_read), per CPU: too big for the
- * callback's stack once the verifier needs variable offsets into it. */
+/* Bytes read at once below a 3.11+ frame (a power of two). */
+#define PMT_FRAME_WINDOW 1024
+
+/* The target memory [w->win, w->win + w->win_len) of the current walk, per
+ * CPU: too big for the callback's stack once the verifier needs variable
+ * offsets into it.  (Uprobe programs run with migration disabled, and this
+ * kernel does not preempt them; the other per-CPU scratch maps assume the
+ * same.) */
 struct pmt__frame_buf {
-	__u8 b[PMT_FRAME_READ_MAX];
+	__u8 b[PMT_FRAME_WINDOW];
 };
 
 struct {
@@ -97,44 +108,52 @@ struct {
 	__type(value, struct pmt__frame_buf);
 } pmt_frame_buf SEC(".maps");
 
-/* Fields of the frame buffer; an offset past the bytes read gives 0 (and
- * PMT_NO_OFFSET is past them). */
+/* Fields of the window at byte off; an offset past the buffer gives 0 (and
+ * PMT_NO_OFFSET is past it). */
 static __always_inline __u64 pmt__buf_u64(const struct pmt__frame_buf *fb, __u32 off)
 {
-	if (off > PMT_FRAME_READ_MAX - 8)
+	if (off > PMT_FRAME_WINDOW - 8)
 		return 0;
 	return *(const __u64 *)&fb->b[off];
 }
 
 static __always_inline __u32 pmt__buf_u32(const struct pmt__frame_buf *fb, __u32 off)
 {
-	if (off > PMT_FRAME_READ_MAX - 4)
+	if (off > PMT_FRAME_WINDOW - 4)
 		return 0;
 	return *(const __u32 *)&fb->b[off];
 }
 
 static __always_inline __u8 pmt__buf_u8(const struct pmt__frame_buf *fb, __u32 off)
 {
-	if (off > PMT_FRAME_READ_MAX - 1)
+	if (off > PMT_FRAME_WINDOW - 1)
 		return 0;
 	return fb->b[off];
 }
 
+/* A field of the frame at byte `at` of the window; PMT_NO_OFFSET stays past
+ * the buffer. */
+static __always_inline __u32 pmt__field(__u32 at, __u32 field)
+{
+	return field == PMT_NO_OFFSET ? PMT_NO_OFFSET : at + field;
+}
+
 /* Byte offset of the frame's current instruction in code's bytecode; -1
- * for an offset that cannot be real. */
+ * for an offset that cannot be real.  The frame starts at byte `at`. */
 static __always_inline long long pmt__frame_offset(const struct pmt_pyoffsets *o,
-						   const struct pmt__frame_buf *fb, __u64 code)
+						   const struct pmt__frame_buf *fb, __u32 at,
+						   __u64 code)
 {
 	__u64 ip;
 	int lasti;
 	long long off;
 
 	if (o->frame_kind == PMT_FRAME_OBJECT) {
-		lasti = (int)pmt__buf_u32(fb, o->frame_instr);
+		lasti = (int)pmt__buf_u32(fb, pmt__field(at, o->frame_instr));
 		/* -1: not started yet */
 		return lasti < 0 ? 0 : (long long)lasti << o->lasti_shift;
 	}
-	ip = pmt__buf_u64(fb, o->frame_instr);
+	ip = pmt__buf_u64(fb, pmt__field(at, o->frame_instr));
 	off = (long long)(ip - (code + o->code_adaptive));
 	/* 3.11/3.12 point one instruction before the code while a frame is
 	 * being set up ("incomplete" frames): show its first line. */
@@ -145,11 +164,12 @@ static __always_inline long long pmt__frame_offset(const struct pmt_pyoffsets *o
 
 /* 1: skip this frame, 0: record it, -1: stop with ERROR. */
 static __always_inline int pmt__frame_check(const struct pmt_pyoffsets *o,
-					    const struct pmt__frame_buf *fb, __u64 code)
+					    const struct pmt__frame_buf *fb, __u32 at, __u64 code)
 {
 	__u64 type = 0;
 
-	if (o->frame_owner != PMT_NO_OFFSET && pmt__buf_u8(fb, o->frame_owner) == o->owner_cstack)
+	if (o->frame_owner != PMT_NO_OFFSET &&
+	    pmt__buf_u8(fb, pmt__field(at, o->frame_owner)) == o->owner_cstack)
 		return 1;
 	if (!code || (code & 7))
 		return -1;
@@ -165,9 +185,42 @@ struct pmt__pywalk {
 	const struct pmt_pyoffsets *o;
 	struct pmt_pystack *out;
 	__u64 frame;
+	__u64 win;                /* target address of the window's first byte */
+	__u32 win_len;            /* bytes of the window read; 0: none yet */
+	__u32 no_window;          /* a window read failed: single frames from here */
 	__u32 depth;
 	__u32 flags;
 };
+
+/* Makes the window hold [frame, frame + len): from the window already read
+ * when it does, else by a read.  Returns the frame's byte in the window, or
+ * -1 when the frame cannot be read. */
+static __always_inline long pmt__frame_in_window(struct pmt__pywalk *w, struct pmt__frame_buf *fb,
+						 __u64 frame, __u32 len)
+{
+	__u64 start;
+
+	if (w->win_len >= len && frame >= w->win && frame - w->win <= w->win_len - len)
+		return (long)(frame - w->win);
+	/* 3.11+: the callers sit below, so read up to the frame's end.  A
+	 * window that reaches an unmapped page fails as a whole: then single
+	 * frames for the rest of this walk. */
+	if (w->o->frame_kind == PMT_FRAME_INTERP && !w->no_window && frame + len > PMT_FRAME_WINDOW) {
+		start = frame + len - PMT_FRAME_WINDOW;
+		if (!bpf_probe_read_user(fb->b, PMT_FRAME_WINDOW, (const void *)start)) {
+			w->win = start;
+			w->win_len = PMT_FRAME_WINDOW;
+			return PMT_FRAME_WINDOW - len;
+		}
+		w->no_window = 1;
+	}
+	w->win_len = 0;
+	if (bpf_probe_read_user(fb->b, len, (const void *)frame))
+		return -1;
+	w->win = frame;
+	w->win_len = len;
+	return 0;
+}
 
 /* One frame: record it (or skip a shim) and move to the caller.  A bpf_loop
  * callback, so the verifier checks the body once instead of once per frame
@@ -178,8 +231,9 @@ static __attribute__((unused)) long pmt__pywalk_step(__u32 i, void *arg)
 	const struct pmt_pyoffsets *o = w->o;
 	struct pmt__frame_buf *fb;
 	__u64 frame = w->frame, code;
-	__u32 zero = 0, len = o->frame_read;
+	__u32 zero = 0, len = o->frame_read, at;
 	long long off;
+	long pos;
 	int c;
 
 	if (!frame)
@@ -187,10 +241,12 @@ static __attribute__((unused)) long pmt__pywalk_step(__u32 i, void *arg)
 	fb = bpf_map_lookup_elem(&pmt_frame_buf, &zero);
 	if (!fb || !len || len > PMT_FRAME_READ_MAX)
 		goto err;
-	if (bpf_probe_read_user(fb->b, len, (const void *)frame))
+	pos = pmt__frame_in_window(w, fb, frame, len);
+	if (pos < 0 || pos > PMT_FRAME_WINDOW)
 		goto err;
-	code = pmt__buf_u64(fb, o->frame_code);
-	c = pmt__frame_check(o, fb, code);
+	at = (__u32)pos;
+	code = pmt__buf_u64(fb, pmt__field(at, o->frame_code));
+	c = pmt__frame_check(o, fb, at, code);
 	if (c < 0)
 		goto err;
 	if (!c) {
@@ -198,7 +254,7 @@ static __attribute__((unused)) long pmt__pywalk_step(__u32 i, void *arg)
 			w->flags |= PMT_PYSTACK_TRUNCATED;
 			return 1;
 		}
-		off = pmt__frame_offset(o, fb, code);
+		off = pmt__frame_offset(o, fb, at, code);
 		if (off < 0)
 			goto err;
 		w->out->frames[w->depth & (PMT_MAX_PYFRAMES - 1)].code = code;
@@ -206,7 +262,7 @@ static __attribute__((unused)) long pmt__pywalk_step(__u32 i, void *arg)
 		w->out->frames[w->depth & (PMT_MAX_PYFRAMES - 1)]._pad = 0;
 		w->depth++;
 	}
-	w->frame = pmt__buf_u64(fb, o->frame_back);
+	w->frame = pmt__buf_u64(fb, pmt__field(at, o->frame_back));
 	/* the budget ran out with frames left */
 	if (i == PMT_PYWALK_BUDGET - 1 && w->frame)
 		w->flags |= PMT_PYSTACK_TRUNCATED;
