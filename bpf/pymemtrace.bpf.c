@@ -1206,9 +1206,10 @@ int uprobe_lto(struct pt_regs *ctx)
 
 	if (!st)
 		return 0;
-	/* pymalloc_site.h's sites (sizep1) need no per-process configuration:
-	 * with --all a new process is traced from its first hit */
-	cfg = bpf_map_lookup_elem(&lto_cfg, &tgid);
+	/* pymalloc_site.h's allocation sites (sizep1) need no per-process
+	 * configuration (with --all a new process is traced from its first
+	 * hit), so they skip the lookup: it runs at every allocation. */
+	cfg = sizep1 && role != PMT_LTO_FREE_CHECK ? NULL : bpf_map_lookup_elem(&lto_cfg, &tgid);
 	if (!cfg && !sizep1)
 		return 0;
 	if (bpf_probe_read_kernel(regs, sizeof(regs), ctx)) {
