@@ -859,8 +859,9 @@ struct {
 
 /* Stacks this CPU has already stored in `pystacks`, so that the common case
  * (the same few stacks allocating over and over) skips the map update: a
- * BPF_NOEXIST update of an existing key still takes the bucket lock, and it
- * was the largest single cost of an allocation after the walk (bench notes).
+ * BPF_NOEXIST update of an existing key still hashes the 520-byte-valued
+ * entry's key and takes the bucket lock.  (Profiles showed the gain small:
+ * the live map's insert is the big cost, tools/bench-notes.md.)
  * Direct-mapped by tag; a slot holds the tag of a stack known to be stored.
  * Only whole 8-byte tags are stored, so two threads preempting each other on
  * one CPU can replace a slot but never tear it, and a slot is written only

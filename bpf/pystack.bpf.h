@@ -94,9 +94,10 @@ err:
 
 /* The target memory [w->win, w->win + w->win_len) of the current walk, per
  * CPU: too big for the callback's stack once the verifier needs variable
- * offsets into it.  (Uprobe programs run with migration disabled, and this
- * kernel does not preempt them; the other per-CPU scratch maps assume the
- * same.) */
+ * offsets into it.  Uprobe programs run with migration disabled but may be
+ * preempted on a preemptible kernel (this VM boots "Dynamic Preempt: none");
+ * another task's walk on the same CPU in between would mix windows, as it
+ * would mix the other per-CPU scratch maps: a known limit, not checked. */
 struct pmt__frame_buf {
 	__u8 b[PMT_FRAME_WINDOW];
 };
