@@ -40,6 +40,39 @@ perf_offsets() {
 	done | sort
 }
 
+# int3_count PID FILE OFFSET...: how many of FILE's probed file offsets hold
+# an int3 (0xCC) in PID's memory, read by this test from /proc/PID/maps and
+# /proc/PID/mem, independently of the tracer.
+int3_count() {
+	python3 - "$@" <<'PY'
+import os, sys
+pid, path, offs = int(sys.argv[1]), os.path.realpath(sys.argv[2]), [int(o, 0) for o in sys.argv[3:]]
+st = os.stat(path)
+addrs = []
+with open("/proc/%d/maps" % pid) as f:
+    for line in f:
+        a, perms, off, dev, ino = line.split()[:5]
+        lo, hi = (int(x, 16) for x in a.split("-"))
+        if "x" not in perms or int(ino) != st.st_ino:
+            continue
+        addrs += [lo + o - int(off, 16) for o in offs if 0 <= o - int(off, 16) < hi - lo]
+with open("/proc/%d/mem" % pid, "rb", buffering=0) as m:
+    n = 0
+    for a in addrs:
+        m.seek(a)
+        n += m.read(1) == b"\xcc"
+print(n)
+PY
+}
+
+# detach_times FILE: the X of "breakpoints out of the target after X ms (N
+# probed addresses read)" and the Y of "detached M probes in Y ms", as "X Y N".
+detach_times() {
+	sed -nE 's/^pymemtrace: breakpoints out of the target after ([0-9.]+) ms \(([0-9]+) probed addresses read\)$/\1 \2/p;
+		 s/^pymemtrace: detached [0-9]+ probes in ([0-9.]+) ms$/\1/p' "$1" |
+		paste -sd' ' | awk 'NF == 3 { print $1, $3, $2 }'
+}
+
 # probe_links FILE PID: "name:link" of the uprobe-based probes in the report.
 probe_links() {
 	jq -r --argjson p "$2" '.processes[] | select(.pid == $p) | .probes[] |
@@ -140,6 +173,57 @@ probe_links() {
 		"$(probe_links "$j" "$FIX_PID")"
 	grep -Eq '^pymemtrace: detached 9 probes in [0-9]+\.[0-9] ms$' "$TRACER_ERR" ||
 		{ show_tracer; return 1; }
+}
+
+@test "detach: the breakpoints are out of the target, read back, before the links are closed" {
+	require_multi
+	local offs t
+	start_fixture /usr/bin/python3.11 gc_collect.py 2
+	start_tracer -p "$FIX_PID"
+	wait_attached "$TRACER_PID" || { show_tracer; return 1; }
+	offs=$(multi_offsets "$TRACER_PID" | awk '{ print $1 }')
+	assert_eq "int3s at the 4 probed offsets while tracing" 4 \
+		"$(int3_count "$FIX_PID" /usr/bin/python3.11 $offs)"
+	stop_tracer
+	assert_eq "tracer exit status" 0 "$TRACER_RC" || { show_tracer; return 1; }
+	assert_eq "int3s at the probed offsets after exit" 0 \
+		"$(int3_count "$FIX_PID" /usr/bin/python3.11 $offs)"
+	t=$(detach_times "$TRACER_ERR")
+	[ -n "$t" ] || { show_tracer; return 1; }
+	assert_eq "probed addresses the tracer read" 4 "$(awk '{ print $3 }' <<<"$t")"
+	# the breakpoints go first, then the kernel's grace periods
+	awk '{ exit !($1 <= $2) }' <<<"$t" ||
+		{ echo "# breakpoints out after $t: later than the whole detach" >&3; return 1; }
+}
+
+@test "detach: another tracer's breakpoints on the same instructions are reported, not counted as ours" {
+	require_multi
+	local offs berr="$BATS_TEST_TMPDIR/b.err" b
+	start_fixture /usr/bin/python3.11 gc_collect.py 2
+	start_tracer -p "$FIX_PID"
+	wait_attached "$TRACER_PID" || { show_tracer; return 1; }
+	offs=$(multi_offsets "$TRACER_PID" | awk '{ print $1 }')
+	# a second tracer on the same process finds the first one's int3s
+	# already there: it cannot watch them
+	pmt_spawn "$BATS_TEST_TMPDIR/b.out" "$berr" "$PMT" -p "$FIX_PID"
+	b=$SPAWN_PID
+	wait_attached "$b" || { cat "$berr" >&3; return 1; }
+	# the first leaves while the second still traces: the kernel keeps the
+	# breakpoints, and the first says so
+	stop_tracer
+	assert_eq "tracer exit status" 0 "$TRACER_RC" || { show_tracer; return 1; }
+	grep -Fqx "pymemtrace: warning: 4 of 4 probed addresses still hold an int3 after pymemtrace's probes were removed: another tracer's breakpoints?" \
+		"$TRACER_ERR" || { show_tracer; return 1; }
+	assert_eq "int3s left for the second tracer" 4 "$(int3_count "$FIX_PID" /usr/bin/python3.11 $offs)"
+	kill -INT "$b"
+	wait_exit "$b" 30
+	assert_eq "second tracer's exit status" 0 "$WAIT_RC" || { cat "$berr" >&3; return 1; }
+	assert_eq "int3s after both" 0 "$(int3_count "$FIX_PID" /usr/bin/python3.11 $offs)"
+	if grep -q "breakpoints out of the target" "$berr"; then
+		echo "# the second tracer claimed the first one's breakpoints" >&3
+		cat "$berr" >&3
+		return 1
+	fi
 }
 
 @test "uprobe_multi: the USDT sites and semaphores are the ones libbpf computes" {

@@ -1,6 +1,7 @@
 /* Probe attachment: see attach.h. */
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,6 +9,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "attach.h"
+#include "clock.h"
 #include "log.h"
 #include "pymemtrace.skel.h"
 #include "uprobe_multi.h"
@@ -16,7 +18,10 @@
  * here) once per link; closes from parallel threads share them. */
 #define CLOSERS_MAX 16
 
-static void close_parallel(const int *fds, unsigned n, void (*run)(void *), void *arg);
+/* run(arg, left) runs on the calling thread while the closers work; left
+ * counts the closer threads still closing. */
+typedef void (*closing_fn)(void *arg, const atomic_uint *left);
+static void close_parallel(const int *fds, unsigned n, closing_fn run, void *arg);
 
 /* The program of a plan probe; for USDT, the one that goes through a
  * uprobe_multi link (multi_usdt) or libbpf's BPF_USDT one. */
@@ -364,6 +369,38 @@ static unsigned window_trial(struct groups *ws, const struct plan *plan,
 	return failed;
 }
 
+/* Collects where the probes that stay attached will put their breakpoints,
+ * before any is attached (bp_watch.h): windowed probes are in only inside
+ * windows, and the LTO sites only through uprobe_multi. */
+static void watch_plan(struct bp_watch *w, const struct plan *plan, bool multi, bool windowed)
+{
+	int ret = 0;
+
+	w->pid = plan->interp.pid; /* --all has none: nothing to watch */
+	for (unsigned i = 0; i < plan->n_probes && !ret; i++) {
+		const struct plan_probe *pp = &plan->probes[i];
+		bool lto = pp->prog == PLAN_LTO_SITES || pp->prog == PLAN_LTO_NEWPOOL;
+
+		if (!pp->available || (lto && !multi) ||
+		    (windowed && (pp->prog == PLAN_FREE || (multi && is_windowed(pp->prog)))))
+			continue;
+		if (pp->prog == PLAN_LTO_SITES)
+			ret = bp_watch__add(w, pp->path, plan->lto.offsets, plan->lto.n);
+		else
+			ret = bp_watch__add(w, pp->path, &pp->file_offset, 1);
+	}
+	if (ret) {
+		pr_debug("pid %d: the breakpoints cannot be watched: %s", (int)w->pid,
+			 strerror(-ret));
+		bp_watch__release(w);
+		return;
+	}
+	bp_watch__before(w);
+	if (w->others)
+		pr_debug("pid %d: %u probed addresses held an int3 before attaching (a traced "
+			 "parent's, or another tracer's): not watched", (int)w->pid, w->others);
+}
+
 unsigned attach__process(struct pymemtrace_bpf *skel, const struct plan *plan, bool multi,
 			 bool windowed, struct proc_links *links, struct probe_status *st,
 			 unsigned max, unsigned *n_st)
@@ -373,6 +410,7 @@ unsigned attach__process(struct pymemtrace_bpf *skel, const struct plan *plan, b
 	unsigned failed = 0, n = 0;
 
 	memset(links, 0, sizeof(*links));
+	watch_plan(&links->watch, plan, multi, windowed);
 	for (unsigned i = 0; i < plan->n_probes && n < max; i++) {
 		const struct plan_probe *pp = &plan->probes[i];
 		struct probe_status *s = &st[n++];
@@ -434,6 +472,14 @@ unsigned attach__process(struct pymemtrace_bpf *skel, const struct plan *plan, b
 		groups_release(gs);
 		free(gs);
 	}
+	/* before the window trial: its breakpoints come and go */
+	if (links->watch.n) {
+		size_t planned = links->watch.n;
+
+		bp_watch__confirm(&links->watch);
+		pr_debug("pid %d: breakpoints seen in at %zu of %zu probed addresses",
+			 (int)plan->interp.pid, links->watch.n, planned);
+	}
 	if (ws)
 		failed += window_trial(ws, plan, links, st);
 	*n_st = n;
@@ -469,9 +515,10 @@ unsigned attach__window_open(struct proc_links *links)
 	return failed;
 }
 
-static void nothing(void *arg)
+static void nothing(void *arg, const atomic_uint *left)
 {
 	(void)arg;
+	(void)left;
 }
 
 void attach__window_close(struct proc_links *const *links, unsigned n)
@@ -497,6 +544,7 @@ struct closer {
 	const int *fds;
 	unsigned n;
 	bool started;
+	atomic_uint *left;
 };
 
 static void *close_fds(void *arg)
@@ -505,40 +553,41 @@ static void *close_fds(void *arg)
 
 	for (unsigned i = 0; i < c->n; i++)
 		close(c->fds[i]);
+	atomic_fetch_sub(c->left, 1);
 	return NULL;
 }
 
 /* Closes fds[0..n) from up to CLOSERS_MAX threads while run() runs here. */
-static void close_parallel(const int *fds, unsigned n, void (*run)(void *), void *arg)
+static void close_parallel(const int *fds, unsigned n, closing_fn run, void *arg)
 {
 	struct closer c[CLOSERS_MAX] = {};
 	unsigned nt = n < CLOSERS_MAX ? n : CLOSERS_MAX;
+	atomic_uint left = nt;
 
 	for (unsigned t = 0, done = 0; t < nt; t++) {
 		c[t].fds = fds + done;
 		c[t].n = (n - done) / (nt - t);
+		c[t].left = &left;
 		done += c[t].n;
 		c[t].started = !pthread_create(&c[t].thread, NULL, close_fds, &c[t]);
-	}
-	run(arg);
-	for (unsigned t = 0; t < nt; t++) {
-		if (c[t].started)
-			pthread_join(c[t].thread, NULL);
-		else
+		if (!c[t].started)
 			close_fds(&c[t]); /* no thread: the slow way */
 	}
+	run(arg, &left);
+	for (unsigned t = 0; t < nt; t++)
+		if (c[t].started)
+			pthread_join(c[t].thread, NULL);
 }
 
 struct perf_batch {
 	struct proc_links *const *links;
 	unsigned n;
+	struct detach_watch *dw;
 };
 
 /* Perf-event uprobes: one after the other (the kernel serialises them). */
-static void destroy_perf(void *arg)
+static void destroy_perf(struct perf_batch *b)
 {
-	struct perf_batch *b = arg;
-
 	for (unsigned p = 0; p < b->n; p++) {
 		for (unsigned i = 0; i < b->links[p]->n; i++)
 			bpf_link__destroy(b->links[p]->links[i]);
@@ -546,14 +595,58 @@ static void destroy_perf(void *arg)
 	}
 }
 
-unsigned attach__detach(struct proc_links *const *links, unsigned n)
+#define WATCH_POLL_US 500
+
+/* How many watched addresses of the batch still hold a breakpoint. */
+static size_t breakpoints_in(struct perf_batch *b)
 {
-	struct perf_batch b = { links, n };
+	size_t in = 0;
+
+	for (unsigned p = 0; p < b->n; p++)
+		in += bp_watch__count_in(&b->links[p]->watch);
+	return in;
+}
+
+/* On the detaching thread, while the uprobe_multi links close: the
+ * perf-event uprobes go, then the watched addresses are read until none
+ * holds a breakpoint, or until every link is closed (then whatever still
+ * holds one is not ours to remove). */
+static void detach_and_watch(void *arg, const atomic_uint *left)
+{
+	struct perf_batch *b = arg;
+
+	destroy_perf(b);
+	if (!b->dw)
+		return;
+	for (;;) {
+		/* read `left` first: a count taken after every close is final */
+		bool closing = atomic_load(left) > 0;
+		size_t in = breakpoints_in(b);
+
+		if (!in) {
+			b->dw->gone_at = now_s();
+			return;
+		}
+		if (!closing) {
+			b->dw->left = (unsigned)in;
+			return;
+		}
+		usleep(WATCH_POLL_US);
+	}
+}
+
+unsigned attach__detach(struct proc_links *const *links, unsigned n, struct detach_watch *dw)
+{
+	struct perf_batch b = { links, n, dw };
 	unsigned sites = 0, nfds = 0;
 	int *fds;
 
+	if (dw)
+		memset(dw, 0, sizeof(*dw));
 	for (unsigned p = 0; p < n; p++) {
 		sites += links[p]->n_sites;
+		if (dw)
+			dw->watched += links[p]->watch.n;
 		nfds += links[p]->n_fds;
 		links[p]->n_sites = 0;
 		/* an open window is closed with the rest; then its groups go */
@@ -583,14 +676,16 @@ unsigned attach__detach(struct proc_links *const *links, unsigned n)
 		}
 		links[p]->n_fds = 0;
 	}
-	close_parallel(fds, nfds, destroy_perf, &b);
+	close_parallel(fds, nfds, detach_and_watch, &b);
 	free(fds);
+	for (unsigned p = 0; p < n; p++)
+		bp_watch__release(&links[p]->watch);
 	return sites;
 }
 
 unsigned attach__detach_process(struct proc_links *links)
 {
-	return attach__detach(&links, 1);
+	return attach__detach(&links, 1, NULL);
 }
 
 int attach__global(struct pymemtrace_bpf *skel, char *err, size_t errlen)

@@ -25,6 +25,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
+#include "bp_watch.h"
 #include "plan.h"
 #include "report.h"
 
@@ -50,6 +51,9 @@ struct proc_links {
 	int window_fds[PLAN_MAX_PROBES];
 	unsigned n_window_fds;
 	unsigned window_sites;                    /* addresses one window arms */
+	/* Where the breakpoints of the probes left attached (not the windowed
+	 * ones) were seen in the target: how detach tells when they are out. */
+	struct bp_watch watch;
 };
 
 /* Before the object is loaded: which uprobe programs load (alloc: --alloc's;
@@ -84,11 +88,20 @@ unsigned attach__window_open(struct proc_links *links);
  * then the call waits for the kernel's grace period (~55 ms, shared by
  * parallel closes) - the tracer waits, not the target. */
 void attach__window_close(struct proc_links *const *links, unsigned n);
+/* What attach__detach saw of the breakpoints while the links closed. */
+struct detach_watch {
+	unsigned watched;  /* probed addresses seen holding our int3 at attach */
+	unsigned left;     /* of them, still holding one after every link closed */
+	double gone_at;    /* now_s() (clock.h) when none held one; 0 if left */
+};
+
 /* Removes the probes of n processes at once and returns how many probed
  * addresses that was.  Removing a uprobe_multi link waits for the kernel's
  * grace periods (~55 ms on our VM), once per link: the links are closed
- * from parallel threads, so that they share them. */
-unsigned attach__detach(struct proc_links *const *links, unsigned n);
+ * from parallel threads, so that they share them, while this thread reads
+ * the watched addresses every 0.5 ms until their breakpoints are out (dw,
+ * if not NULL, gets what it saw). */
+unsigned attach__detach(struct proc_links *const *links, unsigned n, struct detach_watch *dw);
 /* attach__detach() for one process. */
 unsigned attach__detach_process(struct proc_links *links);
 

@@ -10,6 +10,7 @@
 #include "census_out.h"
 #include "census_pymalloc.h"
 #include "census_trace.h"
+#include "clock.h"
 #include "interp.h"
 #include "json_writer.h"
 #include "log.h"
@@ -50,14 +51,6 @@ struct census_trace {
 	unsigned n_procs;
 	unsigned skipped_procs;   /* watched beyond CENSUS_TRACE_MAX_PROCS */
 };
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 static void result_free(struct census_result *res)
 {

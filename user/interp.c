@@ -32,12 +32,6 @@
 
 /* ---- opening the mapped file --------------------------------------------- */
 
-static bool same_file(const struct stat *st, const struct procmap_entry *e)
-{
-	return major(st->st_dev) == e->dev_major && minor(st->st_dev) == e->dev_minor &&
-	       (uint64_t)st->st_ino == e->inode;
-}
-
 /* Opens path if it is the regular file that mapping e maps.  The path is
  * first opened O_PATH (which opens nothing: no device driver runs) and
  * checked with fstat; only that very inode is then opened for reading,
@@ -54,7 +48,7 @@ static int open_checked(const char *path, const struct procmap_entry *e)
 	pfd = open(path, O_PATH | O_CLOEXEC);
 	if (pfd < 0)
 		return -errno;
-	if (fstat(pfd, &st) || !S_ISREG(st.st_mode) || !same_file(&st, e)) {
+	if (fstat(pfd, &st) || !S_ISREG(st.st_mode) || !procmaps__same_file(&st, e)) {
 		close(pfd);
 		return -ESTALE;
 	}
@@ -138,7 +132,7 @@ static const struct stat *exe_stat(pid_t pid, struct stat *st)
 
 static bool is_exe(const struct stat *exe, const struct procmap_entry *e)
 {
-	return exe && same_file(exe, e);
+	return exe && procmaps__same_file(exe, e);
 }
 
 /* The files already looked at, by dev:inode.  Bounded, so that a target with
@@ -734,7 +728,7 @@ static bool in_interp_code(struct interp *in, uint64_t rt)
 		const struct procmap_entry *e = &m.v[i];
 
 		found = (e->perms & PM_X) && rt >= e->start && rt < e->end &&
-			same_file(&st, e);
+			procmaps__same_file(&st, e);
 	}
 	procmaps__release(&m);
 	return found;

@@ -11,6 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include "procmaps.h"
 
 #define DELETED_SUFFIX " (deleted)"
@@ -211,4 +213,10 @@ void procmaps__release(struct procmaps *m)
 	free(m->v);
 	m->v = NULL;
 	m->n = 0;
+}
+
+bool procmaps__same_file(const struct stat *st, const struct procmap_entry *e)
+{
+	return major(st->st_dev) == e->dev_major && minor(st->st_dev) == e->dev_minor &&
+	       (uint64_t)st->st_ino == e->inode;
 }

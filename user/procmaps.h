@@ -8,6 +8,7 @@
 #define PMT_PROCMAPS_H
 
 #include <limits.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -41,5 +42,9 @@ int procmaps__load_file(FILE *f, struct procmaps *out, size_t *bad);
 /* Reads /proc/PID/maps.  -ESRCH when the process does not exist, -EACCES, ... */
 int procmaps__load(pid_t pid, struct procmaps *out, size_t *bad);
 void procmaps__release(struct procmaps *m);
+
+struct stat;
+/* Whether mapping e maps the file st describes (device and inode). */
+bool procmaps__same_file(const struct stat *st, const struct procmap_entry *e);
 
 #endif

@@ -16,6 +16,7 @@
 #include "alloc_window.h"
 #include "growth_collect.h"
 #include "attach.h"
+#include "clock.h"
 #include "events_out.h"
 #include "log.h"
 #include "map_sweep.h"
@@ -131,14 +132,6 @@ static volatile sig_atomic_t stop_requested;
 void session__stop(void)
 {
 	stop_requested = 1;
-}
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
 /* The clock of bpf_ktime_get_ns(). */
@@ -373,12 +366,13 @@ fail:
 
 void session__detach(struct session *s)
 {
-	double t0;
+	struct detach_watch dw = {};
+	double t0, t_start;
 
 	if (!s || s->detached_all)
 		return;
 	s->detached_all = true;
-	t0 = now_s();
+	t0 = t_start = now_s();
 	/* Nothing counts from here on (bpf/pymemtrace.bpf.c: trace_ended). */
 	s->skel->bss->trace_ended = true;
 	{
@@ -390,7 +384,7 @@ void session__detach(struct session *s)
 			v[i] = &s->procs[i].links;
 		if (v) {
 			v[s->n_procs] = &s->all_links;
-			s->detached += attach__detach(v, s->n_procs + 1);
+			s->detached += attach__detach(v, s->n_procs + 1, &dw);
 		} else {
 			for (unsigned i = 0; i < s->n_procs; i++)
 				s->detached += attach__detach_process(&s->procs[i].links);
@@ -406,7 +400,14 @@ void session__detach(struct session *s)
 	if (s->skel->bss->dispatch_misses)
 		pr_warn("%llu probe hits found no handler in uprobe_dispatch's table (a bug): "
 			"lost", (unsigned long long)s->skel->bss->dispatch_misses);
-	/* Stable format: tools/bench reads this line (README "Attaching and detaching"). */
+	/* Stable formats: tools/bench reads these lines (README "Attaching and
+	 * detaching").  The breakpoints' time counts from the same start. */
+	if (dw.watched && !dw.left)
+		pr_info("breakpoints out of the target after %.1f ms (%u probed addresses read)",
+			(dw.gone_at - t_start) * 1e3, dw.watched);
+	if (dw.left)
+		pr_warn("%u of %u probed addresses still hold an int3 after pymemtrace's probes "
+			"were removed: another tracer's breakpoints?", dw.left, dw.watched);
 	pr_info("detached %u probes in %.1f ms", s->detached, s->detach_s * 1e3);
 }
 

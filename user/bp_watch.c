@@ -1,0 +1,119 @@
+/* Watching a target's probed instructions for our breakpoints: see bp_watch.h. */
+#include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include "bp_watch.h"
+#include "procmaps.h"
+#include "remote_mem.h"
+
+#define INT3 0xCC
+
+static int push(struct bp_watch *w, uint64_t addr)
+{
+	if (w->n == w->cap) {
+		size_t cap = w->cap ? 2 * w->cap : 64;
+		uint64_t *v = reallocarray(w->addrs, cap, sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		w->addrs = v;
+		w->cap = cap;
+	}
+	w->addrs[w->n++] = addr;
+	return 0;
+}
+
+int bp_watch__add(struct bp_watch *w, const char *path, const uint64_t *offs, size_t n)
+{
+	struct procmaps m = { 0 };
+	struct stat st;
+	int ret;
+
+	if (w->pid <= 0 || !n)
+		return 0;
+	if (stat(path, &st))
+		return -errno;
+	ret = procmaps__load(w->pid, &m, NULL);
+	if (ret)
+		return ret;
+	/* A uprobe at a file offset goes into every executable mapping of
+	 * that offset; text is mapped once, but nothing here relies on it. */
+	for (size_t i = 0; i < m.n && !ret; i++) {
+		const struct procmap_entry *e = &m.v[i];
+		uint64_t len = e->end - e->start;
+
+		if (!(e->perms & PM_X) || !procmaps__same_file(&st, e))
+			continue;
+		for (size_t k = 0; k < n && !ret; k++)
+			if (offs[k] >= e->offset && offs[k] - e->offset < len)
+				ret = push(w, e->start + (offs[k] - e->offset));
+	}
+	procmaps__release(&m);
+	return ret;
+}
+
+/* Keeps the addresses whose byte is read and is (want_int3) or is not an int3. */
+static size_t keep(struct bp_watch *w, bool want_int3, unsigned *dropped_int3)
+{
+	unsigned char *bytes, *ok;
+	size_t kept = 0;
+
+	if (!w->n)
+		return 0;
+	bytes = calloc(w->n, 1);
+	ok = calloc(w->n, 1);
+	if (!bytes || !ok || remote_read_many(w->pid, w->addrs, 1, bytes, w->n, ok) < 0) {
+		w->n = 0; /* cannot be watched: say nothing rather than guess */
+		goto out;
+	}
+	for (size_t i = 0; i < w->n; i++) {
+		bool int3 = ok[i] && bytes[i] == INT3;
+
+		if (ok[i] && int3 == want_int3)
+			w->addrs[kept++] = w->addrs[i];
+		else if (int3 && dropped_int3)
+			(*dropped_int3)++;
+	}
+	w->n = kept;
+out:
+	free(bytes);
+	free(ok);
+	return w->n;
+}
+
+void bp_watch__before(struct bp_watch *w)
+{
+	keep(w, false, &w->others);
+}
+
+size_t bp_watch__confirm(struct bp_watch *w)
+{
+	return keep(w, true, NULL);
+}
+
+size_t bp_watch__count_in(const struct bp_watch *w)
+{
+	unsigned char bytes[64], ok[64];
+	size_t in = 0;
+
+	/* in slices: this runs in a loop while the links close */
+	for (size_t i = 0; i < w->n; i += sizeof(bytes)) {
+		size_t k = w->n - i < sizeof(bytes) ? w->n - i : sizeof(bytes);
+
+		memset(ok, 0, k);
+		if (remote_read_many(w->pid, w->addrs + i, 1, bytes, k, ok) == -ESRCH)
+			return 0;
+		for (size_t j = 0; j < k; j++)
+			in += ok[j] && bytes[j] == INT3;
+	}
+	return in;
+}
+
+void bp_watch__release(struct bp_watch *w)
+{
+	free(w->addrs);
+	w->addrs = NULL;
+	w->n = w->cap = 0;
+}

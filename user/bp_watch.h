@@ -1,0 +1,48 @@
+/* Watching a target's probed instructions for our breakpoints.
+ *
+ * A uprobe is an int3 (0xCC) that the kernel writes into the target's
+ * private copy of a text page.  Reading the probed bytes back (read-only,
+ * remote_mem.h) tells when the breakpoints are in and, at detach, when the
+ * target runs free of them: the kernel takes a link's breakpoints out first
+ * and only then waits for its grace periods, so "closed" comes later than
+ * "free" (README "Attaching and detaching").
+ *
+ * The kernel refuses to probe an int3, so a probed byte that already holds
+ * 0xCC before we attach is someone else's breakpoint (another tracer on the
+ * same address): such addresses are left out, not mistaken for ours.
+ * Everything read is the target's and is only compared with 0xCC.
+ */
+#ifndef PMT_BP_WATCH_H
+#define PMT_BP_WATCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct bp_watch {
+	pid_t pid;
+	uint64_t *addrs;   /* target addresses of probed instructions */
+	size_t n, cap;
+	unsigned others;   /* left out: they held an int3 before we attached */
+};
+
+/* Adds the target addresses at which file `path` maps each of offs[0..n)
+ * executable in process w->pid (every such mapping; none if the file is not
+ * mapped).  0 or -errno (-ENOMEM; -ESRCH/-EACCES reading the maps). */
+int bp_watch__add(struct bp_watch *w, const char *path, const uint64_t *offs, size_t n);
+
+/* Before attaching: drops the addresses that already hold an int3 (counted
+ * in w->others) or cannot be read. */
+void bp_watch__before(struct bp_watch *w);
+
+/* After attaching: keeps only the addresses that now hold an int3, our
+ * breakpoints, and returns how many. */
+size_t bp_watch__confirm(struct bp_watch *w);
+
+/* How many watched addresses still hold an int3; 0 also when the process
+ * is gone (its breakpoints went with it). */
+size_t bp_watch__count_in(const struct bp_watch *w);
+
+void bp_watch__release(struct bp_watch *w);
+
+#endif
