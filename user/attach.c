@@ -618,6 +618,10 @@ static void detach_and_watch(void *arg, const atomic_uint *left)
 	destroy_perf(b);
 	if (!b->dw)
 		return;
+	for (unsigned p = 0; p < b->n; p++) {
+		bp_watch__recheck(&b->links[p]->watch);
+		b->dw->watched += b->links[p]->watch.n;
+	}
 	for (;;) {
 		/* read `left` first: a count taken after every close is final */
 		bool closing = atomic_load(left) > 0;
@@ -645,8 +649,6 @@ unsigned attach__detach(struct proc_links *const *links, unsigned n, struct deta
 		memset(dw, 0, sizeof(*dw));
 	for (unsigned p = 0; p < n; p++) {
 		sites += links[p]->n_sites;
-		if (dw)
-			dw->watched += links[p]->watch.n;
 		nfds += links[p]->n_fds;
 		links[p]->n_sites = 0;
 		/* an open window is closed with the rest; then its groups go */

@@ -10,19 +10,31 @@
 
 #define INT3 0xCC
 
-static int push(struct bp_watch *w, uint64_t addr)
+static int push(struct bp_watch *w, uint64_t addr, const struct procmap_entry *e)
 {
 	if (w->n == w->cap) {
 		size_t cap = w->cap ? 2 * w->cap : 64;
 		uint64_t *v = reallocarray(w->addrs, cap, sizeof(*v));
+		struct bp_file *f;
 
 		if (!v)
 			return -ENOMEM;
 		w->addrs = v;
+		f = reallocarray(w->files, cap, sizeof(*f));
+		if (!f)
+			return -ENOMEM;
+		w->files = f;
 		w->cap = cap;
 	}
+	w->files[w->n] = (struct bp_file){ e->inode, e->dev_major, e->dev_minor };
 	w->addrs[w->n++] = addr;
 	return 0;
+}
+
+static bool maps_file(const struct procmap_entry *e, const struct bp_file *f)
+{
+	return e->inode == f->inode && e->dev_major == f->dev_major &&
+	       e->dev_minor == f->dev_minor;
 }
 
 int bp_watch__add(struct bp_watch *w, const char *path, const uint64_t *offs, size_t n)
@@ -48,10 +60,16 @@ int bp_watch__add(struct bp_watch *w, const char *path, const uint64_t *offs, si
 			continue;
 		for (size_t k = 0; k < n && !ret; k++)
 			if (offs[k] >= e->offset && offs[k] - e->offset < len)
-				ret = push(w, e->start + (offs[k] - e->offset));
+				ret = push(w, e->start + (offs[k] - e->offset), e);
 	}
 	procmaps__release(&m);
 	return ret;
+}
+
+static void keep_at(struct bp_watch *w, size_t to, size_t from)
+{
+	w->addrs[to] = w->addrs[from];
+	w->files[to] = w->files[from];
 }
 
 /* Keeps the addresses whose byte is read and is (want_int3) or is not an int3. */
@@ -72,7 +90,7 @@ static size_t keep(struct bp_watch *w, bool want_int3, unsigned *dropped_int3)
 		bool int3 = ok[i] && bytes[i] == INT3;
 
 		if (ok[i] && int3 == want_int3)
-			w->addrs[kept++] = w->addrs[i];
+			keep_at(w, kept++, i);
 		else if (int3 && dropped_int3)
 			(*dropped_int3)++;
 	}
@@ -91,6 +109,32 @@ void bp_watch__before(struct bp_watch *w)
 size_t bp_watch__confirm(struct bp_watch *w)
 {
 	return keep(w, true, NULL);
+}
+
+void bp_watch__recheck(struct bp_watch *w)
+{
+	struct procmaps m = { 0 };
+	size_t kept = 0;
+
+	if (!w->n)
+		return;
+	if (procmaps__load(w->pid, &m, NULL)) {
+		/* gone (then nothing of ours is left in it) or unreadable: either
+		 * way nothing can be claimed */
+		w->n = 0;
+		return;
+	}
+	for (size_t i = 0; i < w->n; i++) {
+		bool same = false;
+
+		for (size_t j = 0; j < m.n && !same; j++)
+			same = (m.v[j].perms & PM_X) && w->addrs[i] >= m.v[j].start &&
+			       w->addrs[i] < m.v[j].end && maps_file(&m.v[j], &w->files[i]);
+		if (same)
+			keep_at(w, kept++, i);
+	}
+	w->n = kept;
+	procmaps__release(&m);
 }
 
 size_t bp_watch__count_in(const struct bp_watch *w)
@@ -114,6 +158,8 @@ size_t bp_watch__count_in(const struct bp_watch *w)
 void bp_watch__release(struct bp_watch *w)
 {
 	free(w->addrs);
+	free(w->files);
 	w->addrs = NULL;
+	w->files = NULL;
 	w->n = w->cap = 0;
 }

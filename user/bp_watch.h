@@ -19,11 +19,18 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+/* The file an address was found in, to tell it from a new image's after an exec. */
+struct bp_file {
+	uint64_t inode;
+	unsigned dev_major, dev_minor;
+};
+
 struct bp_watch {
 	pid_t pid;
-	uint64_t *addrs;   /* target addresses of probed instructions */
+	uint64_t *addrs;       /* target addresses of probed instructions */
+	struct bp_file *files; /* files[i]: the file mapped at addrs[i] */
 	size_t n, cap;
-	unsigned others;   /* left out: they held an int3 before we attached */
+	unsigned others;       /* left out: they held an int3 before we attached */
 };
 
 /* Adds the target addresses at which file `path` maps each of offs[0..n)
@@ -38,6 +45,11 @@ void bp_watch__before(struct bp_watch *w);
 /* After attaching: keeps only the addresses that now hold an int3, our
  * breakpoints, and returns how many. */
 size_t bp_watch__confirm(struct bp_watch *w);
+
+/* Before watching them go: drops the addresses that no longer lie in an
+ * executable mapping of their file (an exec the tracer has not handled yet
+ * replaced the image: its bytes, int3 padding included, are not ours). */
+void bp_watch__recheck(struct bp_watch *w);
 
 /* How many watched addresses still hold an int3; 0 also when the process
  * is gone (its breakpoints went with it). */
