@@ -226,6 +226,59 @@ probe_links() {
 	fi
 }
 
+# watch_across_exec EXEC: watches a text address of a python3.11 process,
+# lets it exec /bin/sleep (EXEC=1) or not, then has the watch recheck its
+# mappings; prints the tool's two lines.
+watch_across_exec() {
+	local d py tool off
+	d=$(mktemp -d "$BATS_TEST_TMPDIR/watch.XXXXXX")
+	mkfifo "$d/py.in" "$d/tool.in"
+	/usr/bin/python3.11 -c 'import os, sys
+sys.stdin.readline()
+if sys.argv[1] == "1":
+    os.execv("/bin/sleep", ["sleep", "60"])
+sys.stdin.readline()' "$1" <"$d/py.in" 3>&- &
+	py=$!
+	PMT_PIDS+=("$py")
+	exec 7>"$d/py.in"
+	# the interpreter's text: its executable mapping's file offset, plus 16
+	for _ in $(seq 100); do
+		off=$(awk '$2 ~ /x/ && $6 == "/usr/bin/python3.11" { print $3; exit }' /proc/$py/maps)
+		[ -n "$off" ] && break
+		sleep 0.05
+	done
+	"$TOOL" bp-watch "$py" /usr/bin/python3.11 $((0x$off + 16)) <"$d/tool.in" >"$d/tool.out" 3>&- &
+	tool=$!
+	exec 8>"$d/tool.in"
+	wait_file_line "$d/tool.out" 1 || true
+	echo >&7
+	if [ "$1" = 1 ]; then
+		for _ in $(seq 100); do
+			[ "$(readlink /proc/$py/exe)" = /usr/bin/sleep ] && break
+			sleep 0.05
+		done
+	fi
+	echo >&8
+	wait "$tool"
+	exec 7>&- 8>&-
+	kill "$py" 2>/dev/null
+	cat "$d/tool.out"
+}
+
+# wait_file_line FILE N: until FILE has N lines (5 s at most).
+wait_file_line() {
+	for _ in $(seq 100); do
+		[ "$(wc -l <"$1" 2>/dev/null || echo 0)" -ge "$2" ] && return 0
+		sleep 0.05
+	done
+	return 1
+}
+
+@test "detach watch: an exec not yet handled takes the watched addresses out of the reads" {
+	assert_eq "without an exec" "watched 1 kept 1" "$(watch_across_exec 0 | paste -sd' ')"
+	assert_eq "after an exec" "watched 1 kept 0" "$(watch_across_exec 1 | paste -sd' ')"
+}
+
 @test "uprobe_multi: the USDT sites and semaphores are the ones libbpf computes" {
 	require_multi
 	local multi perf

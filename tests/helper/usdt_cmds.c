@@ -1,10 +1,12 @@
-/* pmt-test-tool commands for USDT argument specs (user/usdt_args.h) and the
- * uprobe_multi feature probe (user/uprobe_multi.h). */
+/* pmt-test-tool commands for USDT argument specs (user/usdt_args.h), the
+ * uprobe_multi feature probe (user/uprobe_multi.h) and the detach watch's
+ * mapping recheck (user/bp_watch.h). */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "bp_watch.h"
 #include "tool.h"
 #include "uprobe_multi.h"
 #include "usdt_args.h"
@@ -50,7 +52,40 @@ static int cmd_uprobe_multi_probe(int argc, char **argv)
 	return 1;
 }
 
+/* bp-watch PID FILE OFFSET: watches FILE's OFFSET in PID as detach does,
+ * without the int3 filters (bp_watch__before/confirm), and prints "watched
+ * N"; after a line on stdin, rechecks the mappings and prints "kept N". */
+static int cmd_bp_watch(int argc, char **argv)
+{
+	struct bp_watch w = { 0 };
+	uint64_t off;
+	char line[16];
+	int ret;
+
+	if (argc != 4) {
+		fprintf(stderr, "usage: bp-watch PID FILE OFFSET\n");
+		return 2;
+	}
+	w.pid = (pid_t)strtol(argv[1], NULL, 10);
+	off = strtoull(argv[3], NULL, 0);
+	ret = bp_watch__add(&w, argv[2], &off, 1);
+	if (ret) {
+		fprintf(stderr, "bp_watch__add: %s\n", strerror(-ret));
+		return 1;
+	}
+	printf("watched %zu\n", w.n);
+	fflush(stdout);
+	if (!fgets(line, sizeof(line), stdin))
+		return 1;
+	bp_watch__recheck(&w);
+	printf("kept %zu\n", w.n);
+	bp_watch__release(&w);
+	return 0;
+}
+
 const struct tool_cmd usdt_cmds[] = {
+	{ "bp-watch", "PID FILE OFFSET: the detach watch's mapping recheck (after a line on stdin)",
+	  cmd_bp_watch },
 	{ "usdt-arg", "ARGS IDX: decode argument IDX of a stapsdt argument spec", cmd_usdt_arg },
 	{ "uprobe-multi-probe", ": can uprobe_multi links be used here (root)", cmd_uprobe_multi_probe },
 	{ NULL, NULL, NULL },
