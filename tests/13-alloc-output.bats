@@ -283,25 +283,30 @@ else:
     assert "activeProfileIndex" not in f
 if len(sys.argv) < 3:
     sys.exit(0)
-# Content: one profile per process with --alloc and weight, samples root first.
+# Content: one profile per process with --alloc and weight (allocated bytes
+# only where live is unknown: --sample-window), samples root first.
 r = json.load(open(sys.argv[2]))
 procs = [p for p in r["processes"] if p["alloc"] is not None]
 assert f["exporter"] == "pymemtrace " + r["pymemtrace"]["version"]
-assert len(f["profiles"]) == 2 * len(procs)
-for i, p in enumerate(procs):
-    for j, (key, what) in enumerate((("live_bytes", "live bytes"), ("bytes", "allocated bytes"))):
-        prof = f["profiles"][2 * i + j]
-        assert prof["name"] == "%s (pid %d): %s" % (p["comm"], p["pid"], what), prof["name"]
-        stacks = [s for s in p["stacks"] if s[key]]
-        assert prof["weights"] == [s[key] for s in stacks]
-        for s, sample in zip(stacks, prof["samples"]):
-            want = [(fr["function"] or "?", fr["file"] or "?", fr["line"]) for fr in reversed(s["python"])]
-            want += [(n or "?", None, None) for n in reversed(s["native"])]
-            assert [keys[k] for k in sample] == want, ([keys[k] for k in sample], want)
-# 5151's and 5154's shared stack uses the same frame indices.
-a0 = f["profiles"][0]["samples"][1]
-d1 = f["profiles"][4]["samples"][1]
-assert a0 == d1 and len(a0) == 3, (a0, d1)
+want_profiles = []
+for p in procs:
+    if p["alloc"]["sample_mode"] != "windows":
+        want_profiles.append((p, "live_bytes", "live bytes"))
+    want_profiles.append((p, "bytes", "allocated bytes"))
+assert len(f["profiles"]) == len(want_profiles), (len(f["profiles"]), len(want_profiles))
+for prof, (p, key, what) in zip(f["profiles"], want_profiles):
+    assert prof["name"] == "%s (pid %d): %s" % (p["comm"], p["pid"], what), prof["name"]
+    stacks = [s for s in p["stacks"] if s[key]]
+    assert prof["weights"] == [s[key] for s in stacks]
+    for s, sample in zip(stacks, prof["samples"]):
+        want = [(fr["function"] or "?", fr["file"] or "?", fr["line"]) for fr in reversed(s["python"])]
+        want += [(n or "?", None, None) for n in reversed(s["native"])]
+        assert [keys[k] for k in sample] == want, ([keys[k] for k in sample], want)
+if len(f["profiles"]) == 6:
+    # 5151's and 5154's shared stack uses the same frame indices.
+    a0 = f["profiles"][0]["samples"][1]
+    d1 = f["profiles"][4]["samples"][1]
+    assert a0 == d1 and len(a0) == 3, (a0, d1)
 EOF
 }
 
@@ -312,6 +317,19 @@ EOF
 	py_check "$BATS_TEST_TMPDIR/speedscope" <<'EOF'
 import json, sys
 assert len(json.load(open(sys.argv[1]))["shared"]["frames"]) == 61
+EOF
+}
+
+@test "alloc speedscope: a --sample-window process gets its allocated-bytes profile only" {
+	local d=$BATS_TEST_TMPDIR
+	"$TOOL" report-sample-alloc windowed-speedscope >"$d/w.speedscope"
+	"$TOOL" report-sample-alloc windowed-json >"$d/w.json"
+	check_speedscope "$d/w.speedscope" "$d/w.json"
+	py_check "$d/w.speedscope" <<'EOF'
+import json, sys
+names = [p["name"] for p in json.load(open(sys.argv[1]))["profiles"]]
+assert [n for n in names if "5151" in n] == ["python3.11 (pid 5151): allocated bytes"], names
+assert len(names) == 5, names
 EOF
 }
 

@@ -1,7 +1,8 @@
 /* speedscope's file format (https://www.speedscope.app/file-format-schema.json,
  * documented in speedscope's src/lib/file-format-spec.ts): every frame once in
  * shared.frames, then one "sampled" profile per process and weight whose
- * samples are lists of frame indices, root first, with bytes as weights.
+ * samples are lists of frame indices, root first, with bytes as weights
+ * (allocated bytes only for a --sample-window trace: live is unknown).
  *
  * Frames are deduplicated across stacks and processes: a Python frame is
  * (function, file, line), a native one its symbol text.  All frames are
@@ -254,9 +255,14 @@ static unsigned write_profiles(struct jw *w, const struct frame_table *t, const 
 	for (unsigned i = 0; r->procs && i < r->n_procs; i++) {
 		if (!alloc_of(r, i))
 			continue;
-		write_profile(w, t, &r->procs[i], WEIGHT_LIVE);
+		/* --sample-window sees no frees: nothing is known live, and an
+		 * empty "live bytes" profile would read as "nothing live" */
+		if (!r->procs[i].alloc.windowed) {
+			write_profile(w, t, &r->procs[i], WEIGHT_LIVE);
+			n++;
+		}
 		write_profile(w, t, &r->procs[i], WEIGHT_ALLOC);
-		n += 2;
+		n++;
 	}
 	jw_array_end(w);
 	return n;

@@ -482,22 +482,43 @@ static int show_live(const struct report *r)
 	return 0;
 }
 
-/* Process C (pid 5153) has --alloc off. */
+/* A as a --sample-window trace leaves it (alloc_collect.c): windowed,
+ * scaled, and nothing known live. */
+static void make_windowed(struct alloc_report *a)
+{
+	a->windowed = true;
+	a->window_ms = 1;
+	a->period_ms = 1000;
+	a->windows = 3;
+	a->windows_s = 0.003;
+	a->window_scale = 1000.0;
+	a->frees = a->freed_bytes = a->live_bytes = a->live_count = a->peak_live_bytes = 0;
+	for (unsigned k = 0; k < a->n_stacks; k++)
+		a->stacks[k].live_bytes = a->stacks[k].live_count = 0;
+}
+
+/* Process C (pid 5153) has --alloc off.  "windowed-FORMAT": A (5151) as
+ * a --sample-window trace. */
 static int cmd_report_sample_alloc(int argc, char **argv)
 {
 	struct report r = { .final = true, .elapsed_seconds = 3.0, .n_procs = 4 };
 	const char *what = argc == 2 ? argv[1] : "";
+	bool windowed = !strncmp(what, "windowed-", 9);
 	int err = 0;
 
 	if (argc != 2) {
-		fprintf(stderr, "usage: %s json|text|folded-live|folded-alloc|speedscope|live\n",
-			argv[0]);
+		fprintf(stderr, "usage: %s [windowed-]json|text|folded-live|folded-alloc|"
+			"speedscope|live\n", argv[0]);
 		return 2;
 	}
+	if (windowed)
+		what += 9;
 	r.procs = calloc(r.n_procs, sizeof(*r.procs));
 	if (!r.procs)
 		return 1;
 	sample_alloc_a(&r.procs[0]);
+	if (windowed)
+		make_windowed(&r.procs[0].alloc);
 	sample_alloc_b(&r.procs[1]);
 	r.procs[2].pid = 5153;
 	snprintf(r.procs[2].comm, sizeof(r.procs[2].comm), "noalloc");
