@@ -14,21 +14,22 @@ pool_size_for() {
 	if [ "$minor" -lt 10 ]; then echo 4096; else echo 16384; fi
 }
 
+# growth_check INTERP [UNIT]: UNIT "arenas" traces with --heap-growth=arenas.
 growth_check() {
 	use_interp "$1"
 	require_tracing
-	local j="$BATS_TEST_TMPDIR/report.json"
+	local j="$BATS_TEST_TMPDIR/report.json" unit=${2:-pools}
 	start_fixture "$PY" heap_growth.py
-	start_tracer -q --heap-growth --top 5 -p "$FIX_PID" --json "$j"
+	start_tracer -q --heap-growth="$unit" --top 5 -p "$FIX_PID" --json "$j"
 	wait_attached "$TRACER_PID" || { show_tracer; return 1; }
 	fixture_go "$FIX_CTL"
 	stop_tracer
 	assert_eq "tracer exit status" 0 "$TRACER_RC" || { show_tracer; return 1; }
 	"$HOST_PY" - "$j" "$FIX_PID" "$FIX_CTL/done" "$PYVER" "$(pool_size_for "$PYVER")" \
-		"$(arena_size_for "$PYVER")" <<'PY'
+		"$(arena_size_for "$PYVER")" "$unit" <<'PY'
 import json, sys
 report, pid, done, ver = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
-pool_size, arena_size = int(sys.argv[5]), int(sys.argv[6])
+pool_size, arena_size, unit = int(sys.argv[5]), int(sys.argv[6]), sys.argv[7]
 p = next(x for x in json.load(open(report))["processes"] if x["pid"] == pid)
 d = json.load(open(done))
 g = p["heap_growth"]
@@ -58,6 +59,10 @@ assert gp, "no stack in grow_pools"
 block = (d["block"] + 15) // 16 * 16
 per_pool = (pool_size - 48) // block   # the pool header is 48 bytes on 64-bit
 pools_needed = -(-d["pool_objs"] // per_pool)
+if unit == "arenas":
+    assert not g["pools_probed"], "--heap-growth=arenas probed pools"
+    assert "(--heap-growth=arenas)" in g["pools_reason"], g["pools_reason"]
+    assert g["kinds"]["pool"] == {"bytes": 0, "events": 0}, g["kinds"]["pool"]
 if g["pools_probed"]:
     got = kind(gp, "pool")
     want = pools_needed * pool_size
@@ -65,8 +70,9 @@ if g["pools_probed"]:
     assert abs(got - want) <= 0.02 * want, (got, want)
     print("# pools: grow_pools %d bytes in %d pools, expected %d" % (got, kind(gp, "pool", "events"), want))
 else:
-    assert ver == "3.8", "pools not probed on %s: %s" % (ver, g["pools_reason"])
-    assert "3.8 inlines" in g["pools_reason"], g["pools_reason"]
+    if unit != "arenas":
+        assert ver == "3.8", "pools not probed on %s: %s" % (ver, g["pools_reason"])
+        assert "3.8 inlines" in g["pools_reason"], g["pools_reason"]
     got = kind(gp, "arena")
     want = pools_needed * pool_size
     # arenas come whole: within two arenas of the pools needed
@@ -82,6 +88,22 @@ PY
 @test "heap-growth: named functions' pools and mmaps on python3.11" { growth_check py3.11; }
 @test "heap-growth: named functions' pools and mmaps on python3.12" { growth_check py3.12; }
 @test "heap-growth: named functions' pools and mmaps on python3.13" { growth_check py3.13; }
+
+@test "heap-growth=arenas: named functions' arenas and mmaps, no pool probe, on debian python3.11" {
+	growth_check debian3.11 arenas
+}
+@test "heap-growth=arenas: named functions' arenas and mmaps, no pool probe, on python3.11" {
+	growth_check py3.11 arenas
+}
+@test "heap-growth=arenas: named functions' arenas and mmaps, no pool probe, on python3.13" {
+	growth_check py3.13 arenas
+}
+
+@test "heap-growth: an unknown unit is a usage error" {
+	run "$PMT" --heap-growth=blocks -p 1
+	assert_eq "exit status" 2 "$status"
+	[[ "$output" == *"invalid --heap-growth unit 'blocks': want pools or arenas"* ]]
+}
 
 @test "heap-growth: the text report lists the growing function first" {
 	use_interp py3.11

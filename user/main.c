@@ -87,6 +87,7 @@ static int dry_run(void)
 		struct plan_opts po = {
 			.alloc = env.alloc,
 			.heap_growth = env.heap_growth,
+			.growth_arenas = env.growth_arenas,
 			.uprobe_multi = !uprobe_multi__knob_off(),
 			.no_multi_why = PMT_ENV_NO_UPROBE_MULTI " is set",
 		};
@@ -429,6 +430,7 @@ int main(int argc, char **argv)
 	so.ringbuf_kb = env.ringbuf_kb;
 	so.alloc = env.alloc;
 	so.heap_growth = env.heap_growth;
+	so.growth_arenas = env.growth_arenas;
 	so.sample_every = env.sample_every;
 	so.window_ms = env.window_ms;
 	so.period_ms = env.period_ms;

@@ -788,7 +788,7 @@ static void plan_alloc(struct plan *p, const struct plan_opts *opts)
 /* allocate_from_new_pool (Py_NO_INLINE since 3.9): pymalloc gives a size
  * class a new pool there, so each call is POOL_SIZE bytes of pymalloc
  * growth.  Found in .symtab, or decoded on LTO builds (lto_sites.h). */
-static void plan_growth(struct plan *p)
+static void plan_growth(struct plan *p, const struct plan_opts *opts)
 {
 	struct plan_probe *pp = plan_add(p, PLAN_GROWTH_POOL, "growth_pool");
 	const struct pyversion *v = &p->interp.version;
@@ -801,6 +801,14 @@ static void plan_growth(struct plan *p)
 	if (!pp)
 		return;
 	snprintf(pp->target, sizeof(pp->target), "allocate_from_new_pool");
+	if (opts->growth_arenas) {
+		/* a choice, not a failure: one trap and stack walk per pool
+		 * refill is what --heap-growth costs on code that churns pools */
+		fmt_msg(pp->reason, sizeof(pp->reason), "pool refills not probed "
+			"(--heap-growth=arenas): pymalloc's growth is charged by arena, "
+			"to the stack that needed a new one");
+		return;
+	}
 	if (!elf_file__find_symbol(p->interp.elf, "allocate_from_new_pool", &sym)) {
 		fn = sym.vaddr;
 		/* POOL_BITS: 14 with the radix tree of 3.10+ on 64-bit, else 12 */
@@ -842,7 +850,7 @@ static void plan_probes(const struct plan_opts *opts, struct plan *p)
 	if (opts && opts->alloc)
 		plan_alloc(p, opts);
 	if (opts && opts->heap_growth)
-		plan_growth(p);
+		plan_growth(p, opts);
 	for (unsigned i = 0; i < p->n_probes; i++)
 		if (!p->probes[i].path)
 			p->probes[i].path = p->interp.open_path;

@@ -305,7 +305,8 @@ struct session *session__new(const struct session_opts *opts, int *errp, char *e
 	bpf_map__set_max_entries(s->skel->maps.growth_stats, opts->heap_growth ? opts->max_stacks : 1);
 	s->skel->rodata->heap_growth = opts->heap_growth;
 	bpf_program__set_autoload(s->skel->progs.raw_growth_stack, opts->heap_growth);
-	bpf_program__set_autoload(s->skel->progs.uprobe_growth_pool, opts->heap_growth);
+	bpf_program__set_autoload(s->skel->progs.uprobe_growth_pool,
+				  opts->heap_growth && !opts->growth_arenas);
 	bpf_map__set_max_entries(s->skel->maps.pyoffsets, opts->max_procs);
 	s->skel->rodata->sample_every = opts->sample_every ? opts->sample_every : 1;
 	s->skel->rodata->track_live = opts->window_ms == 0;
@@ -562,6 +563,7 @@ static int add_process_after(struct session *s, pid_t pid, bool is_child, pid_t 
 		struct plan_opts po = {
 			.alloc = s->opts.alloc,
 			.heap_growth = s->opts.heap_growth,
+			.growth_arenas = s->opts.growth_arenas,
 			.uprobe_multi = s->multi,
 			.no_multi_why = s->no_multi_why,
 		};
