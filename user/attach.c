@@ -11,6 +11,7 @@
 #include "attach.h"
 #include "clock.h"
 #include "log.h"
+#include "procmaps.h"
 #include "pymemtrace.skel.h"
 #include "uprobe_multi.h"
 
@@ -374,9 +375,13 @@ static unsigned window_trial(struct groups *ws, const struct plan *plan,
  * windows, and the LTO sites only through uprobe_multi. */
 static void watch_plan(struct bp_watch *w, const struct plan *plan, bool multi, bool windowed)
 {
-	int ret = 0;
+	struct procmaps m = { 0 };
+	int ret;
 
-	w->pid = plan->interp.pid; /* --all has none: nothing to watch */
+	w->pid = plan->interp.pid;
+	if (w->pid <= 0)
+		return; /* --all: no single process to read */
+	ret = procmaps__load(w->pid, &m, NULL);
 	for (unsigned i = 0; i < plan->n_probes && !ret; i++) {
 		const struct plan_probe *pp = &plan->probes[i];
 		bool lto = pp->prog == PLAN_LTO_SITES || pp->prog == PLAN_LTO_NEWPOOL;
@@ -385,10 +390,11 @@ static void watch_plan(struct bp_watch *w, const struct plan *plan, bool multi, 
 		    (windowed && (pp->prog == PLAN_FREE || (multi && is_windowed(pp->prog)))))
 			continue;
 		if (pp->prog == PLAN_LTO_SITES)
-			ret = bp_watch__add(w, pp->path, plan->lto.offsets, plan->lto.n);
+			ret = bp_watch__add(w, &m, pp->path, plan->lto.offsets, plan->lto.n);
 		else
-			ret = bp_watch__add(w, pp->path, &pp->file_offset, 1);
+			ret = bp_watch__add(w, &m, pp->path, &pp->file_offset, 1);
 	}
+	procmaps__release(&m);
 	if (ret) {
 		pr_debug("pid %d: the breakpoints cannot be watched: %s", (int)w->pid,
 			 strerror(-ret));

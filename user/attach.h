@@ -90,7 +90,8 @@ unsigned attach__window_open(struct proc_links *links);
 void attach__window_close(struct proc_links *const *links, unsigned n);
 /* What attach__detach saw of the breakpoints while the links closed. */
 struct detach_watch {
-	unsigned watched;  /* probed addresses seen holding our int3 at attach */
+	unsigned watched;  /* addresses that held our int3 at attach and are still
+			    * mapped from the same file (bp_watch__recheck) */
 	unsigned left;     /* of them, still holding one after every link closed */
 	double gone_at;    /* now_s() (clock.h) when none held one; 0 if left */
 };

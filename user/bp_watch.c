@@ -37,23 +37,20 @@ static bool maps_file(const struct procmap_entry *e, const struct bp_file *f)
 	       e->dev_minor == f->dev_minor;
 }
 
-int bp_watch__add(struct bp_watch *w, const char *path, const uint64_t *offs, size_t n)
+int bp_watch__add(struct bp_watch *w, const struct procmaps *m, const char *path,
+		  const uint64_t *offs, size_t n)
 {
-	struct procmaps m = { 0 };
 	struct stat st;
-	int ret;
+	int ret = 0;
 
 	if (w->pid <= 0 || !n)
 		return 0;
 	if (stat(path, &st))
 		return -errno;
-	ret = procmaps__load(w->pid, &m, NULL);
-	if (ret)
-		return ret;
 	/* A uprobe at a file offset goes into every executable mapping of
 	 * that offset; text is mapped once, but nothing here relies on it. */
-	for (size_t i = 0; i < m.n && !ret; i++) {
-		const struct procmap_entry *e = &m.v[i];
+	for (size_t i = 0; i < m->n && !ret; i++) {
+		const struct procmap_entry *e = &m->v[i];
 		uint64_t len = e->end - e->start;
 
 		if (!(e->perms & PM_X) || !procmaps__same_file(&st, e))
@@ -62,7 +59,6 @@ int bp_watch__add(struct bp_watch *w, const char *path, const uint64_t *offs, si
 			if (offs[k] >= e->offset && offs[k] - e->offset < len)
 				ret = push(w, e->start + (offs[k] - e->offset), e);
 	}
-	procmaps__release(&m);
 	return ret;
 }
 

@@ -33,10 +33,13 @@ struct bp_watch {
 	unsigned others;       /* left out: they held an int3 before we attached */
 };
 
+struct procmaps;
+
 /* Adds the target addresses at which file `path` maps each of offs[0..n)
- * executable in process w->pid (every such mapping; none if the file is not
- * mapped).  0 or -errno (-ENOMEM; -ESRCH/-EACCES reading the maps). */
-int bp_watch__add(struct bp_watch *w, const char *path, const uint64_t *offs, size_t n);
+ * executable in m, process w->pid's maps (every such mapping; none if the
+ * file is not mapped).  0 or -errno (-ENOMEM; stat's error for path). */
+int bp_watch__add(struct bp_watch *w, const struct procmaps *m, const char *path,
+		  const uint64_t *offs, size_t n);
 
 /* Before attaching: drops the addresses that already hold an int3 (counted
  * in w->others) or cannot be read. */

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "bp_watch.h"
+#include "procmaps.h"
 #include "tool.h"
 #include "uprobe_multi.h"
 #include "usdt_args.h"
@@ -58,6 +59,7 @@ static int cmd_uprobe_multi_probe(int argc, char **argv)
 static int cmd_bp_watch(int argc, char **argv)
 {
 	struct bp_watch w = { 0 };
+	struct procmaps m = { 0 };
 	uint64_t off;
 	char line[16];
 	int ret;
@@ -68,7 +70,10 @@ static int cmd_bp_watch(int argc, char **argv)
 	}
 	w.pid = (pid_t)strtol(argv[1], NULL, 10);
 	off = strtoull(argv[3], NULL, 0);
-	ret = bp_watch__add(&w, argv[2], &off, 1);
+	ret = procmaps__load(w.pid, &m, NULL);
+	if (!ret)
+		ret = bp_watch__add(&w, &m, argv[2], &off, 1);
+	procmaps__release(&m);
 	if (ret) {
 		fprintf(stderr, "bp_watch__add: %s\n", strerror(-ret));
 		return 1;
