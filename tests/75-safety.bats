@@ -185,9 +185,11 @@ kept_after_attach() {
 		-e trace=process_vm_readv,process_vm_writev,ptrace,open,openat,openat2,pwrite64,pwritev,pwritev2 \
 		"$PMT" -q --alloc -p "$FIX_PID" --json "$j"
 	strace_pid=$SPAWN_PID
-	# The tracer is strace's child.
+	# The tracer is strace's child, once it has exec'd: at start-up strace
+	# also forks short-lived children of its own to probe ptrace features,
+	# and picking one of those up reads as "the tracer exited".
 	for ((i = 0; i < 600; i++)); do
-		TRACER_PID=$(pgrep -P "$strace_pid" | head -1)
+		TRACER_PID=$(pgrep -P "$strace_pid" -x pymemtrace | head -1)
 		[ -n "$TRACER_PID" ] && break
 		sleep 0.05
 	done
