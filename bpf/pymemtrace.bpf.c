@@ -241,7 +241,7 @@ static __always_inline int read_gen_counters(__u64 stats_addr, __u64 *out)
 
 /* stats_addr is non-zero only for a collection whose generation is chosen
  * by the collector itself (PMT_GEN_AUTO). */
-static __always_inline void gc_begin(__u32 generation, __u64 stats_addr)
+static __always_inline void gc_begin(__u32 generation, __u64 stats_addr, bool serial)
 {
 	__u32 tid = current_tid();
 	struct pmt_proc_stats *st = probed_proc(current_tgid());
@@ -249,6 +249,17 @@ static __always_inline void gc_begin(__u32 generation, __u64 stats_addr)
 
 	if (!st)
 		return;
+	/* PMT_GC_SERIAL: no other thread of the process is in here now (the
+	 * GIL), so the slot is ours if free, or still ours from a collection
+	 * whose end was never seen (that one is lost, as in the hash).  A slot
+	 * held by another thread (a subinterpreter collecting while a
+	 * finalizer of this one let the GIL go) sends us to the hash. */
+	if (serial && !stats_addr && (st->gc_slot.tid == 0 || st->gc_slot.tid == tid)) {
+		st->gc_slot.tid = tid;
+		st->gc_slot.generation = generation;
+		st->gc_slot.start_ns = bpf_ktime_get_ns();
+		return;
+	}
 	p.generation = generation;
 	if (stats_addr) {
 		p.generation = GEN_PENDING_AUTO;
@@ -275,7 +286,7 @@ static __always_inline int auto_generation(struct gc_pending *p)
 	return -1;
 }
 
-static __always_inline void gc_end(__s64 collected)
+static __always_inline void gc_end(__s64 collected, bool serial)
 {
 	__u32 tid = current_tid();
 	struct pmt_proc_stats *st = traced_proc(current_tgid());
@@ -286,6 +297,12 @@ static __always_inline void gc_end(__s64 collected)
 
 	if (!st)
 		return;
+	if (serial && st->gc_slot.tid == tid) {
+		pause = bpf_ktime_get_ns() - st->gc_slot.start_ns;
+		gen = st->gc_slot.generation;
+		st->gc_slot.tid = 0;
+		goto found;
+	}
 	p = bpf_map_lookup_elem(&gc_pending, &tid);
 	if (!p) {
 		__sync_fetch_and_add(&st->gc_unmatched_done, 1);
@@ -303,6 +320,7 @@ static __always_inline void gc_end(__s64 collected)
 		gen = g;
 	}
 	bpf_map_delete_elem(&gc_pending, &tid);
+found:
 	if (gen >= PMT_GENERATIONS) {
 		__sync_fetch_and_add(&st->gc_bad_generation, 1);
 		return;
@@ -338,14 +356,15 @@ static __always_inline void gc_end(__s64 collected)
 SEC("usdt")
 int BPF_USDT(usdt_gc_start, int generation)
 {
-	gc_begin((__u32)generation, 0);
+	/* libbpf's USDT path has no cookie of ours: the per-thread hash */
+	gc_begin((__u32)generation, 0, false);
 	return 0;
 }
 
 SEC("usdt")
 int BPF_USDT(usdt_gc_done, long collected)
 {
-	gc_end(collected);
+	gc_end(collected, false);
 	return 0;
 }
 
@@ -378,7 +397,7 @@ int uprobe_gc_entry(struct pt_regs *ctx)
 			return 0;
 		stats_addr = interp + PMT_COOKIE_STATS_OFF(cookie);
 	}
-	gc_begin(gen, stats_addr);
+	gc_begin(gen, stats_addr, cookie & PMT_GC_SERIAL);
 	return 0;
 }
 
@@ -386,7 +405,7 @@ int uprobe_gc_entry(struct pt_regs *ctx)
 SEC("uretprobe")
 int uretprobe_gc_return(struct pt_regs *ctx)
 {
-	gc_end((__s64)PT_REGS_RC(ctx));
+	gc_end((__s64)PT_REGS_RC(ctx), handler_cookie(ctx) & PMT_GC_SERIAL);
 	return 0;
 }
 
@@ -1282,11 +1301,12 @@ static __always_inline int usdt_cookie_arg(struct pt_regs *ctx, __u64 spec, __s6
 SEC("uprobe")
 int uprobe_usdt_gc_start(struct pt_regs *ctx)
 {
+	__u64 cookie = handler_cookie(ctx);
 	__s64 generation;
 
-	if (usdt_cookie_arg(ctx, handler_cookie(ctx), &generation))
+	if (usdt_cookie_arg(ctx, cookie, &generation))
 		generation = PMT_GENERATIONS; /* gc_end counts it as bad */
-	gc_begin((__u32)generation, 0);
+	gc_begin((__u32)generation, 0, cookie & PMT_GC_SERIAL);
 	return 0;
 }
 
@@ -1294,16 +1314,17 @@ int uprobe_usdt_gc_start(struct pt_regs *ctx)
 SEC("uprobe")
 int uprobe_usdt_gc_done(struct pt_regs *ctx)
 {
+	__u64 cookie = handler_cookie(ctx);
 	__s64 collected;
 
-	if (usdt_cookie_arg(ctx, handler_cookie(ctx), &collected)) {
+	if (usdt_cookie_arg(ctx, cookie, &collected)) {
 		struct pmt_proc_stats *st = traced_proc(current_tgid());
 
 		if (st)
 			__sync_fetch_and_add(&st->gc_bad_generation, 1);
 		collected = 0;
 	}
-	gc_end(collected);
+	gc_end(collected, cookie & PMT_GC_SERIAL);
 	return 0;
 }
 

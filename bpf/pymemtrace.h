@@ -46,10 +46,19 @@ enum pmt_gen_source {
  *                picks one" (3.13's _Py_RunGC passes -1), and the call may
  *                collect nothing.  The generation is then found afterwards:
  *                the one whose gcstate->generation_stats[g].collections grew.
+ *   bit  13      PMT_GC_SERIAL (below)
  *   bits 16..31  offsetof(PyThreadState, interp)            (with PMT_GEN_AUTO)
  *   bits 32..55  offset of interp->gc.generation_stats      (with PMT_GEN_AUTO)
  * The thread state is the collection function's first argument. */
 #define PMT_GEN_AUTO            (1ULL << 8)
+/* In the cookies of both GC probes (collection function or USDT): the
+ * process runs one collection at a time, and its probes fire under its one
+ * GIL (interpreters before 3.12, whose subinterpreters share it).  Then no
+ * two threads of the process are ever inside the GC handlers at once, so a
+ * collection's start can wait in the process's own stats (gc_slot) instead
+ * of the per-thread gc_pending hash: a hash update and delete per collection
+ * were a third of the default mode's cost on a GC-heavy loop. */
+#define PMT_GC_SERIAL           (1ULL << 13)
 #define PMT_COOKIE_SRC(c)       ((c) & 0xff)
 #define PMT_COOKIE_INTERP_OFF(c) (((c) >> 16) & 0xffff)
 #define PMT_COOKIE_STATS_OFF(c) (((c) & PMT_COOKIE_PAYLOAD) >> 32)
@@ -88,6 +97,7 @@ enum pmt_handler {
  *   bits 4..7    register, x86 encoding (rax 0, rcx 1, ... r15 15)
  *   bits 8..11   size in bytes: 1, 2, 4 or 8
  *   bit  12      PMT_USDT_SIGNED: sign-extend from size
+ *   bit  13      PMT_GC_SERIAL (above), on the gc__start and gc__done probes
  *   bits 32..55  displacement (DEREF) or value (CONST), signed 24 bits */
 #define PMT_USDT_REG     0ULL
 #define PMT_USDT_DEREF   1ULL
@@ -107,8 +117,16 @@ struct pmt_sys_stats {
 	__s64 bytes;              /* see each field's comment in pmt_proc_stats */
 };
 
+/* A collection's start, while it runs, for a PMT_GC_SERIAL process. */
+struct pmt_gc_slot {
+	__u32 tid;                /* the collecting thread; 0: no collection pending */
+	__u32 generation;
+	__u64 start_ns;
+};
+
 struct pmt_proc_stats {
 	struct pmt_gc_gen_stats gc[PMT_GENERATIONS];
+	struct pmt_gc_slot gc_slot; /* BPF's own state, not a counter */
 	__u64 gc_bad_generation;  /* generation outside 0..2: probe misconfigured */
 	__u64 gc_unmatched_done;  /* gc end seen without its start (attached mid-collection) */
 

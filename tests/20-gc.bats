@@ -79,3 +79,39 @@ gc_launch() {
 @test "gc: exact counts, -- launch, python3.11" { gc_launch py3.11; }
 @test "gc: exact counts, -- launch, python3.12" { gc_launch py3.12; }
 @test "gc: exact counts, -- launch, python3.13" { gc_launch py3.13; }
+
+# gc_overlap LABEL: a subinterpreter collects on another thread while the
+# main interpreter's collection waits in a finalizer (fixtures/gc_overlap.py).
+# Before 3.12 a collection's start waits in the process's one slot (bpf/
+# pymemtrace.h, PMT_GC_SERIAL); the second, overlapping start must go to the
+# per-thread hash instead of taking the slot, or the outer collection's end
+# would find the inner one's start and one collection per round would be
+# lost.  2N collections, N pairs nested in time, all timed.  Not on 3.8:
+# its collector state is process-wide, so the inner collection never runs.
+gc_overlap() {
+	require_tracing
+	use_interp "$1"
+	local j="$BATS_TEST_TMPDIR/report.json" i
+	start_fixture "$PY" gc_overlap.py "$N"
+	start_tracer -q -p "$FIX_PID" --json "$j"
+	wait_attached "$TRACER_PID" || { show_tracer; return 1; }
+	fixture_go "$FIX_CTL"
+	stop_tracer
+	fixture_exit "$FIX_CTL" "$FIX_PID"
+	assert_eq "tracer exit status" 0 "$TRACER_RC" || { show_tracer; return 1; }
+	assert_eq "fixture output" "$N" "$(sed -n 2p "$FIX_CTL/stdout")"
+	# each interpreter did collect N times (the rounds did overlap)
+	assert_eq "main interpreter's gen-2 count" "$N" "$(jq .main_gen2 "$FIX_CTL/done")"
+	assert_eq "subinterpreter's gen-2 count" "$N" "$(jq .sub_gen2 "$FIX_CTL/done")"
+	i=$(proc_index "$j" "$FIX_PID")
+	assert_eq "gc.collections" "[0,0,$((2 * N))]" \
+		"$(json_get "$j" "[.processes[$i].gc.collections[]] | tostring")"
+	assert_eq "gc.pause_ns.count" "$((2 * N))" "$(json_get "$j" ".processes[$i].gc.pause_ns.count")"
+	assert_eq "lost" 0 "$(json_get "$j" ".processes[$i].lost")"
+}
+
+@test "gc: a subinterpreter's collection inside the main one's, debian python3.11" { gc_overlap debian3.11; }
+@test "gc: a subinterpreter's collection inside the main one's, python3.9" { gc_overlap py3.9; }
+@test "gc: a subinterpreter's collection inside the main one's, python3.11" { gc_overlap py3.11; }
+@test "gc: a subinterpreter's collection inside the main one's, python3.12" { gc_overlap py3.12; }
+@test "gc: a subinterpreter's collection inside the main one's, python3.13" { gc_overlap py3.13; }

@@ -73,6 +73,15 @@ static void plan_usdt_arg(struct plan *p, struct plan_probe *pp, const struct us
 	pp->usdt_decoded = true;
 }
 
+/* PMT_GC_SERIAL (bpf/pymemtrace.h) for the GC probes' cookies: before 3.12
+ * a process has one GIL, so its collections and their probes never overlap.
+ * From 3.12 a subinterpreter may own a GIL (and 3.13t has none): the
+ * per-thread hash then. */
+static uint64_t gc_serial_bit(const struct plan *p)
+{
+	return pyversion_mm(&p->interp.version) < 312 ? PMT_GC_SERIAL : 0;
+}
+
 static bool plan_gc_usdt(struct plan *p)
 {
 	const struct usdt_note *start = interp__usdt(&p->interp, "gc__start");
@@ -92,6 +101,11 @@ static bool plan_gc_usdt(struct plan *p)
 	plan_locate(p, b, done->pc);
 	plan_usdt_arg(p, a, start, wa, sizeof(wa));
 	plan_usdt_arg(p, b, done, wb, sizeof(wb));
+	/* both or neither: a start in the slot needs its end to look there */
+	if (a->usdt_decoded && b->usdt_decoded) {
+		a->cookie |= gc_serial_bit(p);
+		b->cookie |= gc_serial_bit(p);
+	}
 	fmt_msg(a->how, sizeof(a->how), "usdt python:gc__start @0x%llx, semaphore 0x%llx, args '%s' "
 		"(generation: %s)", (unsigned long long)start->pc,
 		(unsigned long long)start->semaphore, start->args, wa);
@@ -231,6 +245,8 @@ static bool plan_gc_uprobe(struct plan *p, const char **why_not)
 		e->cookie = (uint64_t)src;
 		if (src == PMT_GEN_ARG1)
 			e->cookie |= gc_auto_cookie(p, &what);
+		e->cookie |= gc_serial_bit(p);
+		r->cookie = gc_serial_bit(p);
 		fmt_msg(e->how, sizeof(e->how), "uprobe %s @0x%llx, generation: %s", s->name,
 			(unsigned long long)s->vaddr, what);
 		fmt_msg(r->how, sizeof(r->how), "uretprobe %s @0x%llx (returns collected + uncollectable)",
