@@ -12,13 +12,7 @@ gc_attach() {
 	require_tracing
 	use_interp "$1"
 	local j="$BATS_TEST_TMPDIR/report.json" i expect
-	start_fixture "$PY" gc_collect.py "$N"
-	start_tracer -q -p "$FIX_PID" --json "$j"
-	wait_attached "$TRACER_PID" || { show_tracer; return 1; }
-	fixture_go "$FIX_CTL"
-	stop_tracer
-	fixture_exit "$FIX_CTL" "$FIX_PID"
-	assert_eq "tracer exit status" 0 "$TRACER_RC" || { show_tracer; return 1; }
+	trace_window gc_collect.py "$N" -- --json "$j" || return 1
 	assert_eq "fixture output" "$N" "$(sed -n 2p "$FIX_CTL/stdout")"
 	i=$(proc_index "$j" "$FIX_PID")
 	assert_eq "python.version" "$PYVER_FULL" "$(json_get "$j" ".processes[$i].python.version")"
@@ -92,13 +86,7 @@ gc_overlap() {
 	require_tracing
 	use_interp "$1"
 	local j="$BATS_TEST_TMPDIR/report.json" i
-	start_fixture "$PY" gc_overlap.py "$N"
-	start_tracer -q -p "$FIX_PID" --json "$j"
-	wait_attached "$TRACER_PID" || { show_tracer; return 1; }
-	fixture_go "$FIX_CTL"
-	stop_tracer
-	fixture_exit "$FIX_CTL" "$FIX_PID"
-	assert_eq "tracer exit status" 0 "$TRACER_RC" || { show_tracer; return 1; }
+	trace_window gc_overlap.py "$N" -- --json "$j" || return 1
 	assert_eq "fixture output" "$N" "$(sed -n 2p "$FIX_CTL/stdout")"
 	# each interpreter did collect N times (the rounds did overlap)
 	assert_eq "main interpreter's gen-2 count" "$N" "$(jq .main_gen2 "$FIX_CTL/done")"

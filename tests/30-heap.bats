@@ -69,13 +69,7 @@ arenas_attach() {
 	require_tracing
 	use_interp "$1"
 	local j="$BATS_TEST_TMPDIR/report.json" i p size held pre min got lo hi
-	start_fixture "$PY" arenas.py "$ARENA_MIB"
-	start_tracer -q -p "$FIX_PID" --json "$j"
-	wait_attached "$TRACER_PID" || { show_tracer; return 1; }
-	fixture_go "$FIX_CTL"
-	stop_tracer
-	fixture_exit "$FIX_CTL" "$FIX_PID"
-	assert_eq "tracer exit status" 0 "$TRACER_RC" || { show_tracer; return 1; }
+	trace_window arenas.py "$ARENA_MIB" -- --json "$j" || return 1
 	size=$(arena_size_for "$PYVER")
 	assert_eq "arena size reported by python $PYVER" "$size" \
 		"$(jq .before.arena_size "$FIX_CTL/done")"

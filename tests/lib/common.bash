@@ -308,6 +308,27 @@ stop_tracer() {
 	TRACER_RC=$WAIT_RC
 }
 
+# trace_window SCRIPT [FIXTURE-ARGS...] -- [TRACER-ARGS...]: the usual
+# window: starts the fixture (with $PY), attaches `pymemtrace -q -p` with
+# TRACER-ARGS, lets the fixture work, stops the tracer with SIGINT, lets the
+# fixture leave, and fails unless the tracer exited 0.  FIX_PID, FIX_CTL,
+# TRACER_* stay set for the checks that follow.
+trace_window() {
+	local fix=()
+	while [ $# -gt 0 ] && [ "$1" != "--" ]; do
+		fix+=("$1")
+		shift
+	done
+	[ $# -gt 0 ] && shift
+	start_fixture "$PY" "${fix[@]}" || return 1
+	start_tracer -q -p "$FIX_PID" "$@"
+	wait_attached "$TRACER_PID" || { show_tracer; return 1; }
+	fixture_go "$FIX_CTL"
+	stop_tracer
+	fixture_exit "$FIX_CTL" "$FIX_PID"
+	assert_eq "tracer exit status" 0 "$TRACER_RC" || { show_tracer; return 1; }
+}
+
 # show_tracer: the tracer's output, for a failing test's log.
 show_tracer() {
 	{
