@@ -69,3 +69,53 @@ PY
 @test "alloc: --native-depth 8 walks native stacks and finds the same MiB, python3.11" {
 	hold_check py3.11 --native-depth 8
 }
+
+# deep_check LABEL: hold_deep() holds DEEP_MIB MiB 60 Python frames down,
+# past the 32-frame limit (bpf/pystack.h).  Its stacks are cut, flagged,
+# counted, and still carry every byte, with the allocating function on top.
+DEEP_DEPTH=60
+DEEP_MIB=4
+deep_check() {
+	use_interp "$1"
+	require_tracing
+	local j="$BATS_TEST_TMPDIR/report.json" line
+	line=$(grep -n 'return \[bytearray(CHUNK)' tests/fixtures/deep_hold.py | cut -d: -f1)
+	trace_window deep_hold.py "$DEEP_DEPTH" "$DEEP_MIB" -- --alloc --top 100 --json "$j" || return 1
+	"$HOST_PY" - "$j" "$FIX_PID" "$line" "$FIX_CTL/done" "$DEEP_MIB" <<'PY'
+import json, sys
+report, pid, line, done, mib = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], int(sys.argv[5])
+p = next(x for x in json.load(open(report))["processes"] if x["pid"] == pid)
+d = json.load(open(done))
+assert d["held_bytes"] == mib * 1024 * 1024, d
+
+def in_hold(stack):
+    # 3.8-3.11 run the list comprehension as its own frame (<listcomp>)
+    return any(f["function"].split(".")[0] == "hold_deep" for f in stack["python"][:2])
+
+deep = [s for s in p["stacks"] if in_hold(s)]
+assert deep, [s["python"][:2] for s in p["stacks"]]
+live = sum(s["live_bytes"] for s in deep)
+# bytearray(n) asks for n + 1 bytes; the list around them is pymalloc's
+assert d["held_bytes"] <= live <= d["held_bytes"] * 1.02, (live, d["held_bytes"])
+for s in deep:
+    assert s["truncated"] is True, s["python"][:3]
+    assert len(s["python"]) == 32, len(s["python"])
+    # below the top frames, nothing but the recursion: the cut kept the innermost
+    assert all(f["function"] == "descend" for f in s["python"][2:]), [f["function"] for f in s["python"]]
+top = max(deep, key=lambda s: s["live_bytes"])
+assert top["python"][0]["line"] == line, (top["python"][0], line)
+cut = p["lost_detail"]["alloc_truncated_stacks"]
+# every block's allocation was a cut walk (and so were the list's)
+assert cut >= d["blocks"], (cut, d["blocks"])
+# no other kind of loss hides behind it
+others = {k: v for k, v in p["lost_detail"].items() if v and k != "alloc_truncated_stacks"}
+assert not others, others
+print("# %d stacks cut at 32 frames, %d B live, alloc_truncated_stacks %d (>= %d blocks)"
+      % (len(deep), live, cut, d["blocks"]))
+PY
+}
+
+@test "alloc: a stack 60 frames deep is cut at 32, flagged and counted, its MiB kept, debian python3.11" { deep_check debian3.11; }
+@test "alloc: a stack 60 frames deep is cut at 32, flagged and counted, its MiB kept, python3.8" { deep_check py3.8; }
+@test "alloc: a stack 60 frames deep is cut at 32, flagged and counted, its MiB kept, python3.12" { deep_check py3.12; }
+@test "alloc: a stack 60 frames deep is cut at 32, flagged and counted, its MiB kept, python3.13" { deep_check py3.13; }
