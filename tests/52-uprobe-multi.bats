@@ -30,6 +30,16 @@ multi_offsets() {
 	done | sort
 }
 
+# multi_offsets_in PID PATH: the offsets of PID's uprobe_multi links on PATH.
+multi_offsets_in() {
+	local f
+	for f in /proc/"$1"/fdinfo/*; do
+		awk -v path="$2" '/^link_type:/ { m = ($2 ~ /^u(ret)?probe_multi$/) }
+		     /^path:/ { m = m && $2 == path }
+		     m && /^[0-9]+[ \t]+0x/ { print $2 }' "$f" 2>/dev/null
+	done | sort -u
+}
+
 # perf_offsets PID: the same for PID's perf-event uprobe links.
 perf_offsets() {
 	local f
@@ -361,6 +371,15 @@ with open("/proc/%s/mem" % pid, "rb", buffering=0) as mem:
 PY
 }
 
+# note_tracer_ids: KILL_PROGS and KILL_LINKS, the program and link ids the
+# tracer holds now (JSON arrays), for none_left.
+note_tracer_ids() {
+	KILL_PROGS=$(cat /proc/"$TRACER_PID"/fdinfo/* 2>/dev/null |
+		awk '/^prog_id:/ { print $2 }' | sort -un | jq -sc .)
+	KILL_LINKS=$(cat /proc/"$TRACER_PID"/fdinfo/* 2>/dev/null |
+		awk '/^link_id:/ { print $2 }' | sort -un | jq -sc .)
+}
+
 # kill_frozen: SIGSTOP, note the tracer's program and link ids, SIGKILL.
 # Fails (the tracer reaped) when it had already exited.
 kill_frozen() {
@@ -368,10 +387,7 @@ kill_frozen() {
 		wait_exit "$TRACER_PID" 30
 		return 1
 	fi
-	KILL_PROGS=$(cat /proc/"$TRACER_PID"/fdinfo/* 2>/dev/null |
-		awk '/^prog_id:/ { print $2 }' | sort -un | jq -sc .)
-	KILL_LINKS=$(cat /proc/"$TRACER_PID"/fdinfo/* 2>/dev/null |
-		awk '/^link_id:/ { print $2 }' | sort -un | jq -sc .)
+	note_tracer_ids
 	kill -KILL "$TRACER_PID"
 	wait_exit "$TRACER_PID" 30
 }
@@ -470,6 +486,36 @@ kill_at() {
 @test "SIGKILL while attaching leaves nothing behind (perf uprobes)" { require_tracing; kill_at attach perf; }
 @test "SIGKILL while tracing leaves nothing behind (perf uprobes)" { require_tracing; kill_at trace perf; }
 @test "SIGKILL while detaching leaves nothing behind (perf uprobes)" { require_tracing; kill_at detach perf; }
+
+# A link's close takes its breakpoints out of the target, and the kernel
+# gives up on that when the closing thread has a SIGKILL pending: the int3s
+# stayed in the target for good and its USDT semaphores raised ("uprobe:
+# ... failed to unregister, leaking uprobe" in dmesg).  A SIGKILL 2 ms
+# after the SIGINT lands while the links close, which did exactly that
+# before the final closes moved to a child process (user/attach.c).
+@test "SIGKILL 2 ms into the detach leaves no int3 and no raised semaphore (uprobe_multi, --alloc)" {
+	require_multi
+	[ -x /usr/bin/python3.11 ] || skip "/usr/bin/python3.11 missing (tools/install-deps.sh)"
+	command -v readelf >/dev/null || skip "readelf missing (binutils)"
+	local offs n
+	start_fixture /usr/bin/python3.11 gc_collect.py 3
+	start_tracer -q --alloc -p "$FIX_PID"
+	wait_attached "$TRACER_PID" || { show_tracer; return 1; }
+	offs=$(multi_offsets_in "$TRACER_PID" /usr/bin/python3.11)
+	n=$(wc -w <<<"$offs")
+	assert_ge "probed offsets in python3.11" "$n" 4
+	assert_eq "int3s at them while tracing" "$n" "$(int3_count "$FIX_PID" /usr/bin/python3.11 $offs)"
+	note_tracer_ids
+	kill -INT "$TRACER_PID"
+	sleep 0.002
+	kill -KILL "$TRACER_PID"
+	wait_exit "$TRACER_PID" 30
+	none_left "early kill"
+	assert_eq "int3s after the kill" 0 "$(int3_count "$FIX_PID" /usr/bin/python3.11 $offs)"
+	fixture_go "$FIX_CTL"
+	fixture_exit "$FIX_CTL" "$FIX_PID"
+	assert_eq "fixture's own gen-2 count" 3 "$(jq '.after[2] - .before[2]' "$FIX_CTL/done")"
+}
 
 # ---- same exact results on both paths ------------------------------------------
 

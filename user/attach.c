@@ -1,11 +1,13 @@
 /* Probe attachment: see attach.h. */
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/wait.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "attach.h"
@@ -564,7 +566,7 @@ static void *close_fds(void *arg)
 }
 
 /* Closes fds[0..n) from up to CLOSERS_MAX threads while run() runs here. */
-static void close_parallel(const int *fds, unsigned n, closing_fn run, void *arg)
+static void close_in_threads(const int *fds, unsigned n, closing_fn run, void *arg)
 {
 	struct closer c[CLOSERS_MAX] = {};
 	unsigned nt = n < CLOSERS_MAX ? n : CLOSERS_MAX;
@@ -583,6 +585,73 @@ static void close_parallel(const int *fds, unsigned n, closing_fn run, void *arg
 	for (unsigned t = 0; t < nt; t++)
 		if (c[t].started)
 			pthread_join(c[t].thread, NULL);
+}
+
+struct reaper {
+	pthread_t thread;
+	pid_t pid;
+	atomic_uint left; /* 1 until the closer process has exited */
+};
+
+static void *reap_closer(void *arg)
+{
+	struct reaper *r = arg;
+
+	while (waitpid(r->pid, NULL, 0) < 0 && errno == EINTR)
+		;
+	atomic_store(&r->left, 0);
+	return NULL;
+}
+
+/* Closes fds[0..n) while run() runs here, the final closes in a child
+ * process.  Why: closing a link takes its breakpoints out of the target,
+ * and the kernel gives up on that when the closing thread has a SIGKILL
+ * pending ("uprobe: ... failed to unregister, leaking uprobe"): the int3s
+ * stay in the target for good, each hit a trap, and its USDT semaphores
+ * stay raised.  So a SIGKILL of pymemtrace a few ms into a detach did
+ * exactly that.  The child is in a process group of its own, so neither a
+ * SIGKILL of pymemtrace nor one of its group reaches it, and it closes only
+ * after this process has dropped its own copies of the fds (at once: they
+ * are not the last), so that its closes are the last ones, where the
+ * kernel's work happens.  If this process dies first, the pipe's EOF lets
+ * the child go on.  Without fork or pipe: the closes stay here. */
+static void close_parallel(const int *fds, unsigned n, closing_fn run, void *arg)
+{
+	struct reaper r = { .left = 1 };
+	int go[2];
+
+	if (!n || pipe2(go, O_CLOEXEC)) {
+		close_in_threads(fds, n, run, arg);
+		return;
+	}
+	r.pid = fork();
+	if (r.pid == 0) {
+		char c;
+
+		close(go[1]);
+		setpgid(0, 0);
+		/* EOF: the parent's copies are closed, or the parent is gone */
+		while (read(go[0], &c, 1) < 0 && errno == EINTR)
+			;
+		close_in_threads(fds, n, nothing, NULL);
+		_exit(0);
+	}
+	close(go[0]);
+	if (r.pid < 0) {
+		close(go[1]);
+		close_in_threads(fds, n, run, arg);
+		return;
+	}
+	for (unsigned i = 0; i < n; i++)
+		close(fds[i]);
+	close(go[1]);
+	if (pthread_create(&r.thread, NULL, reap_closer, &r)) {
+		reap_closer(&r); /* no thread: the closes first, then run() */
+		run(arg, &r.left);
+		return;
+	}
+	run(arg, &r.left);
+	pthread_join(r.thread, NULL);
 }
 
 struct perf_batch {
