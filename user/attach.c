@@ -13,6 +13,7 @@
 #include "attach.h"
 #include "clock.h"
 #include "log.h"
+#include "perf_uprobe.h"
 #include "procmaps.h"
 #include "pymemtrace.skel.h"
 #include "uprobe_multi.h"
@@ -26,16 +27,17 @@
 typedef void (*closing_fn)(void *arg, const atomic_uint *left);
 static void close_parallel(const int *fds, unsigned n, closing_fn run, void *arg);
 
-/* The program of a plan probe; for USDT, the one that goes through a
- * uprobe_multi link (multi_usdt) or libbpf's BPF_USDT one. */
+/* The program of a plan probe; for USDT, the one that reads the decoded
+ * argument spec from its cookie (cookie_usdt: a uprobe_multi link or a
+ * perf event of ours) or libbpf's BPF_USDT one. */
 static struct bpf_program *prog_for(struct pymemtrace_bpf *skel, enum plan_prog prog,
-				    bool multi_usdt)
+				    bool cookie_usdt)
 {
 	switch (prog) {
 	case PLAN_USDT_GC_START:
-		return multi_usdt ? skel->progs.uprobe_usdt_gc_start : skel->progs.usdt_gc_start;
+		return cookie_usdt ? skel->progs.uprobe_usdt_gc_start : skel->progs.usdt_gc_start;
 	case PLAN_USDT_GC_DONE:
-		return multi_usdt ? skel->progs.uprobe_usdt_gc_done : skel->progs.usdt_gc_done;
+		return cookie_usdt ? skel->progs.uprobe_usdt_gc_done : skel->progs.usdt_gc_done;
 	case PLAN_GC_ENTRY:        return skel->progs.uprobe_gc_entry;
 	case PLAN_GC_RETURN:       return skel->progs.uretprobe_gc_return;
 	case PLAN_ARENA_ALLOC:     return skel->progs.uprobe_arena_alloc;
@@ -114,8 +116,7 @@ void attach__prepare(struct pymemtrace_bpf *skel, bool multi, bool alloc)
 	bpf_program__set_autoload(skel->progs.uretprobe_alloc_return, alloc);
 	bpf_program__set_autoload(skel->progs.uprobe_free, alloc);
 	bpf_program__set_autoload(skel->progs.uprobe_lto, alloc && multi);
-	bpf_program__set_autoload(skel->progs.uprobe_usdt_gc_start, multi);
-	bpf_program__set_autoload(skel->progs.uprobe_usdt_gc_done, multi);
+	/* the USDT readers of decoded specs serve both paths */
 	bpf_program__set_autoload(skel->progs.uprobe_dispatch, multi);
 	/* libbpf's USDT programs stay: a spec usdt_args.h cannot read falls
 	 * back to them, even with uprobe_multi. */
@@ -163,24 +164,60 @@ int attach__fill_handlers(struct pymemtrace_bpf *skel, char *err, size_t errlen)
 
 /* ---- perf-event uprobes ----------------------------------------------------- */
 
-static struct bpf_link *attach_perf(struct pymemtrace_bpf *skel, const struct plan *plan,
-				    const struct plan_probe *pp)
+/* Through a perf event of our own (perf_uprobe.h); *owned_fd gets it.
+ * NULL with errno set; errno ENOENT or EOPNOTSUPP: no uprobe PMU for it. */
+static struct bpf_link *attach_own_perf(struct bpf_program *prog, pid_t pid,
+					const struct plan_probe *pp, int *owned_fd)
 {
-	struct bpf_program *prog = prog_for(skel, pp->prog, false);
-	const struct interp *in = &plan->interp;
+	LIBBPF_OPTS(bpf_perf_event_opts, opts, .bpf_cookie = pp->cookie & PMT_COOKIE_PAYLOAD);
+	struct bpf_link *link;
+	int pfd = perf_uprobe__open(pp->path, pp->file_offset, pid, is_retprobe(pp->prog),
+				    is_usdt(pp->prog) ? pp->ref_ctr_offset : 0);
 
+	if (pfd < 0) {
+		errno = -pfd;
+		return NULL;
+	}
+	link = bpf_program__attach_perf_event_opts(prog, pfd, &opts);
+	if (!link) {
+		int err = errno;
+
+		close(pfd); /* not libbpf's: it only takes it on success */
+		errno = err == ENOENT || err == EOPNOTSUPP ? EINVAL : err;
+		return NULL;
+	}
+	*owned_fd = pfd;
+	return link;
+}
+
+static struct bpf_link *attach_perf(struct pymemtrace_bpf *skel, const struct plan *plan,
+				    const struct plan_probe *pp, int *owned_fd)
+{
+	const struct interp *in = &plan->interp;
+	bool own_usdt = is_usdt(pp->prog) && pp->usdt_decoded;
+	struct bpf_link *link;
+
+	*owned_fd = -1;
+	if (!is_usdt(pp->prog) || own_usdt) {
+		link = attach_own_perf(prog_for(skel, pp->prog, own_usdt), in->pid, pp, owned_fd);
+		if (link || (errno != ENOENT && errno != EOPNOTSUPP))
+			return link;
+		pr_debug("pid %d: %s: no uprobe PMU to open the probe with (%s): libbpf's attach",
+			 (int)in->pid, pp->name, strerror(errno));
+	}
 	if (is_usdt(pp->prog)) {
 		/* libbpf parses the notes itself, computes ref_ctr_offset for
 		 * the semaphore and decodes the argument specs. */
 		const char *name = pp->prog == PLAN_USDT_GC_START ? "gc__start" : "gc__done";
 
-		return bpf_program__attach_usdt(prog, in->pid, in->open_path, "python", name, NULL);
+		return bpf_program__attach_usdt(prog_for(skel, pp->prog, false), in->pid,
+						in->open_path, "python", name, NULL);
 	} else {
 		LIBBPF_OPTS(bpf_uprobe_opts, opts, .retprobe = is_retprobe(pp->prog),
 			    .bpf_cookie = pp->cookie);
 
-		return bpf_program__attach_uprobe_opts(prog, in->pid, pp->path, pp->file_offset,
-						       &opts);
+		return bpf_program__attach_uprobe_opts(prog_for(skel, pp->prog, false), in->pid,
+						       pp->path, pp->file_offset, &opts);
 	}
 }
 
@@ -463,7 +500,7 @@ unsigned attach__process(struct pymemtrace_bpf *skel, const struct plan *plan, b
 			failed++;
 			continue;
 		}
-		link = attach_perf(skel, plan, pp);
+		link = attach_perf(skel, plan, pp, &links->perf_fds[links->n]);
 		if (!link) {
 			set_failed(s, plan, pp, ATTACH_LINK_PERF, errno);
 			failed++;
@@ -660,7 +697,8 @@ struct perf_batch {
 	struct detach_watch *dw;
 };
 
-/* Perf-event uprobes: one after the other (the kernel serialises them). */
+/* libbpf's own perf-event links (attach_perf's fallbacks): one after the
+ * other, here (the kernel serialises them).  Ours went to the closers. */
 static void destroy_perf(struct perf_batch *b)
 {
 	for (unsigned p = 0; p < b->n; p++) {
@@ -668,6 +706,30 @@ static void destroy_perf(struct perf_batch *b)
 			bpf_link__destroy(b->links[p]->links[i]);
 		b->links[p]->n = 0;
 	}
+}
+
+/* Moves the links whose perf event is ours out of libbpf's hands: their
+ * fds (the BPF link's and the event's) go to fds[] for the closers, and
+ * libbpf forgets them without closing anything.  Returns how many fds. */
+static unsigned take_own_perf(struct proc_links *pl, int *fds)
+{
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < pl->n; i++) {
+		int lfd;
+
+		if (pl->perf_fds[i] < 0)
+			continue;
+		lfd = bpf_link__fd(pl->links[i]);
+		if (lfd >= 0 && lfd != pl->perf_fds[i])
+			fds[n++] = lfd; /* else: attached by ioctl, the event is the link */
+		fds[n++] = pl->perf_fds[i];
+		bpf_link__disconnect(pl->links[i]);
+		bpf_link__destroy(pl->links[i]); /* frees, closes nothing */
+		pl->links[i] = NULL;
+		pl->perf_fds[i] = -1;
+	}
+	return n;
 }
 
 #define WATCH_POLL_US 500
@@ -742,6 +804,9 @@ unsigned attach__detach(struct proc_links *const *links, unsigned n, struct deta
 			links[p]->window = NULL;
 		}
 	}
+	for (unsigned p = 0; p < n; p++)
+		for (unsigned i = 0; i < links[p]->n; i++)
+			nfds += links[p]->perf_fds[i] >= 0 ? 2 : 0;
 	fds = nfds ? calloc(nfds, sizeof(*fds)) : NULL;
 	nfds = 0;
 	for (unsigned p = 0; p < n; p++) {
@@ -752,6 +817,9 @@ unsigned attach__detach(struct proc_links *const *links, unsigned n, struct deta
 				close(links[p]->fds[i]); /* out of memory: the slow way */
 		}
 		links[p]->n_fds = 0;
+		/* out of memory: libbpf closes them in destroy_perf, here */
+		if (fds)
+			nfds += take_own_perf(links[p], fds + nfds);
 	}
 	close_parallel(fds, nfds, detach_and_watch, &b);
 	free(fds);

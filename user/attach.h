@@ -12,12 +12,19 @@
  *    probes together, but still waits for the kernel's grace periods
  *    (~55 ms here), so fewer links detach faster: 1 to 4 per process.
  *  - perf-event uprobes (kernels before 6.6, or PYMEMTRACE_NO_UPROBE_MULTI):
- *    one link per probe, ~100 ms each to remove; USDT through libbpf.
+ *    one link per probe, ~100 ms each to remove, each on a perf event that
+ *    pymemtrace opens itself (perf_uprobe.h), USDT probes included, with
+ *    the decoded argument in the cookie as for uprobe_multi.
  * A USDT probe whose argument spec usdt_args.h cannot read takes libbpf's
- * perf-event path in either case.
+ * USDT path in either case (and every perf-event probe takes libbpf's
+ * attach on a kernel without the uprobe PMU).
  *
  * Links are file descriptors, so the kernel removes every probe when
- * pymemtrace exits, even under SIGKILL.
+ * pymemtrace exits, even under SIGKILL.  At detach the last closes happen
+ * in a child process (attach.c): the kernel cannot take a breakpoint out
+ * for a thread with a SIGKILL pending, so a SIGKILL of pymemtrace during
+ * its own detach would otherwise leave int3s in the target.  Only libbpf's
+ * own links (the fallbacks above) still close in pymemtrace.
  */
 #ifndef PMT_ATTACH_H
 #define PMT_ATTACH_H
@@ -40,6 +47,10 @@ struct groups;
 
 struct proc_links {
 	struct bpf_link *links[PLAN_MAX_PROBES]; /* perf-event uprobes, libbpf USDT */
+	/* perf_fds[i]: the perf event under links[i] when pymemtrace opened it
+	 * (perf_uprobe.h), so that detach can hand its last close to the
+	 * closer process; -1: libbpf's own (its USDT path, or no uprobe PMU) */
+	int perf_fds[PLAN_MAX_PROBES];
 	unsigned n;
 	int fds[PLAN_MAX_PROBES];                 /* uprobe_multi links */
 	unsigned n_fds;
