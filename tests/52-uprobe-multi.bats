@@ -603,6 +603,8 @@ gc_both() {
 
 @test "both paths: exact GC counts on debian python3.11 (USDT)" { gc_both debian3.11; }
 @test "both paths: exact GC counts on python3.11 (uprobe + uretprobe)" { gc_both py3.11; }
+@test "both paths: exact GC counts on python3.8 (uprobe + uretprobe)" { gc_both py3.8; }
+@test "both paths: exact GC counts on python3.13 (uprobe + uretprobe)" { gc_both py3.13; }
 
 # alloc_both LABEL: hold_memory()'s 256 bytearrays of 64 KiB (65537-byte
 # requests to the C library) are live at the end, exactly, on both paths.
@@ -633,6 +635,8 @@ alloc_both() {
 
 @test "both paths: --alloc holds exactly the fixture's bytearrays on debian python3.11" { alloc_both debian3.11; }
 @test "both paths: --alloc holds exactly the fixture's bytearrays on python3.11" { alloc_both py3.11; }
+@test "both paths: --alloc holds exactly the fixture's bytearrays on python3.8" { alloc_both py3.8; }
+@test "both paths: --alloc holds exactly the fixture's bytearrays on python3.13" { alloc_both py3.13; }
 
 @test "both paths: -- CMD is held at its entry and every collection is seen" {
 	require_multi
