@@ -14,7 +14,8 @@ pool_size_for() {
 	if [ "$minor" -lt 10 ]; then echo 4096; else echo 16384; fi
 }
 
-# growth_check INTERP [UNIT]: UNIT "arenas" traces with --heap-growth=arenas.
+# growth_check INTERP [UNIT]: traces with --heap-growth=UNIT, pools unless
+# UNIT is "arenas".
 growth_check() {
 	use_interp "$1"
 	require_tracing
@@ -61,7 +62,7 @@ per_pool = (pool_size - 48) // block   # the pool header is 48 bytes on 64-bit
 pools_needed = -(-d["pool_objs"] // per_pool)
 if unit == "arenas":
     assert not g["pools_probed"], "--heap-growth=arenas probed pools"
-    assert "(--heap-growth=arenas)" in g["pools_reason"], g["pools_reason"]
+    assert "(--heap-growth counts arenas; =pools probes them)" in g["pools_reason"], g["pools_reason"]
     assert g["kinds"]["pool"] == {"bytes": 0, "events": 0}, g["kinds"]["pool"]
 if g["pools_probed"]:
     got = kind(gp, "pool")
@@ -81,13 +82,13 @@ else:
 PY
 }
 
-@test "heap-growth: named functions' pools and mmaps on debian python3.11" { growth_check debian3.11; }
-@test "heap-growth: named functions' pools and mmaps on python3.8" { growth_check py3.8; }
-@test "heap-growth: named functions' pools and mmaps on python3.9" { growth_check py3.9; }
-@test "heap-growth: named functions' pools and mmaps on python3.10" { growth_check py3.10; }
-@test "heap-growth: named functions' pools and mmaps on python3.11" { growth_check py3.11; }
-@test "heap-growth: named functions' pools and mmaps on python3.12" { growth_check py3.12; }
-@test "heap-growth: named functions' pools and mmaps on python3.13" { growth_check py3.13; }
+@test "heap-growth=pools: named functions' pools and mmaps on debian python3.11" { growth_check debian3.11; }
+@test "heap-growth=pools: named functions' pools and mmaps on python3.8" { growth_check py3.8; }
+@test "heap-growth=pools: named functions' pools and mmaps on python3.9" { growth_check py3.9; }
+@test "heap-growth=pools: named functions' pools and mmaps on python3.10" { growth_check py3.10; }
+@test "heap-growth=pools: named functions' pools and mmaps on python3.11" { growth_check py3.11; }
+@test "heap-growth=pools: named functions' pools and mmaps on python3.12" { growth_check py3.12; }
+@test "heap-growth=pools: named functions' pools and mmaps on python3.13" { growth_check py3.13; }
 
 @test "heap-growth=arenas: named functions' arenas and mmaps, no pool probe, on debian python3.11" {
 	growth_check debian3.11 arenas
@@ -102,22 +103,37 @@ PY
 @test "heap-growth: an unknown unit is a usage error" {
 	run "$PMT" --heap-growth=blocks -p 1
 	assert_eq "exit status" 2 "$status"
-	[[ "$output" == *"invalid --heap-growth unit 'blocks': want pools or arenas"* ]]
+	[[ "$output" == *"invalid --heap-growth unit 'blocks': want arenas or pools"* ]]
 }
 
-@test "heap-growth: the text report lists the growing function first" {
+# text_check UNIT: the text report of --heap-growth[=UNIT] (UNIT "" for the
+# bare flag) lists grow_mmap() first, and says whether pools were probed.
+text_check() {
 	use_interp py3.11
 	require_tracing
 	start_fixture "$PY" heap_growth.py
-	start_tracer --heap-growth --top 3 -p "$FIX_PID"
+	start_tracer --heap-growth${1:+=$1} --top 3 -p "$FIX_PID"
 	wait_attached "$TRACER_PID" || { show_tracer; return 1; }
 	fixture_go "$FIX_CTL"
 	stop_tracer
 	assert_eq "tracer exit status" 0 "$TRACER_RC" || { show_tracer; return 1; }
-	grep -q '^heap growth  *pools ' "$TRACER_OUT" || { show_tracer; return 1; }
+	grep -q "^heap growth  *${1:-arenas} " "$TRACER_OUT" || { show_tracer; return 1; }
 	# the first stack's innermost frame (its name may wrap to the next
 	# line) is in grow_mmap
 	awk '/^top stacks by heap growth/ { on = 1; next } on && /^  #2/ { exit } on' "$TRACER_OUT" |
 		grep -A1 -m1 '\.py:' | grep -q 'grow_mmap' || { show_tracer; return 1; }
-	grep -q 'growth_pool: attached (uprobe_multi), uprobe' "$TRACER_OUT" || { show_tracer; return 1; }
+	if [ "$1" = pools ]; then
+		grep -q 'growth_pool: attached (uprobe_multi), uprobe' "$TRACER_OUT" || { show_tracer; return 1; }
+	else
+		grep -q 'growth_pool: UNAVAILABLE, pool refills not probed' "$TRACER_OUT" ||
+			{ show_tracer; return 1; }
+	fi
+}
+
+@test "heap-growth: the bare flag counts arenas, no pool probe; the text report lists the growing function first" {
+	text_check ""
+}
+
+@test "heap-growth=pools: the pool probe is attached; the text report lists the growing function first" {
+	text_check pools
 }

@@ -79,8 +79,8 @@ check_lost() {
 	assert_le "stacks reported" "$(jq ".processes[$I].alloc.stacks | length" "$J")" 64
 }
 
-@test "lost: --heap-growth --max-stacks 64 fills the growth map; text, JSON and metric agree" {
-	lost_traced many_stacks.py 200 -- --heap-growth --max-stacks 64
+@test "lost: --heap-growth=pools --max-stacks 64 fills the growth map; text, JSON and metric agree" {
+	lost_traced many_stacks.py 200 -- --heap-growth=pools --max-stacks 64
 	fixture_go "$FIX_CTL"
 	lost_finish
 	LINE_REST="not recorded; raise --max-stacks (now 64)"

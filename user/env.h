@@ -49,7 +49,7 @@ struct env {
 
 	bool alloc;               /* --alloc: allocations by stack, live bytes */
 	bool heap_growth;         /* --heap-growth: pools, arenas, mmap, brk growth by stack */
-	bool growth_arenas;       /* --heap-growth=arenas: pymalloc's growth by arena, no pool probe */
+	bool growth_arenas;       /* --heap-growth[=arenas] (not =pools): by arena, no pool probe */
 	unsigned sample_every;    /* --sample N: 1 in N allocations (1: all) */
 	unsigned window_ms;       /* --sample-window / --sampled: 0 = probes always armed */
 	unsigned period_ms;       /* --sample-period: mean gap between windows */

@@ -821,8 +821,8 @@ static void plan_growth(struct plan *p, const struct plan_opts *opts)
 		/* a choice, not a failure: one trap and stack walk per pool
 		 * refill is what --heap-growth costs on code that churns pools */
 		fmt_msg(pp->reason, sizeof(pp->reason), "pool refills not probed "
-			"(--heap-growth=arenas): pymalloc's growth is charged by arena, "
-			"to the stack that needed a new one");
+			"(--heap-growth counts arenas; =pools probes them): pymalloc's "
+			"growth is charged by arena, to the stack that needed a new one");
 		return;
 	}
 	if (!elf_file__find_symbol(p->interp.elf, "allocate_from_new_pool", &sym)) {

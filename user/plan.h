@@ -46,7 +46,7 @@ enum plan_prog {
 struct plan_opts {
 	bool alloc;           /* plan the allocation probes too (--alloc) */
 	bool heap_growth;     /* and the pool-refill probe (--heap-growth) */
-	bool growth_arenas;   /* ... planned unavailable: --heap-growth=arenas */
+	bool growth_arenas;   /* ... planned unavailable: --heap-growth counts arenas (not =pools) */
 	/* uprobe_multi links can be used (uprobe_multi.h); without them the
 	 * hundreds of LTO site probes are not planned (unavailable, with
 	 * no_multi_why), and pymalloc's entry probes are used instead. */

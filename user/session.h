@@ -19,7 +19,7 @@ struct session_opts {
 	unsigned max_procs, max_threads, ringbuf_kb;
 	bool alloc;               /* --alloc */
 	bool heap_growth;         /* --heap-growth */
-	bool growth_arenas;       /* --heap-growth=arenas */
+	bool growth_arenas;       /* --heap-growth counts arenas (the default; not =pools) */
 	unsigned sample_every, max_live, max_stacks, top;
 	/* --sample-window / --sample-period: the allocation probes armed for
 	 * window_ms every period_ms (jittered, alloc_window.h); 0: always */
