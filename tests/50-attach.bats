@@ -143,8 +143,10 @@ exec_anon_kb() {
 		END { print kb + 0 }' "/proc/$1/smaps"
 }
 
-# neighbour LABEL: trace one process, check that another process running the
-# same interpreter file carries no breakpoints (uprobes bound to the pid).
+# neighbour LABEL [perf]: trace one process (--alloc: the most probes),
+# check that another process running the same interpreter file carries no
+# breakpoints (uprobes bound to the pid); perf: through the perf-event
+# uprobes pymemtrace opens itself (PYMEMTRACE_NO_UPROBE_MULTI=1).
 neighbour() {
 	require_tracing
 	use_interp "$1"
@@ -155,7 +157,9 @@ neighbour() {
 	# The file the probes go into: libpython if the interpreter has one.
 	file=$(awk '$6 ~ /libpython3/ && $2 ~ /x/ { print $6; exit }' "/proc/$FIX_PID/maps")
 	[ -n "$file" ] || file=$(readlink -f "/proc/$FIX_PID/exe")
-	start_tracer -q -p "$FIX_PID"
+	[ "${2:-}" = perf ] && export PYMEMTRACE_NO_UPROBE_MULTI=1
+	start_tracer -q --alloc -p "$FIX_PID"
+	unset PYMEMTRACE_NO_UPROBE_MULTI
 	wait_attached "$TRACER_PID" || { show_tracer; return 1; }
 	traced=$(exec_anon_kb "$FIX_PID" "$file")
 	neighbour_kb=$(exec_anon_kb "$other" "$file")
@@ -167,3 +171,5 @@ neighbour() {
 
 @test "attach: untraced neighbour carries no breakpoints, debian python3.11" { neighbour debian3.11; }
 @test "attach: untraced neighbour carries no breakpoints, python3.11" { neighbour py3.11; }
+@test "attach: untraced neighbour carries no breakpoints, perf-event uprobes, debian python3.11" { neighbour debian3.11 perf; }
+@test "attach: untraced neighbour carries no breakpoints, perf-event uprobes, python3.11" { neighbour py3.11 perf; }
