@@ -165,7 +165,9 @@ int attach__fill_handlers(struct pymemtrace_bpf *skel, char *err, size_t errlen)
 /* ---- perf-event uprobes ----------------------------------------------------- */
 
 /* Through a perf event of our own (perf_uprobe.h); *owned_fd gets it.
- * NULL with errno set; errno ENOENT or EOPNOTSUPP: no uprobe PMU for it. */
+ * NULL with errno set; errno ENOENT or EOPNOTSUPP: no uprobe PMU for it,
+ * or no BPF cookies for perf events (before 5.15), where libbpf's USDT
+ * path still works (it finds the spec by address instead). */
 static struct bpf_link *attach_own_perf(struct bpf_program *prog, pid_t pid,
 					const struct plan_probe *pp, int *owned_fd)
 {
@@ -183,7 +185,7 @@ static struct bpf_link *attach_own_perf(struct bpf_program *prog, pid_t pid,
 		int err = errno;
 
 		close(pfd); /* not libbpf's: it only takes it on success */
-		errno = err == ENOENT || err == EOPNOTSUPP ? EINVAL : err;
+		errno = err;
 		return NULL;
 	}
 	*owned_fd = pfd;
@@ -202,8 +204,8 @@ static struct bpf_link *attach_perf(struct pymemtrace_bpf *skel, const struct pl
 		link = attach_own_perf(prog_for(skel, pp->prog, own_usdt), in->pid, pp, owned_fd);
 		if (link || (errno != ENOENT && errno != EOPNOTSUPP))
 			return link;
-		pr_debug("pid %d: %s: no uprobe PMU to open the probe with (%s): libbpf's attach",
-			 (int)in->pid, pp->name, strerror(errno));
+		pr_debug("pid %d: %s: no uprobe PMU or no perf-event cookies (%s): libbpf's "
+			 "attach", (int)in->pid, pp->name, strerror(errno));
 	}
 	if (is_usdt(pp->prog)) {
 		/* libbpf parses the notes itself, computes ref_ctr_offset for
