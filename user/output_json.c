@@ -392,12 +392,19 @@ static const char *const growth_kind_names[PMT_GROWTH_KINDS] = {
 	[PMT_GROWTH_MMAP] = "mmap", [PMT_GROWTH_BRK] = "brk",
 };
 
-static void write_growth_kinds(struct jw *w, const uint64_t *bytes, const uint64_t *events)
+/* pools_probed false: the pool kind is null, not a zero that reads as
+ * "no pool was refilled" (pools_reason says why). */
+static void write_growth_kinds(struct jw *w, const uint64_t *bytes, const uint64_t *events,
+			       bool pools_probed)
 {
 	jw_key(w, "kinds");
 	jw_object_begin(w);
 	for (int k = 0; k < PMT_GROWTH_KINDS; k++) {
 		jw_key(w, growth_kind_names[k]);
+		if (k == PMT_GROWTH_POOL && !pools_probed) {
+			jw_null(w);
+			continue;
+		}
 		jw_object_begin(w);
 		jw_kv_u64(w, "bytes", bytes[k]);
 		jw_kv_u64(w, "events", events[k]);
@@ -426,7 +433,7 @@ static void write_growth(struct jw *w, const struct growth_report *g)
 		jw_kv_null(w, "pools_reason");
 	else
 		jw_kv_string_n(w, "pools_reason", STRN(g->pools_reason));
-	write_growth_kinds(w, g->bytes, g->events);
+	write_growth_kinds(w, g->bytes, g->events, g->pools_probed);
 	jw_key(w, "stacks");
 	jw_array_begin(w);
 	for (unsigned i = 0; g->stacks && i < g->n_stacks; i++) {
@@ -435,7 +442,7 @@ static void write_growth(struct jw *w, const struct growth_report *g)
 		jw_object_begin(w);
 		jw_kv_u64(w, "bytes", gs->stack.bytes);
 		jw_kv_u64(w, "events", gs->stack.count);
-		write_growth_kinds(w, gs->bytes, gs->events);
+		write_growth_kinds(w, gs->bytes, gs->events, g->pools_probed);
 		write_frames(w, &gs->stack);
 		jw_object_end(w);
 	}

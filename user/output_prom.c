@@ -53,6 +53,7 @@ struct pgroup {
 	struct pstack *stacks;
 	unsigned n_stacks, cap_stacks, top;
 	bool growth;
+	bool growth_pools;        /* a member probed pool refills (else no pool series) */
 	uint64_t growth_bytes[PMT_GROWTH_KINDS], growth_events[PMT_GROWTH_KINDS];
 };
 
@@ -351,6 +352,7 @@ static int add_proc(struct pgroup *g, const struct proc_report *p)
 	}
 	if (p->growth.enabled) {
 		g->growth = true;
+		g->growth_pools |= p->growth.pools_probed;
 		for (unsigned k = 0; k < PMT_GROWTH_KINDS; k++) {
 			g->growth_bytes[k] += p->growth.bytes[k];
 			g->growth_events[k] += p->growth.events[k];
@@ -747,16 +749,19 @@ static void write_growth(struct pw *w, const struct pgroup *gs, unsigned n)
 		return;
 	family(w, "pymemtrace_heap_growth_bytes", P_COUNTER, "bytes",
 	       "Heap growth by kind: pymalloc pools and arenas, anonymous mmap and mremap, brk (--heap-growth)");
+	/* no pool series where no pool probe ran: a 0 would read as data */
 	for (unsigned i = 0; i < n; i++)
 		for (unsigned k = 0; gs[i].growth && k < PMT_GROWTH_KINDS; k++)
-			sample_u64(w, "pymemtrace_heap_growth_bytes", "_total", gs[i].labels,
-				   growth_label[k], gs[i].growth_bytes[k]);
+			if (k != PMT_GROWTH_POOL || gs[i].growth_pools)
+				sample_u64(w, "pymemtrace_heap_growth_bytes", "_total", gs[i].labels,
+					   growth_label[k], gs[i].growth_bytes[k]);
 	family(w, "pymemtrace_heap_growth_events", P_COUNTER, NULL,
 	       "Heap growth events by kind (--heap-growth)");
 	for (unsigned i = 0; i < n; i++)
 		for (unsigned k = 0; gs[i].growth && k < PMT_GROWTH_KINDS; k++)
-			sample_u64(w, "pymemtrace_heap_growth_events", "_total", gs[i].labels,
-				   growth_label[k], gs[i].growth_events[k]);
+			if (k != PMT_GROWTH_POOL || gs[i].growth_pools)
+				sample_u64(w, "pymemtrace_heap_growth_events", "_total", gs[i].labels,
+					   growth_label[k], gs[i].growth_events[k]);
 }
 
 int output_prom(FILE *f, const struct report *r, const struct prom_opts *o)
