@@ -24,18 +24,28 @@ static struct {
 /* A small sysfs file's first line, NUL-terminated; 0 or -errno. */
 static int read_line(const char *path, char *buf, size_t len)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fd = open(path, O_RDONLY | O_CLOEXEC), ret;
 	ssize_t n;
 
 	if (fd < 0)
 		return -errno;
 	n = read(fd, buf, len - 1);
+	ret = n < 0 ? -errno : n == 0 ? -EINVAL : 0; /* before close() may reset errno */
 	close(fd);
-	if (n <= 0)
-		return n < 0 ? -errno : -EINVAL;
+	if (ret)
+		return ret;
 	buf[n] = '\0';
 	buf[strcspn(buf, "\n")] = '\0';
 	return 0;
+}
+
+/* The decimal number at s, at most max; *end: the first byte after it.
+ * 0 or -EOPNOTSUPP (not a number the PMU could mean). */
+static int parse_dec(const char *s, unsigned long max, unsigned long *v, char **end)
+{
+	errno = 0;
+	*v = strtoul(s, end, 10);
+	return errno || *end == s || *v > max ? -EOPNOTSUPP : 0;
 }
 
 /* "config:N" or "config:N-M": the field's first bit of attr.config. */
@@ -51,9 +61,7 @@ static int config_bit(const char *name, unsigned *bit)
 		return ret;
 	if (strncmp(line, "config:", 7))
 		return -EOPNOTSUPP; /* config1/config2 carry the path and offset */
-	errno = 0;
-	v = strtoul(line + 7, &end, 10);
-	if (errno || end == line + 7 || (*end && *end != '-') || v > 63)
+	if (parse_dec(line + 7, 63, &v, &end) || (*end && *end != '-'))
 		return -EOPNOTSUPP;
 	*bit = (unsigned)v;
 	return 0;
@@ -70,9 +78,7 @@ static void pmu_load(void)
 		pmu.err = ret;
 		return;
 	}
-	errno = 0;
-	type = strtoul(line, &end, 10);
-	if (errno || end == line || *end || type > UINT32_MAX) {
+	if (parse_dec(line, UINT32_MAX, &type, &end) || *end) {
 		pmu.err = -EOPNOTSUPP;
 		return;
 	}
