@@ -923,3 +923,34 @@ EOF
 	echo "$output" | awk '$1 < 600 { print "# " $1; bad = 1 } END { exit bad }' >&3
 	echo "$output" | grep -qx '600.000'
 }
+
+# user/numparse.c reads every decimal the tracer takes from the command line
+# and from /proc and sysfs; these are its edges.
+@test "numparse: digits only, bounded, never wrapped" {
+	run --separate-stderr "$TOOL" num-dec "1234 kB" 18446744073709551615
+	[ "$output" = "4 1234" ]
+	run --separate-stderr "$TOOL" num-dec "18446744073709551615" 18446744073709551615
+	[ "$output" = "20 18446744073709551615" ]
+	run --separate-stderr "$TOOL" num-dec "18446744073709551616" 18446744073709551615
+	[ "$output" = "0" ]
+	run --separate-stderr "$TOOL" num-dec "256" 255
+	[ "$output" = "0" ]
+	run --separate-stderr "$TOOL" num-dec "255" 255
+	[ "$output" = "3 255" ]
+	run --separate-stderr "$TOOL" num-dec "123456" 999999 3
+	[ "$output" = "3 123" ]
+	local s
+	for s in "" " 1" "+1" "-1" "x1" "0x10"; do
+		run --separate-stderr "$TOOL" num-dec "$s" 1000
+		[ "$output" = "0" ] || [ "$s" = "0x10" -a "$output" = "1 0" ] ||
+			{ echo "# num-dec '$s': $output" >&3; false; }
+	done
+	run --separate-stderr "$TOOL" num-u64 "65535" 0 65535
+	[ "$output" = "65535" ]
+	run --separate-stderr "$TOOL" num-u64 "0" 0 65535
+	[ "$output" = "0" ]
+	for s in "" "65536" "0" "-1" "+5" " 5" "5 " "5x" "0x5" "99999999999999999999"; do
+		run --separate-stderr "$TOOL" num-u64 "$s" 1 65535
+		[ "$output" = "rejected" ] || { echo "# num-u64 '$s': $output" >&3; false; }
+	done
+}

@@ -14,6 +14,7 @@
 #include "interp.h"
 #include "json_writer.h"
 #include "log.h"
+#include "numparse.h"
 
 #define DEFAULT_TOP      20
 #define MAX_GROWTH_S     86400.0
@@ -61,32 +62,6 @@ static int bad_usage(const char *fmt, const char *arg)
 	return EXIT_USAGE;
 }
 
-static bool parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
-{
-	char *end;
-	unsigned long long v;
-
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno || end == s || *end || *s == '-' || v < min || v > max)
-		return false;
-	*out = v;
-	return true;
-}
-
-static bool parse_seconds(const char *s, double max, double *out)
-{
-	char *end;
-	double v;
-
-	errno = 0;
-	v = strtod(s, &end);
-	if (errno || end == s || *end || !(v > 0) || v > max)
-		return false;
-	*out = v;
-	return true;
-}
-
 /* 0, HELP_SHOWN after --help, or EXIT_USAGE. */
 static int parse_args(int argc, char **argv, struct census_args *a)
 {
@@ -112,7 +87,7 @@ static int parse_args(int argc, char **argv, struct census_args *a)
 	while ((c = getopt_long(argc, argv, "p:o:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'p':
-			if (a->pid || !parse_u64(optarg, 1, INT32_MAX, &v))
+			if (a->pid || !numparse_u64(optarg, 1, INT32_MAX, &v))
 				return bad_usage("-p takes one process id, not '%s'", optarg);
 			a->pid = (pid_t)v;
 			break;
@@ -133,21 +108,21 @@ static int parse_args(int argc, char **argv, struct census_args *a)
 			a->prom_path = optarg;
 			break;
 		case OPT_TOP:
-			if (!parse_u64(optarg, 1, 100000, &v))
+			if (!numparse_u64(optarg, 1, 100000, &v))
 				return bad_usage("--top takes 1 to 100000, not '%s'", optarg);
 			a->top = (unsigned)v;
 			break;
 		case OPT_GROWTH:
-			if (!parse_seconds(optarg, MAX_GROWTH_S, &a->growth_s))
+			if (!numparse_seconds(optarg, MAX_GROWTH_S, &a->growth_s))
 				return bad_usage("--growth takes seconds (> 0, at most a day), not '%s'",
 						 optarg);
 			break;
 		case OPT_MAX_OBJECTS:
-			if (!parse_u64(optarg, 1, UINT32_MAX * 16ull, &a->walk.max_objects))
+			if (!numparse_u64(optarg, 1, UINT32_MAX * 16ull, &a->walk.max_objects))
 				return bad_usage("--max-objects takes a positive count, not '%s'", optarg);
 			break;
 		case OPT_MAX_TIME:
-			if (!parse_seconds(optarg, 3600, &d))
+			if (!numparse_seconds(optarg, 3600, &d))
 				return bad_usage("--max-time takes seconds (> 0, at most 3600), not '%s'",
 						 optarg);
 			a->walk.max_ms = (uint64_t)(d * 1000) ? (uint64_t)(d * 1000) : 1;

@@ -7,6 +7,7 @@
 #include <string.h>
 #include "env.h"
 #include "log.h"
+#include "numparse.h"
 #include "prom_server.h"
 #include "pymemtrace.h"
 
@@ -133,56 +134,28 @@ static const struct argp_option opts[] = {
 	{},
 };
 
-/* Strict number parsing: the whole string, in range. */
-static int parse_ulong(const char *s, unsigned long min, unsigned long max, unsigned long *out)
-{
-	char *end;
-	unsigned long v;
-
-	if (!s || !*s || *s == '-')
-		return -EINVAL;
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (errno || *end || v < min || v > max)
-		return -EINVAL;
-	*out = v;
-	return 0;
-}
-
-static int parse_seconds(const char *s, double *out)
-{
-	char *end;
-	double v;
-
-	if (!s || !*s)
-		return -EINVAL;
-	errno = 0;
-	v = strtod(s, &end);
-	if (errno || *end || !(v > 0) || v > 365.0 * 24 * 3600)
-		return -EINVAL;
-	*out = v;
-	return 0;
-}
+/* Durations (-d, -i, --census-interval): up to a year. */
+#define MAX_SECONDS (365.0 * 24 * 3600)
 
 static error_t parse_opt(int key, char *arg, struct argp_state *state)
 {
-	unsigned long v;
+	uint64_t v;
 
 	switch (key) {
 	case 'p':
-		if (parse_ulong(arg, 1, INT_MAX, &v))
+		if (!numparse_u64(arg, 1, INT_MAX, &v))
 			argp_error(state, "invalid pid '%s'", arg);
 		if (env.n_pids >= PMT_MAX_PIDS)
 			argp_error(state, "at most %d -p options", PMT_MAX_PIDS);
 		env.pids[env.n_pids++] = (pid_t)v;
 		break;
 	case 'd':
-		if (parse_seconds(arg, &env.duration))
-			argp_error(state, "invalid duration '%s': want seconds > 0", arg);
+		if (!numparse_seconds(arg, MAX_SECONDS, &env.duration))
+			argp_error(state, "invalid duration '%s': want seconds > 0, at most a year", arg);
 		break;
 	case 'i':
-		if (parse_seconds(arg, &env.interval))
-			argp_error(state, "invalid interval '%s': want seconds > 0", arg);
+		if (!numparse_seconds(arg, MAX_SECONDS, &env.interval))
+			argp_error(state, "invalid interval '%s': want seconds > 0, at most a year", arg);
 		break;
 	case OPT_JSON:
 		env.json_path = arg;
@@ -200,17 +173,17 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 		env.quiet = true;
 		break;
 	case OPT_MAX_PROCS:
-		if (parse_ulong(arg, 1, 1 << 20, &v))
+		if (!numparse_u64(arg, 1, 1 << 20, &v))
 			argp_error(state, "invalid --max-procs '%s'", arg);
 		env.max_procs = v;
 		break;
 	case OPT_MAX_THREADS:
-		if (parse_ulong(arg, 16, 1 << 22, &v))
+		if (!numparse_u64(arg, 16, 1 << 22, &v))
 			argp_error(state, "invalid --max-threads '%s'", arg);
 		env.max_threads = v;
 		break;
 	case OPT_RINGBUF_KB:
-		if (parse_ulong(arg, 4, 1 << 20, &v) || (v & (v - 1)))
+		if (!numparse_u64(arg, 4, 1 << 20, &v) || (v & (v - 1)))
 			argp_error(state, "invalid --ringbuf-kb '%s': want a power of 2, 4..1048576", arg);
 		env.ringbuf_kb = v;
 		break;
@@ -229,7 +202,7 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 			argp_error(state, "invalid --heap-growth unit '%s': want arenas or pools", arg);
 		break;
 	case OPT_SAMPLE:
-		if (parse_ulong(arg, 1, 1 << 20, &v))
+		if (!numparse_u64(arg, 1, 1 << 20, &v))
 			argp_error(state, "invalid --sample '%s': want 1..1048576", arg);
 		env.sample_every = v;
 		break;
@@ -238,32 +211,32 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 			env.window_ms = PMT_WINDOW_MS_DEFAULT;
 		break;
 	case OPT_SAMPLE_WINDOW:
-		if (parse_ulong(arg, 1, 1000, &v))
+		if (!numparse_u64(arg, 1, 1000, &v))
 			argp_error(state, "invalid --sample-window '%s': want 1..1000 ms", arg);
 		env.window_ms = v;
 		break;
 	case OPT_SAMPLE_PERIOD:
-		if (parse_ulong(arg, 10, 60000, &v))
+		if (!numparse_u64(arg, 10, 60000, &v))
 			argp_error(state, "invalid --sample-period '%s': want 10..60000 ms", arg);
 		env.period_ms = v;
 		break;
 	case OPT_NATIVE_DEPTH:
-		if (parse_ulong(arg, 1, PMT_MAX_NATIVE_FRAMES, &v))
+		if (!numparse_u64(arg, 1, PMT_MAX_NATIVE_FRAMES, &v))
 			argp_error(state, "invalid --native-depth '%s': want 1..%d", arg, PMT_MAX_NATIVE_FRAMES);
 		env.native_depth = v;
 		break;
 	case OPT_MAX_LIVE:
-		if (parse_ulong(arg, 1024, 1 << 26, &v))
+		if (!numparse_u64(arg, 1024, 1 << 26, &v))
 			argp_error(state, "invalid --max-live '%s': want 1024..67108864", arg);
 		env.max_live = v;
 		break;
 	case OPT_MAX_STACKS:
-		if (parse_ulong(arg, 64, 1 << 22, &v))
+		if (!numparse_u64(arg, 64, 1 << 22, &v))
 			argp_error(state, "invalid --max-stacks '%s': want 64..4194304", arg);
 		env.max_stacks = v;
 		break;
 	case OPT_TOP:
-		if (parse_ulong(arg, 1, 10000, &v))
+		if (!numparse_u64(arg, 1, 10000, &v))
 			argp_error(state, "invalid --top '%s': want 1..10000", arg);
 		env.top = v;
 		break;
@@ -319,23 +292,23 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 	case OPT_CENSUS_INTERVAL:
 		/* A census of a million objects costs seconds of the tracer's
 		 * time: a floor keeps it from running back to back. */
-		if (parse_seconds(arg, &env.census_interval) || env.census_interval < 2.0)
+		if (!numparse_seconds(arg, MAX_SECONDS, &env.census_interval) || env.census_interval < 2.0)
 			argp_error(state, "invalid --census-interval '%s': want seconds, at least 2", arg);
 		break;
 	case OPT_CENSUS_TOP:
-		if (parse_ulong(arg, 1, 100000, &v))
+		if (!numparse_u64(arg, 1, 100000, &v))
 			argp_error(state, "invalid --census-top '%s': want 1..100000", arg);
 		env.census_top = v;
 		break;
 	case OPT_CENSUS_MAX_OBJECTS:
-		if (parse_ulong(arg, 1, ULONG_MAX, &v))
+		if (!numparse_u64(arg, 1, ULONG_MAX, &v))
 			argp_error(state, "invalid --census-max-objects '%s'", arg);
 		env.census_max_objects = v;
 		break;
 	case OPT_CENSUS_MAX_TIME: {
 		double d;
 
-		if (parse_seconds(arg, &d) || d > 3600)
+		if (!numparse_seconds(arg, 3600, &d))
 			argp_error(state, "invalid --census-max-time '%s': want seconds, at most 3600", arg);
 		env.census_max_ms = (uint64_t)(d * 1000) ? (uint64_t)(d * 1000) : 1;
 		break;

@@ -8,6 +8,7 @@
 #include <unistd.h>
 #include <sys/syscall.h>
 #include <linux/perf_event.h>
+#include "numparse.h"
 #include "perf_uprobe.h"
 
 #define PMU_DIR "/sys/bus/event_source/devices/uprobe"
@@ -39,20 +40,12 @@ static int read_line(const char *path, char *buf, size_t len)
 	return 0;
 }
 
-/* The decimal number at s, at most max; *end: the first byte after it.
- * 0 or -EOPNOTSUPP (not a number the PMU could mean). */
-static int parse_dec(const char *s, unsigned long max, unsigned long *v, char **end)
-{
-	errno = 0;
-	*v = strtoul(s, end, 10);
-	return errno || *end == s || *v > max ? -EOPNOTSUPP : 0;
-}
-
 /* "config:N" or "config:N-M": the field's first bit of attr.config. */
 static int config_bit(const char *name, unsigned *bit)
 {
-	char path[128], line[64], *end;
-	unsigned long v;
+	char path[128], line[64];
+	uint64_t v;
+	size_t n;
 	int ret;
 
 	snprintf(path, sizeof(path), PMU_DIR "/format/%s", name);
@@ -61,7 +54,8 @@ static int config_bit(const char *name, unsigned *bit)
 		return ret;
 	if (strncmp(line, "config:", 7))
 		return -EOPNOTSUPP; /* config1/config2 carry the path and offset */
-	if (parse_dec(line + 7, 63, &v, &end) || (*end && *end != '-'))
+	n = numparse_dec(line + 7, SIZE_MAX, 63, &v);
+	if (!n || (line[7 + n] && line[7 + n] != '-'))
 		return -EOPNOTSUPP;
 	*bit = (unsigned)v;
 	return 0;
@@ -69,8 +63,8 @@ static int config_bit(const char *name, unsigned *bit)
 
 static void pmu_load(void)
 {
-	char line[32], *end;
-	unsigned long type;
+	char line[32];
+	uint64_t type;
 	int ret;
 
 	ret = read_line(PMU_DIR "/type", line, sizeof(line));
@@ -78,7 +72,7 @@ static void pmu_load(void)
 		pmu.err = ret;
 		return;
 	}
-	if (parse_dec(line, UINT32_MAX, &type, &end) || *end) {
+	if (!numparse_u64(line, 0, UINT32_MAX, &type)) {
 		pmu.err = -EOPNOTSUPP;
 		return;
 	}

@@ -2,6 +2,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <linux/perf_event.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -10,6 +11,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 #include "log.h"
+#include "numparse.h"
 #include "perfcount.h"
 
 /* A thread list that keeps growing while we read it is hostile or broken;
@@ -125,21 +127,6 @@ static int open_thread(struct perfcount *pc, pid_t tid, char *reason, size_t len
 	return 0;
 }
 
-static bool parse_tid(const char *s, pid_t *tid)
-{
-	long v = 0;
-
-	if (!*s)
-		return false;
-	for (; *s; s++) {
-		if (*s < '0' || *s > '9' || v > 1L << 31)
-			return false;
-		v = v * 10 + (*s - '0');
-	}
-	*tid = v;
-	return v > 0 && v <= 1L << 30;
-}
-
 struct perfcount *perfcount__open(pid_t pid, char *reason, size_t reasonlen)
 {
 	struct perfcount *pc;
@@ -162,12 +149,13 @@ struct perfcount *perfcount__open(pid_t pid, char *reason, size_t reasonlen)
 		goto fail;
 	}
 	while (!err && (de = readdir(d))) {
-		pid_t tid;
+		uint64_t tid;
 		int ret;
 
-		if (!parse_tid(de->d_name, &tid))
+		/* /proc/PID/task holds "." and ".." too */
+		if (!numparse_u64(de->d_name, 1, INT_MAX, &tid))
 			continue;
-		ret = open_thread(pc, tid, reason, reasonlen);
+		ret = open_thread(pc, (pid_t)tid, reason, reasonlen);
 		if (ret < 0)
 			err = -ret;
 	}

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include "numparse.h"
 #include "procmaps.h"
 
 #define DELETED_SUFFIX " (deleted)"
@@ -44,24 +45,6 @@ static bool parse_hex(const char **p, uint64_t *out)
 	}
 	if (!n)
 		return false;
-	*p = s;
-	*out = v;
-	return true;
-}
-
-static bool parse_dec(const char **p, uint64_t *out)
-{
-	const char *s = *p;
-	uint64_t v = 0;
-
-	if (*s < '0' || *s > '9')
-		return false;
-	while (*s >= '0' && *s <= '9') {
-		if (__builtin_mul_overflow(v, 10, &v) ||
-		    __builtin_add_overflow(v, (uint64_t)(*s - '0'), &v))
-			return false;
-		s++;
-	}
 	*p = s;
 	*out = v;
 	return true;
@@ -124,6 +107,7 @@ int procmaps__parse_line(const char *line, struct procmap_entry *e)
 {
 	const char *p = line;
 	uint64_t maj, min;
+	size_t n = 0;
 
 	memset(e, 0, offsetof(struct procmap_entry, path));
 	e->path[0] = '\0';
@@ -131,8 +115,9 @@ int procmaps__parse_line(const char *line, struct procmap_entry *e)
 	    !expect(&p, ' ') || !parse_perms(&p, &e->perms) || !expect(&p, ' ') ||
 	    !parse_hex(&p, &e->offset) || !expect(&p, ' ') ||
 	    !parse_hex(&p, &maj) || !expect(&p, ':') || !parse_hex(&p, &min) ||
-	    !expect(&p, ' ') || !parse_dec(&p, &e->inode))
+	    !expect(&p, ' ') || !(n = numparse_dec(p, SIZE_MAX, UINT64_MAX, &e->inode)))
 		return -EINVAL;
+	p += n;
 	if (e->start > e->end || maj > UINT32_MAX || min > UINT32_MAX)
 		return -EINVAL;
 	e->dev_major = (unsigned)maj;

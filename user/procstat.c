@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
+#include "numparse.h"
 #include "procstat.h"
 
 /* /proc/PID/stat is a few hundred bytes.  status is 1-2 KiB and the Vm*
@@ -63,24 +64,6 @@ static bool next_field(const char **p, const char **start, size_t *len)
 	return true;
 }
 
-/* A strictly decimal, non-empty, non-overflowing number. */
-static bool parse_u64(const char *s, size_t len, uint64_t *out)
-{
-	uint64_t v = 0;
-
-	if (!len)
-		return false;
-	for (size_t i = 0; i < len; i++) {
-		unsigned d = (unsigned char)s[i] - '0';
-
-		if (d > 9 || v > (UINT64_MAX - d) / 10)
-			return false;
-		v = v * 10 + d;
-	}
-	*out = v;
-	return true;
-}
-
 int procstat__parse_stat(const char *buf, struct procstat_sample *s)
 {
 	const char *open, *close, *p, *f;
@@ -109,9 +92,9 @@ int procstat__parse_stat(const char *buf, struct procstat_sample *s)
 	for (unsigned field = 4; field <= 12; field++) {
 		if (!next_field(&p, &f, &len))
 			return -EINVAL;
-		if (field == 10 && !parse_u64(f, len, &tmp.min_flt))
+		if (field == 10 && numparse_dec(f, len, UINT64_MAX, &tmp.min_flt) != len)
 			return -EINVAL;
-		if (field == 12 && !parse_u64(f, len, &tmp.maj_flt))
+		if (field == 12 && numparse_dec(f, len, UINT64_MAX, &tmp.maj_flt) != len)
 			return -EINVAL;
 	}
 	*s = tmp;
@@ -121,16 +104,15 @@ int procstat__parse_stat(const char *buf, struct procstat_sample *s)
 /* "Key:\t   1234 kB" -> bytes.  false if the line is not of that form. */
 static bool parse_kb_line(const char *p, uint64_t *bytes)
 {
-	const char *start;
 	uint64_t kb;
+	size_t n;
 
 	while (*p == ' ' || *p == '\t')
 		p++;
-	start = p;
-	while (*p >= '0' && *p <= '9')
-		p++;
-	if (!parse_u64(start, p - start, &kb) || kb > UINT64_MAX / 1024)
+	n = numparse_dec(p, SIZE_MAX, UINT64_MAX / 1024, &kb);
+	if (!n)
 		return false;
+	p += n;
 	while (*p == ' ')
 		p++;
 	if (strncmp(p, "kB", 2) || (p[2] && p[2] != '\n'))

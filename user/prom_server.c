@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 #include <microhttpd.h>
 #include "log.h"
+#include "numparse.h"
 #include "prom_server.h"
 
 /* One accepted connection's request deadline (see prom_server.h). */
@@ -40,27 +41,12 @@ static const char landing[] =
 
 /* ---- the listen address ---------------------------------------------------------- */
 
-static int parse_port(const char *s, unsigned *port)
-{
-	char *end;
-	unsigned long v;
-
-	if (!*s || *s < '0' || *s > '9')
-		return -EINVAL;
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (errno || *end || v > 65535)
-		return -EINVAL;
-	*port = v;
-	return 0;
-}
-
 int prom_parse_listen(const char *s, struct sockaddr_storage *ss, socklen_t *len,
 		      char *err, size_t errlen)
 {
 	char host[INET6_ADDRSTRLEN + 1];
 	const char *port_s, *colon;
-	unsigned port;
+	uint64_t port;
 	size_t n;
 
 	memset(ss, 0, sizeof(*ss));
@@ -88,7 +74,7 @@ int prom_parse_listen(const char *s, struct sockaddr_storage *ss, socklen_t *len
 		snprintf(host, sizeof(host), "%s", PROM_DEFAULT_ADDR);
 		port_s = s;
 	}
-	if (parse_port(port_s, &port))
+	if (!numparse_u64(port_s, 0, 65535, &port))
 		goto bad;
 	if (s[0] == '[') {
 		struct sockaddr_in6 *a = (struct sockaddr_in6 *)ss;

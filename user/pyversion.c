@@ -3,6 +3,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include "numparse.h"
 #include "pyversion.h"
 
 void pyversion_from_hex(uint64_t hex, struct pyversion *v)
@@ -20,18 +21,13 @@ void pyversion_from_hex(uint64_t hex, struct pyversion *v)
 /* A decimal component: 1 to 3 digits, at most 255 (PY_VERSION_HEX bytes). */
 static bool parse_num(const char **p, int *out)
 {
-	const char *s = *p;
-	int v = 0, n = 0;
+	uint64_t v;
+	size_t n = numparse_dec(*p, 4, 255, &v);
 
-	while (*s >= '0' && *s <= '9' && n < 4) {
-		v = v * 10 + (*s - '0');
-		s++;
-		n++;
-	}
-	if (!n || n > 3 || v > 255)
+	if (!n || n > 3)
 		return false;
-	*p = s;
-	*out = v;
+	*p += n;
+	*out = (int)v;
 	return true;
 }
 

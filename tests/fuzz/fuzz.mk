@@ -12,7 +12,7 @@ FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all
 FUZZ_CFLAGS  := -O1 -g -fno-omit-frame-pointer $(FUZZ_SAN) -fsanitize=fuzzer-no-link \
 	-Wall -Wextra -Wno-unused-parameter -Werror -std=gnu11 -D_GNU_SOURCE
 # Every parser of target-controlled bytes, and what they need to link.
-FUZZ_PARSERS := elf procmaps procstat pyversion linetable usdt_args x86_decode \
+FUZZ_PARSERS := elf procmaps procstat pyversion numparse linetable usdt_args x86_decode \
 	probe_site pysym pyoffsets interp remote_mem lto_sites log
 FUZZ_PARSER_OBJS := $(patsubst %,$(FUZZ_OBJ)/%.o,$(FUZZ_PARSERS))
 FUZZ_HARNESSES := $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c))

@@ -1,5 +1,6 @@
 /* Subcommands of pmt-test-tool for the parsers (see tool.h): ELF symbols and
- * USDT notes, /proc/PID/maps lines, log2 histograms, version numbers.
+ * USDT notes, /proc/PID/maps lines, log2 histograms, version numbers,
+ * strict decimals.
  * Output is one fact per line, in forms a shell test can compare with what
  * readelf, nm or python print. */
 #include <errno.h>
@@ -12,6 +13,7 @@
 #include "alloc_window.h"
 #include "elf.h"
 #include "hist.h"
+#include "numparse.h"
 #include "procmaps.h"
 #include "pyversion.h"
 #include "pymemtrace.h"
@@ -458,6 +460,40 @@ static int cmd_version_parse(int argc, char **argv)
 	return 0;
 }
 
+/* numparse_dec: "DIGITS VALUE" (digits used, value), or "0". */
+static int cmd_num_dec(int argc, char **argv)
+{
+	uint64_t max, len = SIZE_MAX, v = 0;
+	size_t n;
+
+	if (argc != 3 && argc != 4)
+		return usage_err(argv, "STRING MAX [LEN]");
+	if (parse_u64(argv[2], &max) || (argc == 4 && parse_u64(argv[3], &len)))
+		return bad_number(argv, argv[argc - 1]);
+	n = numparse_dec(argv[1], len, max, &v);
+	if (n)
+		printf("%zu %" PRIu64 "\n", n, v);
+	else
+		printf("0\n");
+	return 0;
+}
+
+/* numparse_u64: the value, or "rejected". */
+static int cmd_num_u64(int argc, char **argv)
+{
+	uint64_t min, max, v;
+
+	if (argc != 4)
+		return usage_err(argv, "STRING MIN MAX");
+	if (parse_u64(argv[2], &min) || parse_u64(argv[3], &max))
+		return bad_number(argv, argv[2]);
+	if (numparse_u64(argv[1], min, max, &v))
+		printf("%" PRIu64 "\n", v);
+	else
+		printf("rejected\n");
+	return 0;
+}
+
 /* The gaps of the --sampled schedule (alloc_window.h), in ms, one a line. */
 static int cmd_window_gaps(int argc, char **argv)
 {
@@ -499,5 +535,7 @@ const struct tool_cmd parser_cmds[] = {
 	{ "hist-print-slots", "UNIT [SLOT=COUNT...]: text bar chart", cmd_hist_print_slots },
 	{ "version-hex", "HEX: decode PY_VERSION_HEX", cmd_version_hex },
 	{ "version-parse", "STRING: parse a version string", cmd_version_parse },
+	{ "num-dec", "STRING MAX [LEN]: digits used and value, or 0", cmd_num_dec },
+	{ "num-u64", "STRING MIN MAX: the whole string's value, or rejected", cmd_num_u64 },
 	{ NULL, NULL, NULL },
 };
