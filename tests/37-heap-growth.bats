@@ -19,18 +19,20 @@ pool_size_for() {
 growth_check() {
 	use_interp "$1"
 	require_tracing
-	local j="$BATS_TEST_TMPDIR/report.json" unit=${2:-pools}
+	local j="$BATS_TEST_TMPDIR/report.json" unit=${2:-pools} prom="$BATS_TEST_TMPDIR/prom"
+	mkdir -p "$prom"
 	start_fixture "$PY" heap_growth.py
-	start_tracer -q --heap-growth="$unit" --top 5 -p "$FIX_PID" --json "$j"
+	start_tracer -q --heap-growth="$unit" --top 5 -p "$FIX_PID" --json "$j" --textfile "$prom"
 	wait_attached "$TRACER_PID" || { show_tracer; return 1; }
 	fixture_go "$FIX_CTL"
 	stop_tracer
 	assert_eq "tracer exit status" 0 "$TRACER_RC" || { show_tracer; return 1; }
 	"$HOST_PY" - "$j" "$FIX_PID" "$FIX_CTL/done" "$PYVER" "$(pool_size_for "$PYVER")" \
-		"$(arena_size_for "$PYVER")" "$unit" <<'PY'
-import json, sys
+		"$(arena_size_for "$PYVER")" "$unit" "$prom/pymemtrace.prom" <<'PY'
+import json, re, sys
 report, pid, done, ver = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
 pool_size, arena_size, unit = int(sys.argv[5]), int(sys.argv[6]), sys.argv[7]
+metrics = open(sys.argv[8]).read()
 p = next(x for x in json.load(open(report))["processes"] if x["pid"] == pid)
 d = json.load(open(done))
 g = p["heap_growth"]
@@ -66,6 +68,11 @@ if unit == "arenas":
     # not probed: null, not a zero that reads as "no pool was refilled"
     assert g["kinds"]["pool"] is None, g["kinds"]["pool"]
     assert all(s["kinds"]["pool"] is None for s in g["stacks"]), g["stacks"][0]["kinds"]
+# /metrics: a pool series only where pools were probed (else it would read 0)
+for fam in ("pymemtrace_heap_growth_bytes_total", "pymemtrace_heap_growth_events_total"):
+    kinds = set(re.findall(r'^%s\{[^}]*kind="(\w+)"' % fam, metrics, re.M))
+    assert "arena" in kinds and "mmap" in kinds, (fam, kinds)
+    assert ("pool" in kinds) == g["pools_probed"], (fam, kinds, g["pools_probed"])
 if g["pools_probed"]:
     got = kind(gp, "pool")
     want = pools_needed * pool_size
