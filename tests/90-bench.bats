@@ -26,7 +26,7 @@ setup() {
 	# A peer row is a number or says why not.
 	grep -qE '^alloc/1 +debian-3.11 +tm25 +[0-9.]+s +[0-9.]+x' <<<"$output"
 	local peer
-	for peer in bpftrace memleak austin-m ugc; do
+	for peer in bpftrace malloc memleak austin-m ugc; do
 		grep -qE "^alloc/1 +debian-3.11 +$peer +([0-9.]+s +[0-9.]+x|not measured: .+)" \
 			<<<"$output"
 	done
