@@ -868,12 +868,26 @@ struct {
 	__type(value, struct pmt_pystack);
 } pystacks SEC(".maps");
 
-/* A Python stack is 520 bytes: more than the BPF stack can hold. */
+/* A Python stack is 520 bytes: more than the BPF stack can hold, so it is
+ * walked into per-CPU scratch.  A uprobe program runs with migration
+ * disabled but not preemption: on a kernel that preempts kernel code
+ * (preempt=full or lazy) another thread's walk on this CPU can overwrite the
+ * scratch half-way through ours.  `owner` is the thread walking now; a walk
+ * that finds another owner at its end is dropped and counted as a stack
+ * error, never stored as a stack made of two threads' frames. */
+#define READ_ONCE(x)     (*(const volatile typeof(x) *)&(x))
+#define WRITE_ONCE(x, v) (*(volatile typeof(x) *)&(x) = (v))
+
+struct pystack_scratch {
+	struct pmt_pystack ps;
+	__u64 owner;
+};
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
-	__type(value, struct pmt_pystack);
+	__type(value, struct pystack_scratch);
 } pystack_scratch SEC(".maps");
 
 /* Stacks this CPU has already stored in `pystacks`, so that the common case
@@ -931,6 +945,8 @@ static __always_inline __u64 python_stack(struct pmt_proc_stats *st, __u32 tgid)
 {
 	const struct pmt_pyoffsets *o = bpf_map_lookup_elem(&pyoffsets, &tgid);
 	struct pmt_pystack_key pk = { .pid = tgid };
+	__u64 me = bpf_get_current_pid_tgid();
+	struct pystack_scratch *sc;
 	struct pmt_pystack *ps;
 	struct pystack_seen *seen;
 	__u32 zero = 0;
@@ -939,9 +955,11 @@ static __always_inline __u64 python_stack(struct pmt_proc_stats *st, __u32 tgid)
 
 	if (!o)
 		return 0;
-	ps = bpf_map_lookup_elem(&pystack_scratch, &zero);
-	if (!ps)
+	sc = bpf_map_lookup_elem(&pystack_scratch, &zero);
+	if (!sc)
 		return 0;
+	WRITE_ONCE(sc->owner, me);
+	ps = &sc->ps;
 	pmt_pystack_walk(o, ps);
 	if (ps->flags & PMT_PYSTACK_TRUNCATED)
 		__sync_fetch_and_add(&st->pystack_truncated, 1);
@@ -950,11 +968,19 @@ static __always_inline __u64 python_stack(struct pmt_proc_stats *st, __u32 tgid)
 	if (!ps->depth)
 		return 0; /* no Python frames: a thread without Python code, or a raw call outside it */
 	pk.hash = pystack_hash(ps);
+	if (READ_ONCE(sc->owner) != me)
+		goto interrupted;
 	seen = bpf_map_lookup_elem(&pystack_seen, &zero);
 	tag = pystack_seen_tag(pk.hash, tgid);
 	if (seen && seen->tag[tag % PMT_SEEN_SLOTS] == tag)
 		return pk.hash;
 	err = bpf_map_update_elem(&pystacks, &pk, ps, BPF_NOEXIST);
+	if (READ_ONCE(sc->owner) != me) {
+		/* overwritten while the map copied it: what we stored is mixed */
+		if (!err)
+			bpf_map_delete_elem(&pystacks, &pk);
+		goto interrupted;
+	}
 	if (err && err != -EEXIST) {
 		__sync_fetch_and_add(&st->stack_map_full, 1);
 		return 0;
@@ -962,6 +988,9 @@ static __always_inline __u64 python_stack(struct pmt_proc_stats *st, __u32 tgid)
 	if (seen)
 		seen->tag[tag % PMT_SEEN_SLOTS] = tag;
 	return pk.hash;
+interrupted:
+	__sync_fetch_and_add(&st->pystack_errors, 1);
+	return 0;
 }
 
 static __always_inline void add_max(__s64 *max, __s64 v)
