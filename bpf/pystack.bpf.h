@@ -96,8 +96,10 @@ err:
  * CPU: too big for the callback's stack once the verifier needs variable
  * offsets into it.  Uprobe programs run with migration disabled but may be
  * preempted on a preemptible kernel (this VM boots "Dynamic Preempt: none");
- * another task's walk on the same CPU in between would mix windows, as it
- * would mix the other per-CPU scratch maps: a known limit, not checked. */
+ * another task's walk on the same CPU in between would mix windows.  Not
+ * checked here: the caller must tell, as pymemtrace.bpf.c's python_stack()
+ * does by marking its per-CPU output with the walking thread and dropping
+ * a walk whose mark another thread replaced. */
 struct pmt__frame_buf {
 	__u8 b[PMT_FRAME_WINDOW];
 };
