@@ -939,6 +939,29 @@ static __always_inline __u64 pystack_hash(const struct pmt_pystack *ps)
 	return h ? h : 1;
 }
 
+/* Tells user space that a stack was stored, so that it names the stack's
+ * code objects now, while they exist: the periodic naming pass comes up to
+ * 0.2 s later, and the body of a lazily imported module dies as soon as the
+ * import is done.  Best effort, and never at the cost of the records that
+ * must not be lost (exit, exec, fork, --events): once the ring is a quarter
+ * full it is left to them, and the periodic pass names the stack.  Flags 0:
+ * the reader is woken only if it had caught up. */
+static __always_inline void announce_pystack(__u32 tgid, __u64 hash)
+{
+	struct pmt_event *e;
+
+	if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_bytes)
+		return;
+	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e)
+		return;
+	__builtin_memset(e, 0, sizeof(*e));
+	e->type = PMT_EV_PYSTACK;
+	e->pid = tgid;
+	e->pystack.hash = hash;
+	bpf_ringbuf_submit(e, 0);
+}
+
 /* Walks the current Python stack and stores it; returns its hash, or 0.
  * st: tgid's `procs` entry, which the caller already looked up. */
 static __always_inline __u64 python_stack(struct pmt_proc_stats *st, __u32 tgid)
@@ -985,6 +1008,8 @@ static __always_inline __u64 python_stack(struct pmt_proc_stats *st, __u32 tgid)
 		__sync_fetch_and_add(&st->stack_map_full, 1);
 		return 0;
 	}
+	if (!err)
+		announce_pystack(tgid, pk.hash);
 	if (seen)
 		seen->tag[tag % PMT_SEEN_SLOTS] = tag;
 	return pk.hash;

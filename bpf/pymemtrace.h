@@ -196,6 +196,9 @@ enum pmt_event_type {
 	PMT_EV_FORK = 10,         /* a traced process forked: pid is the child */
 	/* Sent with --all (always): */
 	PMT_EV_NEW = 11,          /* a process of the --all file was seen first (a probe hit) */
+	/* Sent when stacks are walked (--alloc, --heap-growth); never written
+	 * to --events: */
+	PMT_EV_PYSTACK = 12,      /* a Python stack was stored for the first time */
 };
 
 /* One record of the `events` ring buffer.  ts_ns is bpf_ktime_get_ns()
@@ -221,6 +224,9 @@ struct pmt_event {
 			__u32 parent_pid; /* the traced tgid that forked */
 			__u32 _pad;
 		} fork;
+		struct {                  /* PMT_EV_PYSTACK */
+			__u64 hash;       /* its key in `pystacks`, with pid */
+		} pystack;
 		struct {                  /* PMT_EV_GC */
 			__u32 generation; /* 0..2 */
 			__u32 _pad;

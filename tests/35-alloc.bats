@@ -66,6 +66,44 @@ PY
 @test "alloc: a named function's live MiB and churn on python3.12" { hold_check py3.12; }
 @test "alloc: a named function's live MiB and churn on python3.13" { hold_check py3.13; }
 
+# lazy_check LABEL: a lazily imported module's body holds HELD_MIB MiB
+# (tests/fixtures/lazy_import.py).  Its code object dies when the import
+# returns and its memory is reused at once, so its `<module>` frame can be
+# named only while the import runs: as soon as the BPF side announces the
+# new stack, not at the next periodic pass.
+lazy_check() {
+	use_interp "$1"
+	require_tracing
+	local j="$BATS_TEST_TMPDIR/report.json"
+	start_fixture "$PY" lazy_import.py
+	start_tracer -q --alloc --top 100 -p "$FIX_PID" --json "$j"
+	wait_attached "$TRACER_PID" || { show_tracer; return 1; }
+	fixture_go "$FIX_CTL"
+	stop_tracer
+	assert_eq "tracer exit status" 0 "$TRACER_RC" || { show_tracer; return 1; }
+	"$HOST_PY" - "$j" "$FIX_PID" "$FIX_CTL/done" <<'PY'
+import json, sys
+report, pid, done = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+p = next(x for x in json.load(open(report))["processes"] if x["pid"] == pid)
+d = json.load(open(done))
+unnamed = p["alloc"]["lost"]["unresolved_frames"]
+body = [s for s in p["stacks"] if s["python"] and s["python"][0]["file"] == d["file"]]
+assert body, "no stack named in the module body (%d unnamed frames): %s" % (
+    unnamed, [s["python"][:2] for s in sorted(p["stacks"], key=lambda s: -s["live_bytes"])[:4]])
+assert all(s["python"][0]["function"] == "<module>" for s in body), [s["python"][0] for s in body]
+assert any(s["python"][0]["line"] == d["line"] for s in body), [s["python"][0] for s in body]
+live = sum(s["live_bytes"] for s in body)
+held = d["held_bytes"]
+assert held <= live <= held * 1.02, (live, held)
+assert unnamed == 0, unnamed
+print("# module body: %d stacks, live %d of %d held" % (len(body), live, held))
+PY
+}
+
+@test "alloc: a lazily imported module's body is named though its code object is gone, debian python3.11" { lazy_check debian3.11; }
+@test "alloc: a lazily imported module's body is named though its code object is gone, python3.8" { lazy_check py3.8; }
+@test "alloc: a lazily imported module's body is named though its code object is gone, python3.12" { lazy_check py3.12; }
+
 @test "alloc: --native-depth 8 walks native stacks and finds the same MiB, python3.11" {
 	hold_check py3.11 --native-depth 8
 }

@@ -118,29 +118,39 @@ static void name_stack(struct pynames *pn, uint64_t hash, const struct pmt_pysta
 	pn->used++;
 }
 
+/* Names the stack under key unless it is named already; true if it did. */
+static bool name_key(struct pynames *pn, int fd, const struct pmt_pystack_key *key)
+{
+	struct named_stack *ns = slot_for(pn, key->hash);
+	struct pmt_pystack ps;
+
+	if ((ns && ns->hash) || bpf_map_lookup_elem(fd, key, &ps))
+		return false;
+	name_stack(pn, key->hash, &ps);
+	return true;
+}
+
 unsigned pynames__update(struct pynames *pn, int fd, pid_t pid)
 {
 	struct pmt_pystack_key key, next, *prev = NULL;
-	struct pmt_pystack ps;
 	unsigned named = 0;
 
 	pysym__new_round(pn->sym);
 	while (!bpf_map_get_next_key(fd, prev, &next)) {
-		struct named_stack *ns;
-
 		key = next;
 		prev = &key;
-		if (key.pid != (__u32)pid)
-			continue;
-		ns = slot_for(pn, key.hash);
-		if (ns && ns->hash)
-			continue;
-		if (bpf_map_lookup_elem(fd, &key, &ps))
-			continue;
-		name_stack(pn, key.hash, &ps);
-		named++;
+		if (key.pid == (__u32)pid && name_key(pn, fd, &key))
+			named++;
 	}
 	return named;
+}
+
+bool pynames__name_one(struct pynames *pn, int fd, pid_t pid, uint64_t hash)
+{
+	struct pmt_pystack_key key = { .pid = (__u32)pid, .hash = hash };
+
+	pysym__new_round(pn->sym);
+	return name_key(pn, fd, &key);
 }
 
 bool pynames__get(struct pynames *pn, uint64_t hash, struct alloc_stack *out,

@@ -4,7 +4,8 @@
  * instruction offset) pairs, in the `pystacks` map.  pynames__update() names
  * the new ones through pysym (reading the target read-only) and keeps the
  * names, so a report can still show them after the process has exited: call
- * it regularly while the process runs.
+ * it regularly while the process runs, and pynames__name_one() for each stack
+ * the BPF side announces.
  */
 #ifndef PMT_PYNAMES_H
 #define PMT_PYNAMES_H
@@ -24,6 +25,11 @@ void pynames__free(struct pynames *pn);            /* NULL is a no-op */
 /* Names every stack of pid in the pystacks map (fd) not named yet.
  * Returns how many were named. */
 unsigned pynames__update(struct pynames *pn, int pystacks_fd, pid_t pid);
+
+/* Names one stack of pid, `hash`, if it is in the map and not named yet:
+ * called as soon as the BPF side announces a new stack (PMT_EV_PYSTACK),
+ * while short-lived code objects still exist.  true if it named it. */
+bool pynames__name_one(struct pynames *pn, int pystacks_fd, pid_t pid, uint64_t hash);
 
 /* Copies the named frames of stack `hash` into out->python / n_python
  * (malloc'ed, innermost first) and sets out->truncated if the stack was cut.

@@ -192,6 +192,14 @@ static int on_event(void *ctx, void *data, size_t len)
 	const struct pmt_event *e = data;
 	struct tracked *t;
 
+	if (len >= sizeof(*e) && e->type == PMT_EV_PYSTACK) {
+		/* ours alone, not an --events record */
+		t = find_tracked(s, (pid_t)e->pid);
+		if (t && t->pynames && t->state == PROC_RUNNING)
+			pynames__name_one(t->pynames, bpf_map__fd(s->skel->maps.pystacks), t->pid,
+					  e->pystack.hash);
+		return 0;
+	}
 	events_out__add(s->opts.events, data, len);
 	if (len < sizeof(*e))
 		return 0;
