@@ -868,6 +868,11 @@ struct {
 	__type(value, struct pmt_pystack);
 } pystacks SEC(".maps");
 
+/* One access the compiler may not merge or move: a field another program
+ * run may change under us. */
+#define READ_ONCE(x)     (*(const volatile typeof(x) *)&(x))
+#define WRITE_ONCE(x, v) (*(volatile typeof(x) *)&(x) = (v))
+
 /* A Python stack is 520 bytes: more than the BPF stack can hold, so it is
  * walked into per-CPU scratch.  A uprobe program runs with migration
  * disabled but not preemption: on a kernel that preempts kernel code
@@ -875,9 +880,6 @@ struct {
  * scratch half-way through ours.  `owner` is the thread walking now; a walk
  * that finds another owner at its end is dropped and counted as a stack
  * error, never stored as a stack made of two threads' frames. */
-#define READ_ONCE(x)     (*(const volatile typeof(x) *)&(x))
-#define WRITE_ONCE(x, v) (*(volatile typeof(x) *)&(x) = (v))
-
 struct pystack_scratch {
 	struct pmt_pystack ps;
 	__u64 owner;

@@ -185,6 +185,7 @@ static void mark_ended(struct session *s, struct tracked *t, enum proc_state sta
 static void follow_fork(struct session *s, const struct pmt_event *e);
 static void add_new(struct session *s, const struct pmt_event *e);
 static void drop_tracked(struct session *s, struct tracked *t);
+static void name_python_stack(struct session *s, struct tracked *t, uint64_t hash);
 
 static int on_event(void *ctx, void *data, size_t len)
 {
@@ -195,9 +196,8 @@ static int on_event(void *ctx, void *data, size_t len)
 	if (len >= sizeof(*e) && e->type == PMT_EV_PYSTACK) {
 		/* ours alone, not an --events record */
 		t = find_tracked(s, (pid_t)e->pid);
-		if (t && t->pynames && t->state == PROC_RUNNING)
-			pynames__name_one(t->pynames, bpf_map__fd(s->skel->maps.pystacks), t->pid,
-					  e->pystack.hash);
+		if (t)
+			name_python_stack(s, t, e->pystack.hash);
 		return 0;
 	}
 	events_out__add(s->opts.events, data, len);
@@ -523,11 +523,24 @@ static void add_python_stacks(struct session *s, struct tracked *t)
 						: "thread state from gilstate");
 }
 
-/* Names the Python stacks seen so far, while the process can still be read. */
+/* Stacks are named only while the process can still be read. */
+static bool can_name(const struct tracked *t)
+{
+	return t->pynames && t->state == PROC_RUNNING;
+}
+
+/* Names the Python stacks seen so far (the periodic pass). */
 static void name_python_stacks(struct session *s, struct tracked *t)
 {
-	if (t->pynames && t->state == PROC_RUNNING)
+	if (can_name(t))
 		pynames__update(t->pynames, bpf_map__fd(s->skel->maps.pystacks), t->pid);
+}
+
+/* Names the one stack the BPF side just announced (PMT_EV_PYSTACK). */
+static void name_python_stack(struct session *s, struct tracked *t, uint64_t hash)
+{
+	if (can_name(t))
+		pynames__name_one(t->pynames, bpf_map__fd(s->skel->maps.pystacks), t->pid, hash);
 }
 
 /* session__add, and fork following: parent is the traced process that
