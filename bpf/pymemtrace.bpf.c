@@ -974,7 +974,7 @@ static __always_inline __u64 python_stack(struct pmt_proc_stats *st, __u32 tgid)
 	struct pystack_scratch *sc;
 	struct pmt_pystack *ps;
 	struct pystack_seen *seen;
-	__u32 zero = 0;
+	__u32 zero = 0, flags, depth;
 	__u64 tag;
 	long err;
 
@@ -986,15 +986,20 @@ static __always_inline __u64 python_stack(struct pmt_proc_stats *st, __u32 tgid)
 	WRITE_ONCE(sc->owner, me);
 	ps = &sc->ps;
 	pmt_pystack_walk(o, ps);
-	if (ps->flags & PMT_PYSTACK_TRUNCATED)
-		__sync_fetch_and_add(&st->pystack_truncated, 1);
-	if (ps->flags & PMT_PYSTACK_ERROR)
-		__sync_fetch_and_add(&st->pystack_errors, 1);
-	if (!ps->depth)
-		return 0; /* no Python frames: a thread without Python code, or a raw call outside it */
-	pk.hash = pystack_hash(ps);
+	flags = ps->flags;
+	depth = ps->depth;
+	if (depth)
+		pk.hash = pystack_hash(ps);
+	/* Everything read from the scratch above is ours only if no other walk
+	 * took it meanwhile: an interrupted walk counts once, as an error. */
 	if (READ_ONCE(sc->owner) != me)
 		goto interrupted;
+	if (flags & PMT_PYSTACK_TRUNCATED)
+		__sync_fetch_and_add(&st->pystack_truncated, 1);
+	if (flags & PMT_PYSTACK_ERROR)
+		__sync_fetch_and_add(&st->pystack_errors, 1);
+	if (!depth)
+		return 0; /* no Python frames: a thread without Python code, or a raw call outside it */
 	seen = bpf_map_lookup_elem(&pystack_seen, &zero);
 	tag = pystack_seen_tag(pk.hash, tgid);
 	if (seen && seen->tag[tag % PMT_SEEN_SLOTS] == tag)
