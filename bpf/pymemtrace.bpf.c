@@ -829,11 +829,11 @@ struct {
 	__type(value, struct alloc_pending);
 } raw_pending SEC(".maps");
 
-/* Live allocations by address (--max-live). */
+/* Live allocations by process and address (--max-live). */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 1 << 20);
-	__type(key, __u64);
+	__type(key, struct pmt_live_key);
 	__type(value, struct pmt_live);
 } live SEC(".maps");
 
@@ -1060,6 +1060,7 @@ static __always_inline void stack_key_fill(void *ctx, struct pmt_proc_stats *st,
 static __always_inline void record_alloc(void *ctx, struct pmt_proc_stats *st, __u32 tgid,
 					 __u64 addr, __u64 size, bool raw)
 {
+	struct pmt_live_key lk = { .pid = tgid, .addr = addr };
 	struct pmt_live lv = {};
 	struct pmt_stack_stats zero = {}, *ss;
 	__s64 now;
@@ -1084,7 +1085,7 @@ static __always_inline void record_alloc(void *ctx, struct pmt_proc_stats *st, _
 	__sync_fetch_and_add(&st->alloc_bytes, size);
 	if (!track_live)
 		return;
-	if (bpf_map_update_elem(&live, &addr, &lv, BPF_ANY)) {
+	if (bpf_map_update_elem(&live, &lk, &lv, BPF_ANY)) {
 		__sync_fetch_and_add(&st->live_map_full, 1);
 		return;
 	}
@@ -1094,15 +1095,16 @@ static __always_inline void record_alloc(void *ctx, struct pmt_proc_stats *st, _
 		__sync_fetch_and_add(&st->pm_live_bytes, (__s64)size);
 }
 
-static __always_inline void record_free(struct pmt_proc_stats *st, __u64 addr)
+static __always_inline void record_free(struct pmt_proc_stats *st, __u32 tgid, __u64 addr)
 {
+	struct pmt_live_key lk = { .pid = tgid, .addr = addr };
 	struct pmt_live *lv;
 	struct pmt_stack_stats *ss;
 	__u64 size;
 
 	if (!addr)
 		return;
-	lv = bpf_map_lookup_elem(&live, &addr);
+	lv = bpf_map_lookup_elem(&live, &lk);
 	if (!lv)
 		return; /* allocated before the trace, unsampled, or already freed */
 	size = lv->size & ~PMT_LIVE_RAW;
@@ -1113,7 +1115,7 @@ static __always_inline void record_free(struct pmt_proc_stats *st, __u64 addr)
 		__sync_fetch_and_add(&ss->free_count, 1);
 		__sync_fetch_and_add(&ss->free_bytes, size);
 	}
-	bpf_map_delete_elem(&live, &addr);
+	bpf_map_delete_elem(&live, &lk);
 	__sync_fetch_and_add(&st->free_count, 1);
 	__sync_fetch_and_add(&st->free_bytes, size);
 	__sync_fetch_and_sub(&st->live_bytes, (__s64)size);
@@ -1195,7 +1197,7 @@ int uretprobe_alloc_return(struct pt_regs *ctx)
 		/* A failed realloc leaves the old block alive. */
 		if (!ret && copy.size)
 			goto failed;
-		record_free(st, copy.old_ptr);
+		record_free(st, tgid, copy.old_ptr);
 	}
 	if (!ret)
 		goto failed;
@@ -1218,14 +1220,15 @@ int uprobe_free(struct pt_regs *ctx)
 {
 	__u64 cookie = handler_cookie(ctx);
 	__u64 a0 = PT_REGS_PARM1(ctx), a1 = PT_REGS_PARM2(ctx);
+	__u32 tgid = current_tgid();
 	struct pmt_proc_stats *st;
 
 	barrier_var(a0);
 	barrier_var(a1);
-	st = traced_proc(current_tgid());
+	st = traced_proc(tgid);
 	if (!st)
 		return 0;
-	record_free(st, (cookie & PMT_ALLOC_RAW) ? a0 : a1);
+	record_free(st, tgid, (cookie & PMT_ALLOC_RAW) ? a0 : a1);
 	return 0;
 }
 
@@ -1305,7 +1308,7 @@ int uprobe_lto(struct pt_regs *ctx)
 		 * there, and its own call into pymalloc is counted there. */
 		if (!cfg || (reg2p1 && gpr(regs, reg2p1 - 1) != cfg->hook_free))
 			return 0;
-		record_free(st, v);
+		record_free(st, tgid, v);
 		return 0;
 	}
 	/* Inside a probed pymalloc call (realloc): that call counts it. */

@@ -304,7 +304,16 @@ struct pmt_stack_stats {
 	__u64 free_count, free_bytes;
 };
 
-/* A live allocation, by address.  size carries PMT_LIVE_RAW in its top bit
+/* Key of the `live` map.  The process is part of it: forked workers start
+ * from one copy of the heap, so their blocks sit at the same addresses, and
+ * one worker's free must never meet another's allocation. */
+struct pmt_live_key {
+	__u32 pid;                /* tgid */
+	__u32 _pad;
+	__u64 addr;
+};
+
+/* A live allocation, by process and address.  size carries PMT_LIVE_RAW in its top bit
  * for blocks from libc (raw domain, native code) rather than pymalloc. */
 struct pmt_live {
 	__u64 size;

@@ -1240,9 +1240,9 @@ static void remove_tracked(struct session *s, struct tracked *t)
 	s->n_procs--;
 }
 
-/* Stack and live-allocation entries of the retired pids (keyed by stack or
- * address, shared by all processes).  Native stack ids are shared between
- * processes and stay (the map is bounded by --max-stacks). */
+/* Stack and live-allocation entries of the retired pids (maps shared by all
+ * processes, keyed by pid and stack or address).  Native stack ids are
+ * shared between processes and stay (the map is bounded by --max-stacks). */
 static void sweep_stacks(struct session *s, const pid_t *pids, unsigned n)
 {
 	struct {
@@ -1253,8 +1253,7 @@ static void sweep_stacks(struct session *s, const pid_t *pids, unsigned n)
 		{ s->skel->maps.growth_stats,
 		  { false, offsetof(struct pmt_growth_key, stack) + offsetof(struct pmt_stack_key, pid) } },
 		{ s->skel->maps.pystacks, { false, offsetof(struct pmt_pystack_key, pid) } },
-		{ s->skel->maps.live,
-		  { true, offsetof(struct pmt_live, key) + offsetof(struct pmt_stack_key, pid) } },
+		{ s->skel->maps.live, { false, offsetof(struct pmt_live_key, pid) } },
 	};
 
 	if (!wants_stacks(&s->opts))
