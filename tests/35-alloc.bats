@@ -66,6 +66,22 @@ PY
 @test "alloc: a named function's live MiB and churn on python3.12" { hold_check py3.12; }
 @test "alloc: a named function's live MiB and churn on python3.13" { hold_check py3.13; }
 
+# Services run with PYTHONMALLOC=malloc (jemalloc, tcmalloc) or with
+# tracemalloc on: every request then reaches libc's malloc, or goes through
+# tracemalloc's hooks first.  The same MiB, counted once.
+@test "alloc: a PYTHONMALLOC=malloc target, the same live MiB, debian python3.11" {
+	PYTHONMALLOC=malloc hold_check debian3.11
+}
+@test "alloc: a PYTHONMALLOC=malloc target, the same live MiB, python3.12" {
+	PYTHONMALLOC=malloc hold_check py3.12
+}
+@test "alloc: a target running tracemalloc, the same live MiB once, debian python3.11" {
+	PYTHONTRACEMALLOC=1 hold_check debian3.11
+}
+@test "alloc: a target running tracemalloc, the same live MiB once, python3.12" {
+	PYTHONTRACEMALLOC=1 hold_check py3.12
+}
+
 # lazy_check LABEL: a lazily imported module's body holds HELD_MIB MiB
 # (tests/fixtures/lazy_import.py).  Its code object dies when the import
 # returns and its memory is reused at once, so its `<module>` frame can be
