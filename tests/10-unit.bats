@@ -219,6 +219,35 @@ load_segments() {
 	done
 }
 
+# readelf_import FILE NAME: the offset of FILE's JUMP_SLOT or GLOB_DAT
+# relocation against NAME, as elf-import prints it.
+readelf_import() {
+	local off
+	off=$(LC_ALL=C readelf -rW "$1" | awk -v n="$2" '($3 == "R_X86_64_JUMP_SLOT" ||
+		$3 == "R_X86_64_GLOB_DAT") && ($5 == n || index($5, n "@") == 1) { print $1; exit }')
+	[ -n "$off" ] || return 1
+	printf '%s 0x%x\n' "$2" $((16#$off))
+}
+
+@test "elf-import: the malloc family's slots match readelf -r, python3.11 and libpython3.12" {
+	require_py311
+	libpython 3.12
+	local f s want
+	for f in "$PY311" "$LIB"; do
+		for s in malloc calloc realloc free; do
+			want=$(readelf_import "$f" "$s")
+			[ -n "$want" ]
+			run --separate-stderr "$TOOL" elf-import "$f" "$s"
+			[ "$status" -eq 0 ]
+			[ "$output" = "$want" ]
+		done
+	done
+	# a definition is no import
+	run --separate-stderr "$TOOL" elf-import "$PY311" PyObject_Malloc
+	[ "$status" -eq 1 ]
+	[ -z "$output" ]
+}
+
 @test "elf-sym: static functions of pyenv 3.11 come from .symtab" {
 	libpython 3.11
 	local s

@@ -82,6 +82,31 @@ PY
 	PYTHONTRACEMALLOC=1 hold_check py3.12
 }
 
+# Services preload jemalloc or tcmalloc (LD_PRELOAD) for their large
+# blocks: the interpreter's malloc is then bound to that library, not to
+# libc's, and the probes must follow it (user/plan.c, open_bound_allocator).
+# The bytearrays' buffers are requests over 512 bytes: all of them go there.
+preload_check() {
+	local lib=/usr/lib/x86_64-linux-gnu/$1 label=$2
+	[ -e "$lib" ] || { echo "# $lib is missing (tools/install-deps.sh installs it)" >&3; return 1; }
+	LD_PRELOAD=$lib hold_check "$label" || return 1
+	# its malloc and free are attached, and say why (the file name may
+	# carry more version digits than the soname)
+	assert_eq "probes of $1 attached" 2 "$(jq --arg l "malloc is bound to $1" '[.processes[0].probes[] |
+		select((.name == "raw_alloc" or .name == "raw_free") and .status == "attached" and
+			(.reason | contains($l)) and (.how | test("^uprobe (malloc|free)[+]")))] | length' \
+		"$BATS_TEST_TMPDIR/report.json")" || { show_tracer; return 1; }
+}
+@test "alloc: jemalloc preloaded, the same live MiB, debian python3.11" {
+	preload_check libjemalloc.so.2 debian3.11
+}
+@test "alloc: jemalloc preloaded, the same live MiB, python3.12" {
+	preload_check libjemalloc.so.2 py3.12
+}
+@test "alloc: tcmalloc preloaded, the same live MiB, debian python3.11" {
+	preload_check libtcmalloc_minimal.so.4 debian3.11
+}
+
 # lazy_check LABEL: a lazily imported module's body holds HELD_MIB MiB
 # (tests/fixtures/lazy_import.py).  Its code object dies when the import
 # returns and its memory is reused at once, so its `<module>` frame can be

@@ -16,6 +16,7 @@ PACKAGES=(
 	prometheus curl iproute2                # tests/60-prometheus.bats: promtool, a server of
 	                                        # its own on loopback (not the packaged service), ss
 	python3.11 python3                      # interpreters under test, helpers
+	libjemalloc2 libtcmalloc-minimal4       # tests/35-alloc.bats: allocators preloaded ahead of libc's
 	procps util-linux coreutils sed grep mawk
 )
 

@@ -206,8 +206,9 @@ void alloc_collect(const struct alloc_sources *src, const struct pmt_proc_stats 
 	} else {
 		a->coverage_known = true;
 		a->coverage = 1.0;
-		fmt_msg(a->coverage_reason, sizeof(a->coverage_reason), "every pymalloc and C "
-			"library allocator entry point is probed");
+		fmt_msg(a->coverage_reason, sizeof(a->coverage_reason), "every pymalloc entry "
+			"point is probed, and the malloc family the interpreter is bound to "
+			"(the C library's, or one preloaded ahead of it: see probes)");
 	}
 
 	arena_net = (int64_t)(st->arena_alloc_bytes - st->arena_free_bytes);

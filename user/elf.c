@@ -9,6 +9,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <gelf.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -710,6 +711,57 @@ int elf_file__read_vaddr(const struct elf_file *ef, uint64_t vaddr, void *buf, s
 	/* segments were checked to lie inside the buffer at open */
 	memcpy(buf, ef->buf + ph->p_offset + rel, len);
 	return 0;
+}
+
+/* ---- imports ------------------------------------------------------------- */
+
+static bool is_import_reloc(const struct elf_file *ef, uint32_t type)
+{
+	if (ef->ehdr.e_machine == EM_AARCH64)
+		return type == R_AARCH64_JUMP_SLOT || type == R_AARCH64_GLOB_DAT;
+	return type == R_X86_64_JUMP_SLOT || type == R_X86_64_GLOB_DAT;
+}
+
+int elf_file__import_slot(struct elf_file *ef, const char *name, uint64_t *slot)
+{
+	const struct symtab *dyn = &ef->tabs[TAB_DYNSYM];
+	GElf_Shdr sh, link;
+
+	if (!dyn->data)
+		return -ENOENT;
+	for (size_t i = 1; i < ef->shnum; i++) {
+		Elf_Scn *scn = elf_getscn(ef->elf, i);
+		Elf_Data *d;
+		size_t n;
+
+		/* section extents were checked at open (elf__load_sections) */
+		if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_RELA ||
+		    sh.sh_entsize != sizeof(Elf64_Rela) || sh.sh_link >= ef->shnum ||
+		    !gelf_getshdr(elf_getscn(ef->elf, sh.sh_link), &link) ||
+		    link.sh_type != SHT_DYNSYM)
+			continue;
+		d = elf_getdata(scn, NULL);
+		if (!d || d->d_size != sh.sh_size)
+			continue;
+		n = sh.sh_size / sizeof(Elf64_Rela);
+		for (size_t j = 0; j < n && j <= INT_MAX; j++) {
+			GElf_Rela r;
+			GElf_Sym s;
+			const char *sname;
+
+			if (!gelf_getrela(d, (int)j, &r) ||
+			    !is_import_reloc(ef, (uint32_t)GELF_R_TYPE(r.r_info)) ||
+			    GELF_R_SYM(r.r_info) > INT_MAX ||
+			    !gelf_getsym(dyn->data, (int)GELF_R_SYM(r.r_info), &s))
+				continue;
+			sname = sym_name(dyn, s.st_name);
+			if (sname && !strcmp(sname, name)) {
+				*slot = r.r_offset;
+				return 0;
+			}
+		}
+	}
+	return -ENOENT;
 }
 
 /* ---- USDT notes ---------------------------------------------------------- */

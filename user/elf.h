@@ -62,6 +62,13 @@ uint64_t elf_file__base_vaddr(const struct elf_file *ef);
  * undefined symbols (st_shndx == SHN_UNDEF).  0, or -ENOENT. */
 int elf_file__find_symbol(struct elf_file *ef, const char *name, struct elf_sym *out);
 
+/* Where the dynamic linker stores the address of the imported function or
+ * object `name` for this file's code: the r_offset (a vaddr in this file) of
+ * a JUMP_SLOT or GLOB_DAT relocation against that .dynsym symbol.  Reading
+ * that slot in a process gives the definition it was bound to, which may be
+ * another library's than expected (an allocator preloaded ahead of libc).
+ * 0, or -ENOENT (no such import). */
+int elf_file__import_slot(struct elf_file *ef, const char *name, uint64_t *slot);
 /* Calls cb for every defined symbol of both tables (dynsym first); stops when cb
  * returns non-zero and returns that value.  0 when all were visited. */
 int elf_file__foreach_symbol(struct elf_file *ef,

@@ -18,8 +18,12 @@ static struct plan_probe *plan_add(struct plan *p, enum plan_prog prog, const ch
 {
 	struct plan_probe *pp;
 
-	if (p->n_probes >= PLAN_MAX_PROBES)
+	if (p->n_probes >= PLAN_MAX_PROBES) {
+		/* a probe left out unsaid would be a silent gap in the counts */
+		pr_warn("probe plan full (%d probes): %s not planned\n", PLAN_MAX_PROBES,
+			name ? name : "a probe");
 		return NULL;
+	}
 	pp = &p->probes[p->n_probes++];
 	memset(pp, 0, sizeof(*pp));
 	pp->prog = prog;
@@ -733,11 +737,69 @@ static struct elf_file *open_libc(struct plan *p, char *path, size_t pathlen)
 	return ef;
 }
 
+/* The library that the interpreter's own calls to malloc reach.  The
+ * dynamic linker binds them to the first definition in its search order:
+ * libc's, unless an allocator such as jemalloc or tcmalloc comes ahead of it
+ * (LD_PRELOAD, or linked before libc).  Its probes must then sit in that
+ * library, or every raw-domain and native allocation goes unseen.  The
+ * bound address is read from the import's slot in the process, and the
+ * mapping that holds it names the file; the file must define malloc at
+ * that address, or the answer is no.  NULL, with why in note, when it is
+ * libc or cannot be told. */
+static struct elf_file *open_bound_allocator(struct plan *p, const char *libc_path, char *path,
+					     size_t pathlen, char *note, size_t notelen)
+{
+	struct interp *in = &p->interp;
+	struct procmaps m = {};
+	struct elf_file *ef = NULL;
+	const struct procmap_entry *e = NULL;
+	struct elf_sym sym;
+	uint64_t slot, addr;
+
+	if (elf_file__import_slot(in->elf, "malloc", &slot)) {
+		fmt_msg(note, notelen, "the interpreter imports no malloc");
+		return NULL;
+	}
+	if (remote_read(in->pid, slot + in->load_bias, &addr, sizeof(addr)) ||
+	    procmaps__load(in->pid, &m, NULL)) {
+		fmt_msg(note, notelen, "its malloc import slot cannot be read");
+		return NULL;
+	}
+	for (size_t i = 0; i < m.n && !e; i++)
+		if (addr >= m.v[i].start && addr < m.v[i].end && (m.v[i].perms & PM_X) &&
+		    m.v[i].path[0] == '/')
+			e = &m.v[i];
+	if (!e) {
+		/* lazy binding not done yet points into our own PLT, which is
+		 * a file mapping: this is an address outside any file */
+		fmt_msg(note, notelen, "its malloc is bound to 0x%llx, in no mapped file",
+			(unsigned long long)addr);
+		goto out;
+	}
+	fmt_msg(path, pathlen, "/proc/%d/root%s", (int)in->pid, e->path);
+	if (!strcmp(path, libc_path) || !strcmp(path, in->open_path)) {
+		fmt_msg(note, notelen, "%s", !strcmp(path, libc_path) ? "bound to the C library's"
+			: "not bound yet (lazy binding)");
+		goto out;
+	}
+	ef = elf_file__open(path, NULL, 0);
+	if (!ef || elf_file__find_symbol(ef, "malloc", &sym) ||
+	    ((addr - sym.vaddr) & 0xfff)) {
+		fmt_msg(note, notelen, "its malloc is bound into %s, which does not define it there",
+			e->path);
+		elf_file__free(ef);
+		ef = NULL;
+	}
+out:
+	procmaps__release(&m);
+	return ef;
+}
+
 static void plan_alloc(struct plan *p, const struct plan_opts *opts)
 {
 	uint64_t fns[FN_NR] = {};
-	char how[256] = "";
-	struct elf_file *libc;
+	char how[256] = "", note[256] = "", where[320];
+	struct elf_file *libc, *bound;
 	struct elf_sym sym;
 
 	if (!pymalloc_functions(p, fns, how, sizeof(how))) {
@@ -790,12 +852,31 @@ static void plan_alloc(struct plan *p, const struct plan_opts *opts)
 				"process's mappings: raw-domain and native allocations are not seen");
 		return;
 	}
+	bound = open_bound_allocator(p, p->libc_path, p->bound_path, sizeof(p->bound_path),
+				     note, sizeof(note));
+	if (bound) {
+		const char *base = strrchr(p->bound_path, '/') + 1;
+
+		fmt_msg(where, sizeof(where), "raw domain and native code: the interpreter's "
+			"malloc is bound to %s's, ahead of the C library's", base);
+		for (int i = 0; i < FN_NR; i++)
+			if (!elf_file__find_symbol(bound, alloc_fns[i].libc, &sym))
+				plan_alloc_fn(p, bound, p->bound_path, sym.vaddr, sym.size,
+					      &alloc_fns[i], true, where);
+		/* libc's stay probed: code bound to it directly still reaches
+		 * them, and a call nested in another probed one counts once */
+		fmt_msg(where, sizeof(where), "native code bound to the C library's allocator "
+			"(the interpreter's is bound to %s's)", base);
+	} else {
+		fmt_msg(where, sizeof(where), "raw domain and native code: the C library's "
+			"allocator (the interpreter's malloc: %s)", note);
+	}
 	for (int i = 0; i < FN_NR; i++) {
 		if (elf_file__find_symbol(libc, alloc_fns[i].libc, &sym))
 			continue;
-		plan_alloc_fn(p, libc, p->libc_path, sym.vaddr, sym.size, &alloc_fns[i], true,
-			      "raw domain and native code: the C library's allocator");
+		plan_alloc_fn(p, libc, p->libc_path, sym.vaddr, sym.size, &alloc_fns[i], true, where);
 	}
+	elf_file__free(bound);
 	elf_file__free(libc);
 }
 

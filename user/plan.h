@@ -13,8 +13,9 @@
  * Allocations (--alloc): pymalloc's _PyObject_Malloc/Calloc/Realloc/Free
  * (from .symtab, or from the allocator struct the exported PyObject_Malloc
  * loads, read from the target) and libc's malloc/calloc/realloc/free for the
- * raw domain and native code, each at the cheapest safe instruction
- * (probe_site.h).
+ * raw domain and native code, plus those of the library the interpreter's
+ * malloc is bound to when that is not libc (jemalloc, tcmalloc, ...
+ * preloaded), each at the cheapest safe instruction (probe_site.h).
  */
 #ifndef PMT_PLAN_H
 #define PMT_PLAN_H
@@ -41,7 +42,7 @@ enum plan_prog {
 	PLAN_GROWTH_POOL,     /* uprobe on allocate_from_new_pool, cookie = pool size */
 };
 
-#define PLAN_MAX_PROBES 32
+#define PLAN_MAX_PROBES 64
 
 struct plan_opts {
 	bool alloc;           /* plan the allocation probes too (--alloc) */
@@ -83,6 +84,7 @@ struct plan {
 	struct interp interp;
 	struct plan_lto lto;        /* n == 0: not an LTO build, or not planned */
 	char libc_path[PATH_MAX];   /* /proc/PID/root/... of the process's libc, if planned */
+	char bound_path[PATH_MAX];  /* ... of the library malloc is bound to, if not libc */
 	struct plan_probe probes[PLAN_MAX_PROBES];
 	unsigned n_probes;
 };

@@ -55,7 +55,7 @@ static void notes(struct elf_file *ef)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const char *const names[] = {
-		"PyObject_Malloc", "_PyRuntime", "Py_GetVersion", "PyCode_Type", "",
+		"PyObject_Malloc", "_PyRuntime", "Py_GetVersion", "PyCode_Type", "malloc", "free", "",
 	};
 	struct walk w = { 0 };
 	struct elf_sym sym;
@@ -72,9 +72,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fuzz_use(ef, elf_file__type(ef) + elf_file__entry(ef) + elf_file__size(ef) +
 		 elf_file__has_symtab(ef) + elf_file__has_dynsym(ef) +
 		 elf_file__base_vaddr(ef));
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 		if (!elf_file__find_symbol(ef, names[i], &sym))
 			fuzz_use(sym.name, sym.size);
+		if (!elf_file__import_slot(ef, names[i], &off))
+			fuzz_use(&off, sizeof(off));
+	}
 	w.ef = ef;
 	elf_file__foreach_symbol(ef, visit, &w);
 	if (!elf_file__symbolize(ef, elf_file__entry(ef), &sym, &off))

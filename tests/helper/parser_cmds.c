@@ -162,6 +162,29 @@ static int cmd_elf_sym(int argc, char **argv)
 	return ret;
 }
 
+static int cmd_elf_import(int argc, char **argv)
+{
+	struct elf_file *ef;
+	uint64_t slot;
+	int ret = 0;
+
+	if (argc < 3)
+		return usage_err(argv, "FILE NAME...");
+	ef = open_elf(argv, argv[1]);
+	if (!ef)
+		return 1;
+	for (int i = 2; i < argc; i++) {
+		if (elf_file__import_slot(ef, argv[i], &slot)) {
+			fprintf(stderr, "%s: '%s' is not imported by '%s'\n", argv[0], argv[i], argv[1]);
+			ret = 1;
+			continue;
+		}
+		printf("%s 0x%" PRIx64 "\n", argv[i], slot);
+	}
+	elf_file__free(ef);
+	return ret;
+}
+
 static int print_sym_cb(const struct elf_sym *s, void *ctx)
 {
 	(void)ctx;
@@ -523,6 +546,7 @@ const struct tool_cmd parser_cmds[] = {
 	{ "elf-info-mem", "FILE: elf-info through elf_file__open_mem", cmd_elf_info_mem },
 	{ "elf-sym", "FILE NAME...: name vaddr size source type bind", cmd_elf_sym },
 	{ "elf-syms", "FILE: every defined symbol, dynsym first", cmd_elf_syms },
+	{ "elf-import", "FILE NAME...: the GOT slot (vaddr) of each imported symbol", cmd_elf_import },
 	{ "elf-offset", "FILE VADDR: file offset of a vaddr", cmd_elf_offset },
 	{ "elf-read", "FILE VADDR LEN: hex bytes at a vaddr", cmd_elf_read },
 	{ "elf-notes", "FILE: USDT notes: provider name pc base sema args", cmd_elf_notes },
