@@ -16,6 +16,9 @@ hold_check() {
 	local j="$BATS_TEST_TMPDIR/report.json" line
 	line=$(grep -n 'return \[bytearray(CHUNK)' "$FIXTURE" | cut -d: -f1)
 	start_fixture "$PY" alloc_hold.py "$MIB"
+	# HOLD_BEFORE_TRACE: a command run between the fixture's start and the
+	# tracer's (a library replaced on disk under the running fixture)
+	[ -z "${HOLD_BEFORE_TRACE:-}" ] || $HOLD_BEFORE_TRACE || return 1
 	start_tracer -q --alloc --top 100 -p "$FIX_PID" --json "$j" "$@"
 	wait_attached "$TRACER_PID" || { show_tracer; return 1; }
 	fixture_go "$FIX_CTL"
@@ -90,12 +93,17 @@ preload_check() {
 	local lib=/usr/lib/x86_64-linux-gnu/$1 label=$2
 	[ -e "$lib" ] || { echo "# $lib is missing (tools/install-deps.sh installs it)" >&3; return 1; }
 	LD_PRELOAD=$lib hold_check "$label" || return 1
-	# its malloc and free are attached, and say why (the file name may
-	# carry more version digits than the soname)
-	assert_eq "probes of $1 attached" 2 "$(jq --arg l "malloc is bound to $1" '[.processes[0].probes[] |
+	assert_eq "malloc and free of $1 attached" 2 "$(bound_probes "$1")" || { show_tracer; return 1; }
+}
+
+# bound_probes LIB: the report's attached malloc and free probes that say the
+# interpreter's malloc is bound to LIB (the file name may carry more version
+# digits than the soname).
+bound_probes() {
+	jq --arg l "malloc is bound to $1" '[.processes[0].probes[] |
 		select((.name == "raw_alloc" or .name == "raw_free") and .status == "attached" and
 			(.reason | contains($l)) and (.how | test("^uprobe (malloc|free)[+]")))] | length' \
-		"$BATS_TEST_TMPDIR/report.json")" || { show_tracer; return 1; }
+		"$BATS_TEST_TMPDIR/report.json"
 }
 @test "alloc: jemalloc preloaded, the same live MiB, debian python3.11" {
 	preload_check libjemalloc.so.2 debian3.11
@@ -105,6 +113,37 @@ preload_check() {
 }
 @test "alloc: tcmalloc preloaded, the same live MiB, debian python3.11" {
 	preload_check libtcmalloc_minimal.so.4 debian3.11
+}
+
+# A package upgrade replaces a library under a running service: the path in
+# /proc/PID/maps then names a new file, while the process runs the old one.
+# The probes must go into the mapped file (through /proc/PID/map_files),
+# never into the new one, which the process does not run.
+# replace_lib: moves another file over $REPLACED (the new version).
+replace_lib() {
+	cp /bin/true "$REPLACED.new" && mv -f "$REPLACED.new" "$REPLACED"
+}
+@test "alloc: a preloaded jemalloc replaced on disk is probed as mapped, debian python3.11" {
+	local lib=/usr/lib/x86_64-linux-gnu/libjemalloc.so.2
+	[ -e "$lib" ] || { echo "# $lib is missing (tools/install-deps.sh installs it)" >&3; return 1; }
+	mkdir -p "$BATS_TEST_TMPDIR/lib"
+	REPLACED=$BATS_TEST_TMPDIR/lib/libjemalloc.so.2
+	cp "$lib" "$REPLACED"
+	FIX_ENV=("LD_PRELOAD=$REPLACED")
+	HOLD_BEFORE_TRACE=replace_lib hold_check debian3.11 || return 1
+	assert_eq "malloc and free of the mapped jemalloc attached" 2 \
+		"$(bound_probes libjemalloc.so.2)" || { show_tracer; return 1; }
+}
+@test "alloc: a C library replaced on disk is probed as mapped, debian python3.11" {
+	local libc
+	libc=$(ldd /usr/bin/python3.11 | awk '$1 == "libc.so.6" { print $3 }')
+	[ -e "$libc" ] || { echo "# no libc.so.6 in ldd's output" >&3; return 1; }
+	mkdir -p "$BATS_TEST_TMPDIR/lib"
+	REPLACED=$BATS_TEST_TMPDIR/lib/libc.so.6
+	cp "$libc" "$REPLACED"
+	FIX_ENV=("LD_LIBRARY_PATH=$BATS_TEST_TMPDIR/lib")
+	# the bytearrays' buffers come from this libc's malloc: 16 MiB seen
+	HOLD_BEFORE_TRACE=replace_lib hold_check debian3.11
 }
 
 # lazy_check LABEL: a lazily imported module's body holds HELD_MIB MiB

@@ -5,6 +5,7 @@
 #include <string.h>
 #include "log.h"
 #include "lto_sites.h"
+#include "mapped_elf.h"
 #include "plan.h"
 #include "probe_site.h"
 #include "procmaps.h"
@@ -711,30 +712,40 @@ static bool plan_pymalloc_site(struct plan *p, const struct plan_opts *opts, uin
 }
 
 /* The process's C library: the executable mapping whose file defines the
- * malloc family.  File names only pick candidates; the symbols decide. */
-static struct elf_file *open_libc(struct plan *p, char *path, size_t pathlen)
+ * malloc family.  File names only pick candidates; the symbols decide.
+ * *at: its mapping in m. */
+static struct elf_file *open_libc(struct plan *p, const struct procmaps *m, char *path,
+				  size_t pathlen, const struct procmap_entry **at)
 {
-	struct procmaps m = {};
 	struct elf_file *ef = NULL;
 	struct elf_sym sym;
+	bool via_map_files;
 
-	if (procmaps__load(p->interp.pid, &m, NULL))
-		return NULL;
-	for (size_t i = 0; i < m.n && !ef; i++) {
-		const char *base = strrchr(m.v[i].path, '/');
+	for (size_t i = 0; i < m->n && !ef; i++) {
+		const char *base = strrchr(m->v[i].path, '/');
 
-		if (!(m.v[i].perms & PM_X) || !base || strncmp(base + 1, "libc", 4) ||
+		if (!(m->v[i].perms & PM_X) || !base || strncmp(base + 1, "libc", 4) ||
 		    (base[5] != '.' && base[5] != '-'))
 			continue;
-		fmt_msg(path, pathlen, "/proc/%d/root%s", (int)p->interp.pid, m.v[i].path);
-		ef = elf_file__open(path, NULL, 0);
+		ef = mapped_elf_open(p->interp.pid, &m->v[i], path, pathlen, &via_map_files,
+				     NULL, 0);
 		if (ef && elf_file__find_symbol(ef, "malloc", &sym)) {
 			elf_file__free(ef);
 			ef = NULL;
 		}
+		if (ef) {
+			*at = &m->v[i];
+			if (via_map_files)
+				pr_warn("'%s' in process %d is deleted or is not the mapped file; "
+					"using '%s'", m->v[i].path, (int)p->interp.pid, path);
+		}
 	}
-	procmaps__release(&m);
 	return ef;
+}
+
+static bool same_mapped_file(const struct procmap_entry *a, const struct procmap_entry *b)
+{
+	return a->inode == b->inode && a->dev_major == b->dev_major && a->dev_minor == b->dev_minor;
 }
 
 /* The library that the interpreter's own calls to malloc reach.  The
@@ -745,61 +756,66 @@ static struct elf_file *open_libc(struct plan *p, char *path, size_t pathlen)
  * bound address is read from the import's slot in the process, and the
  * mapping that holds it names the file; the file must define malloc at
  * that address, or the answer is no.  NULL, with why in note, when it is
- * libc or cannot be told. */
-static struct elf_file *open_bound_allocator(struct plan *p, const char *libc_path, char *path,
-					     size_t pathlen, char *note, size_t notelen)
+ * libc (libc_at) or cannot be told. */
+static struct elf_file *open_bound_allocator(struct plan *p, const struct procmaps *m,
+					     const struct procmap_entry *libc_at, char *path,
+					     size_t pathlen, char *name, size_t namelen,
+					     char *note, size_t notelen)
 {
 	struct interp *in = &p->interp;
-	struct procmaps m = {};
-	struct elf_file *ef = NULL;
 	const struct procmap_entry *e = NULL;
+	struct elf_file *ef;
 	struct elf_sym sym;
 	uint64_t slot, addr;
+	bool via_map_files;
 
 	if (elf_file__import_slot(in->elf, "malloc", &slot)) {
 		fmt_msg(note, notelen, "the interpreter imports no malloc");
 		return NULL;
 	}
-	if (remote_read(in->pid, slot + in->load_bias, &addr, sizeof(addr)) ||
-	    procmaps__load(in->pid, &m, NULL)) {
+	if (remote_read(in->pid, slot + in->load_bias, &addr, sizeof(addr))) {
 		fmt_msg(note, notelen, "its malloc import slot cannot be read");
 		return NULL;
 	}
-	for (size_t i = 0; i < m.n && !e; i++)
-		if (addr >= m.v[i].start && addr < m.v[i].end && (m.v[i].perms & PM_X) &&
-		    m.v[i].path[0] == '/')
-			e = &m.v[i];
+	for (size_t i = 0; i < m->n && !e; i++)
+		if (addr >= m->v[i].start && addr < m->v[i].end && (m->v[i].perms & PM_X) &&
+		    m->v[i].path[0] == '/')
+			e = &m->v[i];
 	if (!e) {
-		/* lazy binding not done yet points into our own PLT, which is
-		 * a file mapping: this is an address outside any file */
 		fmt_msg(note, notelen, "its malloc is bound to 0x%llx, in no mapped file",
 			(unsigned long long)addr);
-		goto out;
+		return NULL;
 	}
-	fmt_msg(path, pathlen, "/proc/%d/root%s", (int)in->pid, e->path);
-	if (!strcmp(path, libc_path) || !strcmp(path, in->open_path)) {
-		fmt_msg(note, notelen, "%s", !strcmp(path, libc_path) ? "bound to the C library's"
-			: "not bound yet (lazy binding)");
-		goto out;
+	if (libc_at && same_mapped_file(e, libc_at)) {
+		fmt_msg(note, notelen, "bound to the C library's");
+		return NULL;
 	}
-	ef = elf_file__open(path, NULL, 0);
-	if (!ef || elf_file__find_symbol(ef, "malloc", &sym) ||
-	    ((addr - sym.vaddr) & 0xfff)) {
+	/* not resolved yet (lazy binding): the slot points back into our PLT */
+	if (!strcmp(e->path, in->map_path)) {
+		fmt_msg(note, notelen, "not bound yet (lazy binding)");
+		return NULL;
+	}
+	ef = mapped_elf_open(in->pid, e, path, pathlen, &via_map_files, NULL, 0);
+	if (!ef || elf_file__find_symbol(ef, "malloc", &sym) || ((addr - sym.vaddr) & 0xfff)) {
 		fmt_msg(note, notelen, "its malloc is bound into %s, which does not define it there",
 			e->path);
 		elf_file__free(ef);
-		ef = NULL;
+		return NULL;
 	}
-out:
-	procmaps__release(&m);
+	if (via_map_files)
+		pr_warn("'%s' in process %d is deleted or is not the mapped file; using '%s'",
+			e->path, (int)in->pid, path);
+	fmt_msg(name, namelen, "%s", strrchr(e->path, '/') + 1);
 	return ef;
 }
 
 static void plan_alloc(struct plan *p, const struct plan_opts *opts)
 {
 	uint64_t fns[FN_NR] = {};
-	char how[256] = "", note[256] = "", where[320];
+	char how[256] = "", note[256] = "", where[320], bound_name[128] = "";
+	const struct procmap_entry *libc_at = NULL;
 	struct elf_file *libc, *bound;
+	struct procmaps m = {};
 	struct elf_sym sym;
 
 	if (!pymalloc_functions(p, fns, how, sizeof(how))) {
@@ -843,22 +859,30 @@ static void plan_alloc(struct plan *p, const struct plan_opts *opts)
 		if (pp)
 			fmt_msg(pp->reason, sizeof(pp->reason), "pymalloc allocations unavailable: %s", how);
 	}
-	libc = open_libc(p, p->libc_path, sizeof(p->libc_path));
-	if (!libc) {
+	if (procmaps__load(p->interp.pid, &m, NULL)) {
+		struct plan_probe *pp = plan_add(p, PLAN_ALLOC_ENTRY, "raw_alloc");
+
+		if (pp)
+			fmt_msg(pp->reason, sizeof(pp->reason), "the process's mappings cannot be "
+				"read: raw-domain and native allocations are not seen");
+		return;
+	}
+	libc = open_libc(p, &m, p->libc_path, sizeof(p->libc_path), &libc_at);
+	bound = open_bound_allocator(p, &m, libc_at, p->bound_path, sizeof(p->bound_path),
+				     bound_name, sizeof(bound_name), note, sizeof(note));
+	procmaps__release(&m);
+	if (!libc && !bound) {
 		struct plan_probe *pp = plan_add(p, PLAN_ALLOC_ENTRY, "raw_alloc");
 
 		if (pp)
 			fmt_msg(pp->reason, sizeof(pp->reason), "no C library with malloc found in the "
-				"process's mappings: raw-domain and native allocations are not seen");
+				"process's mappings, and the interpreter's malloc: %s: raw-domain "
+				"and native allocations are not seen", note);
 		return;
 	}
-	bound = open_bound_allocator(p, p->libc_path, p->bound_path, sizeof(p->bound_path),
-				     note, sizeof(note));
 	if (bound) {
-		const char *base = strrchr(p->bound_path, '/') + 1;
-
 		fmt_msg(where, sizeof(where), "raw domain and native code: the interpreter's "
-			"malloc is bound to %s's, ahead of the C library's", base);
+			"malloc is bound to %s's%s", bound_name, libc ? ", ahead of the C library's" : "");
 		for (int i = 0; i < FN_NR; i++)
 			if (!elf_file__find_symbol(bound, alloc_fns[i].libc, &sym))
 				plan_alloc_fn(p, bound, p->bound_path, sym.vaddr, sym.size,
@@ -866,12 +890,12 @@ static void plan_alloc(struct plan *p, const struct plan_opts *opts)
 		/* libc's stay probed: code bound to it directly still reaches
 		 * them, and a call nested in another probed one counts once */
 		fmt_msg(where, sizeof(where), "native code bound to the C library's allocator "
-			"(the interpreter's is bound to %s's)", base);
+			"(the interpreter's is bound to %s's)", bound_name);
 	} else {
 		fmt_msg(where, sizeof(where), "raw domain and native code: the C library's "
 			"allocator (the interpreter's malloc: %s)", note);
 	}
-	for (int i = 0; i < FN_NR; i++) {
+	for (int i = 0; libc && i < FN_NR; i++) {
 		if (elf_file__find_symbol(libc, alloc_fns[i].libc, &sym))
 			continue;
 		plan_alloc_fn(p, libc, p->libc_path, sym.vaddr, sym.size, &alloc_fns[i], true, where);

@@ -13,7 +13,7 @@ FUZZ_CFLAGS  := -O1 -g -fno-omit-frame-pointer $(FUZZ_SAN) -fsanitize=fuzzer-no-
 	-Wall -Wextra -Wno-unused-parameter -Werror -std=gnu11 -D_GNU_SOURCE
 # Every parser of target-controlled bytes, and what they need to link.
 FUZZ_PARSERS := elf procmaps procstat pyversion numparse linetable usdt_args x86_decode \
-	probe_site pysym pyoffsets interp remote_mem lto_sites log
+	probe_site pysym pyoffsets interp mapped_elf remote_mem lto_sites log
 FUZZ_PARSER_OBJS := $(patsubst %,$(FUZZ_OBJ)/%.o,$(FUZZ_PARSERS))
 FUZZ_HARNESSES := $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_BINS    := $(patsubst %,$(FUZZ_OUT)/%,$(FUZZ_HARNESSES))

@@ -199,8 +199,10 @@ start_fixture() {
 	local py=$1 script=$2
 	shift 2
 	FIX_CTL=$(mktemp -d "$BATS_TEST_TMPDIR/fix.XXXXXX")
+	# FIX_ENV (an array of NAME=VALUE): environment for the fixture alone,
+	# such as an LD_PRELOAD that the test's own tools must not get
 	pmt_spawn "$FIX_CTL/stdout" "$FIX_CTL/stderr" \
-		"$py" "$FIXTURES/$script" "$@" --ctl "$FIX_CTL"
+		env ${FIX_ENV[@]+"${FIX_ENV[@]}"} "$py" "$FIXTURES/$script" "$@" --ctl "$FIX_CTL"
 	FIX_PID=$SPAWN_PID
 	if ! wait_file "$FIX_CTL/ready" 30 "$FIX_PID"; then
 		cat "$FIX_CTL/stderr" >&3
