@@ -7,6 +7,7 @@
 #include "hash.h"
 #include "interp.h"
 #include "linetable.h"
+#include "log.h"
 #include "pysym.h"
 #include "remote_mem.h"
 
@@ -347,7 +348,7 @@ static int entry_fill(struct pysym *ps, struct pysym_entry *e, uint64_t code,
 static struct pysym_entry *lookup(struct pysym *ps, uint64_t code, int *err)
 {
 	struct pysym_entry *e = slot_of(ps, code);
-	struct code_hdr h;
+	struct code_hdr h = { 0 };
 	uint64_t sum;
 
 	/* Checked already in this round: one naming round asks for the same
@@ -358,8 +359,16 @@ static struct pysym_entry *lookup(struct pysym *ps, uint64_t code, int *err)
 		return e;
 	}
 	*err = read_code_hdr(ps, code, &h);
-	if (*err)
+	if (*err) {
+		/* -v: what an unnamed ('?') frame pointed at, for a bug report */
+		if (*err == -EINVAL)
+			pr_debug("pid %d: frame's code 0x%llx is not a code object (type 0x%llx)",
+				 (int)ps->pid, (unsigned long long)code, (unsigned long long)h.type);
+		else
+			pr_debug("pid %d: frame's code 0x%llx is unreadable: %s", (int)ps->pid,
+				 (unsigned long long)code, strerror(-*err));
 		return NULL;
+	}
 	sum = hdr_sum(&h);
 	if (e->code == code && e->sum == sum) {
 		ps->stats.hits++;
