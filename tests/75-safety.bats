@@ -312,3 +312,32 @@ state_detail() {
 		return 1
 	fi
 }
+
+# The target controls the paths in its /proc/PID/maps: it can delete a
+# library it maps and put a FIFO at that path, whose open() would block the
+# tracer for ever (the native-frame symbolizer opens every mapped object).
+# Mapped files are opened as mapped (same dev:inode, else map_files) and
+# never block.  The held 16 MiB must still be named, from the mapped copy.
+@test "hostile paths: a FIFO put at a mapped library's path neither blocks nor misnames (--alloc)" {
+	require_tracing
+	use_interp debian3.11
+	local j="$BATS_TEST_TMPDIR/r.json" lib="$BATS_TEST_TMPDIR/lib/libz.so.1" zlib
+	zlib=$(ldd "$PY" | awk '$1 == "libz.so.1" { print $3 }')
+	[ -e "$zlib" ] || { echo "# no libz.so.1 in ldd $PY" >&3; return 1; }
+	mkdir -p "$BATS_TEST_TMPDIR/lib"
+	cp "$zlib" "$lib"
+	FIX_ENV=("LD_LIBRARY_PATH=$BATS_TEST_TMPDIR/lib")
+	start_fixture "$PY" alloc_hold.py 16
+	grep -q " $lib\$" "/proc/$FIX_PID/maps" || { echo "# the fixture does not map $lib" >&3; return 1; }
+	rm "$lib"
+	mkfifo "$lib"
+	start_tracer -q --alloc --top 100 -p "$FIX_PID" --json "$j"
+	wait_attached "$TRACER_PID" || { show_tracer; return 1; }
+	fixture_go "$FIX_CTL"
+	kill -INT "$TRACER_PID"
+	wait_exit "$TRACER_PID" 60
+	assert_eq "tracer exit status" 0 "$WAIT_RC" || { show_tracer; return 1; }
+	assert_eq "hold_memory's live bytes, MiB" 16 "$(jq '[.processes[0].stacks[] |
+		select(any(.python[:2][]; .function | startswith("hold_memory"))) | .live_bytes] |
+		add / 1048576 | floor' "$j")"
+}

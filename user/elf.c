@@ -343,7 +343,9 @@ static int elf__slurp(const char *path, unsigned char **out, size_t *len,
 	size_t got = 0;
 	int fd, ret = 0;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* O_NONBLOCK: a FIFO put where a file was expected must not block us
+	 * (it is then refused as not a regular file) */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0) {
 		ret = -errno;
 		fmt_msg(err, errlen, "cannot open '%s': %s", path, strerror(-ret));

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "elf.h"
+#include "mapped_elf.h"
 #include "procmaps.h"
 #include "symbolize.h"
 
@@ -27,7 +28,7 @@ struct symbolizer {
 	uint64_t image_bytes;     /* sum of the open images' sizes */
 };
 
-static struct elf_file *object_for(struct symbolizer *s, const char *path);
+static struct elf_file *object_for(struct symbolizer *s, const struct procmap_entry *e);
 
 struct symbolizer *symbolizer__new(pid_t pid)
 {
@@ -69,14 +70,20 @@ int symbolizer__refresh(struct symbolizer *s)
 	 * /proc/PID/root is gone and they could not be opened any more. */
 	for (size_t i = 0; i < s->maps.n; i++)
 		if ((s->maps.v[i].perms & PM_X) && s->maps.v[i].path[0] == '/')
-			object_for(s, s->maps.v[i].path);
+			object_for(s, &s->maps.v[i]);
 	return 0;
 }
 
-static struct elf_file *object_for(struct symbolizer *s, const char *path)
+/* The ELF file behind mapping e, opened once per path.  Opened as mapped
+ * (mapped_elf.h): after an upgrade the path names another file, whose
+ * symbols would name our frames wrongly, and the target may have put a FIFO
+ * there, whose open would block. */
+static struct elf_file *object_for(struct symbolizer *s, const struct procmap_entry *e)
 {
-	char full[PATH_MAX + 32];
+	char full[PATH_MAX + 64];
+	const char *path = e->path;
 	struct object *o;
+	bool via_map_files;
 
 	for (size_t i = 0; i < s->nobjs; i++)
 		if (!strcmp(s->objs[i].path, path))
@@ -89,8 +96,8 @@ static struct elf_file *object_for(struct symbolizer *s, const char *path)
 	s->objs = o;
 	o = &s->objs[s->nobjs++];
 	snprintf(o->path, sizeof(o->path), "%s", path);
-	snprintf(full, sizeof(full), "/proc/%d/root%s", (int)s->pid, path);
-	o->elf = s->image_bytes < MAX_IMAGE_BYTES ? elf_file__open(full, NULL, 0) : NULL;
+	o->elf = s->image_bytes < MAX_IMAGE_BYTES ?
+		mapped_elf_open(s->pid, e, full, sizeof(full), &via_map_files, NULL, 0) : NULL;
 	if (o->elf)
 		s->image_bytes += elf_file__size(o->elf);
 	return o->elf;
@@ -124,7 +131,7 @@ void symbolizer__name(struct symbolizer *s, uint64_t addr, char *buf, size_t len
 			 e->path[0] ? e->path : "[anon]");
 		return;
 	}
-	ef = object_for(s, e->path);
+	ef = object_for(s, e);
 	if (ef && !elf_file__offset_to_vaddr(ef, addr - e->start + e->offset, &vaddr) &&
 	    !elf_file__symbolize(ef, vaddr, &sym, &off)) {
 		snprintf(buf, len, "%s+0x%llx (%s)", sym.name, (unsigned long long)off,
