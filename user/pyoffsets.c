@@ -281,10 +281,14 @@ int pyoffsets__fill(struct interp *in, struct pmt_pyoffsets *out, char *why, siz
 	out->runtime = l.runtime;
 	out->code_type = l.code_type;
 	out->frame_kind = l.frame_kind;
-	/* Up to 3.11 the GIL holder is published in _PyRuntime; 3.12 keeps it in
-	 * a C thread-local we cannot find, so use the thread's TSS slot. */
-	out->tstate_from = l.rt_tstate_current != PMT_NO_OFFSET ? PMT_TSTATE_GILSTATE
-								 : PMT_TSTATE_TSS;
+	/* The thread's own TSS slot (the autoTSSkey of PyGILState, set for every
+	 * thread that ran Python) names its thread state whether or not it
+	 * holds the GIL, so C code that released the GIL (ctypes, numpy, I/O)
+	 * still has the Python stack that called it.  The GIL holder that 3.8-
+	 * 3.11 publish in _PyRuntime is the fallback: without the GIL it is
+	 * another thread, or none (3.12 keeps it in a C thread-local). */
+	out->tstate_from = l.rt_autotss_key != PMT_NO_OFFSET ? PMT_TSTATE_TSS
+							      : PMT_TSTATE_GILSTATE;
 	out->lasti_shift = l.lasti_shift;
 	out->owner_cstack = l.owner_cstack;
 	out->skip_non_code = l.skip_non_code;
