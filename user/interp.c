@@ -168,8 +168,7 @@ static int try_mapping(struct interp *in, const struct procmaps *m, size_t i,
 		return 0;
 	}
 	if (via_map_files)
-		pr_warn("'%s' in process %d is deleted or is not the mapped file; using '%s'",
-			e->path, (int)in->pid, in->open_path);
+		mapped_elf_say_replaced(in->pid, e, in->open_path);
 	snprintf(in->map_path, sizeof(in->map_path), "%s", e->path);
 	in->kind = is_exe(exe, e) ? INTERP_STATIC : INTERP_LIBPYTHON;
 	if (compute_bias(in, m, e)) {

@@ -75,3 +75,9 @@ struct elf_file *mapped_elf_open(pid_t pid, const struct procmap_entry *e, char 
 	errno = saved;
 	return ef;
 }
+
+void mapped_elf_say_replaced(pid_t pid, const struct procmap_entry *e, const char *open_path)
+{
+	pr_warn("'%s' in process %d is deleted or is not the mapped file; using '%s'", e->path,
+		(int)pid, open_path);
+}

@@ -29,4 +29,8 @@
 struct elf_file *mapped_elf_open(pid_t pid, const struct procmap_entry *e, char *open_path,
 				 size_t cap, bool *via_map_files, char *err, size_t errlen);
 
+/* The warning for a file opened through map_files: the user should know
+ * that the process runs a file its path no longer names (an upgrade). */
+void mapped_elf_say_replaced(pid_t pid, const struct procmap_entry *e, const char *open_path);
+
 #endif
