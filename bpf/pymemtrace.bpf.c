@@ -808,6 +808,7 @@ static __always_inline bool alloc_gate_closed(void)
 struct alloc_pending {
 	__u64 size;
 	__u64 old_ptr;                          /* realloc */
+	__u64 out;                              /* posix_memalign: where the block goes */
 	__u32 kind;
 	__u32 sampled;
 };
@@ -1137,6 +1138,7 @@ int uprobe_alloc_entry(struct pt_regs *ctx)
 	struct pmt_proc_stats *st;
 	bool raw = cookie & PMT_ALLOC_RAW;
 	__u32 tid = current_tid();
+	__u64 r0 = a0, r2 = a2;   /* libc's first and third arguments */
 
 	barrier_var(a0);
 	barrier_var(a1);
@@ -1166,6 +1168,13 @@ int uprobe_alloc_entry(struct pt_regs *ctx)
 		p.old_ptr = a1;
 		p.size = a2;
 		break;
+	case PMT_ALLOC_MEMALIGN:  /* (align, size) */
+		p.size = a2;
+		break;
+	case PMT_ALLOC_POSIX_MEMALIGN:  /* (out, align, size) */
+		p.out = r0;
+		p.size = r2;
+		break;
 	default:
 		return 0;
 	}
@@ -1193,6 +1202,15 @@ int uretprobe_alloc_return(struct pt_regs *ctx)
 	bpf_map_delete_elem(pending, &tid);
 	if (alloc_gate_closed())
 		return 0; /* entered in the window, returned after it */
+	if (copy.kind == (PMT_ALLOC_POSIX_MEMALIGN | PMT_ALLOC_RAW)) {
+		/* it returns 0 or an error number; the block is in *out */
+		if ((int)ret != 0)
+			ret = 0;
+		else if (bpf_probe_read_user(&ret, sizeof(ret), (const void *)copy.out)) {
+			__sync_fetch_and_add(&st->alloc_unreadable, 1);
+			return 0;
+		}
+	}
 	if (copy.kind == PMT_ALLOC_REALLOC || copy.kind == (PMT_ALLOC_REALLOC | PMT_ALLOC_RAW)) {
 		/* A failed realloc leaves the old block alive. */
 		if (!ret && copy.size)

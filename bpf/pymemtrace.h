@@ -259,6 +259,10 @@ enum pmt_alloc_kind {
 	PMT_ALLOC_CALLOC  = 2,    /* void *f(void *ctx, size_t nelem, size_t elsize) */
 	PMT_ALLOC_REALLOC = 3,    /* void *f(void *ctx, void *ptr, size_t size) */
 	PMT_ALLOC_FREE    = 4,    /* void f(void *ctx, void *ptr) */
+	PMT_ALLOC_MEMALIGN = 5,   /* void *f(size_t align, size_t size): memalign,
+	                           * aligned_alloc (libc only) */
+	PMT_ALLOC_POSIX_MEMALIGN = 6, /* int f(void **out, size_t align, size_t size):
+	                               * the block is written to *out (libc only) */
 	PMT_ALLOC_RAW     = 0x10, /* flag: libc malloc family, no ctx argument */
 };
 

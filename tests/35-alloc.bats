@@ -115,6 +115,58 @@ bound_probes() {
 	preload_check libtcmalloc_minimal.so.4 debian3.11
 }
 
+# aligned_check LABEL: tests/fixtures/aligned_hold.py's functions each hold
+# 4 MiB from one aligned allocator (posix_memalign, aligned_alloc, memalign,
+# valloc), called through ctypes; churn_aligned() frees all it allocates.
+# Their blocks are the stacks whose native caller is libffi's: exact counts.
+aligned_check() {
+	use_interp "$1"
+	require_tracing
+	local j="$BATS_TEST_TMPDIR/report.json"
+	start_fixture "$PY" aligned_hold.py
+	start_tracer -q --alloc --top 1000 -p "$FIX_PID" --json "$j"
+	wait_attached "$TRACER_PID" || { show_tracer; return 1; }
+	fixture_go "$FIX_CTL" || { cat "$FIX_CTL/stderr" >&3; return 1; }
+	stop_tracer
+	assert_eq "tracer exit status" 0 "$TRACER_RC" || { show_tracer; return 1; }
+	"$HOST_PY" - "$j" "$FIX_PID" "$FIX_CTL/done" <<'PY'
+import json, sys
+report, pid, done = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+p = next(x for x in json.load(open(report))["processes"] if x["pid"] == pid)
+d = json.load(open(done))
+want = d["block"] * d["count"]
+
+def ffi_stacks(name):
+    return [s for s in p["stacks"] if s["native"] and "libffi" in s["native"][0] and
+            any(f["function"].split(".")[0] == name for f in s["python"][:3])]
+
+for name in ("hold_posix_memalign", "hold_aligned_alloc", "hold_memalign", "hold_valloc"):
+    st = ffi_stacks(name)
+    live = sum(s["live_bytes"] for s in st)
+    count = sum(s["count"] for s in st)
+    assert (live, count) == (want, d["count"]), (name, live, count, want,
+        [(s["native"][:1], s["python"][:2]) for s in p["stacks"][:6]])
+    print("# %s: %d blocks, live %d" % (name, count, live))
+st = ffi_stacks("churn_aligned")
+assert sum(s["bytes"] for s in st) == want and sum(s["live_bytes"] for s in st) == 0, \
+    [(s["bytes"], s["live_bytes"]) for s in st]
+assert p["lost"] == 0, p["lost_detail"]
+PY
+}
+
+@test "alloc: posix_memalign, aligned_alloc, memalign and valloc, exact MiB, debian python3.11" {
+	aligned_check debian3.11
+}
+@test "alloc: posix_memalign, aligned_alloc, memalign and valloc, exact MiB, python3.12" {
+	aligned_check py3.12
+}
+@test "alloc: the aligned allocators of a preloaded jemalloc, exact MiB, debian python3.11" {
+	local lib=/usr/lib/x86_64-linux-gnu/libjemalloc.so.2
+	[ -e "$lib" ] || { echo "# $lib is missing (tools/install-deps.sh installs it)" >&3; return 1; }
+	FIX_ENV=("LD_PRELOAD=$lib")
+	aligned_check debian3.11
+}
+
 # A package upgrade replaces a library under a running service: the path in
 # /proc/PID/maps then names a new file, while the process runs the old one.
 # The probes must go into the mapped file (through /proc/PID/map_files),

@@ -39,7 +39,7 @@ const struct lost_reason_info lost_reasons[LOST_NR] = {
 	[LOST_ALLOC_UNRESOLVED_FRAMES] = { "alloc_unresolved_frames", "code unreadable",
 		"unnamed", "target memory unreadable", LOST_LIMIT_NONE,
 		LOST_SCOPE_ALLOC, true },
-	[LOST_ALLOC_UNREADABLE] = { "alloc_unreadable", "block size unreadable",
+	[LOST_ALLOC_UNREADABLE] = { "alloc_unreadable", "block unreadable",
 		"uncounted", "target memory unreadable", LOST_LIMIT_NONE,
 		LOST_SCOPE_ALLOC, true },
 	[LOST_GROWTH_NO_STACK] = { "growth_no_stack", "growth stack missing",

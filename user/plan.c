@@ -21,7 +21,7 @@ static struct plan_probe *plan_add(struct plan *p, enum plan_prog prog, const ch
 
 	if (p->n_probes >= PLAN_MAX_PROBES) {
 		/* a probe left out unsaid would be a silent gap in the counts */
-		pr_warn("probe plan full (%d probes): %s not planned\n", PLAN_MAX_PROBES,
+		pr_warn("probe plan full (%d probes): %s not planned", PLAN_MAX_PROBES,
 			name ? name : "a probe");
 		return NULL;
 	}
@@ -378,6 +378,18 @@ static const struct alloc_fn {
 	[FN_FREE]    = { "_PyObject_Free",    "free",    "free",    PMT_ALLOC_FREE,    PS_RDI | PS_RSI },
 };
 
+/* Allocating functions only the C library (or an allocator preloaded ahead
+ * of it) has; free() frees their blocks.  PyTorch's CPU tensors and other
+ * aligned buffers come from posix_memalign.  keep: as in alloc_fns, in
+ * pymalloc's register order (plan_alloc_fn shifts it for libc's). */
+static const struct alloc_fn raw_only_fns[] = {
+	{ NULL, "posix_memalign", "posix_memalign", PMT_ALLOC_POSIX_MEMALIGN, PS_RSI | PS_RDX | PS_RCX },
+	{ NULL, "aligned_alloc",  "aligned_alloc",  PMT_ALLOC_MEMALIGN,       PS_RSI | PS_RDX },
+	{ NULL, "memalign",       "memalign",       PMT_ALLOC_MEMALIGN,       PS_RSI | PS_RDX },
+	{ NULL, "valloc",         "valloc",         PMT_ALLOC_MALLOC,         PS_RSI },
+	{ NULL, "pvalloc",        "pvalloc",        PMT_ALLOC_MALLOC,         PS_RSI },
+};
+
 #define PYMEM_ALLOCATOR_SIZE 40 /* PyMemAllocatorEx: ctx, malloc, calloc, realloc, free */
 
 /* The functions pymalloc's object domain really calls, from the allocator
@@ -707,7 +719,7 @@ static bool plan_pymalloc_site(struct plan *p, const struct plan_opts *opts, uin
 	}
 	fmt_msg(sites->reason, sizeof(sites->reason), "one trap per pymalloc allocation, block "
 		"and requested size in registers (proven on %u paths); requests over 512 "
-		"bytes are seen by the C library's probes", ps.paths);
+		"bytes are seen by the malloc family's probes", ps.paths);
 	return true;
 }
 
@@ -736,8 +748,7 @@ static struct elf_file *open_libc(struct plan *p, const struct procmaps *m, char
 		if (ef) {
 			*at = &m->v[i];
 			if (via_map_files)
-				pr_warn("'%s' in process %d is deleted or is not the mapped file; "
-					"using '%s'", m->v[i].path, (int)p->interp.pid, path);
+				mapped_elf_say_replaced(p->interp.pid, &m->v[i], path);
 		}
 	}
 	return ef;
@@ -803,10 +814,34 @@ static struct elf_file *open_bound_allocator(struct plan *p, const struct procma
 		return NULL;
 	}
 	if (via_map_files)
-		pr_warn("'%s' in process %d is deleted or is not the mapped file; using '%s'",
-			e->path, (int)in->pid, path);
+		mapped_elf_say_replaced(in->pid, e, path);
 	fmt_msg(name, namelen, "%s", strrchr(e->path, '/') + 1);
 	return ef;
+}
+
+/* Plans the probes of one library's malloc family (libc's, or a preloaded
+ * allocator's).  Aliases (glibc's aligned_alloc is memalign) share an
+ * address: each address is probed once, or its calls would count twice. */
+static void plan_raw_fns(struct plan *p, struct elf_file *ef, const char *path, const char *where)
+{
+	const unsigned n_all = FN_NR + sizeof(raw_only_fns) / sizeof(raw_only_fns[0]);
+	uint64_t planned[FN_NR + sizeof(raw_only_fns) / sizeof(raw_only_fns[0])];
+	unsigned n = 0;
+	struct elf_sym sym;
+
+	for (unsigned i = 0; i < n_all; i++) {
+		const struct alloc_fn *fn = i < FN_NR ? &alloc_fns[i] : &raw_only_fns[i - FN_NR];
+		bool dup = false;
+
+		if (elf_file__find_symbol(ef, fn->libc, &sym))
+			continue;
+		for (unsigned j = 0; j < n; j++)
+			dup |= planned[j] == sym.vaddr;
+		if (dup)
+			continue;
+		planned[n++] = sym.vaddr;
+		plan_alloc_fn(p, ef, path, sym.vaddr, sym.size, fn, true, where);
+	}
 }
 
 static void plan_alloc(struct plan *p, const struct plan_opts *opts)
@@ -816,7 +851,6 @@ static void plan_alloc(struct plan *p, const struct plan_opts *opts)
 	const struct procmap_entry *libc_at = NULL;
 	struct elf_file *libc, *bound;
 	struct procmaps m = {};
-	struct elf_sym sym;
 
 	if (!pymalloc_functions(p, fns, how, sizeof(how))) {
 		bool lto = !p->interp.has_symtab && plan_lto(p, opts);
@@ -883,10 +917,7 @@ static void plan_alloc(struct plan *p, const struct plan_opts *opts)
 	if (bound) {
 		fmt_msg(where, sizeof(where), "raw domain and native code: the interpreter's "
 			"malloc is bound to %s's%s", bound_name, libc ? ", ahead of the C library's" : "");
-		for (int i = 0; i < FN_NR; i++)
-			if (!elf_file__find_symbol(bound, alloc_fns[i].libc, &sym))
-				plan_alloc_fn(p, bound, p->bound_path, sym.vaddr, sym.size,
-					      &alloc_fns[i], true, where);
+		plan_raw_fns(p, bound, p->bound_path, where);
 		/* libc's stay probed: code bound to it directly still reaches
 		 * them, and a call nested in another probed one counts once */
 		fmt_msg(where, sizeof(where), "native code bound to the C library's allocator "
@@ -895,11 +926,8 @@ static void plan_alloc(struct plan *p, const struct plan_opts *opts)
 		fmt_msg(where, sizeof(where), "raw domain and native code: the C library's "
 			"allocator (the interpreter's malloc: %s)", note);
 	}
-	for (int i = 0; libc && i < FN_NR; i++) {
-		if (elf_file__find_symbol(libc, alloc_fns[i].libc, &sym))
-			continue;
-		plan_alloc_fn(p, libc, p->libc_path, sym.vaddr, sym.size, &alloc_fns[i], true, where);
-	}
+	if (libc)
+		plan_raw_fns(p, libc, p->libc_path, where);
 	elf_file__free(bound);
 	elf_file__free(libc);
 }
