@@ -47,18 +47,14 @@ static __always_inline __u64 pmt__fsbase(void)
 	return BPF_CORE_READ(task, thread.fsbase);
 }
 
-/* The current thread's PyThreadState, 0 when it has none. */
-static __always_inline __u64 pmt__tstate(const struct pmt_pyoffsets *o, __u64 fsbase,
-					  __u32 *flags)
+/* The thread state in this thread's TSS slot (PyGILState's key), 0 if none.
+ * The slot's place is glibc's struct pthread layout. */
+static __always_inline __u64 pmt__tstate_tss(const struct pmt_pyoffsets *o, __u64 fsbase,
+					      __u32 *flags)
 {
 	__u64 ts = 0;
 	int key = -1;
 
-	if (o->tstate_from == PMT_TSTATE_GILSTATE) {
-		if (pmt__read_u64(o->runtime + o->tstate_current, &ts))
-			*flags |= PMT_PYSTACK_ERROR;
-		return ts;
-	}
 	/* The key is read every time: it is created during start-up, possibly
 	 * after user space filled the offsets. */
 	if (bpf_probe_read_user(&key, sizeof(key), (const void *)(o->runtime + o->tss_key))) {
@@ -70,6 +66,45 @@ static __always_inline __u64 pmt__tstate(const struct pmt_pyoffsets *o, __u64 fs
 	if (pmt__read_u64(fsbase + o->tls_specific + (__u64)key * o->tls_stride + o->tls_data, &ts))
 		*flags |= PMT_PYSTACK_ERROR;
 	return ts;
+}
+
+/* ts if it is this thread's (its thread_id is our pthread_self), else 0:
+ * the GIL holder may be another thread, a TSS slot may be stale or, under
+ * another C library's layout, not a slot at all. */
+static __always_inline __u64 pmt__if_ours(const struct pmt_pyoffsets *o, __u64 ts, __u64 fsbase,
+					  __u32 *flags)
+{
+	__u64 tid = 0;
+
+	if (!ts)
+		return 0;
+	if (pmt__read_u64(ts + o->tstate_thread_id, &tid)) {
+		*flags |= PMT_PYSTACK_ERROR;
+		return 0;
+	}
+	return tid == fsbase ? ts : 0;
+}
+
+/* The current thread's PyThreadState, 0 when it has none.  The TSS slot
+ * first (it holds the state with or without the GIL); then, up to 3.11,
+ * the GIL holder that _PyRuntime publishes, which serves a C library whose
+ * thread-specific layout is not glibc's (musl) while the thread holds the
+ * GIL. */
+static __always_inline __u64 pmt__tstate(const struct pmt_pyoffsets *o, __u64 fsbase,
+					  __u32 *flags)
+{
+	__u64 ts = 0;
+
+	if (o->tstate_from == PMT_TSTATE_TSS) {
+		ts = pmt__if_ours(o, pmt__tstate_tss(o, fsbase, flags), fsbase, flags);
+		if (ts || o->tstate_current == PMT_NO_OFFSET)
+			return ts;
+	}
+	if (pmt__read_u64(o->runtime + o->tstate_current, &ts)) {
+		*flags |= PMT_PYSTACK_ERROR;
+		return 0;
+	}
+	return pmt__if_ours(o, ts, fsbase, flags);
 }
 
 /* The innermost frame of tstate, 0 if none. */
@@ -278,7 +313,7 @@ err:
 static __always_inline void pmt_pystack_walk(const struct pmt_pyoffsets *o, struct pmt_pystack *out)
 {
 	struct pmt__pywalk w = { .o = o, .out = out };
-	__u64 fsbase, ts, tid = 0;
+	__u64 fsbase, ts;
 
 	out->depth = 0;
 	out->flags = 0;
@@ -287,14 +322,6 @@ static __always_inline void pmt_pystack_walk(const struct pmt_pyoffsets *o, stru
 	fsbase = pmt__fsbase();
 	ts = pmt__tstate(o, fsbase, &w.flags);
 	if (!ts)
-		goto no_tstate;
-	/* Under gilstate, tstate_current is the GIL holder, maybe another
-	 * thread; under TSS a stale slot must not be walked either. */
-	if (pmt__read_u64(ts + o->tstate_thread_id, &tid)) {
-		out->flags = w.flags | PMT_PYSTACK_ERROR;
-		return;
-	}
-	if (tid != fsbase)
 		goto no_tstate;
 	w.frame = pmt__top_frame(o, ts, &w.flags);
 	if (w.frame)

@@ -201,17 +201,19 @@ EOF
 	echo "  $f:$(line_of thread) worker"
 }
 
-# check_stacks LABEL: the walker's stacks in the fixture, on one interpreter.
+# check_stacks LABEL [TOOL-ARGS...]: the walker's stacks in the fixture, on
+# one interpreter.
 check_stacks() {
 	local out err mm prefix t
 	require_root
 	require_btf
 	use_interp "$1"
+	shift
 	mm=$((${PYVER%%.*} * 100 + ${PYVER#*.}))
 	out=$BATS_TEST_TMPDIR/stacks.out
 	err=$BATS_TEST_TMPDIR/stacks.err
 	start_fixture "$PY" pystack.py
-	"$TOOL" pystack "$FIX_PID" -n 5 -g "$FIX_CTL/go" -t 30 >"$out" 2>"$err" || {
+	"$TOOL" pystack "$FIX_PID" -n 5 -g "$FIX_CTL/go" -t 30 "$@" >"$out" 2>"$err" || {
 		echo "# pmt-test-tool pystack failed:" >&3
 		sed 's/^/#   /' "$err" "$out" >&3
 		return 1
@@ -254,11 +256,34 @@ check_stacks() {
 	check_stacks py3.13
 }
 
+# Under a C library whose thread-specific layout is not glibc's (musl), the
+# TSS slot cannot be found (-T makes the walker believe so).  Up to 3.11
+# the GIL holder that _PyRuntime publishes is the fallback, and a thread
+# that holds the GIL still has its stack; 3.12+ publish none.
+@test "pystack: without the TSS slot, Debian 3.11 falls back to the GIL holder" {
+	check_stacks debian3.11 -T
+}
+
+@test "pystack: without the TSS slot, 3.8 falls back to the GIL holder" {
+	check_stacks py3.8 -T
+}
+
+@test "pystack: without the TSS slot, 3.12 says no thread state" {
+	require_root
+	require_btf
+	use_interp py3.12
+	start_fixture "$PY" pystack.py
+	run --separate-stderr "$TOOL" pystack "$FIX_PID" -n 1 -g "$FIX_CTL/go" -t 30 -T
+	fixture_exit "$FIX_CTL" "$FIX_PID"
+	[ "$status" -eq 0 ]
+	assert_eq "stack" "stack 1 depth=0 flags=no_tstate" "$output"
+}
+
 # check_without_gil LABEL: stacks at PyEval_RestoreThread, entered by the
 # fixture's wait loop (time.sleep and the stat of os.path.exists alternate)
-# while it waits for `go`, before it takes the GIL back.
-# Up to 3.11 the walker follows the GIL holder (there is none): no_tstate.
-# From 3.12 it reads the thread's own TSS slot: the sleeping thread's stack.
+# while it waits for `go`, before it takes the GIL back.  The walker reads
+# the thread's own TSS slot: the sleeping thread's stack, on every version
+# (up to this build 3.8-3.11 followed the GIL holder, and there was none).
 check_without_gil() {
 	local out err mm sleep_line
 	require_root

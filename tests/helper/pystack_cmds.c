@@ -211,6 +211,7 @@ struct stack_opts {
 	pid_t pid;
 	const char *symbol, *go;
 	long count, seconds;
+	bool no_tss;        /* -T: as under a C library whose TSS layout is unknown */
 };
 
 static int parse_stack_opts(int argc, char **argv, struct stack_opts *o)
@@ -222,8 +223,11 @@ static int parse_stack_opts(int argc, char **argv, struct stack_opts *o)
 	o->go = NULL;
 	o->count = 1;
 	o->seconds = 10;
+	o->no_tss = false;
 	optind = 1;
-	while ((c = getopt(argc, argv, "s:n:g:t:")) != -1) {
+	while ((c = getopt(argc, argv, "s:n:g:t:T")) != -1) {
+		if (c == 'T')
+			o->no_tss = true;
 		if ((c == 'n' && parse_long(optarg, 1, 1000, &o->count)) ||
 		    (c == 't' && parse_long(optarg, 1, 3600, &o->seconds)) || c == '?')
 			return -EINVAL;
@@ -307,13 +311,15 @@ static int cmd_pystack(int argc, char **argv)
 	int err = 1;
 
 	if (parse_stack_opts(argc, argv, &o))
-		return usage_err(argv, "PID [-s SYMBOL] [-n COUNT] [-g GOFILE] [-t SECONDS]");
+		return usage_err(argv, "PID [-s SYMBOL] [-n COUNT] [-g GOFILE] [-t SECONDS] [-T]");
 	if (open_interp(argv[optind], &in))
 		return 1;
 	if (pyoffsets__fill(&in, &off, why, sizeof(why))) {
 		fprintf(stderr, "pystack: %s\n", why);
 		goto out;
 	}
+	if (o.no_tss)
+		off.tls_keys = 0; /* no key is valid: the TSS slot is never found */
 	run.want = o.count;
 	run.ps = pysym__new(&in);
 	skel = pystack_probe_bpf__open_and_load();
@@ -539,7 +545,7 @@ const struct tool_cmd pystack_cmds[] = {
 	{ "linetable", "MM FIRSTLINENO HEXTABLE CODE_LEN: line of every instruction", cmd_linetable },
 	{ "pyoffsets", "PID|PATH: the struct layout used for Python stacks", cmd_pyoffsets },
 	{ "gc-offsets", "PID|PATH: the GC layout the heap census uses", cmd_gc_offsets },
-	{ "pystack", "PID [-s SYM] [-n N] [-g GOFILE] [-t S]: N Python stacks at uprobe SYM",
+	{ "pystack", "PID [-s SYM] [-n N] [-g GOFILE] [-t S] [-T]: N Python stacks at uprobe SYM (-T: no TSS slot)",
 	  cmd_pystack },
 	{ "pysym-fake", "pysym's cache and string decoding on a fake 3.11 target", cmd_pysym_fake },
 	{ NULL, NULL, NULL },
