@@ -44,7 +44,8 @@ soak() {
 	local j="$BATS_TEST_TMPDIR/report.json" m="$BATS_TEST_TMPDIR/metrics.txt"
 	local rss="$BATS_TEST_TMPDIR/rss" i n t0 first last g expect
 	start_fixture "$PY" soak.py "$SOAK_SECONDS"
-	start_tracer -p "$FIX_PID" --json "$j" --prometheus 0 "$@"
+	# -v: an unnamed frame's code address and why it could not be named
+	start_tracer -v -p "$FIX_PID" --json "$j" --prometheus 0 "$@"
 	wait_attached "$TRACER_PID" 60 || { show_tracer; return 1; }
 	wait_metrics_addr || { show_tracer; return 1; }
 	touch "$FIX_CTL/go"
@@ -100,6 +101,8 @@ soak() {
 		echo "# $unnamed unnamed frame(s); the stacks among the top ones that hold one:" >&3
 		jq -c ".processes[$i].stacks[]? | select(any(.python[]?; .function == \"?\"))" \
 			"$j" | head -n 20 | sed 's/^/#   /' >&3
+		echo "# what the tracer read there (-v):" >&3
+		grep "frame's code" "$TRACER_ERR" | head -n 10 | sed 's/^/#   /' >&3
 	}
 	assert_le "unnamed frames" "$unnamed" 3
 	assert_eq "lost, besides unnamed frames" 0 \
