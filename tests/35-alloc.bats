@@ -94,6 +94,12 @@ preload_check() {
 	[ -e "$lib" ] || { echo "# $lib is missing (tools/install-deps.sh installs it)" >&3; return 1; }
 	LD_PRELOAD=$lib hold_check "$label" || return 1
 	assert_eq "malloc and free of $1 attached" 2 "$(bound_probes "$1")" || { show_tracer; return 1; }
+	# each at an emulated instruction: a single-step costs ~12 us a call
+	# (jemalloc's free starts with 9 instructions that are not)
+	assert_eq "$1's probes on single-stepped instructions" "" \
+		"$(jq -r --arg l "malloc is bound to $1" '.processes[0].probes[] |
+			select((.reason | contains($l)) and (.how | contains("single-stepped"))) | .how' \
+			"$BATS_TEST_TMPDIR/report.json")" || { show_tracer; return 1; }
 }
 
 # bound_probes LIB: the report's attached malloc and free probes that say the

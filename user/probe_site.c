@@ -6,7 +6,7 @@
 #include "log.h"
 #include "probe_site.h"
 
-#define MAX_PREFIX_INSNS 8      /* how far past the entry we look */
+#define MAX_PREFIX_INSNS 16     /* how far past the entry we look */
 #define MAX_SCAN_INSNS 4096     /* branch-target scan of the whole function */
 
 static bool is_branch(const cs_insn *in)
