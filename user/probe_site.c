@@ -6,7 +6,8 @@
 #include "log.h"
 #include "probe_site.h"
 
-#define MAX_PREFIX_INSNS 16     /* how far past the entry we look */
+#define MAX_PREFIX_INSNS 16     /* how far past the entry we look for an emulated site */
+#define MAX_CALL_INSNS 16       /* ... and for the first call (probe_site_first_call) */
 #define MAX_SCAN_INSNS 4096     /* branch-target scan of the whole function */
 
 static bool is_branch(const cs_insn *in)
@@ -199,7 +200,7 @@ int probe_site_first_call(const uint8_t *code, size_t len, uint64_t vaddr, unsig
 		return -EINVAL;
 	cs_option(h, CS_OPT_DETAIL, CS_OPT_ON);
 	in = cs_malloc(h);
-	for (unsigned n = 0; in && n < 2 * MAX_PREFIX_INSNS && cs_disasm_iter(h, &p, &left, &a, in); n++) {
+	for (unsigned n = 0; in && n < MAX_CALL_INSNS && cs_disasm_iter(h, &p, &left, &a, in); n++) {
 		if (in->id == X86_INS_CALL && has_rel_target(in, &t)) {
 			if (!branch_into(h, code, len, vaddr, in->address)) {
 				set_site(out, in, true);
