@@ -52,17 +52,26 @@ static __always_inline __u64 pmt__fsbase(void)
 static __always_inline __u64 pmt__tstate_tss(const struct pmt_pyoffsets *o, __u64 fsbase,
 					      __u32 *flags)
 {
+	volatile __s32 *seen = (volatile __s32 *)&o->tss_key_seen;
 	__u64 ts = 0;
-	int key = -1;
+	int key = *seen, tss[2] = { 0, -1 };
 
-	/* The key is read every time: it is created during start-up, possibly
-	 * after user space filled the offsets. */
-	if (bpf_probe_read_user(&key, sizeof(key), (const void *)(o->runtime + o->tss_key))) {
-		*flags |= PMT_PYSTACK_ERROR;
-		return 0;
+	/* The key is created during start-up, possibly after user space filled
+	 * the offsets: Py_tss_t { int _is_initialized; key } is read from the
+	 * target until it is initialized (before that the key reads 0, a real
+	 * key number), then the key is kept in the map value (o points into a
+	 * map; threads racing store the same key), which spares a read of
+	 * target memory at every allocation. */
+	if (key < 0 || (__u32)key >= o->tls_keys) {
+		if (bpf_probe_read_user(tss, sizeof(tss), (const void *)(o->runtime + o->tss_key - 4))) {
+			*flags |= PMT_PYSTACK_ERROR;
+			return 0;
+		}
+		key = tss[1];
+		if (!tss[0] || key < 0 || (__u32)key >= o->tls_keys)
+			return 0;
+		*seen = key;
 	}
-	if (key < 0 || (__u32)key >= o->tls_keys)
-		return 0;
 	if (pmt__read_u64(fsbase + o->tls_specific + (__u64)key * o->tls_stride + o->tls_data, &ts))
 		*flags |= PMT_PYSTACK_ERROR;
 	return ts;

@@ -67,7 +67,8 @@ struct pmt_pyoffsets {
 	__u8 _pad0[3];
 
 	__u32 tstate_current;     /* _PyRuntime: gilstate.tstate_current (GILSTATE) */
-	__u32 tss_key;            /* _PyRuntime: the int key inside autoTSSkey (TSS) */
+	__u32 tss_key;            /* _PyRuntime: the int key inside autoTSSkey (TSS),
+	                           * 4 bytes after its int _is_initialized */
 	/* glibc x86_64 struct pthread: specific_1stblock[key].data is at
 	 * fsbase + tls_specific + key * tls_stride + tls_data, for key < tls_keys */
 	__u32 tls_specific;
@@ -88,6 +89,9 @@ struct pmt_pyoffsets {
 	__u32 frame_read;         /* bytes from a frame's start that cover back, code,
 	                           * instr and owner: one read per frame (at most
 	                           * PMT_FRAME_READ_MAX) */
+	__s32 tss_key_seen;       /* -1 from user space; the walker stores the TSS key
+	                           * here once the target has created it */
+	__u32 _pad1;
 };
 
 #define PMT_FRAME_READ_MAX 128
@@ -95,7 +99,7 @@ struct pmt_pyoffsets {
 #ifndef __bpf__
 _Static_assert(sizeof(struct pmt_pyframe) == 16, "pmt_pyframe layout");
 _Static_assert(sizeof(struct pmt_pystack) == 8 + 16 * PMT_MAX_PYFRAMES, "pmt_pystack layout");
-_Static_assert(sizeof(struct pmt_pyoffsets) == 88, "pmt_pyoffsets layout");
+_Static_assert(sizeof(struct pmt_pyoffsets) == 96, "pmt_pyoffsets layout");
 #endif
 
 #endif

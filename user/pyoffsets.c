@@ -298,6 +298,7 @@ int pyoffsets__fill(struct interp *in, struct pmt_pyoffsets *out, char *why, siz
 	out->tls_stride = GLIBC_STRIDE;
 	out->tls_data = GLIBC_DATA;
 	out->tls_keys = GLIBC_KEYS;
+	out->tss_key_seen = -1;
 	out->tstate_thread_id = l.ts_thread_id;
 	out->tstate_frame = l.ts_frame;
 	out->cframe_frame = l.cframe_frame;
