@@ -7,6 +7,23 @@ load lib/common
 FIXTURE=tests/fixtures/alloc_hold.py
 MIB=16
 
+# alloc_run SCRIPT [SCRIPT-ARGS...] [-- TRACER-ARGS...]: the fixture SCRIPT
+# does its work under `pymemtrace -q --alloc`; the JSON report is in
+# $BATS_TEST_TMPDIR/report.json.  BEFORE_TRACE: a command run between the
+# fixture's start and the tracer's (a library replaced on disk under it).
+alloc_run() {
+	local j="$BATS_TEST_TMPDIR/report.json" args=() tracer_args=()
+	while [ $# -gt 0 ] && [ "$1" != -- ]; do args+=("$1"); shift; done
+	[ $# -eq 0 ] || { shift; tracer_args=("$@"); }
+	start_fixture "$PY" "${args[@]}"
+	[ -z "${BEFORE_TRACE:-}" ] || $BEFORE_TRACE || return 1
+	start_tracer -q --alloc --top 1000 -p "$FIX_PID" --json "$j" ${tracer_args[@]+"${tracer_args[@]}"}
+	wait_attached "$TRACER_PID" || { show_tracer; return 1; }
+	fixture_go "$FIX_CTL" || { cat "$FIX_CTL/stderr" >&3; return 1; }
+	stop_tracer
+	assert_eq "tracer exit status" 0 "$TRACER_RC" || { show_tracer; return 1; }
+}
+
 # hold_check LABEL [TRACER_ARGS...]: hold_memory() holds MIB MiB; churn()
 # holds nothing.
 hold_check() {
@@ -15,15 +32,7 @@ hold_check() {
 	require_tracing
 	local j="$BATS_TEST_TMPDIR/report.json" line
 	line=$(grep -n 'return \[bytearray(CHUNK)' "$FIXTURE" | cut -d: -f1)
-	start_fixture "$PY" alloc_hold.py "$MIB"
-	# HOLD_BEFORE_TRACE: a command run between the fixture's start and the
-	# tracer's (a library replaced on disk under the running fixture)
-	[ -z "${HOLD_BEFORE_TRACE:-}" ] || $HOLD_BEFORE_TRACE || return 1
-	start_tracer -q --alloc --top 100 -p "$FIX_PID" --json "$j" "$@"
-	wait_attached "$TRACER_PID" || { show_tracer; return 1; }
-	fixture_go "$FIX_CTL"
-	stop_tracer
-	assert_eq "tracer exit status" 0 "$TRACER_RC" || { show_tracer; return 1; }
+	alloc_run alloc_hold.py "$MIB" -- "$@" || return 1
 	"$HOST_PY" - "$j" "$FIX_PID" "$MIB" "$line" "$FIX_CTL/done" <<'PY'
 import json, sys
 report, pid, mib, line, done = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
@@ -129,12 +138,7 @@ aligned_check() {
 	use_interp "$1"
 	require_tracing
 	local j="$BATS_TEST_TMPDIR/report.json"
-	start_fixture "$PY" aligned_hold.py
-	start_tracer -q --alloc --top 1000 -p "$FIX_PID" --json "$j"
-	wait_attached "$TRACER_PID" || { show_tracer; return 1; }
-	fixture_go "$FIX_CTL" || { cat "$FIX_CTL/stderr" >&3; return 1; }
-	stop_tracer
-	assert_eq "tracer exit status" 0 "$TRACER_RC" || { show_tracer; return 1; }
+	alloc_run aligned_hold.py || return 1
 	"$HOST_PY" - "$j" "$FIX_PID" "$FIX_CTL/done" <<'PY'
 import json, sys
 report, pid, done = sys.argv[1], int(sys.argv[2]), sys.argv[3]
@@ -188,7 +192,7 @@ replace_lib() {
 	REPLACED=$BATS_TEST_TMPDIR/lib/libjemalloc.so.2
 	cp "$lib" "$REPLACED"
 	FIX_ENV=("LD_PRELOAD=$REPLACED")
-	HOLD_BEFORE_TRACE=replace_lib hold_check debian3.11 || return 1
+	BEFORE_TRACE=replace_lib hold_check debian3.11 || return 1
 	assert_eq "malloc and free of the mapped jemalloc attached" 2 \
 		"$(bound_probes libjemalloc.so.2)" || { show_tracer; return 1; }
 }
@@ -201,7 +205,7 @@ replace_lib() {
 	cp "$libc" "$REPLACED"
 	FIX_ENV=("LD_LIBRARY_PATH=$BATS_TEST_TMPDIR/lib")
 	# the bytearrays' buffers come from this libc's malloc: 16 MiB seen
-	HOLD_BEFORE_TRACE=replace_lib hold_check debian3.11
+	BEFORE_TRACE=replace_lib hold_check debian3.11
 }
 
 # lazy_check LABEL: a lazily imported module's body holds HELD_MIB MiB
@@ -213,12 +217,7 @@ lazy_check() {
 	use_interp "$1"
 	require_tracing
 	local j="$BATS_TEST_TMPDIR/report.json"
-	start_fixture "$PY" lazy_import.py
-	start_tracer -q --alloc --top 100 -p "$FIX_PID" --json "$j"
-	wait_attached "$TRACER_PID" || { show_tracer; return 1; }
-	fixture_go "$FIX_CTL"
-	stop_tracer
-	assert_eq "tracer exit status" 0 "$TRACER_RC" || { show_tracer; return 1; }
+	alloc_run lazy_import.py || return 1
 	"$HOST_PY" - "$j" "$FIX_PID" "$FIX_CTL/done" <<'PY'
 import json, sys
 report, pid, done = sys.argv[1], int(sys.argv[2]), sys.argv[3]

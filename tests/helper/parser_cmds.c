@@ -139,10 +139,11 @@ static int cmd_elf_info_mem(int argc, char **argv)
 	return 0;
 }
 
-static int cmd_elf_sym(int argc, char **argv)
+/* FILE NAME...: one(ef, name) for each name; 1 if any failed (one says why). */
+static int each_name(int argc, char **argv, int (*one)(char **argv, struct elf_file *ef,
+							const char *name))
 {
 	struct elf_file *ef;
-	struct elf_sym s;
 	int ret = 0;
 
 	if (argc < 3)
@@ -150,39 +151,44 @@ static int cmd_elf_sym(int argc, char **argv)
 	ef = open_elf(argv, argv[1]);
 	if (!ef)
 		return 1;
-	for (int i = 2; i < argc; i++) {
-		if (elf_file__find_symbol(ef, argv[i], &s)) {
-			fprintf(stderr, "%s: '%s' not found in '%s'\n", argv[0], argv[i], argv[1]);
-			ret = 1;
-			continue;
-		}
-		print_sym(&s);
-	}
+	for (int i = 2; i < argc; i++)
+		ret |= one(argv, ef, argv[i]);
 	elf_file__free(ef);
 	return ret;
 }
 
+static int one_sym(char **argv, struct elf_file *ef, const char *name)
+{
+	struct elf_sym s;
+
+	if (elf_file__find_symbol(ef, name, &s)) {
+		fprintf(stderr, "%s: '%s' not found in '%s'\n", argv[0], name, argv[1]);
+		return 1;
+	}
+	print_sym(&s);
+	return 0;
+}
+
+static int cmd_elf_sym(int argc, char **argv)
+{
+	return each_name(argc, argv, one_sym);
+}
+
+static int one_import(char **argv, struct elf_file *ef, const char *name)
+{
+	uint64_t slot;
+
+	if (elf_file__import_slot(ef, name, &slot)) {
+		fprintf(stderr, "%s: '%s' is not imported by '%s'\n", argv[0], name, argv[1]);
+		return 1;
+	}
+	printf("%s 0x%" PRIx64 "\n", name, slot);
+	return 0;
+}
+
 static int cmd_elf_import(int argc, char **argv)
 {
-	struct elf_file *ef;
-	uint64_t slot;
-	int ret = 0;
-
-	if (argc < 3)
-		return usage_err(argv, "FILE NAME...");
-	ef = open_elf(argv, argv[1]);
-	if (!ef)
-		return 1;
-	for (int i = 2; i < argc; i++) {
-		if (elf_file__import_slot(ef, argv[i], &slot)) {
-			fprintf(stderr, "%s: '%s' is not imported by '%s'\n", argv[0], argv[i], argv[1]);
-			ret = 1;
-			continue;
-		}
-		printf("%s 0x%" PRIx64 "\n", argv[i], slot);
-	}
-	elf_file__free(ef);
-	return ret;
+	return each_name(argc, argv, one_import);
 }
 
 static int print_sym_cb(const struct elf_sym *s, void *ctx)
