@@ -7,12 +7,16 @@ load lib/common
 FIXTURE=tests/fixtures/alloc_hold.py
 MIB=16
 
-# alloc_run SCRIPT [SCRIPT-ARGS...] [-- TRACER-ARGS...]: the fixture SCRIPT
-# does its work under `pymemtrace -q --alloc`; the JSON report is in
-# $BATS_TEST_TMPDIR/report.json.  BEFORE_TRACE: a command run between the
-# fixture's start and the tracer's (a library replaced on disk under it).
+# alloc_run LABEL SCRIPT [SCRIPT-ARGS...] [-- TRACER-ARGS...]: the fixture
+# SCRIPT does its work on interpreter LABEL under `pymemtrace -q --alloc`;
+# the JSON report is in $BATS_TEST_TMPDIR/report.json.  BEFORE_TRACE: a
+# command run between the fixture's start and the tracer's (a library
+# replaced on disk under it).
 alloc_run() {
 	local j="$BATS_TEST_TMPDIR/report.json" args=() tracer_args=()
+	use_interp "$1"
+	shift
+	require_tracing
 	while [ $# -gt 0 ] && [ "$1" != -- ]; do args+=("$1"); shift; done
 	[ $# -eq 0 ] || { shift; tracer_args=("$@"); }
 	start_fixture "$PY" "${args[@]}"
@@ -27,12 +31,10 @@ alloc_run() {
 # hold_check LABEL [TRACER_ARGS...]: hold_memory() holds MIB MiB; churn()
 # holds nothing.
 hold_check() {
-	use_interp "$1"
+	local j="$BATS_TEST_TMPDIR/report.json" line label=$1
 	shift
-	require_tracing
-	local j="$BATS_TEST_TMPDIR/report.json" line
 	line=$(grep -n 'return \[bytearray(CHUNK)' "$FIXTURE" | cut -d: -f1)
-	alloc_run alloc_hold.py "$MIB" -- "$@" || return 1
+	alloc_run "$label" alloc_hold.py "$MIB" -- "$@" || return 1
 	"$HOST_PY" - "$j" "$FIX_PID" "$MIB" "$line" "$FIX_CTL/done" <<'PY'
 import json, sys
 report, pid, mib, line, done = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
@@ -135,10 +137,8 @@ bound_probes() {
 # valloc), called through ctypes; churn_aligned() frees all it allocates.
 # Their blocks are the stacks whose native caller is libffi's: exact counts.
 aligned_check() {
-	use_interp "$1"
-	require_tracing
 	local j="$BATS_TEST_TMPDIR/report.json"
-	alloc_run aligned_hold.py || return 1
+	alloc_run "$1" aligned_hold.py || return 1
 	"$HOST_PY" - "$j" "$FIX_PID" "$FIX_CTL/done" <<'PY'
 import json, sys
 report, pid, done = sys.argv[1], int(sys.argv[2]), sys.argv[3]
@@ -214,10 +214,8 @@ replace_lib() {
 # named only while the import runs: as soon as the BPF side announces the
 # new stack, not at the next periodic pass.
 lazy_check() {
-	use_interp "$1"
-	require_tracing
 	local j="$BATS_TEST_TMPDIR/report.json"
-	alloc_run lazy_import.py || return 1
+	alloc_run "$1" lazy_import.py || return 1
 	"$HOST_PY" - "$j" "$FIX_PID" "$FIX_CTL/done" <<'PY'
 import json, sys
 report, pid, done = sys.argv[1], int(sys.argv[2]), sys.argv[3]
