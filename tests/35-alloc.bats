@@ -84,16 +84,20 @@ PY
 # tracemalloc on: every request then reaches libc's malloc, or goes through
 # tracemalloc's hooks first.  The same MiB, counted once.
 @test "alloc: a PYTHONMALLOC=malloc target, the same live MiB, debian python3.11" {
-	PYTHONMALLOC=malloc hold_check debian3.11
+	FIX_ENV=(PYTHONMALLOC=malloc)
+	hold_check debian3.11
 }
 @test "alloc: a PYTHONMALLOC=malloc target, the same live MiB, python3.12" {
-	PYTHONMALLOC=malloc hold_check py3.12
+	FIX_ENV=(PYTHONMALLOC=malloc)
+	hold_check py3.12
 }
 @test "alloc: a target running tracemalloc, the same live MiB once, debian python3.11" {
-	PYTHONTRACEMALLOC=1 hold_check debian3.11
+	FIX_ENV=(PYTHONTRACEMALLOC=1)
+	hold_check debian3.11
 }
 @test "alloc: a target running tracemalloc, the same live MiB once, python3.12" {
-	PYTHONTRACEMALLOC=1 hold_check py3.12
+	FIX_ENV=(PYTHONTRACEMALLOC=1)
+	hold_check py3.12
 }
 
 # Services preload jemalloc or tcmalloc (LD_PRELOAD) for their large
@@ -103,7 +107,8 @@ PY
 preload_check() {
 	local lib=/usr/lib/x86_64-linux-gnu/$1 label=$2
 	[ -e "$lib" ] || { echo "# $lib is missing (tools/install-deps.sh installs it)" >&3; return 1; }
-	LD_PRELOAD=$lib hold_check "$label" || return 1
+	FIX_ENV=("LD_PRELOAD=$lib")
+	hold_check "$label" || return 1
 	assert_eq "malloc and free of $1 attached" 2 "$(bound_probes "$1")" || { show_tracer; return 1; }
 	# each at an emulated instruction: a single-step costs ~12 us a call
 	# (jemalloc's free starts with 9 instructions that are not)
