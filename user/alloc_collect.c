@@ -118,18 +118,15 @@ static void fill_stack(const struct alloc_sources *src, const struct stack_row *
 void alloc_stack_name(const struct alloc_sources *src, const struct pmt_stack_key *key,
 		      struct alloc_stack *out)
 {
-	/* A stack recorded just before its process exited may never have been
-	 * named: it has Python frames we cannot show.  Say so, and count it. */
-	if (key->pyhash && src->pynames &&
-	    !pynames__get(src->pynames, key->pyhash, out, src->unresolved)) {
-		out->python = calloc(1, sizeof(*out->python));
-		if (out->python) {
-			out->python[0].file = strdup("?");
-			out->python[0].function = strdup("? (not named before the process exited)");
-			out->python[0].line = -1;
-			out->n_python = 1;
-		}
-		(*src->unresolved)++;
+	/* The target runs on while a report is built: a stack stored after the
+	 * report's naming pass is named here.  One recorded just before its
+	 * process exited cannot be any more: it gets a placeholder frame,
+	 * counted once (pynames__mark_unnamed). */
+	if (key->pyhash && src->pynames && !pynames__get(src->pynames, key->pyhash, out)) {
+		if (!src->can_name ||
+		    !pynames__name_one(src->pynames, src->pystacks_fd, src->pid, key->pyhash))
+			pynames__mark_unnamed(src->pynames, key->pyhash);
+		pynames__get(src->pynames, key->pyhash, out);
 	}
 	fill_native(src, key, out);
 }
@@ -235,6 +232,7 @@ void alloc_collect(const struct alloc_sources *src, const struct pmt_proc_stats 
 	a->lost.truncated_stacks = st->pystack_truncated;
 	a->lost.stack_errors = st->pystack_errors + st->native_stack_errors;
 	a->lost.unreadable = st->alloc_unreadable;
+	a->lost.unresolved_frames = pynames__unresolved(src->pynames);
 
 	rows = read_stack_rows(src->stack_stats_fd, src->pid, &n);
 	if (!rows)
@@ -256,5 +254,6 @@ void alloc_collect(const struct alloc_sources *src, const struct pmt_proc_stats 
 			out->live_bytes = out->live_count = 0;
 	}
 	free(rows);
-	a->lost.unresolved_frames = *src->unresolved;
+	/* naming the shown stacks may have found more */
+	a->lost.unresolved_frames = pynames__unresolved(src->pynames);
 }

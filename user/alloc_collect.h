@@ -23,7 +23,8 @@ struct alloc_sources {
 	unsigned native_depth;    /* --native-depth: frames per native_stacks entry */
 	struct symbolizer *syms;  /* may be NULL: native frames as addresses */
 	struct pynames *pynames;  /* may be NULL: no Python frames */
-	uint64_t *unresolved;     /* the caller's running count of unnamed frames */
+	int pystacks_fd;          /* the pystacks map, to name a stack stored late */
+	bool can_name;            /* the process can still be read */
 	unsigned sample_every;    /* --sample (1: every allocation) */
 	/* --sample-window: window_ms > 0, and what this process's windows were */
 	unsigned window_ms, period_ms, windows;

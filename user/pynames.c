@@ -20,6 +20,7 @@ struct pynames {
 	struct pysym *sym;
 	struct named_stack *slots; /* open addressing, power-of-two size */
 	size_t cap, used;
+	uint64_t unresolved;       /* sum of the named stacks' unresolved frames */
 };
 
 struct pynames *pynames__new(struct interp *in)
@@ -116,6 +117,7 @@ static void name_stack(struct pynames *pn, uint64_t hash, const struct pmt_pysta
 		ns->n++;
 	}
 	pn->used++;
+	pn->unresolved += ns->unresolved;
 }
 
 /* Names the stack under key unless it is named already; true if it did. */
@@ -153,8 +155,32 @@ bool pynames__name_one(struct pynames *pn, int fd, pid_t pid, uint64_t hash)
 	return name_key(pn, fd, &key);
 }
 
-bool pynames__get(struct pynames *pn, uint64_t hash, struct alloc_stack *out,
-		  uint64_t *unresolved)
+void pynames__mark_unnamed(struct pynames *pn, uint64_t hash)
+{
+	struct named_stack *ns = slot_for(pn, hash);
+
+	if ((ns && ns->hash) || (pn->used * 2 >= pn->cap && grow(pn)))
+		return;
+	ns = slot_for(pn, hash);
+	ns->frames = calloc(1, sizeof(*ns->frames));
+	if (!ns->frames)
+		return;
+	ns->frames[0].file = strdup("?");
+	ns->frames[0].function = strdup("? (not named before the process exited)");
+	ns->frames[0].line = -1;
+	ns->hash = hash;
+	ns->n = 1;
+	ns->unresolved = 1;
+	pn->used++;
+	pn->unresolved++;
+}
+
+uint64_t pynames__unresolved(const struct pynames *pn)
+{
+	return pn ? pn->unresolved : 0;
+}
+
+bool pynames__get(struct pynames *pn, uint64_t hash, struct alloc_stack *out)
 {
 	struct named_stack *ns = slot_for(pn, hash);
 
@@ -171,6 +197,5 @@ bool pynames__get(struct pynames *pn, uint64_t hash, struct alloc_stack *out,
 	out->n_python = ns->n;
 	if (ns->truncated)
 		out->truncated = true;
-	*unresolved += ns->unresolved;
 	return true;
 }

@@ -33,9 +33,17 @@ bool pynames__name_one(struct pynames *pn, int pystacks_fd, pid_t pid, uint64_t 
 
 /* Copies the named frames of stack `hash` into out->python / n_python
  * (malloc'ed, innermost first) and sets out->truncated if the stack was cut.
- * false when the stack is unknown.  *unresolved counts frames whose code
- * object could not be read. */
-bool pynames__get(struct pynames *pn, uint64_t hash, struct alloc_stack *out,
-		  uint64_t *unresolved);
+ * false when the stack is unknown. */
+bool pynames__get(struct pynames *pn, uint64_t hash, struct alloc_stack *out);
+
+/* Records stack `hash` as one frame that cannot be named ("?"): a stack
+ * whose process was gone before it was named.  Counted once, like any
+ * unnamed frame; later reports show the same placeholder. */
+void pynames__mark_unnamed(struct pynames *pn, uint64_t hash);
+
+/* Frames that could not be named (code object gone or unreadable) over all
+ * the stacks named so far, each counted once: it only grows, as a
+ * Prometheus counter must. */
+uint64_t pynames__unresolved(const struct pynames *pn);
 
 #endif

@@ -70,7 +70,6 @@ struct tracked {
 	double attach_after_fork_s;
 	struct symbolizer *syms;  /* --alloc: names native frames */
 	struct pynames *pynames;  /* --alloc: names Python frames */
-	uint64_t unresolved;      /* Python frames whose code object was unreadable */
 	struct probe_status pystack_status;
 	/* --sample-window: the windows this process was armed in */
 	unsigned windows;
@@ -1019,7 +1018,8 @@ static struct alloc_sources sources_of(struct session *s, struct tracked *t)
 		.native_depth = s->opts.native_depth,
 		.syms = t->syms,
 		.pynames = t->pynames,
-		.unresolved = &t->unresolved,
+		.pystacks_fd = bpf_map__fd(s->skel->maps.pystacks),
+		.can_name = can_name(t),
 		.sample_every = s->opts.sample_every,
 		.window_ms = s->opts.window_ms,
 		.period_ms = s->opts.period_ms,
