@@ -139,7 +139,8 @@ bound_probes() {
 
 # aligned_check LABEL: tests/fixtures/aligned_hold.py's functions each hold
 # 4 MiB from one aligned allocator (posix_memalign, aligned_alloc, memalign,
-# valloc), called through ctypes; churn_aligned() frees all it allocates.
+# valloc, pvalloc), called through ctypes; churn_aligned() frees all it
+# allocates.
 # Their blocks are the stacks whose native caller is libffi's: exact counts.
 aligned_check() {
 	local j="$BATS_TEST_TMPDIR/report.json"
@@ -155,7 +156,8 @@ def ffi_stacks(name):
     return [s for s in p["stacks"] if s["native"] and "libffi" in s["native"][0] and
             any(f["function"].split(".")[0] == name for f in s["python"][:3])]
 
-for name in ("hold_posix_memalign", "hold_aligned_alloc", "hold_memalign", "hold_valloc"):
+for name in ("hold_posix_memalign", "hold_aligned_alloc", "hold_memalign", "hold_valloc",
+             "hold_pvalloc"):
     st = ffi_stacks(name)
     live = sum(s["live_bytes"] for s in st)
     count = sum(s["count"] for s in st)
@@ -169,10 +171,10 @@ assert p["lost"] == 0, p["lost_detail"]
 PY
 }
 
-@test "alloc: posix_memalign, aligned_alloc, memalign and valloc, exact MiB, debian python3.11" {
+@test "alloc: posix_memalign, aligned_alloc, memalign, valloc and pvalloc, exact MiB, debian python3.11" {
 	aligned_check debian3.11
 }
-@test "alloc: posix_memalign, aligned_alloc, memalign and valloc, exact MiB, python3.12" {
+@test "alloc: posix_memalign, aligned_alloc, memalign, valloc and pvalloc, exact MiB, python3.12" {
 	aligned_check py3.12
 }
 @test "alloc: the aligned allocators of a preloaded jemalloc, exact MiB, debian python3.11" {
@@ -180,6 +182,46 @@ PY
 	[ -e "$lib" ] || { echo "# $lib is missing (tools/install-deps.sh installs it)" >&3; return 1; }
 	FIX_ENV=("LD_PRELOAD=$lib")
 	aligned_check debian3.11
+}
+
+# Every probe of the plan is attached and in the report's list.  With a
+# preloaded allocator the plan is long (its probes come before libc's), and
+# a list of 24 once dropped its tail without a word: libc's calloc, realloc,
+# free and aligned allocators were never attached.  The plan is the tracer's
+# own --dry-run on the same process.
+save_plan() {
+	"$PMT" --dry-run --alloc -p "$FIX_PID" >"$BATS_TEST_TMPDIR/plan.txt"
+}
+plan_listed_check() {
+	local lib=/usr/lib/x86_64-linux-gnu/$1
+	[ -e "$lib" ] || { echo "# $lib is missing (tools/install-deps.sh installs it)" >&3; return 1; }
+	FIX_ENV=("LD_PRELOAD=$lib")
+	BEFORE_TRACE=save_plan alloc_run "$2" aligned_hold.py || return 1
+	"$HOST_PY" - "$BATS_TEST_TMPDIR/plan.txt" "$BATS_TEST_TMPDIR/report.json" "$FIX_PID" <<'PY'
+import json, re, sys
+plan_txt, report, pid = sys.argv[1], sys.argv[2], int(sys.argv[3])
+planned = []
+for line in open(plan_txt):
+    m = re.match(r"  probe (\S+) +(.*)$", line.rstrip("\n"))
+    if not m:
+        continue
+    if m.group(1) == "mmap/munmap/mremap/brk":
+        break     # the hooks every process gets follow: not the plan's
+    if m.group(2) != "UNAVAILABLE":
+        planned.append((m.group(1), m.group(2)))
+p = next(x for x in json.load(open(report))["processes"] if x["pid"] == pid)
+attached = [(x["name"], x["how"]) for x in p["probes"] if x["status"] == "attached"]
+missing = [x for x in planned if x not in attached]
+assert len(planned) > 24, ("a short plan proves nothing here", len(planned))
+assert not missing, ("planned but not attached and listed", missing)
+print("# %d planned probes, all attached and listed" % len(planned))
+PY
+}
+@test "alloc: every probe of a long plan is attached and listed, jemalloc preloaded, debian python3.11" {
+	plan_listed_check libjemalloc.so.2 debian3.11
+}
+@test "alloc: every probe of a long plan is attached and listed, jemalloc preloaded, python3.12" {
+	plan_listed_check libjemalloc.so.2 py3.12
 }
 
 # A package upgrade replaces a library under a running service: the path in

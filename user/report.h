@@ -14,7 +14,10 @@
 
 struct census_trace;
 
-#define PMT_MAX_PROBES 24
+/* A process's probe list: every probe of its plan (PLAN_MAX_PROBES), the
+ * Python stack walker's status and the hooks the report adds (mmap, brk,
+ * process events, counters).  session.c asserts that they fit. */
+#define PMT_MAX_PROBES 80
 
 struct probe_status {
 	char name[48];            /* "gc_start", "gc_done", "arena_alloc", "mmap", ... */

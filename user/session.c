@@ -1096,6 +1096,10 @@ static void fill_proc(struct session *s, struct tracked *t, struct proc_report *
 			{ "page_faults", "/proc/PID/stat minflt, majflt (no probe needed)" },
 			{ "rss", "/proc/PID/status VmRSS, VmHWM, sampled every 100 ms" },
 		};
+		/* the plan's probes, the stack walker, these and "cache" */
+		_Static_assert(PMT_MAX_PROBES >= PLAN_MAX_PROBES + 1 +
+			       sizeof(fixed) / sizeof(fixed[0]) + 1,
+			       "the report's probe list cannot hold a full plan");
 		for (unsigned i = 0; i < sizeof(fixed) / sizeof(fixed[0]) &&
 		     p->n_probes < PMT_MAX_PROBES; i++) {
 			struct probe_status *ps = &p->probes[p->n_probes++];
