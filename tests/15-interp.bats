@@ -15,20 +15,6 @@ setup() {
 	}
 }
 
-# start_sleeper PY: runs PY in a sleep loop, once its start-up is over (the
-# version buffer is filled then).  Sets SLEEPER_PID.
-start_sleeper() {
-	local ready="$BATS_TEST_TMPDIR/ready.$RANDOM"
-	pmt_spawn /dev/null "$BATS_TEST_TMPDIR/sleeper.err" "$1" -c '
-import sys, time
-open(sys.argv[1], "w").close()
-while True:
-    time.sleep(0.2)
-' "$ready"
-	SLEEPER_PID=$SPAWN_PID
-	wait_file "$ready" 30 "$SLEEPER_PID"
-}
-
 # field NAME: the value of "NAME: value" in $output.
 field() {
 	sed -n "s/^$1: //p" <<<"$output" | head -1

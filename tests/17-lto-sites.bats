@@ -63,6 +63,31 @@ total() {
 	done
 }
 
+# tools/bench rebuilds the tracer's trap set with perf probe (its "bare"
+# row), and the report gives only the number of inlined site probes: the
+# plan (--dry-run) lists their file offsets.  Each must be one the plan
+# counts, and a jcc in the file.
+@test "lto-sites: --dry-run --alloc lists the file offset of every inlined site probe, each a jcc" {
+	command -v objdump >/dev/null || skip "no objdump"
+	require_root
+	start_sleeper "$DEB_PY"
+	run "$PMT" --dry-run --alloc -p "$SLEEPER_PID"
+	[ "$status" -eq 0 ]
+	local n offs text_off text_vaddr o
+	n=$(sed -n 's/.*probe lto_sites *uprobe_multi, \([0-9]*\) probes in .*/\1/p' <<<"$output")
+	offs=$(sed -n 's/^ *lto site file offsets: //p' <<<"$output" | tr ' ' '\n')
+	assert_ge "planned site probes" "$n" 100
+	assert_eq "offsets listed" "$n" "$(wc -l <<<"$offs")"
+	assert_eq "distinct offsets" "$n" "$(sort -u <<<"$offs" | wc -l)"
+	# file offset -> vaddr through the executable segment
+	read -r text_off text_vaddr < <(readelf -lW "$DEB_PY" | awk '$1 == "LOAD" && / R E / { print $2, $3 }')
+	for o in $offs; do printf "%x\n" $((o - text_off + text_vaddr)); done | sort >"$BATS_TEST_TMPDIR/want"
+	objdump -d --no-show-raw-insn "$DEB_PY" |
+		awk '$2 ~ /^j[a-z]+$/ && $2 != "jmp" { sub(":", "", $1); print $1 }' | sort >"$BATS_TEST_TMPDIR/jccs"
+	assert_eq "site probes that are not a jcc" "" \
+		"$(comm -23 "$BATS_TEST_TMPDIR/want" "$BATS_TEST_TMPDIR/jccs" | tr '\n' ' ')"
+}
+
 @test "lto-sites: a build without inlined sites is refused with a reason" {
 	use_interp py3.11
 	lib=${PY%/bin/*}/lib/libpython3.11.so.1.0

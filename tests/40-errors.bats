@@ -8,20 +8,6 @@ teardown() {
 	[ -z "${NOBODY_DIR:-}" ] || rm -rf "$NOBODY_DIR"
 }
 
-# start_sleeper PY: a Python process that idles, for tests that only need a
-# valid target.  Sets SLEEPER_PID.
-start_sleeper() {
-	pmt_spawn "$BATS_TEST_TMPDIR/sleeper.out" "$BATS_TEST_TMPDIR/sleeper.err" \
-		"$1" -c 'import sys, time; print("READY", flush=True); time.sleep(120)'
-	SLEEPER_PID=$SPAWN_PID
-	local i
-	for ((i = 0; i < 500; i++)); do
-		grep -q READY "$BATS_TEST_TMPDIR/sleeper.out" 2>/dev/null && return 0
-		sleep 0.02
-	done
-	return 1
-}
-
 # free_pid: a pid no process has (one we started and reaped).
 free_pid() {
 	local p

@@ -1043,6 +1043,15 @@ void plan__release(struct plan *p)
 	memset(p, 0, sizeof(*p));
 }
 
+/* The inlined sites' file offsets, eight to a line: the report names only
+ * their count, and tools/bench rebuilds the same trap set from these. */
+static void print_lto_offsets(FILE *f, const struct plan_lto *lto)
+{
+	for (size_t i = 0; i < lto->n; i++)
+		fprintf(f, "%s0x%llx%s", i % 8 ? " " : "        lto site file offsets: ",
+			(unsigned long long)lto->offsets[i], i % 8 == 7 || i + 1 == lto->n ? "\n" : "");
+}
+
 void plan__print(FILE *f, const struct plan *p)
 {
 	const struct interp *in = &p->interp;
@@ -1059,6 +1068,8 @@ void plan__print(FILE *f, const struct plan *p)
 		fprintf(f, "  probe %-18s %s\n", pp->name, pp->available ? pp->how : "UNAVAILABLE");
 		if (pp->reason[0])
 			fprintf(f, "        %-18s why: %s\n", "", pp->reason);
+		if (pp->prog == PLAN_LTO_SITES && pp->available)
+			print_lto_offsets(f, &p->lto);
 	}
 	fprintf(f, "  probe %-18s %s\n", "mmap/munmap/mremap/brk",
 		"raw_tp sys_enter/sys_exit (syscall tracepoints; no kprobes, no tracefs needed)");

@@ -172,6 +172,21 @@ wait_file() {
 	return 1
 }
 
+# start_sleeper PY: runs PY in a sleep loop, a target for tests that only
+# need a valid one, and returns once its start-up is over (the
+# version buffer is filled then).  Sets SLEEPER_PID.
+start_sleeper() {
+	local ready="$BATS_TEST_TMPDIR/ready.$RANDOM"
+	pmt_spawn /dev/null "$BATS_TEST_TMPDIR/sleeper.err" "$1" -c '
+import sys, time
+open(sys.argv[1], "w").close()
+while True:
+    time.sleep(0.2)
+' "$ready"
+	SLEEPER_PID=$SPAWN_PID
+	wait_file "$ready" 30 "$SLEEPER_PID"
+}
+
 # wait_exit PID [SECONDS]: waits for a child of this shell, sets WAIT_RC.
 # Kills it and fails after SECONDS.
 wait_exit() {
