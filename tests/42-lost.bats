@@ -123,7 +123,8 @@ check_lost() {
 	lost_traced alloc_hold.py 4 -- --alloc
 	fixture_go "$FIX_CTL"
 	lost_finish
-	assert_eq "lost" 0 "$(json_get "$J" ".processes[$I].lost")"
+	assert_eq "lost" 0 "$(json_get "$J" ".processes[$I].lost")" ||
+		{ jq -c ".processes[$I].lost_detail" "$J" | sed 's/^/# /' >&3; show_tracer; return 1; }
 	assert_eq "lost_detail keys" 17 "$(jq ".processes[$I].lost_detail | length" "$J")"
 	grep -qxF 'lost data     none' "$TRACER_OUT" || { show_tracer; return 1; }
 	# Every loss counter that applies to --alloc is exported, at 0.
