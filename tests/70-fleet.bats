@@ -268,14 +268,16 @@ gen2() {
 	grep -q "retired" "$TRACER_OUT" || { show_tracer; return 1; }
 }
 
-# exec_follow LABEL: a traced parent starts a child with subprocess (fork,
-# exec of the same interpreter): the child is traced again after its exec,
-# with its own exact collections.
+# exec_follow LABEL [K]: a traced parent starts a child with subprocess
+# (fork, exec of the same interpreter): the child is traced again after its
+# exec, with its own exact collections.  K: first K helpers that are not
+# Python, alive while the child starts (each waits a second in the tracer's
+# queue of exec'd children).
 exec_follow() {
 	local j="$BATS_TEST_TMPDIR/report.json" c n=4
 	require_tracing
 	use_interp "$1"
-	start_fixture "$PY" exec_child.py "$n"
+	start_fixture "$PY" exec_child.py "$n" ${2:+"$2"}
 	start_tracer -p "$FIX_PID" --json "$j"
 	wait_attached "$TRACER_PID" || { show_tracer; return 1; }
 	touch "$FIX_CTL/go"
@@ -304,6 +306,9 @@ exec_follow() {
 
 @test "fleet: a subprocess child (fork, exec) is traced again, exact counts, debian python3.11" { exec_follow debian3.11; }
 @test "fleet: a subprocess child (fork, exec) is traced again, exact counts, python3.11" { exec_follow py3.11; }
+# A queue of 16 exec'd children once dropped the 17th and later ones, called
+# "dropped at exec" as if they were not Python.
+@test "fleet: a subprocess child started after 40 non-Python helpers is traced again, exact counts, debian python3.11" { exec_follow debian3.11 40; }
 
 # fork_alloc LABEL: two forked workers allocate the same blocks at the same
 # addresses (tests/fixtures/fork_alloc.py); worker 0 frees its blocks, worker

@@ -110,8 +110,8 @@ struct session {
 		pid_t pid, parent;
 		uint64_t exec_ns;
 		double until;
-	} exec_retry[16];
-	unsigned n_exec_retry;
+	} *exec_retry;
+	unsigned n_exec_retry, cap_exec_retry;
 	/* --all: one plan and one set of links for every process of the file. */
 	struct plan all_plan;
 	bool have_all;
@@ -181,6 +181,32 @@ static void mark_ended(struct session *s, struct tracked *t, enum proc_state sta
 	detach_tracked(s, t);
 }
 
+/* A followed child that exec'd: tried again on each sample for a second
+ * (follow_execs).  Services that shell out many times a second keep many
+ * in the queue at once (each waits out its second unless it is CPython or
+ * exits), so it grows; a child it cannot hold is counted as missed, and
+ * said, never dropped in silence. */
+#define EXEC_RETRY_MAX 65536
+static void queue_exec_retry(struct session *s, pid_t pid, pid_t parent, uint64_t exec_ns)
+{
+	if (s->n_exec_retry == s->cap_exec_retry) {
+		unsigned cap = s->cap_exec_retry ? s->cap_exec_retry * 2 : 16;
+		struct exec_retry *v = cap <= EXEC_RETRY_MAX ?
+			reallocarray(s->exec_retry, cap, sizeof(*v)) : NULL;
+
+		if (!v) {
+			s->forks_missed++;
+			pr_warn("pid %d, a followed child, exec'd and is not followed: %u others "
+				"wait to show CPython", (int)pid, s->n_exec_retry);
+			return;
+		}
+		s->exec_retry = v;
+		s->cap_exec_retry = cap;
+	}
+	s->exec_retry[s->n_exec_retry++] = (struct exec_retry){ pid, parent, exec_ns,
+								now_s() + 1.0 };
+}
+
 static void follow_fork(struct session *s, const struct pmt_event *e);
 static void add_new(struct session *s, const struct pmt_event *e);
 static void drop_tracked(struct session *s, struct tracked *t);
@@ -238,9 +264,8 @@ static int on_event(void *ctx, void *data, size_t len)
 
 		pr_debug("pid %d exec'd", (int)pid);
 		drop_tracked(s, t);
-		if (parent && !s->have_all && s->n_exec_retry < sizeof(s->exec_retry) / sizeof(s->exec_retry[0]))
-			s->exec_retry[s->n_exec_retry++] = (struct exec_retry){
-				pid, parent, e->ts_ns, now_s() + 1.0 };
+		if (parent && !s->have_all)
+			queue_exec_retry(s, pid, parent, e->ts_ns);
 		else
 			s->forks_execd++;
 	} else if (e->type == PMT_EV_EXEC) {
@@ -431,6 +456,7 @@ void session__free(struct session *s)
 		plan__release(&s->procs[i].plan);
 	}
 	free(s->procs);
+	free(s->exec_retry);
 	attach__detach_process(&s->all_links);
 	if (s->have_all)
 		plan__release(&s->all_plan);
@@ -745,11 +771,9 @@ static void follow_fork(struct session *s, const struct pmt_event *e)
 		if (ret == -ENOEXEC) {
 			/* It exec'd before we got to it (subprocess uses vfork):
 			 * its new image may be CPython once the loader ran. */
-			if (!s->have_all &&
-			    s->n_exec_retry < sizeof(s->exec_retry) / sizeof(s->exec_retry[0])) {
-				s->exec_retry[s->n_exec_retry++] = (struct exec_retry){
-					(pid_t)e->pid, (pid_t)e->fork.parent_pid, e->ts_ns,
-					now_s() + 1.0 };
+			if (!s->have_all) {
+				queue_exec_retry(s, (pid_t)e->pid, (pid_t)e->fork.parent_pid,
+						 e->ts_ns);
 				return;
 			}
 			s->forks_execd++;
