@@ -1050,7 +1050,11 @@ static __always_inline void stack_key_fill(void *ctx, struct pmt_proc_stats *st,
 	id = bpf_get_stackid(ctx, &native_stacks, BPF_F_USER_STACK);
 	key->caller = 0;
 	if (id < 0) {
-		if (id == -ENOMEM)
+		/* A stack map keeps one stack per bucket and never replaces it
+		 * (BPF_F_REUSE_STACKID would give old ids a new stack): a
+		 * different stack hashing to a taken bucket is -EEXIST, long
+		 * before the map is full.  Either way more room is the fix. */
+		if (id == -ENOMEM || id == -EEXIST)
 			__sync_fetch_and_add(&st->stack_map_full, 1);
 		else
 			__sync_fetch_and_add(&st->native_stack_errors, 1);

@@ -154,10 +154,11 @@ struct pmt_proc_stats {
 	__s64 pm_live_bytes;      /* the part of live_bytes in pymalloc's pools (<= 512 bytes) */
 	__u64 alloc_failed;       /* the allocator returned NULL */
 	__u64 live_map_full;      /* allocation not tracked as live: --max-live */
-	__u64 stack_map_full;     /* stack not recorded: --max-stacks */
+	__u64 stack_map_full;     /* stack not recorded: --max-stacks (a native stack: also
+	                           * its stack map's slot taken by another) */
 	__u64 pystack_truncated;  /* Python stack deeper than PMT_MAX_PYFRAMES */
 	__u64 pystack_errors;     /* Python stack could not be read (partly or at all) */
-	__u64 native_stack_errors;/* bpf_get_stackid failed (other than a full map) */
+	__u64 native_stack_errors;/* bpf_get_stackid failed (other than a full or taken slot) */
 
 	__u64 pending_full;       /* a per-thread pending map was full: an event was lost */
 	__u64 ringbuf_drops;      /* an exit or exec event could not be reserved in the ring */

@@ -79,6 +79,20 @@ check_lost() {
 	assert_le "stacks reported" "$(jq ".processes[$I].alloc.stacks | length" "$J")" 64
 }
 
+# A native stack map holds one stack per bucket and never replaces it: a
+# stack whose bucket is taken is refused long before the map is full.  That
+# was counted as a failed walk ("target memory unreadable"); the fix is more
+# room, so it counts as the stack map being full.
+@test "lost: --native-depth 8 --max-stacks 64: native stacks refused a taken slot count as stack map full" {
+	lost_traced many_stacks.py 200 -- --alloc --native-depth 8 --max-stacks 64
+	fixture_go "$FIX_CTL"
+	lost_finish
+	LINE_REST="not recorded; raise --max-stacks (now 64)"
+	check_lost alloc_stack_map_full "stack map full" 136
+	assert_eq "alloc_stack_errors" 0 "$(json_get "$J" ".processes[$I].lost_detail.alloc_stack_errors")" ||
+		{ show_tracer; return 1; }
+}
+
 @test "lost: --heap-growth=pools --max-stacks 64 fills the growth map; text, JSON and metric agree" {
 	lost_traced many_stacks.py 200 -- --heap-growth=pools --max-stacks 64
 	fixture_go "$FIX_CTL"
