@@ -177,6 +177,43 @@ load_segments() {
 	[ "$output" = "$want" ]
 }
 
+# The symbolizer reads only headers and symbol tables (elf_file__open_symbols):
+# it must see the same symbols, segments and names as a whole read, for a
+# fraction of the memory.
+sparse_same() {
+	local f=$1 addrs first size resident
+	run --separate-stderr "$TOOL" elf-syms "$f"
+	[ "$status" -eq 0 ] || return 1
+	local want=$output
+	PMT_ELF_OPEN=symbols run --separate-stderr "$TOOL" elf-syms "$f"
+	[ "$status" -eq 0 ] || return 1
+	[ "$output" = "$want" ] || { echo "# $f: the sparse read lists other symbols" >&3; return 1; }
+	# names by address, as the symbolizer looks frames up: 40 functions,
+	# each at its start + 1
+	addrs=$(awk '$5 == "FUNC" && $3 > 1 { print $2 }' <<<"$want" | head -40 |
+		while read -r a; do printf "0x%x\n" $((a + 1)); done)
+	[ "$(wc -l <<<"$addrs")" -eq 40 ] || return 1
+	[ "$("$TOOL" elf-name "$f" $addrs)" = "$(PMT_ELF_OPEN=symbols "$TOOL" elf-name "$f" $addrs)" ] ||
+		{ echo "# $f: names by address differ" >&3; return 1; }
+	first=${addrs%%$'\n'*}
+	[ "$("$TOOL" elf-offset "$f" "$first")" = "$(PMT_ELF_OPEN=symbols "$TOOL" elf-offset "$f" "$first")" ] ||
+		{ echo "# $f: file offsets differ" >&3; return 1; }
+	read -r size resident < <(PMT_ELF_OPEN=symbols "$TOOL" elf-info "$f" |
+		awk '$1 == "size" { s = $2 } $1 == "resident" { r = $2 } END { print s, r }')
+	echo "# $f: $size bytes, $resident read" >&3
+	[ "$resident" -gt 0 ] && [ "$resident" -le $((size / 4)) ]
+}
+
+@test "elf-open-symbols: the symbolizer's sparse read sees what a whole read sees, for a quarter of the bytes or less" {
+	require_py311
+	sparse_same "$PY311"
+	local v LIB
+	for v in 3.8 3.11 3.13; do
+		LIB=$(ls "$PYENV_VERSIONS"/$v.*/lib/libpython$v*.so.1.0 2>/dev/null | head -n 1)
+		[ -z "$LIB" ] || sparse_same "$LIB"
+	done
+}
+
 @test "elf-info: pyenv libpython 3.7-3.13 are DSOs with .symtab and .dynsym" {
 	local v found=0
 	for v in 3.7 3.8 3.9 3.10 3.11 3.12 3.13; do

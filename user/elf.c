@@ -1,8 +1,11 @@
 /* Read-only ELF access: see elf.h.
  *
  * The whole file is read into a private malloc'ed buffer (capped) and handed
- * to libelf with elf_memory().  Nothing is mmap'ed, so a file truncated or
- * rewritten under us cannot raise SIGBUS; we parse the bytes we read.
+ * to libelf with elf_memory().  Nothing is mmap'ed from the file, so a file
+ * truncated or rewritten under us cannot raise SIGBUS; we parse the bytes we
+ * read.  elf_file__open_symbols reads only the headers and the symbol tables
+ * into a file-sized anonymous mapping: the pages it does not read stay zero
+ * and take no memory.
  * Everything libelf would trust (header tables, section and segment extents,
  * symbol and string tables) is validated against the buffer size at open, so
  * the accessors below can index into the buffer without re-checking extents.
@@ -14,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include "elf.h"
@@ -21,6 +25,8 @@
 
 /* libpython is ~30 MiB; anything near this cap is not an interpreter. */
 #define ELF_MAX_FILE_SIZE	(1ULL << 30)
+/* Smaller files are read whole by elf_file__open_symbols too: one read. */
+#define ELF_SPARSE_MIN		(1U << 20)
 
 #define USDT_NOTE_SEC		".note.stapsdt"
 #define USDT_BASE_SEC		".stapsdt.base"
@@ -53,6 +59,8 @@ struct addr_ref {
 struct elf_file {
 	unsigned char *buf;
 	size_t size;
+	bool buf_mapped;		/* buf is an anonymous mapping (munmap), else malloc'ed */
+	size_t resident;		/* bytes of the file read into buf */
 	Elf *elf;
 	Elf64_Ehdr ehdr;
 	size_t shnum, shstrndx, phnum;
@@ -296,20 +304,31 @@ static int elf__load_sections(struct elf_file *ef, const char *name, char *err, 
 	return 0;
 }
 
-static struct elf_file *elf__parse(unsigned char *buf, size_t size, const char *name,
-				   char *err, size_t errlen)
+static void elf__free_buf(unsigned char *buf, size_t size, bool mapped)
+{
+	if (mapped)
+		munmap(buf, size ? size : 1);   /* as elf__sparse_buf mapped it */
+	else
+		free(buf);
+}
+
+/* Takes buf (size bytes of the file, of which resident were read). */
+static struct elf_file *elf__parse(unsigned char *buf, size_t size, bool mapped, size_t resident,
+				   const char *name, char *err, size_t errlen)
 {
 	struct elf_file *ef;
 	int ret;
 
 	ef = calloc(1, sizeof(*ef));
 	if (!ef) {
-		free(buf);
+		elf__free_buf(buf, size, mapped);
 		errno = ENOMEM;
 		return NULL;
 	}
 	ef->buf = buf;
 	ef->size = size;
+	ef->buf_mapped = mapped;
+	ef->resident = resident;
 	elf_version(EV_CURRENT);
 	ret = elf__check_ident(ef, name, err, errlen);
 	if (!ret)
@@ -333,15 +352,11 @@ static struct elf_file *elf__parse(unsigned char *buf, size_t size, const char *
 	return ef;
 }
 
-/* Reads the whole file into a malloc'ed buffer.  A file that shrinks while
- * we read simply yields fewer bytes; validation then judges what we got. */
-static int elf__slurp(const char *path, unsigned char **out, size_t *len,
-		      char *err, size_t errlen)
+/* Opens path for reading if it is a regular file within the size cap.
+ * Returns the fd, or -errno with err filled. */
+static int elf__open_regular(const char *path, struct stat *st, char *err, size_t errlen)
 {
-	unsigned char *buf = NULL;
-	struct stat st;
-	size_t got = 0;
-	int fd, ret = 0;
+	int fd, ret;
 
 	/* O_NONBLOCK: a FIFO put where a file was expected must not block us
 	 * (it is then refused as not a regular file) */
@@ -351,64 +366,226 @@ static int elf__slurp(const char *path, unsigned char **out, size_t *len,
 		fmt_msg(err, errlen, "cannot open '%s': %s", path, strerror(-ret));
 		return ret;
 	}
-	if (fstat(fd, &st)) {
+	if (fstat(fd, st)) {
 		ret = -errno;
 		fmt_msg(err, errlen, "cannot stat '%s': %s", path, strerror(-ret));
-		goto out;
-	}
-	if (!S_ISREG(st.st_mode)) {
+	} else if (!S_ISREG(st->st_mode)) {
 		ret = malformed(err, errlen, "'%s' is not a regular file", path);
-		goto out;
-	}
-	if ((uint64_t)st.st_size > ELF_MAX_FILE_SIZE) {
+	} else if ((uint64_t)st->st_size > ELF_MAX_FILE_SIZE) {
 		ret = -EFBIG;
 		fmt_msg(err, errlen, "'%s' is too large (%lld bytes, the limit is %llu)",
-			path, (long long)st.st_size, ELF_MAX_FILE_SIZE);
-		goto out;
+			path, (long long)st->st_size, ELF_MAX_FILE_SIZE);
+	} else {
+		return fd;
 	}
-	buf = malloc(st.st_size ? (size_t)st.st_size : 1);
-	if (!buf) {
-		ret = -ENOMEM;
-		fmt_msg(err, errlen, "'%s': out of memory", path);
-		goto out;
-	}
-	while (got < (size_t)st.st_size) {
-		ssize_t r = read(fd, buf + got, (size_t)st.st_size - got);
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			ret = -errno;
-			fmt_msg(err, errlen, "cannot read '%s': %s", path, strerror(-ret));
-			goto out;
-		}
-		if (r == 0)
-			break;
-		got += (size_t)r;
-	}
-	*out = buf;
-	*len = got;
-	buf = NULL;
-out:
-	free(buf);
 	close(fd);
 	return ret;
 }
 
-struct elf_file *elf_file__open(const char *path, char *err, size_t errlen)
+/* Where an image is read from: a file, or memory (elf_file__open_mem and
+ * its sparse twin, which the fuzz harness drives). */
+struct elf_src {
+	int fd;
+	const unsigned char *mem;	/* non-NULL: read from here, mem_len bytes */
+	size_t mem_len;
+};
+
+/* Reads [off, off + len) of the source into the same place in buf (size
+ * bytes), clipped to buf; adds the bytes read to *got.  A file that shrank
+ * since its size was taken simply yields fewer bytes: validation then
+ * judges what we got. */
+static int elf__read_range(const struct elf_src *src, unsigned char *buf, size_t size,
+			   uint64_t off, uint64_t len, size_t *got)
 {
-	unsigned char *buf = NULL;
-	size_t len = 0;
+	if (off >= size)
+		return 0;
+	if (len > size - off)
+		len = size - off;
+	if (src->mem) {
+		size_t n = off < src->mem_len ? src->mem_len - off : 0;
+
+		n = n < len ? n : len;
+		memcpy(buf + off, src->mem + off, n);
+		*got += n;
+		return 0;
+	}
+	while (len) {
+		ssize_t r = pread(src->fd, buf + off, len, (off_t)off);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return -errno;
+		if (r == 0)
+			break;
+		off += (uint64_t)r;
+		len -= (uint64_t)r;
+		*got += (size_t)r;
+	}
+	return 0;
+}
+
+/* Reads the whole file (size bytes when fstat'ed) into a malloc'ed buffer,
+ * closes fd and parses it. */
+static struct elf_file *elf__read_whole(int fd, size_t size, const char *path,
+					char *err, size_t errlen)
+{
+	unsigned char *buf = malloc(size ? size : 1);
+	size_t got = 0;
 	int ret;
 
-	if (err && errlen)
-		err[0] = '\0';
-	ret = elf__slurp(path, &buf, &len, err, errlen);
+	if (!buf) {
+		close(fd);
+		fmt_msg(err, errlen, "'%s': out of memory", path);
+		errno = ENOMEM;
+		return NULL;
+	}
+	ret = elf__read_range(&(struct elf_src){ .fd = fd }, buf, size, 0, size, &got);
+	close(fd);
 	if (ret) {
+		free(buf);
+		fmt_msg(err, errlen, "cannot read '%s': %s", path, strerror(-ret));
 		errno = -ret;
 		return NULL;
 	}
-	return elf__parse(buf, len, path, err, errlen);
+	return elf__parse(buf, got, false, got, path, err, errlen);
+}
+
+struct elf_file *elf_file__open(const char *path, char *err, size_t errlen)
+{
+	struct stat st;
+	int fd;
+
+	if (err && errlen)
+		err[0] = '\0';
+	fd = elf__open_regular(path, &st, err, errlen);
+	if (fd < 0) {
+		errno = -fd;
+		return NULL;
+	}
+	return elf__read_whole(fd, (size_t)st.st_size, path, err, errlen);
+}
+
+/* A zeroed anonymous mapping of size bytes: pages never written take no
+ * memory.  NULL on failure. */
+static unsigned char *elf__sparse_buf(size_t size)
+{
+	void *p = mmap(NULL, size ? size : 1, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+
+	return p == MAP_FAILED ? NULL : p;
+}
+
+/* The section header i of the (possibly sparse) image, if it lies inside. */
+static bool elf__raw_shdr(const unsigned char *buf, size_t size, const Elf64_Ehdr *eh,
+			  uint64_t i, Elf64_Shdr *out)
+{
+	uint64_t at = end_of(eh->e_shoff, i, sizeof(Elf64_Shdr));
+
+	if (at == UINT64_MAX || end_of(at, 1, sizeof(Elf64_Shdr)) > size)
+		return false;
+	memcpy(out, buf + at, sizeof(*out));
+	return true;
+}
+
+/* Reads what the symbolizer uses: the ELF header, the program and section
+ * header tables, the section name table, the symbol tables and their string
+ * tables.  Offsets come from the file and are only used to place reads
+ * inside buf; elf__parse validates the result as it validates any image. */
+static int elf__read_symbol_parts(const struct elf_src *src, unsigned char *buf, size_t size,
+				  size_t *got)
+{
+	Elf64_Ehdr eh;
+	Elf64_Shdr sh, sh0 = { 0 }, link;
+	uint64_t shnum, shstrndx;
+	int ret;
+
+	ret = elf__read_range(src, buf, size, 0, sizeof(eh), got);
+	if (ret || size < sizeof(eh))
+		return ret;     /* too short: elf__parse says so */
+	memcpy(&eh, buf, sizeof(eh));
+	if (eh.e_ident[EI_CLASS] != ELFCLASS64 || eh.e_shentsize != sizeof(Elf64_Shdr))
+		return 0;       /* refused by elf__parse */
+	ret = elf__read_range(src, buf, size, eh.e_phoff,
+			      (uint64_t)eh.e_phnum * eh.e_phentsize, got);
+	if (!ret && eh.e_shoff)
+		ret = elf__read_range(src, buf, size, eh.e_shoff, sizeof(Elf64_Shdr), got);
+	if (ret || !eh.e_shoff || !elf__raw_shdr(buf, size, &eh, 0, &sh0))
+		return ret;
+	shnum = eh.e_shnum ? eh.e_shnum : sh0.sh_size;
+	shstrndx = eh.e_shstrndx == SHN_XINDEX ? sh0.sh_link : eh.e_shstrndx;
+	if (eh.e_phnum == PN_XNUM)
+		ret = elf__read_range(src, buf, size, eh.e_phoff,
+				      (uint64_t)sh0.sh_info * sizeof(Elf64_Phdr), got);
+	if (!ret && shnum <= size / sizeof(Elf64_Shdr))
+		ret = elf__read_range(src, buf, size, eh.e_shoff, shnum * sizeof(Elf64_Shdr), got);
+	for (uint64_t i = 1; !ret && i < shnum && elf__raw_shdr(buf, size, &eh, i, &sh); i++) {
+		if (sh.sh_type == SHT_NOBITS)
+			continue;
+		if (i == shstrndx || sh.sh_type == SHT_SYMTAB || sh.sh_type == SHT_DYNSYM)
+			ret = elf__read_range(src, buf, size, sh.sh_offset, sh.sh_size, got);
+		if (!ret && (sh.sh_type == SHT_SYMTAB || sh.sh_type == SHT_DYNSYM) &&
+		    sh.sh_link < shnum && elf__raw_shdr(buf, size, &eh, sh.sh_link, &link) &&
+		    link.sh_type != SHT_NOBITS)
+			ret = elf__read_range(src, buf, size, link.sh_offset, link.sh_size, got);
+	}
+	return ret;
+}
+
+struct elf_file *elf_file__open_symbols(const char *path, char *err, size_t errlen)
+{
+	unsigned char *buf;
+	struct stat st;
+	size_t got = 0;
+	int fd, ret;
+
+	if (err && errlen)
+		err[0] = '\0';
+	fd = elf__open_regular(path, &st, err, errlen);
+	if (fd < 0) {
+		errno = -fd;
+		return NULL;
+	}
+	if ((size_t)st.st_size < ELF_SPARSE_MIN)
+		return elf__read_whole(fd, (size_t)st.st_size, path, err, errlen);
+	buf = elf__sparse_buf((size_t)st.st_size);
+	if (!buf) {
+		close(fd);
+		fmt_msg(err, errlen, "'%s': out of memory", path);
+		errno = ENOMEM;
+		return NULL;
+	}
+	ret = elf__read_symbol_parts(&(struct elf_src){ .fd = fd }, buf, (size_t)st.st_size, &got);
+	close(fd);
+	if (ret) {
+		munmap(buf, (size_t)st.st_size);
+		fmt_msg(err, errlen, "cannot read '%s': %s", path, strerror(-ret));
+		errno = -ret;
+		return NULL;
+	}
+	return elf__parse(buf, (size_t)st.st_size, true, got, path, err, errlen);
+}
+
+struct elf_file *elf_file__open_mem_symbols(const void *mem, size_t len, char *err, size_t errlen)
+{
+	struct elf_src src = { .fd = -1, .mem = mem, .mem_len = len };
+	unsigned char *buf;
+	size_t got = 0;
+
+	if (err && errlen)
+		err[0] = '\0';
+	if (len > ELF_MAX_FILE_SIZE) {
+		fmt_msg(err, errlen, "'<memory>' is too large (%zu bytes)", len);
+		errno = EFBIG;
+		return NULL;
+	}
+	buf = elf__sparse_buf(len);
+	if (!buf) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	elf__read_symbol_parts(&src, buf, len, &got);
+	return elf__parse(buf, len, true, got, "<memory>", err, errlen);
 }
 
 struct elf_file *elf_file__open_mem(const void *buf, size_t len, char *err, size_t errlen)
@@ -429,7 +606,7 @@ struct elf_file *elf_file__open_mem(const void *buf, size_t len, char *err, size
 	}
 	if (len)
 		memcpy(copy, buf, len);
-	return elf__parse(copy, len, "<memory>", err, errlen);
+	return elf__parse(copy, len, false, len, "<memory>", err, errlen);
 }
 
 void elf_file__free(struct elf_file *ef)
@@ -441,7 +618,7 @@ void elf_file__free(struct elf_file *ef)
 	free(ef->index);
 	free(ef->aindex);
 	free(ef->phdrs);
-	free(ef->buf);
+	elf__free_buf(ef->buf, ef->size, ef->buf_mapped);
 	free(ef);
 }
 
@@ -458,6 +635,11 @@ uint64_t elf_file__entry(const struct elf_file *ef)
 uint64_t elf_file__size(const struct elf_file *ef)
 {
 	return ef->size;
+}
+
+uint64_t elf_file__resident(const struct elf_file *ef)
+{
+	return ef->resident;
 }
 
 bool elf_file__has_symtab(const struct elf_file *ef)

@@ -3,8 +3,8 @@
  * The file belongs to the target and may be hostile: truncated, lying about
  * section sizes, changing under us.  Every accessor bounds-checks against the
  * real file size and returns an error instead of reading out of range.  The
- * whole file is mapped read-only once at open, so that a file shrinking later
- * cannot fault us (it is copied with MAP_PRIVATE... see elf.c).
+ * file is read into our own memory once at open (never mmap'ed), so that a
+ * file shrinking later cannot fault us.
  *
  * Errors: functions returning int return 0 or -errno; pointer functions return
  * NULL and set errno.  elf_file__open also fills `err` with a readable reason.
@@ -48,11 +48,18 @@ struct usdt_note {
  * `err`/`errlen` may be NULL.  errno: ENOENT, EACCES, ENOEXEC (not ELF or
  * malformed, with the reason in err), ... */
 struct elf_file *elf_file__open(const char *path, char *err, size_t errlen);
+/* The same, validated alike, for symbolizing: only the ELF header, the
+ * program and section header tables and the symbol and string tables are
+ * read (files of 1 MiB or more); every other byte of the image reads as
+ * zero and costs no memory.  Use it where only symbols, segments and
+ * offset/vaddr conversions are needed, never for code or notes. */
+struct elf_file *elf_file__open_symbols(const char *path, char *err, size_t errlen);
 void elf_file__free(struct elf_file *ef);               /* NULL is a no-op */
 
 int elf_file__type(const struct elf_file *ef);          /* ET_EXEC or ET_DYN */
 uint64_t elf_file__entry(const struct elf_file *ef);    /* e_entry (vaddr) */
 uint64_t elf_file__size(const struct elf_file *ef);     /* bytes in the file */
+uint64_t elf_file__resident(const struct elf_file *ef); /* bytes of it read into memory */
 bool elf_file__has_symtab(const struct elf_file *ef);   /* a non-empty .symtab */
 bool elf_file__has_dynsym(const struct elf_file *ef);   /* a non-empty .dynsym */
 /* Lowest p_vaddr of PT_LOAD segments rounded down to page (0 for typical DSOs). */
@@ -98,5 +105,9 @@ int elf_file__usdt_notes(const struct elf_file *ef, struct usdt_note **notes, si
 /* Parses an ELF image already in memory (for the fuzzers and unit tests).  The
  * buffer is copied. */
 struct elf_file *elf_file__open_mem(const void *buf, size_t len, char *err, size_t errlen);
+/* elf_file__open_symbols's reader on a memory image, whatever its size:
+ * only the parts it would read from a file are copied. */
+struct elf_file *elf_file__open_mem_symbols(const void *buf, size_t len, char *err,
+					    size_t errlen);
 
 #endif

@@ -43,8 +43,9 @@ static int open_checked(const char *path, const struct procmap_entry *e)
 	return fd;
 }
 
-struct elf_file *mapped_elf_open(pid_t pid, const struct procmap_entry *e, char *open_path,
-				 size_t cap, bool *via_map_files, char *err, size_t errlen)
+static struct elf_file *open_mapped(pid_t pid, const struct procmap_entry *e, char *open_path,
+				    size_t cap, bool *via_map_files, bool symbols_only,
+				    char *err, size_t errlen)
 {
 	char fdpath[64];
 	struct elf_file *ef;
@@ -69,11 +70,25 @@ struct elf_file *mapped_elf_open(pid_t pid, const struct procmap_entry *e, char 
 		return NULL;
 	}
 	snprintf(fdpath, sizeof(fdpath), "/proc/self/fd/%d", fd);
-	ef = elf_file__open(fdpath, err, errlen);
+	ef = symbols_only ? elf_file__open_symbols(fdpath, err, errlen)
+			  : elf_file__open(fdpath, err, errlen);
 	saved = errno;
 	close(fd);
 	errno = saved;
 	return ef;
+}
+
+struct elf_file *mapped_elf_open(pid_t pid, const struct procmap_entry *e, char *open_path,
+				 size_t cap, bool *via_map_files, char *err, size_t errlen)
+{
+	return open_mapped(pid, e, open_path, cap, via_map_files, false, err, errlen);
+}
+
+struct elf_file *mapped_elf_open_symbols(pid_t pid, const struct procmap_entry *e,
+					 char *open_path, size_t cap, bool *via_map_files,
+					 char *err, size_t errlen)
+{
+	return open_mapped(pid, e, open_path, cap, via_map_files, true, err, errlen);
 }
 
 void mapped_elf_say_replaced(pid_t pid, const struct procmap_entry *e, const char *open_path)

@@ -28,6 +28,10 @@
 
 struct elf_file *mapped_elf_open(pid_t pid, const struct procmap_entry *e, char *open_path,
 				 size_t cap, bool *via_map_files, char *err, size_t errlen);
+/* The same through elf_file__open_symbols: for naming frames only. */
+struct elf_file *mapped_elf_open_symbols(pid_t pid, const struct procmap_entry *e,
+					 char *open_path, size_t cap, bool *via_map_files,
+					 char *err, size_t errlen);
 
 /* The warning for a file opened through map_files: the user should know
  * that the process runs a file its path no longer names (an upgrade). */

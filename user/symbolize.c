@@ -4,15 +4,19 @@
 #include <stdlib.h>
 #include <string.h>
 #include "elf.h"
+#include "log.h"
 #include "mapped_elf.h"
 #include "procmaps.h"
 #include "symbolize.h"
 
 #define MAX_OBJECTS 512  /* distinct files opened per process */
-/* ELF images are kept in memory (elf.h reads a whole file, so that a file
- * truncated under us cannot SIGBUS): the target decides how many and how
- * big its mappings are, so the total is bounded.  Past it, frames in the
- * other objects are named by address. */
+/* What of each ELF file names frames is kept in memory (elf.h reads, never
+ * maps, so that a file truncated under us cannot SIGBUS): its headers and
+ * symbol tables, read alone from files of 1 MiB or more (a 1 GiB
+ * libtorch_cpu.so costs its tables, not its code).  The target decides
+ * how many and how big its mappings are, so the total is bounded.  Past
+ * it, frames in the other objects are named by address, and a warning
+ * says so. */
 #define MAX_IMAGE_BYTES (512ULL << 20)
 
 struct object {
@@ -25,10 +29,23 @@ struct symbolizer {
 	struct procmaps maps;
 	struct object *objs;
 	size_t nobjs;
-	uint64_t image_bytes;     /* sum of the open images' sizes */
+	uint64_t image_bytes;     /* sum of what the open images read into memory */
+	bool warned_full;         /* the "named by address" warning was given */
 };
 
 static struct elf_file *object_for(struct symbolizer *s, const struct procmap_entry *e);
+
+/* Once per process: frames are never named by address unsaid. */
+static void say_full(struct symbolizer *s, const char *path)
+{
+	if (s->warned_full)
+		return;
+	s->warned_full = true;
+	pr_warn("pid %d: native frames in '%s' and in other objects not opened yet are named "
+		"by address: symbols already fill %llu MiB of %llu in %zu objects (of %d)",
+		(int)s->pid, path, (unsigned long long)(s->image_bytes >> 20),
+		(unsigned long long)(MAX_IMAGE_BYTES >> 20), s->nobjs, MAX_OBJECTS);
+}
 
 struct symbolizer *symbolizer__new(pid_t pid)
 {
@@ -88,18 +105,24 @@ static struct elf_file *object_for(struct symbolizer *s, const struct procmap_en
 	for (size_t i = 0; i < s->nobjs; i++)
 		if (!strcmp(s->objs[i].path, path))
 			return s->objs[i].elf;
-	if (s->nobjs >= MAX_OBJECTS)
+	if (s->nobjs >= MAX_OBJECTS) {
+		say_full(s, path);
 		return NULL;
+	}
 	o = realloc(s->objs, (s->nobjs + 1) * sizeof(*o));
 	if (!o)
 		return NULL;
 	s->objs = o;
 	o = &s->objs[s->nobjs++];
 	snprintf(o->path, sizeof(o->path), "%s", path);
-	o->elf = s->image_bytes < MAX_IMAGE_BYTES ?
-		mapped_elf_open(s->pid, e, full, sizeof(full), &via_map_files, NULL, 0) : NULL;
+	if (s->image_bytes >= MAX_IMAGE_BYTES) {
+		say_full(s, path);
+		o->elf = NULL;
+		return NULL;
+	}
+	o->elf = mapped_elf_open_symbols(s->pid, e, full, sizeof(full), &via_map_files, NULL, 0);
 	if (o->elf)
-		s->image_bytes += elf_file__size(o->elf);
+		s->image_bytes += elf_file__resident(o->elf);
 	return o->elf;
 }
 

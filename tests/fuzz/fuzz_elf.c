@@ -1,7 +1,10 @@
 /* ELF files the target maps: headers, program and section headers, symbol
  * tables, .note.stapsdt and the USDT argument specs inside it.  Through
  * elf_file__open_mem, the in-memory half of elf_file__open (both go through
- * the same parser), then every accessor the interpreter discovery uses. */
+ * the same parser), then every accessor the interpreter discovery uses; and
+ * through elf_file__open_mem_symbols, the symbolizer's sparse reader (it
+ * places its reads by the file's own header fields), then the symbolizer's
+ * accessors. */
 #include <errno.h>
 #include "fuzz.h"
 #include "elf.h"
@@ -64,6 +67,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	uint8_t b[16];
 	struct elf_file *ef;
 
+	ef = elf_file__open_mem_symbols(data, size, err, sizeof(err));
+	if (ef) {
+		w.ef = ef;
+		elf_file__foreach_symbol(ef, visit, &w);
+		fuzz_use(ef, elf_file__resident(ef) + elf_file__base_vaddr(ef));
+		elf_file__free(ef);
+		w.n = 0;
+	}
 	ef = elf_file__open_mem(data, size, err, sizeof(err));
 	if (!ef) {
 		fuzz_use(err, strlen(err));

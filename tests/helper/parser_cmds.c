@@ -42,10 +42,14 @@ static int bad_number(char **argv, const char *s)
 	return 2;
 }
 
+/* PMT_ELF_OPEN=symbols: through elf_file__open_symbols, as the symbolizer
+ * opens files (headers and symbol tables only), to compare with a whole read. */
 static struct elf_file *open_elf(char **argv, const char *path)
 {
 	char err[512];
-	struct elf_file *ef = elf_file__open(path, err, sizeof(err));
+	const char *how = getenv("PMT_ELF_OPEN");
+	struct elf_file *ef = how && !strcmp(how, "symbols") ?
+		elf_file__open_symbols(path, err, sizeof(err)) : elf_file__open(path, err, sizeof(err));
 
 	if (!ef)
 		fprintf(stderr, "%s: %s (%s)\n", argv[0], err[0] ? err : "cannot open", strerror(errno));
@@ -82,6 +86,7 @@ static void print_info(struct elf_file *ef)
 	printf("symtab %s\n", elf_file__has_symtab(ef) ? "yes" : "no");
 	printf("dynsym %s\n", elf_file__has_dynsym(ef) ? "yes" : "no");
 	printf("base 0x%" PRIx64 "\n", elf_file__base_vaddr(ef));
+	printf("resident %" PRIu64 "\n", elf_file__resident(ef));
 }
 
 static int cmd_elf_info(int argc, char **argv)
@@ -208,6 +213,32 @@ static int cmd_elf_syms(int argc, char **argv)
 	if (!ef)
 		return 1;
 	elf_file__foreach_symbol(ef, print_sym_cb, NULL);
+	elf_file__free(ef);
+	return 0;
+}
+
+/* The symbolizer's lookup: the function containing each vaddr. */
+static int cmd_elf_name(int argc, char **argv)
+{
+	struct elf_file *ef;
+	struct elf_sym sym;
+	uint64_t va, off;
+
+	if (argc < 3)
+		return usage_err(argv, "FILE VADDR...");
+	ef = open_elf(argv, argv[1]);
+	if (!ef)
+		return 1;
+	for (int i = 2; i < argc; i++) {
+		if (parse_u64(argv[i], &va)) {
+			elf_file__free(ef);
+			return bad_number(argv, argv[i]);
+		}
+		if (elf_file__symbolize(ef, va, &sym, &off))
+			printf("0x%" PRIx64 " ?\n", va);
+		else
+			printf("0x%" PRIx64 " %s+0x%" PRIx64 "\n", va, sym.name, off);
+	}
 	elf_file__free(ef);
 	return 0;
 }
@@ -553,6 +584,7 @@ const struct tool_cmd parser_cmds[] = {
 	{ "elf-sym", "FILE NAME...: name vaddr size source type bind", cmd_elf_sym },
 	{ "elf-syms", "FILE: every defined symbol, dynsym first", cmd_elf_syms },
 	{ "elf-import", "FILE NAME...: the GOT slot (vaddr) of each imported symbol", cmd_elf_import },
+	{ "elf-name", "FILE VADDR...: the function holding each vaddr (symbolizer lookup)", cmd_elf_name },
 	{ "elf-offset", "FILE VADDR: file offset of a vaddr", cmd_elf_offset },
 	{ "elf-read", "FILE VADDR LEN: hex bytes at a vaddr", cmd_elf_read },
 	{ "elf-notes", "FILE: USDT notes: provider name pc base sema args", cmd_elf_notes },
