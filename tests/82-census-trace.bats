@@ -178,6 +178,49 @@ census_traced() {
 	assert_eq "fixture exit status" 0 "$WAIT_RC"
 }
 
+# Slots go to processes running at once: 70 workers and their parent are 71,
+# so 7 go without (said by the gauge); once 10 workers exit, their slots
+# serve the 7.  Slots were never reused: a service recycling workers had no
+# census for any worker after its 64th.
+@test "census trace: 71 processes at once, 64 censuses and 7 counted; 10 exit and the 7 get theirs" {
+	require_tracing
+	require_prom_tools
+	use_interp debian3.11
+	local m="$BATS_TEST_TMPDIR/metrics.txt" k n=70 args=() pids
+	for ((k = 0; k < n; k++)); do args+=(0); done
+	start_fixture "$PY" fork_workers.py "${args[@]}"
+	start_tracer -p "$FIX_PID" --prometheus 127.0.0.1:0 --census --census-interval 60
+	wait_metrics_addr
+	wait_attached "$TRACER_PID" || { show_tracer; return 1; }
+	touch "$FIX_CTL/go"
+	wait_file "$FIX_CTL/workers" 30 "$FIX_PID"
+	scrape_until "$m" '^pymemtrace_census_skipped_processes 7$' 120 || return 1
+	# each census takes its turn on the one census thread
+	for ((k = 0; k < 240; k++)); do
+		[ "$(grep -c '^pymemtrace_census_tracked_objects{' "$m")" -ge 64 ] && break
+		sleep 0.5
+		curl -s --max-time 20 -o "$m" "http://$PROM_ADDR/metrics" || true
+	done
+	assert_eq "processes with a census" 64 "$(grep -c '^pymemtrace_census_tracked_objects{' "$m")" ||
+		{ show_tracer; return 1; }
+	assert_eq "skipped, once all censuses are in" 7 \
+		"$(awk '$1 == "pymemtrace_census_skipped_processes" { print $2 }' "$m")" || return 1
+	for ((k = 0; k < 10; k++)); do touch "$FIX_CTL/go-$k" "$FIX_CTL/exit-$k"; done
+	scrape_until "$m" '^pymemtrace_census_skipped_processes 0$' 120 || return 1
+	# every running process, parent and the 60 workers left, has its census
+	pids=$( (echo "$FIX_PID"; tail -n +11 "$FIX_CTL/workers") | sort)
+	assert_eq "running processes" 61 "$(wc -l <<<"$pids")" || return 1
+	for k in $pids; do
+		scrape_until "$m" "^pymemtrace_census_tracked_objects\\{pid=\"$k\"\\} " 60 || return 1
+	done
+	stop_tracer
+	assert_eq "tracer exit status" 0 "$TRACER_RC" || { show_tracer; return 1; }
+	for ((k = 10; k < n; k++)); do touch "$FIX_CTL/go-$k" "$FIX_CTL/exit-$k"; done
+	touch "$FIX_CTL/exit"
+	wait_exit "$FIX_PID" 60
+	assert_eq "fixture exit status" 0 "$WAIT_RC"
+}
+
 @test "census trace: without --census no census series" {
 	require_tracing
 	require_prom_tools

@@ -49,7 +49,8 @@ struct census_trace {
 	bool started;             /* the worker runs */
 	struct watched procs[CENSUS_TRACE_MAX_PROCS];
 	unsigned n_procs;
-	unsigned skipped_procs;   /* watched beyond CENSUS_TRACE_MAX_PROCS */
+	unsigned skipped_procs;   /* running, traced, without a slot at the last sync */
+	bool warned_full;
 };
 
 static void result_free(struct census_result *res)
@@ -152,8 +153,9 @@ static void *worker(void *arg)
 		pthread_mutex_unlock(&ct->lock);
 		res = take(&ct->o, pid, why, sizeof(why));
 		pthread_mutex_lock(&ct->lock);
-		/* Entries are never removed or reused, so the pid still
-		 * names its entry (the array may not be looked at unlocked). */
+		/* The entry is found again by pid (the array may not be
+		 * looked at unlocked): an ended process's slot may have gone
+		 * to another meanwhile, and then this result is dropped. */
 		for (unsigned i = 0; i < ct->n_procs; i++) {
 			if (ct->procs[i].pid != pid)
 				continue;
@@ -255,29 +257,47 @@ static struct watched *find(struct census_trace *ct, pid_t pid)
 	return NULL;
 }
 
-/* Under the lock. */
-static void watch_locked(struct census_trace *ct, pid_t pid)
+/* A slot for a new process: an unused one, else that of a process that
+ * ended (worker recycling would otherwise use up the slots with processes
+ * long gone).  NULL when CENSUS_TRACE_MAX_PROCS run at once.  Under the lock. */
+static struct watched *free_slot(struct census_trace *ct)
+{
+	if (ct->n_procs < CENSUS_TRACE_MAX_PROCS)
+		return &ct->procs[ct->n_procs++];
+	for (unsigned i = 0; i < ct->n_procs; i++)
+		if (!ct->procs[i].running)
+			return &ct->procs[i];
+	return NULL;
+}
+
+/* pid runs: it has a slot, or gets one (an ended process under the same
+ * pid is another process: its census starts afresh).  False when all
+ * slots are taken by running processes.  Under the lock. */
+static bool watch_locked(struct census_trace *ct, pid_t pid)
 {
 	struct watched *w = find(ct, pid);
 
-	if (w) {
-		w->running = true;
-		return;
+	if (w && w->running)
+		return true;
+	if (!w)
+		w = free_slot(ct);
+	if (!w) {
+		if (!ct->warned_full)
+			pr_warn("--census: more than %d processes at once; pid %d and others "
+				"get no census while they all run (counted in the report)",
+				CENSUS_TRACE_MAX_PROCS, (int)pid);
+		ct->warned_full = true;
+		return false;
 	}
-	if (ct->n_procs == CENSUS_TRACE_MAX_PROCS) {
-		if (!ct->skipped_procs++)
-			pr_warn("--census: more than %d processes; pid %d and later ones get "
-				"no census (counted in the report)", CENSUS_TRACE_MAX_PROCS,
-				(int)pid);
-		return;
-	}
-	w = &ct->procs[ct->n_procs++];
+	/* Freed under the lock: only the writers, under it too, read it. */
+	result_free(w->last);
 	memset(w, 0, sizeof(*w));
 	w->pid = pid;
 	w->running = true;
 	w->next_at = now_s();
 	snprintf(w->why, sizeof(w->why), "no census taken yet (the first is under way)");
 	pthread_cond_signal(&ct->wake);
+	return true;
 }
 
 void census_trace__watch(struct census_trace *ct, pid_t pid)
@@ -289,21 +309,31 @@ void census_trace__watch(struct census_trace *ct, pid_t pid)
 	pthread_mutex_unlock(&ct->lock);
 }
 
+/* The report names the processes traced now: those running keep or get a
+ * slot; the others, ended or retired (no longer in it), free theirs. */
 void census_trace__sync(struct census_trace *ct, const struct report *r)
 {
+	unsigned skipped = 0;
+
 	if (!ct || !r)
 		return;
 	pthread_mutex_lock(&ct->lock);
-	for (unsigned i = 0; r->procs && i < r->n_procs; i++) {
-		const struct proc_report *p = &r->procs[i];
-		struct watched *w;
+	for (unsigned i = 0; i < ct->n_procs; i++) {
+		struct watched *w = &ct->procs[i];
+		bool running = false;
 
-		if (p->state == PROC_RUNNING) {
-			watch_locked(ct, p->pid);
-		} else if ((w = find(ct, p->pid))) {
+		for (unsigned j = 0; r->procs && j < r->n_procs; j++)
+			if (r->procs[j].pid == w->pid) {
+				running = r->procs[j].state == PROC_RUNNING;
+				break;
+			}
+		if (!running)
 			w->running = false;
-		}
 	}
+	for (unsigned i = 0; r->procs && i < r->n_procs; i++)
+		if (r->procs[i].state == PROC_RUNNING && !watch_locked(ct, r->procs[i].pid))
+			skipped++;
+	ct->skipped_procs = skipped;
 	pthread_mutex_unlock(&ct->lock);
 }
 
@@ -340,6 +370,13 @@ int census_trace__prom(FILE *f, void *ctx)
 			v[n++] = view_of(ct, &ct->procs[i], now);
 	if (n)
 		err = census_out__prom(f, v, n);
+	/* Always there with --census: 0 says every process has its census. */
+	if (!err && fprintf(f, "# HELP pymemtrace_census_skipped_processes Traced processes "
+			    "without a census: more than %d ran at once.\n# TYPE "
+			    "pymemtrace_census_skipped_processes gauge\n"
+			    "pymemtrace_census_skipped_processes %u\n", CENSUS_TRACE_MAX_PROCS,
+			    ct->skipped_procs) < 0)
+		err = -EIO;
 	pthread_mutex_unlock(&ct->lock);
 	return err;
 }
@@ -355,8 +392,8 @@ void census_trace__json(struct census_trace *ct, struct jw *w, pid_t pid)
 	if (!p || !p->last) {
 		char why[128];
 
-		snprintf(why, sizeof(why), "more traced processes than --census covers (%d); "
-			 "%u without a census", CENSUS_TRACE_MAX_PROCS, ct->skipped_procs);
+		snprintf(why, sizeof(why), "more traced processes at once than --census covers "
+			 "(%d); %u without a census", CENSUS_TRACE_MAX_PROCS, ct->skipped_procs);
 		jw_kv_null(w, "census");
 		jw_kv_string(w, "census_reason", p ? p->why : why);
 	} else {
@@ -411,7 +448,7 @@ void census_trace__text(struct census_trace *ct, FILE *f, pid_t pid)
 	p = find(ct, pid);
 	if (!p || !p->last) {
 		fprintf(f, "%-*snone: %s\n", TEXT_INDENT, "census", p ? p->why :
-			"more traced processes than --census covers");
+			"more traced processes at once than --census covers");
 	} else {
 		const struct census_gc *c = &p->last->gc;
 		double age = now_s() - p->last->taken_at;

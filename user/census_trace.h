@@ -12,8 +12,10 @@
  * the pids it is given (census_trace__watch, census_trace__sync) and finds
  * each interpreter itself (interp__find), read-only.
  *
- * Limits: at most CENSUS_TRACE_MAX_PROCS processes get a census; more are
- * counted (`skipped_procs`) and said in the report, never dropped silently.
+ * Limits: at most CENSUS_TRACE_MAX_PROCS processes running at once get a
+ * census (an ended process's slot goes to the next); more are counted
+ * (`skipped_procs`, the pymemtrace_census_skipped_processes gauge) and said
+ * in the report, never dropped silently.
  * census_trace__free cancels a census in progress (the GC walk stops
  * within a few thousand objects; a pymalloc walk under way finishes).
  */
