@@ -425,47 +425,6 @@ static int elf__read_range(const struct elf_src *src, unsigned char *buf, size_t
 	return 0;
 }
 
-/* Reads the whole file (size bytes when fstat'ed) into a malloc'ed buffer,
- * closes fd and parses it. */
-static struct elf_file *elf__read_whole(int fd, size_t size, const char *path,
-					char *err, size_t errlen)
-{
-	unsigned char *buf = malloc(size ? size : 1);
-	size_t got = 0;
-	int ret;
-
-	if (!buf) {
-		close(fd);
-		fmt_msg(err, errlen, "'%s': out of memory", path);
-		errno = ENOMEM;
-		return NULL;
-	}
-	ret = elf__read_range(&(struct elf_src){ .fd = fd }, buf, size, 0, size, &got);
-	close(fd);
-	if (ret) {
-		free(buf);
-		fmt_msg(err, errlen, "cannot read '%s': %s", path, strerror(-ret));
-		errno = -ret;
-		return NULL;
-	}
-	return elf__parse(buf, got, false, got, path, err, errlen);
-}
-
-struct elf_file *elf_file__open(const char *path, char *err, size_t errlen)
-{
-	struct stat st;
-	int fd;
-
-	if (err && errlen)
-		err[0] = '\0';
-	fd = elf__open_regular(path, &st, err, errlen);
-	if (fd < 0) {
-		errno = -fd;
-		return NULL;
-	}
-	return elf__read_whole(fd, (size_t)st.st_size, path, err, errlen);
-}
-
 /* A zeroed anonymous mapping of size bytes: pages never written take no
  * memory.  NULL on failure. */
 static unsigned char *elf__sparse_buf(size_t size)
@@ -532,11 +491,15 @@ static int elf__read_symbol_parts(const struct elf_src *src, unsigned char *buf,
 	return ret;
 }
 
-struct elf_file *elf_file__open_symbols(const char *path, char *err, size_t errlen)
+/* Opens path and reads all of it, or (symbols_only, files of ELF_SPARSE_MIN
+ * or more) only what elf__read_symbol_parts reads, then parses it. */
+static struct elf_file *elf__open_file(const char *path, bool symbols_only, char *err,
+				       size_t errlen)
 {
 	unsigned char *buf;
 	struct stat st;
-	size_t got = 0;
+	size_t size, got = 0;
+	bool sparse;
 	int fd, ret;
 
 	if (err && errlen)
@@ -546,27 +509,43 @@ struct elf_file *elf_file__open_symbols(const char *path, char *err, size_t errl
 		errno = -fd;
 		return NULL;
 	}
-	if ((size_t)st.st_size < ELF_SPARSE_MIN)
-		return elf__read_whole(fd, (size_t)st.st_size, path, err, errlen);
-	buf = elf__sparse_buf((size_t)st.st_size);
+	size = (size_t)st.st_size;
+	sparse = symbols_only && size >= ELF_SPARSE_MIN;
+	buf = sparse ? elf__sparse_buf(size) : malloc(size ? size : 1);
 	if (!buf) {
 		close(fd);
 		fmt_msg(err, errlen, "'%s': out of memory", path);
 		errno = ENOMEM;
 		return NULL;
 	}
-	ret = elf__read_symbol_parts(&(struct elf_src){ .fd = fd }, buf, (size_t)st.st_size, &got);
+	ret = sparse ? elf__read_symbol_parts(&(struct elf_src){ .fd = fd }, buf, size, &got)
+		     : elf__read_range(&(struct elf_src){ .fd = fd }, buf, size, 0, size, &got);
 	close(fd);
 	if (ret) {
-		munmap(buf, (size_t)st.st_size);
+		elf__free_buf(buf, size, sparse);
 		fmt_msg(err, errlen, "cannot read '%s': %s", path, strerror(-ret));
 		errno = -ret;
 		return NULL;
 	}
-	return elf__parse(buf, (size_t)st.st_size, true, got, path, err, errlen);
+	/* A whole read that came short (the file shrank) parses what it got;
+	 * a sparse image keeps the file's size, its unread parts zero. */
+	return elf__parse(buf, sparse ? size : got, sparse, got, path, err, errlen);
 }
 
-struct elf_file *elf_file__open_mem_symbols(const void *mem, size_t len, char *err, size_t errlen)
+struct elf_file *elf_file__open(const char *path, char *err, size_t errlen)
+{
+	return elf__open_file(path, false, err, errlen);
+}
+
+struct elf_file *elf_file__open_symbols(const char *path, char *err, size_t errlen)
+{
+	return elf__open_file(path, true, err, errlen);
+}
+
+/* elf__open_file's twin for an image in memory (the fuzz harness's way
+ * in): a copy of all of it, or a sparse one whatever its size. */
+static struct elf_file *elf__open_memory(const void *mem, size_t len, bool symbols_only,
+					 char *err, size_t errlen)
 {
 	struct elf_src src = { .fd = -1, .mem = mem, .mem_len = len };
 	unsigned char *buf;
@@ -579,34 +558,26 @@ struct elf_file *elf_file__open_mem_symbols(const void *mem, size_t len, char *e
 		errno = EFBIG;
 		return NULL;
 	}
-	buf = elf__sparse_buf(len);
+	buf = symbols_only ? elf__sparse_buf(len) : malloc(len ? len : 1);
 	if (!buf) {
 		errno = ENOMEM;
 		return NULL;
 	}
-	elf__read_symbol_parts(&src, buf, len, &got);
-	return elf__parse(buf, len, true, got, "<memory>", err, errlen);
+	if (symbols_only)
+		elf__read_symbol_parts(&src, buf, len, &got);   /* memory reads cannot fail */
+	else
+		elf__read_range(&src, buf, len, 0, len, &got);
+	return elf__parse(buf, len, symbols_only, got, "<memory>", err, errlen);
 }
 
 struct elf_file *elf_file__open_mem(const void *buf, size_t len, char *err, size_t errlen)
 {
-	unsigned char *copy;
+	return elf__open_memory(buf, len, false, err, errlen);
+}
 
-	if (err && errlen)
-		err[0] = '\0';
-	if (len > ELF_MAX_FILE_SIZE) {
-		fmt_msg(err, errlen, "'<memory>' is too large (%zu bytes)", len);
-		errno = EFBIG;
-		return NULL;
-	}
-	copy = malloc(len ? len : 1);
-	if (!copy) {
-		errno = ENOMEM;
-		return NULL;
-	}
-	if (len)
-		memcpy(copy, buf, len);
-	return elf__parse(copy, len, false, len, "<memory>", err, errlen);
+struct elf_file *elf_file__open_mem_symbols(const void *buf, size_t len, char *err, size_t errlen)
+{
+	return elf__open_memory(buf, len, true, err, errlen);
 }
 
 void elf_file__free(struct elf_file *ef)
