@@ -194,6 +194,8 @@ census_traced() {
 	wait_attached "$TRACER_PID" || { show_tracer; return 1; }
 	touch "$FIX_CTL/go"
 	wait_file "$FIX_CTL/workers" 30 "$FIX_PID"
+	# a failed check must not leave 70 workers waiting out their 300 s
+	mapfile -t -O "${#PMT_PIDS[@]}" PMT_PIDS <"$FIX_CTL/workers"
 	scrape_until "$m" '^pymemtrace_census_skipped_processes 7$' 120 || return 1
 	# each census takes its turn on the one census thread
 	for ((k = 0; k < 240; k++)); do
