@@ -224,6 +224,27 @@ PY
 	plan_listed_check libjemalloc.so.2 py3.12
 }
 
+# The native-frame symbolizer holds at most 512 objects (and 512 MiB of
+# symbol tables) per process; frames in any beyond are named by address.
+# That must be said, once, naming the first object left out.
+@test "alloc: a process mapping 520 libraries: the symbolizer's cap is said once, debian python3.11" {
+	local d="$BATS_TEST_TMPDIR/libs" j="$BATS_TEST_TMPDIR/report.json" k
+	use_interp debian3.11
+	require_tracing
+	mkdir -p "$d"
+	for ((k = 0; k < 520; k++)); do cp /lib/x86_64-linux-gnu/libz.so.1 "$d/libz$k.so"; done
+	start_fixture "$PY" many_libs.py "$d"
+	start_tracer --alloc -p "$FIX_PID" --json "$j"
+	wait_attached "$TRACER_PID" || { show_tracer; return 1; }
+	fixture_go "$FIX_CTL" || { cat "$FIX_CTL/stderr" >&3; return 1; }
+	stop_tracer
+	assert_eq "tracer exit status" 0 "$TRACER_RC" || { show_tracer; return 1; }
+	assert_eq "libraries the fixture loaded" 520 "$(jq .libraries "$FIX_CTL/done")" || return 1
+	assert_eq "warnings that frames go unnamed" 1 \
+		"$(grep -c "warning: pid $FIX_PID: native frames in '.*' and in other objects not opened yet are named by address" "$TRACER_ERR")" ||
+		{ show_tracer; return 1; }
+}
+
 # A package upgrade replaces a library under a running service: the path in
 # /proc/PID/maps then names a new file, while the process runs the old one.
 # The probes must go into the mapped file (through /proc/PID/map_files),
