@@ -463,13 +463,15 @@ static int elf__read_symbol_parts(const struct elf_src *src, unsigned char *buf,
 	if (ret || size < sizeof(eh))
 		return ret;     /* too short: elf__parse says so */
 	memcpy(&eh, buf, sizeof(eh));
-	if (eh.e_ident[EI_CLASS] != ELFCLASS64 || eh.e_shentsize != sizeof(Elf64_Shdr))
+	if (eh.e_ident[EI_CLASS] != ELFCLASS64)
 		return 0;       /* refused by elf__parse */
 	ret = elf__read_range(src, buf, size, eh.e_phoff,
 			      (uint64_t)eh.e_phnum * eh.e_phentsize, got);
-	if (!ret && eh.e_shoff)
-		ret = elf__read_range(src, buf, size, eh.e_shoff, sizeof(Elf64_Shdr), got);
-	if (ret || !eh.e_shoff || !elf__raw_shdr(buf, size, &eh, 0, &sh0))
+	/* no section headers (or a size elf__parse refuses): no symbols */
+	if (ret || !eh.e_shoff || eh.e_shentsize != sizeof(Elf64_Shdr))
+		return ret;
+	ret = elf__read_range(src, buf, size, eh.e_shoff, sizeof(Elf64_Shdr), got);
+	if (ret || !elf__raw_shdr(buf, size, &eh, 0, &sh0))
 		return ret;
 	shnum = eh.e_shnum ? eh.e_shnum : sh0.sh_size;
 	shstrndx = eh.e_shstrndx == SHN_XINDEX ? sh0.sh_link : eh.e_shstrndx;

@@ -91,33 +91,51 @@ static int grow(struct pynames *pn)
 	return 0;
 }
 
-static void name_stack(struct pynames *pn, uint64_t hash, const struct pmt_pystack *ps)
+/* The slot of a stack not named yet, taken, with room for n frames; NULL
+ * when memory runs out (the stack then stays unnamed). */
+static struct named_stack *claim_slot(struct pynames *pn, uint64_t hash, unsigned n)
 {
-	unsigned depth = ps->depth < PMT_MAX_PYFRAMES ? ps->depth : PMT_MAX_PYFRAMES;
 	struct named_stack *ns;
 
 	if (pn->used * 2 >= pn->cap && grow(pn))
-		return;
+		return NULL;
 	ns = slot_for(pn, hash);
-	ns->frames = calloc(depth ? depth : 1, sizeof(*ns->frames));
+	ns->frames = calloc(n ? n : 1, sizeof(*ns->frames));
 	if (!ns->frames)
-		return;
+		return NULL;
 	ns->hash = hash;
+	pn->used++;
+	return ns;
+}
+
+/* A frame that cannot be named keeps its place: a gap would misplace the
+ * rest.  It counts once among the unresolved. */
+static void frame_unnamed(struct pynames *pn, struct named_stack *ns, const char *function)
+{
+	struct py_frame_info *f = &ns->frames[ns->n++];
+
+	f->file = strdup("?");
+	f->function = strdup(function);
+	f->line = -1;
+	ns->unresolved++;
+	pn->unresolved++;
+}
+
+static void name_stack(struct pynames *pn, uint64_t hash, const struct pmt_pystack *ps)
+{
+	unsigned depth = ps->depth < PMT_MAX_PYFRAMES ? ps->depth : PMT_MAX_PYFRAMES;
+	struct named_stack *ns = claim_slot(pn, hash, depth);
+
+	if (!ns)
+		return;
 	ns->truncated = ps->flags & PMT_PYSTACK_TRUNCATED;
 	for (unsigned i = 0; i < depth; i++) {
-		struct py_frame_info *f = &ns->frames[ns->n];
-
-		if (pysym__frame(pn->sym, ps->frames[i].code, ps->frames[i].offset, f)) {
-			/* keep the frame's place: a gap would misplace the rest */
-			f->file = strdup("?");
-			f->function = strdup("?");
-			f->line = -1;
-			ns->unresolved++;
-		}
-		ns->n++;
+		if (pysym__frame(pn->sym, ps->frames[i].code, ps->frames[i].offset,
+				 &ns->frames[ns->n]))
+			frame_unnamed(pn, ns, "?");
+		else
+			ns->n++;
 	}
-	pn->used++;
-	pn->unresolved += ns->unresolved;
 }
 
 /* Names the stack under key unless it is named already; true if it did. */
@@ -159,20 +177,11 @@ void pynames__mark_unnamed(struct pynames *pn, uint64_t hash)
 {
 	struct named_stack *ns = slot_for(pn, hash);
 
-	if ((ns && ns->hash) || (pn->used * 2 >= pn->cap && grow(pn)))
+	if (ns && ns->hash)
 		return;
-	ns = slot_for(pn, hash);
-	ns->frames = calloc(1, sizeof(*ns->frames));
-	if (!ns->frames)
-		return;
-	ns->frames[0].file = strdup("?");
-	ns->frames[0].function = strdup("? (not named before the process exited)");
-	ns->frames[0].line = -1;
-	ns->hash = hash;
-	ns->n = 1;
-	ns->unresolved = 1;
-	pn->used++;
-	pn->unresolved++;
+	ns = claim_slot(pn, hash, 1);
+	if (ns)
+		frame_unnamed(pn, ns, "? (not named before the process exited)");
 }
 
 uint64_t pynames__unresolved(const struct pynames *pn)
