@@ -37,15 +37,29 @@ is_valid_json() {
 
 # ---- /proc/PID/stat ---------------------------------------------------------
 
-@test "procstat: parses minflt (field 10) and majflt (field 12) of a real stat line" {
+@test "procstat: parses minflt (field 10), majflt (12), utime + stime (14, 15) of a real stat line" {
 	f=$BATS_TEST_TMPDIR/stat
-	echo '13074 (cat) R 13069 13069 3229 0 -1 4194304 100 7 3 2 0 0 0 0 20 0 1 0 69573 3133440 416 18446744073709551615 94167060463616' >"$f"
+	echo '13074 (cat) R 13069 13069 3229 0 -1 4194304 100 7 3 2 25 17 0 0 20 0 1 0 69573 3133440 416 18446744073709551615 94167060463616' >"$f"
 	run "$TOOL" procstat-parse-stat "$f"
 	[ "$status" -eq 0 ]
 	[ "${lines[0]}" = "comm cat" ]
 	[ "${lines[1]}" = "state R" ]
 	[ "${lines[2]}" = "min_flt 100" ]
 	[ "${lines[3]}" = "maj_flt 3" ]
+	[ "${lines[4]}" = "cpu_ticks 42" ]
+}
+
+@test "procstat: a stat line that ends after majflt gives the faults and no CPU time, not zero" {
+	f=$BATS_TEST_TMPDIR/stat
+	echo '13074 (cat) R 13069 13069 3229 0 -1 4194304 100 7 3' >"$f"
+	run "$TOOL" procstat-parse-stat "$f"
+	[ "$status" -eq 0 ]
+	[ "${lines[3]}" = "maj_flt 3" ]
+	[ "${lines[4]}" = "cpu_ticks -" ]
+	echo '13074 (cat) R 13069 13069 3229 0 -1 4194304 100 7 3 2 25 x17' >"$f"
+	run "$TOOL" procstat-parse-stat "$f"
+	[ "$status" -eq 0 ]
+	[ "${lines[4]}" = "cpu_ticks -" ]
 }
 
 @test "procstat: a comm holding spaces and parentheses is split at the last ')'" {

@@ -97,6 +97,20 @@ int procstat__parse_stat(const char *buf, struct procstat_sample *s)
 		if (field == 12 && numparse_dec(f, len, UINT64_MAX, &tmp.maj_flt) != len)
 			return -EINVAL;
 	}
+	/* Fields 14 (utime) and 15 (stime), in clock ticks: optional, so that
+	 * a short line still gives the faults. */
+	tmp.cpu_valid = false;
+	{
+		uint64_t utime, stime;
+
+		if (next_field(&p, &f, &len) &&                       /* 13: cmajflt */
+		    next_field(&p, &f, &len) && numparse_dec(f, len, UINT64_MAX, &utime) == len &&
+		    next_field(&p, &f, &len) && numparse_dec(f, len, UINT64_MAX, &stime) == len &&
+		    utime <= UINT64_MAX - stime) {
+			tmp.cpu_ticks = utime + stime;
+			tmp.cpu_valid = true;
+		}
+	}
 	*s = tmp;
 	return 0;
 }

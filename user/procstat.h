@@ -4,6 +4,7 @@
 #ifndef PMT_PROCSTAT_H
 #define PMT_PROCSTAT_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -11,6 +12,8 @@ struct procstat_sample {
 	char state;               /* 'R', 'S', 'T' (stopped), 'Z' (zombie), ... */
 	uint64_t min_flt;         /* whole thread group */
 	uint64_t maj_flt;
+	uint64_t cpu_ticks;       /* utime + stime of the thread group, clock ticks */
+	bool cpu_valid;           /* cpu_ticks was read */
 	uint64_t rss_bytes;       /* VmRSS */
 	uint64_t hwm_bytes;       /* VmHWM: peak RSS over the process's life */
 	char comm[16];

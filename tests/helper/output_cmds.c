@@ -42,9 +42,14 @@ static char *slurp(const char *path)
 
 static void print_sample(const struct procstat_sample *s, bool stat, bool status)
 {
-	if (stat)
+	if (stat) {
 		printf("comm %s\nstate %c\nmin_flt %" PRIu64 "\nmaj_flt %" PRIu64 "\n",
 		       s->comm, s->state, s->min_flt, s->maj_flt);
+		if (s->cpu_valid)
+			printf("cpu_ticks %" PRIu64 "\n", s->cpu_ticks);
+		else
+			printf("cpu_ticks -\n");
+	}
 	if (status)
 		printf("rss_bytes %" PRIu64 "\nhwm_bytes %" PRIu64 "\n", s->rss_bytes, s->hwm_bytes);
 }
