@@ -60,7 +60,7 @@ $(OUT)/pymemtrace.skel.h: $(OBJ)/pymemtrace.bpf.o
 # ---- user side --------------------------------------------------------------
 # Objects that include the generated skeleton need it before their first build;
 # after that, -MMD records the dependency.
-SKEL_USERS := $(OBJ)/attach.o $(OBJ)/session.o $(OBJ)/main.o
+SKEL_USERS := $(OBJ)/attach.o $(OBJ)/session.o $(OBJ)/main.o $(OBJ)/trap_cost.o
 $(SKEL_USERS): | $(OUT)/pymemtrace.skel.h
 
 $(OBJ)/%.o: user/%.c | $(OBJ)

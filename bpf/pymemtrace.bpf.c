@@ -1608,12 +1608,37 @@ struct {
  * expected, since user space only attaches what it loaded. */
 __u64 dispatch_misses = 0;
 
+/* Probe hits by handler, per CPU: every hit is a trap the traced process
+ * paid for, whatever its handler then did, so user space can say what the
+ * trace cost the target (user/trap_cost.h).  Per CPU so that counting adds
+ * no shared cache line to the hot path; atomic because a uprobe program can
+ * be preempted by another thread's on the same CPU. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, PMT_H_NR);
+	__type(key, __u32);
+	__type(value, __u64);
+} probe_hits SEC(".maps");
+
 /* Every probe of a uprobe_multi link lands here: the top byte of its cookie
  * names the handler, which then sees the same ctx and cookie. */
 SEC("uprobe")
 int uprobe_dispatch(struct pt_regs *ctx)
 {
-	bpf_tail_call(ctx, &uprobe_handlers, (__u32)(bpf_get_attach_cookie(ctx) >> PMT_HANDLER_SHIFT));
+	__u32 h = (__u32)(bpf_get_attach_cookie(ctx) >> PMT_HANDLER_SHIFT);
+	__u64 *hits = bpf_map_lookup_elem(&probe_hits, &h);
+
+	if (hits)
+		__sync_fetch_and_add(hits, 1);
+	bpf_tail_call(ctx, &uprobe_handlers, h);
 	__sync_fetch_and_add(&dispatch_misses, 1);
+	return 0;
+}
+
+/* The handler of the tracer's own calibration probes (user/trap_cost.c):
+ * nothing, so that what they measure is the trap and the dispatch. */
+SEC("uprobe")
+int uprobe_trap_cost(struct pt_regs *ctx)
+{
 	return 0;
 }

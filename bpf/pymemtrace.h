@@ -86,6 +86,9 @@ enum pmt_handler {
 	PMT_H_USDT_GC_START,
 	PMT_H_USDT_GC_DONE,
 	PMT_H_GROWTH_POOL,
+	PMT_H_LTO_RET,            /* uprobe_lto at a uretprobe (PLAN_LTO_NEWPOOL) */
+	PMT_H_TRAP_COST,          /* user/trap_cost.c: the tracer's own entry probe */
+	PMT_H_TRAP_COST_RET,      /* and its return probe */
 	PMT_H_NR,
 };
 #define PMT_HANDLER_SHIFT   56

@@ -31,6 +31,27 @@ gc_attach() {
 	assert_eq "gc.collected" "$(jq .found "$FIX_CTL/done")" \
 		"$(json_get "$j" ".processes[$i].gc.collected")"
 	assert_eq "lost" 0 "$(json_get "$j" ".processes[$i].lost")"
+	gc_probe_hits "$j"
+}
+
+# gc_probe_hits JSON: automatic GC is off, so the only probe hits of the
+# trace are the N collections' two each (USDT start and done, or the
+# collector's entry and return), and the overhead is their measured cost.
+gc_probe_hits() {
+	local j="$1" h=".overhead.probe_hits"
+	assert_eq "overhead.counted" true "$(json_get "$j" ".overhead.counted")"
+	assert_eq "gc entry hits" "$N" "$(json_get "$j" "$h.usdt_gc_start + $h.gc_entry")"
+	assert_eq "gc end hits" "$N" "$(json_get "$j" "$h.usdt_gc_done + $h.gc_return")"
+	assert_eq "entry_hits + return_hits" "$(json_get "$j" "[$h[]] | add")" \
+		"$(json_get "$j" ".overhead.entry_hits + .overhead.return_hits")"
+	assert_eq "overhead.cost_measured" true "$(json_get "$j" ".overhead.cost_measured")"
+	assert_ge "overhead.entry_ns" "$(json_get "$j" ".overhead.entry_ns | floor")" 1
+	# hits x cost, to the nanosecond (no BPF run time unless the kernel times it)
+	assert_eq "estimate = hits x cost" 0 "$(json_get "$j" '.overhead |
+		(.entry_hits * .entry_ns + .return_hits * .return_ns) / 1e9 - .trap_seconds
+		| (if . < 0 then -. else . end) * 1e9 | floor')"
+	assert_ge "overhead.target_cpu_seconds" \
+		"$(json_get "$j" '.overhead.target_cpu_seconds | . * 1000 | floor')" 0
 }
 
 # gc_launch LABEL: `-- CMD`; traced from the first instruction, so every
@@ -65,6 +86,38 @@ gc_launch() {
 @test "gc: exact counts, -p attach, python3.11" { gc_attach py3.11; }
 @test "gc: exact counts, -p attach, python3.12" { gc_attach py3.12; }
 @test "gc: exact counts, -p attach, python3.13" { gc_attach py3.13; }
+
+# The text report's overhead line: the same hits, and a share of the
+# target's CPU.  With the kernel timing BPF programs the programs' time is
+# measured and named; the sysctl is restored whatever happens.
+gc_overhead_text() {
+	require_tracing
+	use_interp "$1"
+	local stats=/proc/sys/kernel/bpf_stats_enabled old
+	old=$(cat "$stats")
+	echo "$2" >"$stats"
+	trace_window gc_collect.py "$N"
+	local rc=$?
+	echo "$old" >"$stats"
+	[ "$rc" = 0 ] || return 1
+	# the block joined into one line: its wrapping depends on the figures
+	local text e r
+	text=$(sed -n '/^overhead/,/^$/p' "$TRACER_OUT" | tr -s ' \n' '  ')
+	[[ "$text" =~ probe\ hits\ $((2 * N))\ \(entry\ ([0-9]+),\ return\ ([0-9]+)\):\ at\ least\ [0-9.]+\ [mun]?s\ of\ the\ traced\ processes\'\ [0-9.]+\ [mun]?s\ of\ CPU\ \([0-9.]+%\) ]] ||
+		{ echo "# overhead: $text" >&3; return 1; }
+	e=${BASH_REMATCH[1]} r=${BASH_REMATCH[2]}
+	assert_eq "entry + return hits" $((2 * N)) $((e + r))
+	if [ "$2" = 1 ]; then
+		[[ "$text" == *"BPF programs "*" (kernel.bpf_stats_enabled)"* ]] ||
+			{ echo "# overhead: $text" >&3; return 1; }
+	else
+		[[ "$text" == *"(kernel.bpf_stats_enabled=1 adds it)"* ]] ||
+			{ echo "# overhead: $text" >&3; return 1; }
+	fi
+}
+
+@test "gc: the overhead line counts each collection's two hits, python3.12" { gc_overhead_text py3.12 0; }
+@test "gc: the overhead line times the BPF programs when the kernel does, debian python3.11" { gc_overhead_text debian3.11 1; }
 
 @test "gc: exact counts, -- launch, debian python3.11" { gc_launch debian3.11; }
 @test "gc: exact counts, -- launch, python3.8" { gc_launch py3.8; }

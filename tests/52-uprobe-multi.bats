@@ -598,6 +598,18 @@ gc_both() {
 		[ "$mode" = multi ] && want="uprobe_multi" || want="perf uprobe"
 		assert_eq "$mode: links of the gc probes" "$want" "$(jq -r --argjson p "$FIX_PID" \
 			'[.processes[] | select(.pid == $p) | .probes[] | select(.name | startswith("gc_")) | .link] | unique | join(",")' "$j")"
+		# The hits are counted by the dispatcher: the perf-event path says
+		# it has none, rather than report zero hits.
+		if [ "$mode" = multi ]; then
+			assert_eq "$mode: overhead.counted" true "$(json_get "$j" .overhead.counted)"
+			assert_eq "$mode: gc hits" $((2 * N)) "$(json_get "$j" '.overhead.probe_hits |
+				.usdt_gc_start + .usdt_gc_done + .gc_entry + .gc_return')"
+		else
+			assert_eq "$mode: overhead.counted" false "$(json_get "$j" .overhead.counted)"
+			assert_eq "$mode: overhead.probe_hits" null "$(json_get "$j" .overhead.probe_hits)"
+			[[ "$(json_get "$j" .overhead.not_measured)" == *"perf-event uprobes"*"no dispatcher"* ]] ||
+				{ echo "# $mode: overhead.not_measured: $(json_get "$j" .overhead.not_measured)" >&3; return 1; }
+		fi
 	done
 }
 

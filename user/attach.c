@@ -69,8 +69,9 @@ static uint64_t handler_of(enum plan_prog prog)
 	case PLAN_ALLOC_ENTRY:     return PMT_H_ALLOC_ENTRY;
 	case PLAN_ALLOC_RETURN:    return PMT_H_ALLOC_RETURN;
 	case PLAN_FREE:            return PMT_H_FREE;
-	case PLAN_LTO_SITES:
-	case PLAN_LTO_NEWPOOL:     return PMT_H_LTO;
+	case PLAN_LTO_SITES:       return PMT_H_LTO;
+	/* the same program, counted apart: a return costs what a return costs */
+	case PLAN_LTO_NEWPOOL:     return PMT_H_LTO_RET;
 	case PLAN_GROWTH_POOL:     return PMT_H_GROWTH_POOL;
 	}
 	return PMT_H_NONE;
@@ -106,7 +107,7 @@ void attach__prepare(struct pymemtrace_bpf *skel, bool multi, bool alloc)
 		skel->progs.uprobe_free, skel->progs.uprobe_lto,
 		skel->progs.uprobe_usdt_gc_start, skel->progs.uprobe_usdt_gc_done,
 		skel->progs.uprobe_hold_at_entry, skel->progs.uprobe_dispatch,
-		skel->progs.uprobe_growth_pool,
+		skel->progs.uprobe_growth_pool, skel->progs.uprobe_trap_cost,
 	};
 
 	/* The allocation programs (and the Python stack walker they call) are
@@ -118,6 +119,7 @@ void attach__prepare(struct pymemtrace_bpf *skel, bool multi, bool alloc)
 	bpf_program__set_autoload(skel->progs.uprobe_lto, alloc && multi);
 	/* the USDT readers of decoded specs serve both paths */
 	bpf_program__set_autoload(skel->progs.uprobe_dispatch, multi);
+	bpf_program__set_autoload(skel->progs.uprobe_trap_cost, multi);
 	/* libbpf's USDT programs stay: a spec usdt_args.h cannot read falls
 	 * back to them, even with uprobe_multi. */
 	if (!multi)
@@ -146,8 +148,11 @@ int attach__fill_handlers(struct pymemtrace_bpf *skel, char *err, size_t errlen)
 			[PMT_H_USDT_GC_START] = PLAN_USDT_GC_START,
 			[PMT_H_USDT_GC_DONE] = PLAN_USDT_GC_DONE,
 			[PMT_H_GROWTH_POOL] = PLAN_GROWTH_POOL,
+			[PMT_H_LTO_RET] = PLAN_LTO_NEWPOOL,
 		};
-		int fd = bpf_program__fd(prog_for(skel, of[h], true));
+		bool own = h == PMT_H_TRAP_COST || h == PMT_H_TRAP_COST_RET;
+		int fd = bpf_program__fd(own ? skel->progs.uprobe_trap_cost
+					     : prog_for(skel, of[h], true));
 
 		if (fd < 0)
 			continue; /* not loaded (no --alloc): never attached either */

@@ -538,6 +538,48 @@ static void write_by_type(struct jw *w, const char *key, const uint64_t *v)
 	jw_object_end(w);
 }
 
+
+static void kv_double_or_null(struct jw *w, const char *key, bool known, double v)
+{
+	if (known)
+		jw_kv_double(w, key, v);
+	else
+		jw_kv_null(w, key);
+}
+
+/* What the probes cost the traced processes (report.h struct overhead_report):
+ * null figures are the ones not measured, never zeros. */
+static void write_overhead(struct jw *w, const struct overhead_report *o)
+{
+	jw_key(w, "overhead");
+	jw_object_begin(w);
+	jw_kv_bool(w, "counted", o->counted);
+	if (!o->counted) {
+		jw_kv_string(w, "not_measured", o->why);
+		jw_object_end(w);
+		return;
+	}
+	jw_key(w, "probe_hits");
+	jw_object_begin(w);
+	for (unsigned h = PMT_H_NONE + 1; h < PMT_H_NR; h++)
+		if (h != PMT_H_TRAP_COST && h != PMT_H_TRAP_COST_RET)
+			jw_kv_u64(w, trap_cost__handler_name(h), o->hits[h]);
+	jw_object_end(w);
+	jw_kv_u64(w, "entry_hits", o->entry_hits);
+	jw_kv_u64(w, "return_hits", o->return_hits);
+	jw_kv_bool(w, "cost_measured", o->cost.measured);
+	if (!o->cost.measured)
+		jw_kv_string(w, "not_measured", o->cost.why);
+	kv_double_or_null(w, "entry_ns", o->cost.measured, o->cost.entry_ns);
+	kv_double_or_null(w, "return_ns", o->cost.measured, o->cost.return_ns);
+	jw_kv_u64(w, "calibration_calls", o->cost.calls);
+	kv_double_or_null(w, "trap_seconds", o->cost.measured, o->trap_seconds);
+	kv_double_or_null(w, "bpf_seconds", o->bpf_timed, o->bpf_seconds);
+	kv_double_or_null(w, "estimate_seconds", o->cost.measured, o->estimate_seconds);
+	kv_double_or_null(w, "target_cpu_seconds", o->target_cpu_valid, o->target_cpu_seconds);
+	jw_object_end(w);
+}
+
 static void write_events(struct jw *w, const struct events_report *ev)
 {
 	jw_key(w, "events");
@@ -589,6 +631,7 @@ void output_json(FILE *f, const struct report *r)
 	write_totals(w, r);
 	jw_kv_u64(w, "ringbuf_drops", r->ringbuf_drops);
 	write_events(w, &r->events);
+	write_overhead(w, &r->overhead);
 	jw_key(w, "tracer");
 	if (r->tracer.valid) {
 		jw_object_begin(w);

@@ -764,6 +764,44 @@ static void write_growth(struct pw *w, const struct pgroup *gs, unsigned n)
 					   growth_label[k], gs[i].growth_events[k]);
 }
 
+
+/* What the probes cost the traced processes (report.h): absent when not
+ * measured, never zeros that look like data. */
+static void write_overhead(struct pw *w, const struct overhead_report *o)
+{
+	char label[64];
+
+	if (!o->counted)
+		return;
+	family(w, "pymemtrace_probe_hits", P_COUNTER, NULL,
+	       "Probe hits in the traced processes, by handler: each one a trap");
+	for (unsigned h = PMT_H_NONE + 1; h < PMT_H_NR; h++) {
+		if (h == PMT_H_TRAP_COST || h == PMT_H_TRAP_COST_RET)
+			continue;
+		snprintf(label, sizeof(label), "handler=\"%s\"", trap_cost__handler_name(h));
+		sample_u64(w, "pymemtrace_probe_hits", "_total", NULL, label, o->hits[h]);
+	}
+	if (!o->cost.measured)
+		return;
+	family(w, "pymemtrace_probe_hit_cost_seconds", P_GAUGE, "seconds",
+	       "A probe hit's trap and dispatch (entry), and what a return probe adds, "
+	       "measured on pymemtrace itself at start-up");
+	sample_f64(w, "pymemtrace_probe_hit_cost_seconds", "", NULL, "kind=\"entry\"",
+		   o->cost.entry_ns / 1e9);
+	sample_f64(w, "pymemtrace_probe_hit_cost_seconds", "", NULL, "kind=\"return\"",
+		   o->cost.return_ns / 1e9);
+	family(w, "pymemtrace_overhead_seconds", P_COUNTER, "seconds",
+	       "CPU time the probes cost the traced processes, a lower bound: hits times "
+	       "their cost, plus the BPF programs' time if kernel.bpf_stats_enabled");
+	sample_f64(w, "pymemtrace_overhead_seconds", "_total", NULL, NULL, o->estimate_seconds);
+	if (o->target_cpu_valid) {
+		family(w, "pymemtrace_traced_cpu_seconds", P_COUNTER, "seconds",
+		       "CPU time (user and system) the traced processes used while traced");
+		sample_f64(w, "pymemtrace_traced_cpu_seconds", "_total", NULL, NULL,
+			   o->target_cpu_seconds);
+	}
+}
+
 int output_prom(FILE *f, const struct report *r, const struct prom_opts *o)
 {
 	struct pw w = { .f = f, .om = o->format == PROM_OPENMETRICS };
@@ -789,6 +827,7 @@ int output_prom(FILE *f, const struct report *r, const struct prom_opts *o)
 		sample_u64(&w, "pymemtrace_tracer_max_resident_bytes", "", NULL, NULL,
 			   r->tracer.peak_rss_bytes);
 	}
+	write_overhead(&w, &r->overhead);
 	family(&w, "pymemtrace_processes", P_GAUGE, NULL, "Traced processes by state");
 	for (unsigned i = 0; i < n; i++)
 		for (unsigned s = 0; s < 4; s++)

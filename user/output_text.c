@@ -635,6 +635,43 @@ static void print_totals(FILE *f, const struct report *r)
 }
 
 /* --events: what the stream carried and what it lost, for every process. */
+/* What the probes cost the traced processes: hits, and their measured cost. */
+static void print_overhead(FILE *f, const struct overhead_report *o)
+{
+	char est[UNITS_BUFSZ], cpu[UNITS_BUFSZ], bpf[UNITS_BUFSZ];
+
+	if (!o->counted) {
+		line(f, "overhead", "not measured: %s", o->why);
+		return;
+	}
+	if (!o->cost.measured) {
+		line(f, "overhead", "probe hits %" PRIu64 " (entry %" PRIu64 ", return %" PRIu64
+		     "); their cost was not measured: %s", o->entry_hits + o->return_hits,
+		     o->entry_hits, o->return_hits, o->cost.why);
+		return;
+	}
+	units_seconds(est, sizeof(est), o->estimate_seconds);
+	if (o->target_cpu_valid && o->target_cpu_seconds > 0)
+		line(f, "overhead", "probe hits %" PRIu64 " (entry %" PRIu64 ", return %" PRIu64
+		     "): at least %s of the traced processes' %s of CPU (%.2f%%)",
+		     o->entry_hits + o->return_hits, o->entry_hits, o->return_hits, est,
+		     units_seconds(cpu, sizeof(cpu), o->target_cpu_seconds),
+		     100.0 * o->estimate_seconds / o->target_cpu_seconds);
+	else
+		line(f, "overhead", "probe hits %" PRIu64 " (entry %" PRIu64 ", return %" PRIu64
+		     "): at least %s of the traced processes' CPU", o->entry_hits + o->return_hits,
+		     o->entry_hits, o->return_hits, est);
+	if (o->bpf_timed)
+		line(f, "", "a hit's trap and dispatch %.0f ns, a return %.0f ns more (measured "
+		     "here at start-up); BPF programs %s (kernel.bpf_stats_enabled)",
+		     o->cost.entry_ns, o->cost.return_ns,
+		     units_seconds(bpf, sizeof(bpf), o->bpf_seconds));
+	else
+		line(f, "", "a hit's trap and dispatch %.0f ns, a return %.0f ns more (measured "
+		     "here at start-up); the BPF programs' own work is not in it "
+		     "(kernel.bpf_stats_enabled=1 adds it)", o->cost.entry_ns, o->cost.return_ns);
+}
+
 static void print_events(FILE *f, const struct events_report *ev)
 {
 	char path[SAFE_LEN(256)], ring[UNITS_BUFSZ];
@@ -680,6 +717,7 @@ void output_text(FILE *f, const struct report *r)
 		     units_seconds(cpu, sizeof(cpu), r->tracer.cpu_seconds),
 		     units_bytes(rss, sizeof(rss), r->tracer.peak_rss_bytes));
 	}
+	print_overhead(f, &r->overhead);
 	if (r->ringbuf_drops)
 		line(f, "lost data", "ring buffer drops %" PRIu64
 		     " not tied to a process (increase --ringbuf-kb)", r->ringbuf_drops);

@@ -158,6 +158,10 @@ void retired_totals_add(struct retired_totals *rt, const struct proc_report *p)
 		g->faults.minor += p->faults.minor;
 		g->faults.major += p->faults.major;
 	}
+	if (p->cpu_valid) {
+		g->cpu_seconds += p->cpu_seconds;
+		g->cpu_valid = true;
+	}
 	g->cache.supported = g->cache.supported && p->cache.supported;
 	g->cache.references += p->cache.references;
 	g->cache.misses += p->cache.misses;

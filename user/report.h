@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 #include "pymemtrace.h"
+#include "trap_cost.h"
 
 struct census_trace;
 
@@ -150,6 +151,10 @@ struct proc_report {
 		uint64_t minor, major;
 		bool valid;
 	} faults;
+	/* CPU time (user + system) the process used while traced, from
+	 * /proc/PID/stat: up to its last 100 ms sample if it exited. */
+	double cpu_seconds;
+	bool cpu_valid;
 	struct {
 		bool supported;
 		uint64_t references, misses;
@@ -233,6 +238,24 @@ struct tracer_stats {
 	uint64_t peak_rss_bytes;  /* pymemtrace's own peak resident memory */
 };
 
+/* What the probes cost the traced processes (trap_cost.h): hits counted
+ * in the kernel, times each hit's cost measured at start-up. */
+struct overhead_report {
+	bool counted;             /* the hits were counted (uprobe_multi) */
+	char why[160];            /* why not */
+	uint64_t hits[PMT_H_NR];  /* by handler; the calibration's slots are its own */
+	uint64_t entry_hits, return_hits; /* the traced processes' */
+	struct trap_cost cost;
+	/* cost.measured: hits x cost, the traps with the dispatch and an empty
+	 * handler; when bpf_timed, the traps alone plus what the programs took */
+	double trap_seconds;
+	bool bpf_timed;           /* kernel.bpf_stats_enabled: bpf_seconds is measured */
+	double bpf_seconds;       /* the programs' time on the traced processes' hits */
+	double estimate_seconds;  /* trap_seconds + bpf_seconds: a lower bound */
+	double target_cpu_seconds; /* the traced processes' CPU while traced */
+	bool target_cpu_valid;
+};
+
 /* --events: the event stream, all processes together.  Every event the
  * BPF side made was either sent (and then written) or dropped:
  * written == sent once the writer is closed, unless bad_records. */
@@ -253,6 +276,7 @@ struct events_report {
 struct report {
 	bool final;               /* false for an interval report */
 	struct tracer_stats tracer;
+	struct overhead_report overhead;
 	double elapsed_seconds;
 	struct proc_report *procs;
 	unsigned n_procs;

@@ -26,6 +26,7 @@
 #include "procstat.h"
 #include "pymemtrace.skel.h"
 #include "session.h"
+#include "trap_cost.h"
 #include "symbolize.h"
 #include "pynames.h"
 #include "pyoffsets.h"
@@ -97,6 +98,7 @@ struct session {
 	bool detached_all;
 	bool multi;               /* uprobes through uprobe_multi links (attach.h) */
 	char no_multi_why[192];   /* if not, why */
+	struct trap_cost trap_cost; /* measured once, after load (trap_cost.h) */
 	struct hold_probe hold;   /* `-- CMD`: until the child is held */
 	/* Retirement and fork following (session__report, on_event). */
 	struct retired_totals retired;
@@ -380,6 +382,11 @@ struct session *session__new(const struct session_opts *opts, int *errp, char *e
 		ret = attach__fill_handlers(s->skel, err, errlen);
 		if (ret)
 			goto fail;
+		/* before any target is probed: its hits all count as the target's */
+		trap_cost__measure(s->skel, &s->trap_cost);
+	} else {
+		fmt_msg(s->trap_cost.why, sizeof(s->trap_cost.why), "perf-event uprobes (%s) "
+			"have no dispatcher to count their hits", s->no_multi_why);
 	}
 	ret = attach__global(s->skel, err, errlen);
 	if (ret)
@@ -1168,6 +1175,10 @@ static void fill_proc(struct session *s, struct tracked *t, struct proc_report *
 	p->faults.valid = min_end >= t->first.min_flt && maj_end >= t->first.maj_flt;
 	p->faults.minor = p->faults.valid ? min_end - t->first.min_flt : 0;
 	p->faults.major = p->faults.valid ? maj_end - t->first.maj_flt : 0;
+	p->cpu_valid = t->first.cpu_valid && t->last.cpu_valid &&
+		       t->last.cpu_ticks >= t->first.cpu_ticks && sysconf(_SC_CLK_TCK) > 0;
+	p->cpu_seconds = p->cpu_valid ? (double)(t->last.cpu_ticks - t->first.cpu_ticks) /
+					sysconf(_SC_CLK_TCK) : 0;
 
 	if (t->cache && !perfcount__read(t->cache, &p->cache.references, &p->cache.misses)) {
 		p->cache.supported = true;
@@ -1332,6 +1343,61 @@ static void retire(struct session *s, const struct report *r)
 	free(pids);
 }
 
+/* The traced processes' probe hits and what they cost them (trap_cost.h). */
+static void fill_overhead(struct session *s, struct report *r)
+{
+	struct overhead_report *o = &r->overhead;
+	const struct trap_cost *c = &s->trap_cost;
+	uint64_t ns, runs;
+
+	o->cost = *c;
+	if (!c->measured && !s->multi) {
+		fmt_msg(o->why, sizeof(o->why), "%s", c->why);
+		return;
+	}
+	if (trap_cost__hits(s->skel, o->hits)) {
+		fmt_msg(o->why, sizeof(o->why), "cannot read the probe hit counters");
+		return;
+	}
+	o->counted = true;
+	for (unsigned h = PMT_H_NONE + 1; h < PMT_H_NR; h++) {
+		if (h == PMT_H_TRAP_COST || h == PMT_H_TRAP_COST_RET)
+			continue;
+		if (trap_cost__is_return(h))
+			o->return_hits += o->hits[h];
+		else
+			o->entry_hits += o->hits[h];
+	}
+	for (unsigned i = 0; i < r->n_procs; i++)
+		if (r->procs[i].cpu_valid) {
+			o->target_cpu_seconds += r->procs[i].cpu_seconds;
+			o->target_cpu_valid = true;
+		}
+	for (unsigned i = 0; i < r->retired.n_groups; i++)
+		if (r->retired.groups[i].cpu_valid) {
+			o->target_cpu_seconds += r->retired.groups[i].cpu_seconds;
+			o->target_cpu_valid = true;
+		}
+	if (!c->measured)
+		return;
+	o->trap_seconds = (o->entry_hits * c->entry_ns + o->return_hits * c->return_ns) / 1e9;
+	/* With the kernel timing BPF programs: the traps alone (the
+	 * calibration's dispatch time taken out of its per-hit cost), plus
+	 * what the programs took on the targets' hits (every run but the
+	 * calibration's). */
+	if (c->bpf_stats && c->calib_bpf_runs && trap_cost__bpf_time(s->skel, &ns, &runs) &&
+	    ns >= c->calib_bpf_ns) {
+		double per_run = (double)c->calib_bpf_ns / c->calib_bpf_runs;
+
+		o->bpf_timed = true;
+		o->bpf_seconds = (ns - c->calib_bpf_ns) / 1e9;
+		o->trap_seconds -= (o->entry_hits + o->return_hits) * per_run / 1e9;
+		if (o->trap_seconds < 0)
+			o->trap_seconds = 0;
+	}
+	o->estimate_seconds = o->trap_seconds + o->bpf_seconds;
+}
+
 int session__report(struct session *s, struct report *r, bool final)
 {
 	double now = now_s();
@@ -1361,6 +1427,7 @@ int session__report(struct session *s, struct report *r, bool final)
 		fill_proc(s, &s->procs[i], &r->procs[r->n_procs++], now);
 events:
 	fill_events(s, r);
+	fill_overhead(s, r);
 	r->retired = s->retired;
 	r->forks_followed = s->forks_followed;
 	r->forks_missed = s->forks_missed;

@@ -1,0 +1,68 @@
+/* What the probes cost the traced processes, counted and measured here.
+ *
+ * A probe hit's main cost is the trap, paid in the kernel on the target's
+ * CPU before any BPF program runs, so no program can time it.  Instead:
+ *  - uprobe_dispatch counts every hit by handler (the BPF map probe_hits),
+ *    the trace's own probes on the traced processes only (their links are
+ *    pid-filtered);
+ *  - at start-up pymemtrace probes two functions of its own through the
+ *    same dispatcher, with a handler that does nothing: one whose probed
+ *    first instruction the kernel emulates (`push`, as the plan's sites
+ *    are), one with a return probe.  It calls each a few thousand times on
+ *    one thread and takes the extra thread CPU time per call, which counts
+ *    the kernel's trap handling (CLOCK_THREAD_CPUTIME_ID);
+ *  - hits times those costs give the target's time in traps and dispatch.
+ *    Entry hits are charged the entry cost, return hits what a return probe
+ *    adds to it: a lower bound, since a return probe whose function has no
+ *    entry probe of ours at the same address pays the entry trap too, a
+ *    single-stepped site costs ~12 us, and the handlers' own work is left
+ *    out.  That work is measured when kernel.bpf_stats_enabled is 1 (the
+ *    kernel then times every BPF program of the machine; pymemtrace does not
+ *    turn it on): the dispatcher's run time, which includes its tail-called
+ *    handlers, minus the calibration's.
+ * Only with uprobe_multi links (the dispatcher); otherwise `measured` is
+ * false and `why` says so.
+ */
+#ifndef PMT_TRAP_COST_H
+#define PMT_TRAP_COST_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include "../bpf/pymemtrace.h"
+
+struct pymemtrace_bpf;
+
+struct trap_cost {
+	bool measured;
+	char why[160];            /* when not measured */
+	double entry_ns;          /* per entry hit: trap, dispatch, empty handler */
+	double return_ns;         /* what a return probe adds to its function's entry trap */
+	unsigned calls;           /* calls per measurement */
+	/* kernel.bpf_stats_enabled: the dispatcher's time before and after
+	 * the calibration, so that its own runs can be taken out */
+	bool bpf_stats;
+	uint64_t calib_bpf_ns, calib_bpf_runs;
+};
+
+/* Measures the costs (a few ms of pymemtrace's CPU) and leaves the
+ * calibration probes closing in the background.  Needs the dispatcher's
+ * table filled (attach__fill_handlers).  Never fails the trace: on any error
+ * out->measured is false with the reason. */
+void trap_cost__measure(struct pymemtrace_bpf *skel, struct trap_cost *out);
+
+/* Probe hits by handler so far, all CPUs added up; the calibration's own
+ * hits are in their slots (PMT_H_TRAP_COST*), not in the others.  0 or
+ * -errno. */
+int trap_cost__hits(struct pymemtrace_bpf *skel, uint64_t hits[PMT_H_NR]);
+
+/* Whether a handler's probes are return probes. */
+bool trap_cost__is_return(unsigned handler);
+
+/* The dispatcher's BPF run time and runs so far, if the kernel times BPF
+ * programs (kernel.bpf_stats_enabled); false otherwise. */
+bool trap_cost__bpf_time(struct pymemtrace_bpf *skel, uint64_t *ns, uint64_t *runs);
+
+/* A handler's name for reports ("gc_entry", ...), NULL for none. */
+const char *trap_cost__handler_name(unsigned handler);
+
+#endif
