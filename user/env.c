@@ -57,6 +57,7 @@ enum {
 	OPT_CENSUS_MAX_TIME,
 	OPT_NO_FOLLOW,
 	OPT_ALL,
+	OPT_MAX_OVERHEAD,
 };
 
 #define GROUP_MAX 128 /* --group: a label value, kept short */
@@ -85,7 +86,8 @@ static const char doc[] =
 "  3 no such process        4 not a CPython process\n"
 "  5 unsupported CPython (< 3.8 or free-threaded)\n"
 "  6 not enough privilege   7 kernel lacks BTF/BPF/uprobes\n"
-"  8 the command after -- could not be started";
+"  8 the command after -- could not be started\n"
+"  9 --max-overhead ended the trace early (reported as usual)";
 
 static const char args_doc[] = "-p PID [-p PID...] | --all PATH | -- CMD [ARGS...]";
 
@@ -103,6 +105,7 @@ static const struct argp_option opts[] = {
 	{ "dry-run", OPT_DRY_RUN, NULL, 0, "Resolve targets and probes, print the plan, attach nothing", 2 },
 	{ "verbose", 'v', NULL, 0, "Say which interpreter, symbols and probes were chosen, and why (-vv: libbpf debug)", 2 },
 	{ "quiet", 'q', NULL, 0, "No progress messages on stderr", 2 },
+	{ "max-overhead", OPT_MAX_OVERHEAD, "PCT", 0, "End the trace (and report, exit code 9) once its probes cost the traced processes PCT% of their CPU over a second (1..100; the cost is a lower bound: README \"What a trace cost its target\")", 2 },
 	{ NULL, 0, NULL, 0, "Allocations:", 3 },
 	{ "alloc", OPT_ALLOC, NULL, 0, "Trace allocations by Python and native stack, with live (leaked) bytes", 3 },
 	{ "heap-growth", OPT_HEAP_GROWTH, "UNIT", OPTION_ARG_OPTIONAL, "Attribute heap growth to Python and native stacks: pymalloc arenas, anonymous mmap, mremap and brk growth (rare events: low overhead). UNIT 'pools' (--heap-growth=pools) charges pymalloc's growth by pool refill instead of by arena: finer, but a trap and a stack walk per refill, which costs code that churns pools several percent", 3 },
@@ -214,6 +217,11 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 		if (!numparse_u64(arg, 1, 1000, &v))
 			argp_error(state, "invalid --sample-window '%s': want 1..1000 ms", arg);
 		env.window_ms = v;
+		break;
+	case OPT_MAX_OVERHEAD:
+		if (!numparse_u64(arg, 1, 100, &v))
+			argp_error(state, "invalid --max-overhead '%s': want 1..100 (percent)", arg);
+		env.max_overhead_pct = v;
 		break;
 	case OPT_SAMPLE_PERIOD:
 		if (!numparse_u64(arg, 10, 60000, &v))

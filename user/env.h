@@ -19,6 +19,7 @@ enum pmt_exit {
 	EXIT_PRIVILEGE   = 6, /* not root / missing capabilities, or target not readable */
 	EXIT_KERNEL      = 7, /* the kernel lacks BTF, BPF or uprobes */
 	EXIT_CMD_FAILED  = 8, /* the command after -- could not be started */
+	EXIT_OVERHEAD    = 9, /* --max-overhead ended the trace (reported as usual) */
 };
 
 #define PMT_MAX_PIDS 64
@@ -56,6 +57,7 @@ struct env {
 	unsigned native_depth;    /* --native-depth: native frames per stack (1: the caller) */
 	unsigned max_live;        /* --max-live: live allocations tracked */
 	unsigned max_stacks;      /* --max-stacks: distinct stacks recorded */
+	unsigned max_overhead_pct; /* --max-overhead: 1..100, 0 none */
 	unsigned top;             /* --top N: stacks in the text report */
 	const char *folded_path;  /* --folded FILE */
 	int folded_weight;        /* --folded-weight: enum stack_weight */

@@ -437,6 +437,7 @@ int main(int argc, char **argv)
 	so.native_depth = env.native_depth;
 	so.max_live = env.max_live;
 	so.max_stacks = env.max_stacks;
+	so.max_overhead_pct = env.max_overhead_pct;
 	so.top = env.top;
 	so.duration = env.duration;
 	so.interval = env.interval;
@@ -530,6 +531,8 @@ int main(int argc, char **argv)
 	ret = write_reports(&r);
 	if (ret && code == EXIT_OK)
 		code = ret;
+	if (r.overhead.budget_exceeded && code == EXIT_OK)
+		code = EXIT_OVERHEAD;
 	report_release(&r);
 out:
 	/* The server first: its scrapes read the session. */

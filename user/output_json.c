@@ -577,6 +577,14 @@ static void write_overhead(struct jw *w, const struct overhead_report *o)
 	kv_double_or_null(w, "bpf_seconds", o->bpf_timed, o->bpf_seconds);
 	kv_double_or_null(w, "estimate_seconds", o->cost.measured, o->estimate_seconds);
 	kv_double_or_null(w, "target_cpu_seconds", o->target_cpu_valid, o->target_cpu_seconds);
+	/* --max-overhead: null without one */
+	if (o->budget_pct)
+		jw_kv_u64(w, "budget_pct", o->budget_pct);
+	else
+		jw_kv_null(w, "budget_pct");
+	jw_kv_bool(w, "budget_exceeded", o->budget_exceeded);
+	kv_double_or_null(w, "budget_share", o->budget_exceeded, o->budget_share);
+	kv_double_or_null(w, "budget_at_seconds", o->budget_exceeded, o->budget_at_seconds);
 	jw_object_end(w);
 }
 

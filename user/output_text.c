@@ -636,6 +636,18 @@ static void print_totals(FILE *f, const struct report *r)
 
 /* --events: what the stream carried and what it lost, for every process. */
 /* What the probes cost the traced processes: hits, and their measured cost. */
+static void print_budget(FILE *f, const struct overhead_report *o)
+{
+	if (!o->budget_pct)
+		return;
+	if (o->budget_exceeded)
+		line(f, "", "--max-overhead %u%%: exceeded %.1f s into the trace (%.1f%% over "
+		     "that second): the trace ended there", o->budget_pct, o->budget_at_seconds,
+		     100 * o->budget_share);
+	else
+		line(f, "", "--max-overhead %u%%: never exceeded", o->budget_pct);
+}
+
 static void print_overhead(FILE *f, const struct overhead_report *o)
 {
 	char est[UNITS_BUFSZ], cpu[UNITS_BUFSZ], bpf[UNITS_BUFSZ];
@@ -670,6 +682,7 @@ static void print_overhead(FILE *f, const struct overhead_report *o)
 		line(f, "", "a hit's trap and dispatch %.0f ns, a return %.0f ns more (measured "
 		     "here at start-up); the BPF programs' own work is not in it "
 		     "(kernel.bpf_stats_enabled=1 adds it)", o->cost.entry_ns, o->cost.return_ns);
+	print_budget(f, o);
 }
 
 static void print_events(FILE *f, const struct events_report *ev)

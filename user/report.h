@@ -254,6 +254,11 @@ struct overhead_report {
 	double estimate_seconds;  /* trap_seconds + bpf_seconds: a lower bound */
 	double target_cpu_seconds; /* the traced processes' CPU while traced */
 	bool target_cpu_valid;
+	/* --max-overhead: the budget in percent (0: none); once exceeded, the
+	 * window's share (0..1) and its end, in seconds since the start */
+	unsigned budget_pct;
+	bool budget_exceeded;
+	double budget_share, budget_at_seconds;
 };
 
 /* --events: the event stream, all processes together.  Every event the

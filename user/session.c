@@ -26,6 +26,7 @@
 #include "procstat.h"
 #include "pymemtrace.skel.h"
 #include "session.h"
+#include "overhead_budget.h"
 #include "trap_cost.h"
 #include "symbolize.h"
 #include "pynames.h"
@@ -99,6 +100,7 @@ struct session {
 	bool multi;               /* uprobes through uprobe_multi links (attach.h) */
 	char no_multi_why[192];   /* if not, why */
 	struct trap_cost trap_cost; /* measured once, after load (trap_cost.h) */
+	struct overhead_budget budget; /* --max-overhead */
 	struct hold_probe hold;   /* `-- CMD`: until the child is held */
 	/* Retirement and fork following (session__report, on_event). */
 	struct retired_totals retired;
@@ -213,6 +215,7 @@ static void follow_fork(struct session *s, const struct pmt_event *e);
 static void add_new(struct session *s, const struct pmt_event *e);
 static void drop_tracked(struct session *s, struct tracked *t);
 static void name_python_stack(struct session *s, struct tracked *t, uint64_t hash);
+static bool over_budget(struct session *s);
 
 static int on_event(void *ctx, void *data, size_t len)
 {
@@ -387,6 +390,13 @@ struct session *session__new(const struct session_opts *opts, int *errp, char *e
 	} else {
 		fmt_msg(s->trap_cost.why, sizeof(s->trap_cost.why), "perf-event uprobes (%s) "
 			"have no dispatcher to count their hits", s->no_multi_why);
+	}
+	s->budget.pct = opts->max_overhead_pct;
+	if (s->budget.pct && !s->trap_cost.measured) {
+		ret = -EOPNOTSUPP;
+		fmt_msg(err, errlen, "--max-overhead needs the probes' cost measured, and it is "
+			"not: %s", s->trap_cost.why);
+		goto fail;
 	}
 	ret = attach__global(s->skel, err, errlen);
 	if (ret)
@@ -993,6 +1003,8 @@ int session__run(struct session *s)
 				check_liveness(s, &s->procs[i]);
 			}
 			follow_execs(s);
+			if (over_budget(s))
+				break;
 		}
 		if (wants_stacks(&s->opts) && now_s() >= s->next_maps_refresh) {
 			/* Libraries come and go (dlopen); a process that exits
@@ -1097,6 +1109,19 @@ static void fill_growth(struct session *s, struct tracked *t, struct proc_report
 		       probes_attached(t, "growth_pool"), why, &p->growth);
 }
 
+/* The CPU time t used while traced, up to its last sample; false if unknown. */
+static bool tracked_cpu(const struct tracked *t, double *seconds)
+{
+	long tick = sysconf(_SC_CLK_TCK);
+
+	*seconds = 0;
+	if (!t->first.cpu_valid || !t->last.cpu_valid || t->last.cpu_ticks < t->first.cpu_ticks ||
+	    tick <= 0)
+		return false;
+	*seconds = (double)(t->last.cpu_ticks - t->first.cpu_ticks) / tick;
+	return true;
+}
+
 static void fill_proc(struct session *s, struct tracked *t, struct proc_report *p, double now)
 {
 	__u32 key = (__u32)t->pid;
@@ -1175,10 +1200,7 @@ static void fill_proc(struct session *s, struct tracked *t, struct proc_report *
 	p->faults.valid = min_end >= t->first.min_flt && maj_end >= t->first.maj_flt;
 	p->faults.minor = p->faults.valid ? min_end - t->first.min_flt : 0;
 	p->faults.major = p->faults.valid ? maj_end - t->first.maj_flt : 0;
-	p->cpu_valid = t->first.cpu_valid && t->last.cpu_valid &&
-		       t->last.cpu_ticks >= t->first.cpu_ticks && sysconf(_SC_CLK_TCK) > 0;
-	p->cpu_seconds = p->cpu_valid ? (double)(t->last.cpu_ticks - t->first.cpu_ticks) /
-					sysconf(_SC_CLK_TCK) : 0;
+	p->cpu_valid = tracked_cpu(t, &p->cpu_seconds);
 
 	if (t->cache && !perfcount__read(t->cache, &p->cache.references, &p->cache.misses)) {
 		p->cache.supported = true;
@@ -1343,13 +1365,35 @@ static void retire(struct session *s, const struct report *r)
 	free(pids);
 }
 
-/* The traced processes' probe hits and what they cost them (trap_cost.h). */
-static void fill_overhead(struct session *s, struct report *r)
+/* The CPU time every process used while traced: the tracked ones, and
+ * the retired ones' totals.  false if none is known. */
+static bool traced_cpu(const struct session *s, double *seconds)
 {
-	struct overhead_report *o = &r->overhead;
+	bool any = false;
+	double one;
+
+	*seconds = 0;
+	for (unsigned i = 0; i < s->n_procs; i++)
+		if (tracked_cpu(&s->procs[i], &one)) {
+			*seconds += one;
+			any = true;
+		}
+	for (unsigned i = 0; i < s->retired.n_groups; i++)
+		if (s->retired.groups[i].cpu_valid) {
+			*seconds += s->retired.groups[i].cpu_seconds;
+			any = true;
+		}
+	return any;
+}
+
+/* The probe hits so far and what they cost the traced processes
+ * (trap_cost.h); everything of o but the CPU time. */
+static void probes_cost(struct session *s, struct overhead_report *o)
+{
 	const struct trap_cost *c = &s->trap_cost;
 	uint64_t ns, runs;
 
+	memset(o, 0, sizeof(*o));
 	o->cost = *c;
 	if (!c->measured && !s->multi) {
 		fmt_msg(o->why, sizeof(o->why), "%s", c->why);
@@ -1368,16 +1412,6 @@ static void fill_overhead(struct session *s, struct report *r)
 		else
 			o->entry_hits += o->hits[h];
 	}
-	for (unsigned i = 0; i < r->n_procs; i++)
-		if (r->procs[i].cpu_valid) {
-			o->target_cpu_seconds += r->procs[i].cpu_seconds;
-			o->target_cpu_valid = true;
-		}
-	for (unsigned i = 0; i < r->retired.n_groups; i++)
-		if (r->retired.groups[i].cpu_valid) {
-			o->target_cpu_seconds += r->retired.groups[i].cpu_seconds;
-			o->target_cpu_valid = true;
-		}
 	if (!c->measured)
 		return;
 	o->trap_seconds = (o->entry_hits * c->entry_ns + o->return_hits * c->return_ns) / 1e9;
@@ -1396,6 +1430,38 @@ static void fill_overhead(struct session *s, struct report *r)
 			o->trap_seconds = 0;
 	}
 	o->estimate_seconds = o->trap_seconds + o->bpf_seconds;
+}
+
+static void fill_overhead(struct session *s, struct report *r)
+{
+	struct overhead_report *o = &r->overhead;
+
+	probes_cost(s, o);
+	if (o->counted)
+		o->target_cpu_valid = traced_cpu(s, &o->target_cpu_seconds);
+	o->budget_pct = s->budget.pct;
+	o->budget_exceeded = s->budget.exceeded;
+	o->budget_share = s->budget.share;
+	o->budget_at_seconds = s->budget.exceeded ? s->budget.at_s - s->t0 : 0;
+}
+
+/* --max-overhead, once a second: true when the trace must end. */
+static bool over_budget(struct session *s)
+{
+	struct overhead_report o;
+	double cpu;
+
+	if (!s->budget.pct || now_s() - s->budget.t < OVERHEAD_BUDGET_WINDOW_S)
+		return false;
+	probes_cost(s, &o);
+	if (!o.cost.measured || !traced_cpu(s, &cpu))
+		return false;
+	if (!overhead_budget__check(&s->budget, now_s(), o.estimate_seconds, cpu))
+		return false;
+	pr_warn("the probes cost the traced processes at least %.1f%% of their CPU over the last "
+		"%.1f s, over --max-overhead %u%%: the trace ends here", 100 * s->budget.share,
+		OVERHEAD_BUDGET_WINDOW_S, s->budget.pct);
+	return true;
 }
 
 int session__report(struct session *s, struct report *r, bool final)

@@ -50,6 +50,12 @@ struct session_opts {
 	/* --census (census_trace.h, borrowed) or NULL: passed on in each
 	 * report for the writers. */
 	struct census_trace *census;
+	/* --max-overhead (overhead_budget.h): 1..100, 0 for none.  The run
+	 * ends early, with a warning, once a second's probes cost the traced
+	 * processes this share of their CPU; the report says so
+	 * (overhead.budget_exceeded).  session__new fails (-EOPNOTSUPP) when
+	 * the cost cannot be measured. */
+	unsigned max_overhead_pct;
 };
 
 /* NULL and -errno in *errp, with the reason in err. */

@@ -1,0 +1,71 @@
+#!/usr/bin/env bats
+# --max-overhead: the trace ends, reported as usual with exit code 9, once
+# its probes cost the traced processes the given share of their CPU over a
+# second (README "What a trace cost its target").  The cost is the report's
+# own lower bound (probe hits times their measured cost), so these tests
+# check decisions against the report's figures, never against a clock.
+
+load lib/common
+
+# A trace that must go over: full --alloc on an allocation- and GC-heavy
+# loop costs the target several times its own work (README "Overhead").
+budget_over() {
+	require_tracing
+	use_interp "$1"
+	local j="$BATS_TEST_TMPDIR/report.json"
+	start_fixture "$PY" soak.py 120
+	start_tracer -p "$FIX_PID" --alloc --max-overhead 10 -d 100 --json "$j"
+	wait_attached "$TRACER_PID" || { show_tracer; return 1; }
+	touch "$FIX_CTL/go"
+	wait_exit "$TRACER_PID" 100
+	kill "$FIX_PID" 2>/dev/null
+	assert_eq "tracer exit status" 9 "$WAIT_RC" || { show_tracer; return 1; }
+	grep -q "over --max-overhead 10%: the trace ends here" "$TRACER_ERR" || { show_tracer; return 1; }
+	assert_eq "overhead.budget_pct" 10 "$(json_get "$j" .overhead.budget_pct)"
+	assert_eq "overhead.budget_exceeded" true "$(json_get "$j" .overhead.budget_exceeded)"
+	# the second that ended it was over 10%, and so is the whole trace's share
+	assert_ge "budget_share (per mille)" "$(json_get "$j" '.overhead.budget_share * 1000 | floor')" 100
+	assert_ge "estimate / CPU (per mille)" \
+		"$(json_get "$j" '.overhead.estimate_seconds / .overhead.target_cpu_seconds * 1000 | floor')" 100
+	# it ended on the budget, not on -d: before the duration
+	assert_le "budget_at_seconds" "$(json_get "$j" '.overhead.budget_at_seconds | floor')" 99
+	# and it is a report like any other: the allocations are there
+	assert_ge "allocations" "$(json_get "$j" '.processes[0].alloc.count')" 1
+	grep -q "^              --max-overhead 10%: exceeded .* s into the trace" "$TRACER_OUT" ||
+		{ show_tracer; return 1; }
+}
+
+@test "--max-overhead 10 ends a full --alloc trace of a busy loop, exit code 9, debian python3.11" { budget_over debian3.11; }
+@test "--max-overhead 10 ends a full --alloc trace of a busy loop, exit code 9, python3.12" { budget_over py3.12; }
+
+@test "--max-overhead 50 is never reached by the default mode's GC probes" {
+	require_tracing
+	use_interp debian3.11
+	local j="$BATS_TEST_TMPDIR/report.json"
+	trace_window gc_collect.py 7 -- --max-overhead 50 --json "$j" || return 1
+	assert_eq "overhead.budget_pct" 50 "$(json_get "$j" .overhead.budget_pct)"
+	assert_eq "overhead.budget_exceeded" false "$(json_get "$j" .overhead.budget_exceeded)"
+	assert_eq "overhead.budget_share" null "$(json_get "$j" .overhead.budget_share)"
+	grep -q "^              --max-overhead 50%: never exceeded$" "$TRACER_OUT" ||
+		{ show_tracer; return 1; }
+}
+
+@test "--max-overhead without a measured cost (perf-event uprobes) refuses to start, exit 7" {
+	require_tracing
+	use_interp debian3.11
+	start_fixture "$PY" gc_collect.py 1
+	PYMEMTRACE_NO_UPROBE_MULTI=1 run "$PMT" -q -p "$FIX_PID" --max-overhead 5 -d 1
+	kill "$FIX_PID"
+	assert_eq "exit status" 7 "$status"
+	[[ "$output" == *"--max-overhead needs the probes' cost measured, and it is not: perf-event uprobes"* ]] ||
+		{ echo "# $output" >&3; return 1; }
+}
+
+@test "--max-overhead takes 1..100" {
+	local bad
+	for bad in 0 101 -5 x 10% ""; do
+		run "$PMT" -p 1 --max-overhead "$bad"
+		assert_eq "--max-overhead '$bad'" 2 "$status" || return 1
+		[[ "$output" == *"invalid --max-overhead"* ]] || { echo "# $output" >&3; return 1; }
+	done
+}
