@@ -1478,10 +1478,14 @@ int raw_process_exit(struct bpf_raw_tracepoint_args *ctx)
 	 * a zombie leader's are still in their task structs. */
 	ev.exit.min_flt = BPF_CORE_READ(task, signal, min_flt) + BPF_CORE_READ(task, min_flt);
 	ev.exit.maj_flt = BPF_CORE_READ(task, signal, maj_flt) + BPF_CORE_READ(task, maj_flt);
+	/* CPU the same way: released threads' runtime is summed in signal */
+	ev.exit.cpu_ns = BPF_CORE_READ(task, signal, sum_sched_runtime) +
+			 BPF_CORE_READ(task, se.sum_exec_runtime);
 	leader = BPF_CORE_READ(task, group_leader);
 	if (leader && leader != task) {
 		ev.exit.min_flt += BPF_CORE_READ(leader, min_flt);
 		ev.exit.maj_flt += BPF_CORE_READ(leader, maj_flt);
+		ev.exit.cpu_ns += BPF_CORE_READ(leader, se.sum_exec_runtime);
 	}
 	emit(st, &ev);
 	return 0;

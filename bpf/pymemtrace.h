@@ -220,6 +220,7 @@ struct pmt_event {
 			__u32 _pad;
 			__u64 min_flt;    /* the group's minor faults so far */
 			__u64 maj_flt;    /* the group's major faults so far */
+			__u64 cpu_ns;     /* the group's CPU time (scheduler runtime) */
 		} exit;
 		struct {                  /* PMT_EV_EXEC */
 			char comm[16];    /* the new comm, not always NUL-terminated */

@@ -69,3 +69,39 @@ budget_over() {
 		[[ "$output" == *"invalid --max-overhead"* ]] || { echo "# $output" >&3; return 1; }
 	done
 }
+
+@test "interval reports say what the probes cost so far" {
+	require_tracing
+	use_interp py3.12
+	start_fixture "$PY" soak.py 30
+	start_tracer -p "$FIX_PID" -i 1 -d 3
+	wait_attached "$TRACER_PID" || { show_tracer; return 1; }
+	touch "$FIX_CTL/go"
+	wait_exit "$TRACER_PID" 30
+	kill "$FIX_PID" 2>/dev/null
+	assert_eq "tracer exit status" 0 "$WAIT_RC" || { show_tracer; return 1; }
+	grep -q "^pymemtrace: interval at" "$TRACER_OUT" || { show_tracer; return 1; }
+	grep -q "^probes so far: at least [0-9.]*% of the traced processes' CPU$" "$TRACER_OUT" ||
+		{ show_tracer; return 1; }
+}
+
+@test "a process's CPU while traced counts to its exit, not to the last 100 ms sample (launch mode)" {
+	require_tracing
+	use_interp debian3.11
+	local j="$BATS_TEST_TMPDIR/report.json" own
+	# burns 0.3 s of CPU and exits at once: the last sample is up to 100 ms old
+	run "$PMT" -q --json "$j" -- "$PY" -c '
+import time
+t = time.process_time()
+while time.process_time() - t < 0.3:
+    pass
+print("%.6f" % time.process_time())'
+	assert_eq "exit status" 0 "$status" || { echo "# $output" >&3; return 1; }
+	own=$(printf '%s\n' "$output" | grep -E '^[0-9]+\.[0-9]{6}$' | tail -1)
+	[ -n "$own" ] || { echo "# $output" >&3; return 1; }
+	# the report counts at least what the process counted itself (to 5 ms)
+	assert_eq "report cpu >= the process's own" true \
+		"$(json_get "$j" ".processes[0].cpu_seconds >= $own - 0.005")"
+	assert_eq "overhead.target_cpu_seconds" "$(json_get "$j" '.processes[0].cpu_seconds')" \
+		"$(json_get "$j" '.overhead.target_cpu_seconds')"
+}

@@ -599,6 +599,7 @@ static void draw_title(struct live_view *v, const struct report *r)
 static void draw_frame(struct live_view *v, const struct report *r)
 {
 	char cpu[UNITS_BUFSZ], rss[UNITS_BUFSZ];
+	double pct;
 
 	erase();
 	draw_title(v, r);
@@ -609,6 +610,10 @@ static void draw_frame(struct live_view *v, const struct report *r)
 			row(v, A_NORMAL, "tracer     CPU %s  peak RSS %s  processes %u",
 			    units_seconds(cpu, sizeof(cpu), r->tracer.cpu_seconds),
 			    units_bytes(rss, sizeof(rss), r->tracer.peak_rss_bytes), r->n_procs);
+		/* what the probes cost the targets so far (a lower bound) */
+		if (overhead_share_pct(&r->overhead, &pct))
+			row(v, pct >= 10 ? A_BOLD : A_NORMAL, "overhead   probes >= %.2f%% of the "
+			    "traced processes' CPU", pct);
 		if (r->ringbuf_drops)
 			row(v, A_BOLD, "lost data  ring buffer drops %" PRIu64
 			    " not tied to a process (increase --ringbuf-kb)", r->ringbuf_drops);

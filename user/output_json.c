@@ -197,6 +197,14 @@ static void write_python(struct jw *w, const struct proc_report *p)
 	jw_object_end(w);
 }
 
+static void kv_double_or_null(struct jw *w, const char *key, bool known, double v)
+{
+	if (known)
+		jw_kv_double(w, key, v);
+	else
+		jw_kv_null(w, key);
+}
+
 static void write_measured(struct jw *w, const struct proc_report *p)
 {
 	jw_key(w, "faults");
@@ -209,6 +217,7 @@ static void write_measured(struct jw *w, const struct proc_report *p)
 		jw_kv_null(w, "major");
 	}
 	jw_object_end(w);
+	kv_double_or_null(w, "cpu_seconds", p->cpu_valid, p->cpu_seconds);
 
 	/* Never zeros for counters that were not counted. */
 	jw_key(w, "cache");
@@ -539,13 +548,6 @@ static void write_by_type(struct jw *w, const char *key, const uint64_t *v)
 }
 
 
-static void kv_double_or_null(struct jw *w, const char *key, bool known, double v)
-{
-	if (known)
-		jw_kv_double(w, key, v);
-	else
-		jw_kv_null(w, key);
-}
 
 /* What the probes cost the traced processes (report.h struct overhead_report):
  * null figures are the ones not measured, never zeros. */

@@ -594,6 +594,7 @@ static void print_interval_row(FILE *f, const struct proc_report *p)
 static void print_interval(FILE *f, const struct report *r)
 {
 	char a[UNITS_BUFSZ];
+	double pct;
 
 	fprintf(f, "pymemtrace: interval at %s\n", units_seconds(a, sizeof(a), r->elapsed_seconds));
 	fprintf(f, ROW_FMT, "PID", "COMM", "GC 0/1/2", "PAUSE", "ARENAS", "MMAP", "RSS", "LOST");
@@ -602,6 +603,8 @@ static void print_interval(FILE *f, const struct report *r)
 	if (r->retired.processes)
 		fprintf(f, "%u exited process%s retired so far\n",
 			r->retired.processes, r->retired.processes == 1 ? "" : "es");
+	if (overhead_share_pct(&r->overhead, &pct))
+		fprintf(f, "probes so far: at least %.2f%% of the traced processes' CPU\n", pct);
 }
 
 /* Across processes, the retired ones included: only when there is more
@@ -651,6 +654,7 @@ static void print_budget(FILE *f, const struct overhead_report *o)
 static void print_overhead(FILE *f, const struct overhead_report *o)
 {
 	char est[UNITS_BUFSZ], cpu[UNITS_BUFSZ], bpf[UNITS_BUFSZ];
+	double pct;
 
 	if (!o->counted) {
 		line(f, "overhead", "not measured: %s", o->why);
@@ -663,12 +667,11 @@ static void print_overhead(FILE *f, const struct overhead_report *o)
 		return;
 	}
 	units_seconds(est, sizeof(est), o->estimate_seconds);
-	if (o->target_cpu_valid && o->target_cpu_seconds > 0)
+	if (overhead_share_pct(o, &pct))
 		line(f, "overhead", "probe hits %" PRIu64 " (entry %" PRIu64 ", return %" PRIu64
 		     "): at least %s of the traced processes' %s of CPU (%.2f%%)",
 		     o->entry_hits + o->return_hits, o->entry_hits, o->return_hits, est,
-		     units_seconds(cpu, sizeof(cpu), o->target_cpu_seconds),
-		     100.0 * o->estimate_seconds / o->target_cpu_seconds);
+		     units_seconds(cpu, sizeof(cpu), o->target_cpu_seconds), pct);
 	else
 		line(f, "overhead", "probe hits %" PRIu64 " (entry %" PRIu64 ", return %" PRIu64
 		     "): at least %s of the traced processes' CPU", o->entry_hits + o->return_hits,

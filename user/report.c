@@ -222,3 +222,11 @@ void report_totals(const struct report *r, struct report_totals *t)
 		t->lost += proc_report_lost_total(&r->procs[i]);
 	}
 }
+
+bool overhead_share_pct(const struct overhead_report *o, double *pct)
+{
+	if (!o->counted || !o->cost.measured || !o->target_cpu_valid || o->target_cpu_seconds <= 0)
+		return false;
+	*pct = 100.0 * o->estimate_seconds / o->target_cpu_seconds;
+	return true;
+}

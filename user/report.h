@@ -151,8 +151,9 @@ struct proc_report {
 		uint64_t minor, major;
 		bool valid;
 	} faults;
-	/* CPU time (user + system) the process used while traced, from
-	 * /proc/PID/stat: up to its last 100 ms sample if it exited. */
+	/* CPU time (user + system) the process used while traced: from
+	 * /proc/PID/stat at attach to its exit (the exit event) or its last
+	 * 100 ms sample. */
 	double cpu_seconds;
 	bool cpu_valid;
 	struct {
@@ -260,6 +261,10 @@ struct overhead_report {
 	bool budget_exceeded;
 	double budget_share, budget_at_seconds;
 };
+
+/* What the probes cost, in percent of the traced processes' CPU while
+ * traced; false when either figure is unknown (or no CPU was used). */
+bool overhead_share_pct(const struct overhead_report *o, double *pct);
 
 /* --events: the event stream, all processes together.  Every event the
  * BPF side made was either sent (and then written) or dropped:

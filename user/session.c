@@ -65,6 +65,7 @@ struct tracked {
 	char detail[192];
 	bool have_exit_faults;
 	uint64_t exit_min_flt, exit_maj_flt;
+	uint64_t exit_cpu_ns;     /* with have_exit_faults: the group's CPU at exit */
 	bool reaped;
 
 	double t_start, t_end;
@@ -250,6 +251,7 @@ static int on_event(void *ctx, void *data, size_t len)
 		t->have_exit_faults = true;
 		t->exit_min_flt = e->exit.min_flt;
 		t->exit_maj_flt = e->exit.maj_flt;
+		t->exit_cpu_ns = e->exit.cpu_ns;
 		t->exit_status = status;
 		if (WIFSIGNALED(status))
 			fmt_msg(t->detail, sizeof(t->detail), "exited: killed by signal %d (%s)",
@@ -1109,16 +1111,27 @@ static void fill_growth(struct session *s, struct tracked *t, struct proc_report
 		       probes_attached(t, "growth_pool"), why, &p->growth);
 }
 
-/* The CPU time t used while traced, up to its last sample; false if unknown. */
+/* The CPU time t used while traced: up to its exit if it exited (the exit
+ * event's runtime; /proc's utime + stime are scaled to that same runtime),
+ * else up to its last sample.  false if unknown. */
 static bool tracked_cpu(const struct tracked *t, double *seconds)
 {
 	long tick = sysconf(_SC_CLK_TCK);
+	double first, end;
 
 	*seconds = 0;
-	if (!t->first.cpu_valid || !t->last.cpu_valid || t->last.cpu_ticks < t->first.cpu_ticks ||
-	    tick <= 0)
+	if (!t->first.cpu_valid || tick <= 0)
 		return false;
-	*seconds = (double)(t->last.cpu_ticks - t->first.cpu_ticks) / tick;
+	first = (double)t->first.cpu_ticks / tick;
+	if (t->have_exit_faults && t->exit_cpu_ns)
+		end = t->exit_cpu_ns / 1e9;
+	else if (t->last.cpu_valid)
+		end = (double)t->last.cpu_ticks / tick;
+	else
+		return false;
+	if (end < first)
+		return false;
+	*seconds = end - first;
 	return true;
 }
 
