@@ -586,6 +586,7 @@ static void write_overhead(struct jw *w, const struct overhead_report *o)
 		jw_kv_null(w, "budget_pct");
 	jw_kv_bool(w, "budget_exceeded", o->budget_exceeded);
 	kv_double_or_null(w, "budget_share", o->budget_exceeded, o->budget_share);
+	kv_double_or_null(w, "budget_window_seconds", o->budget_exceeded, o->budget_window_s);
 	kv_double_or_null(w, "budget_at_seconds", o->budget_exceeded, o->budget_at_seconds);
 	jw_object_end(w);
 }

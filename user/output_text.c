@@ -645,8 +645,8 @@ static void print_budget(FILE *f, const struct overhead_report *o)
 		return;
 	if (o->budget_exceeded)
 		line(f, "", "--max-overhead %u%%: exceeded %.1f s into the trace (%.1f%% over "
-		     "that second): the trace ended there", o->budget_pct, o->budget_at_seconds,
-		     100 * o->budget_share);
+		     "the %.1f s before): the trace ended there", o->budget_pct,
+		     o->budget_at_seconds, 100 * o->budget_share, o->budget_window_s);
 	else
 		line(f, "", "--max-overhead %u%%: never exceeded", o->budget_pct);
 }

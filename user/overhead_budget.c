@@ -26,6 +26,7 @@ bool overhead_budget__check(struct overhead_budget *b, double now_s, double cost
 	/* Too little CPU to divide by: the window goes on. */
 	if (cpu < OVERHEAD_BUDGET_MIN_CPU_S)
 		return false;
+	b->window_s = now_s - b->t;
 	b->t = now_s;
 	b->cost_s = cost_s;
 	b->cpu_s = cpu_s;

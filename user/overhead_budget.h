@@ -24,6 +24,7 @@ struct overhead_budget {
 	double t, cost_s, cpu_s;  /* the window's start */
 	bool exceeded;
 	double share;             /* the window that exceeded it: cost / CPU, 0..1 */
+	double window_s;          /* its length: a second or more */
 	double at_s;              /* its end, in the caller's clock */
 };
 

@@ -259,7 +259,7 @@ struct overhead_report {
 	 * window's share (0..1) and its end, in seconds since the start */
 	unsigned budget_pct;
 	bool budget_exceeded;
-	double budget_share, budget_at_seconds;
+	double budget_share, budget_window_s, budget_at_seconds;
 };
 
 /* What the probes cost, in percent of the traced processes' CPU while

@@ -1455,6 +1455,7 @@ static void fill_overhead(struct session *s, struct report *r)
 	o->budget_pct = s->budget.pct;
 	o->budget_exceeded = s->budget.exceeded;
 	o->budget_share = s->budget.share;
+	o->budget_window_s = s->budget.window_s;
 	o->budget_at_seconds = s->budget.exceeded ? s->budget.at_s - s->t0 : 0;
 }
 
@@ -1473,7 +1474,7 @@ static bool over_budget(struct session *s)
 		return false;
 	pr_warn("the probes cost the traced processes at least %.1f%% of their CPU over the last "
 		"%.1f s, over --max-overhead %u%%: the trace ends here", 100 * s->budget.share,
-		OVERHEAD_BUDGET_WINDOW_S, s->budget.pct);
+		s->budget.window_s, s->budget.pct);
 	return true;
 }
 

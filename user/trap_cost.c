@@ -209,16 +209,18 @@ static void close_later(int a, int b)
 	pthread_t t;
 
 	if (!c) {
-		close_links(&(struct closing){ { a, b } });
+		close(a);
+		if (b >= 0)
+			close(b);
 		return;
 	}
 	c->fds[0] = a;
 	c->fds[1] = b;
 	if (pthread_attr_init(&at) || pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED) ||
 	    pthread_create(&t, &at, close_links, c)) {
-		c->fds[0] = c->fds[1] = -1;
 		close(a);
-		close(b);
+		if (b >= 0)
+			close(b);
 		free(c);
 	}
 	pthread_attr_destroy(&at);
