@@ -105,3 +105,23 @@ print("%.6f" % time.process_time())'
 	assert_eq "overhead.target_cpu_seconds" "$(json_get "$j" '.processes[0].cpu_seconds')" \
 		"$(json_get "$j" '.overhead.target_cpu_seconds')"
 }
+
+@test "metrics: the probe hits by handler, their cost and the overhead, from the same final report" {
+	require_tracing
+	use_interp py3.12
+	local j="$BATS_TEST_TMPDIR/report.json" d="$BATS_TEST_TMPDIR/textfile" prom
+	mkdir -p "$d"
+	prom="$d/pymemtrace.prom"
+	trace_window gc_collect.py 7 -- --json "$j" --textfile "$d" || return 1
+	assert_eq "gc_entry hits" 7 "$(awk '$1 == "pymemtrace_probe_hits_total{handler=\"gc_entry\"}" { print $2 }' "$prom")"
+	assert_eq "gc_return hits" 7 "$(awk '$1 == "pymemtrace_probe_hits_total{handler=\"gc_return\"}" { print $2 }' "$prom")"
+	grep -q '^pymemtrace_probe_hit_cost_seconds{kind="entry"} [0-9.e-]*$' "$prom" || { cat "$prom" >&3; return 1; }
+	grep -q '^pymemtrace_probe_hit_cost_seconds{kind="return"} [0-9.e-]*$' "$prom" || { cat "$prom" >&3; return 1; }
+	local m
+	m=$(awk '$1 == "pymemtrace_overhead_seconds_total" { print $2 }' "$prom")
+	assert_eq "overhead seconds, metrics = JSON (to 1 ns)" 0 \
+		"$(json_get "$j" ".overhead.estimate_seconds - ($m) | (if . < 0 then -. else . end) * 1e9 | floor")"
+	grep -q '^pymemtrace_traced_cpu_seconds_total [0-9.e-]*$' "$prom" || { cat "$prom" >&3; return 1; }
+	# the calibration's own probes are not the target's
+	! grep -q 'handler="calibration' "$prom" || { cat "$prom" >&3; return 1; }
+}
