@@ -107,6 +107,8 @@ gc_overhead_text() {
 		{ echo "# overhead: $text" >&3; return 1; }
 	e=${BASH_REMATCH[1]} r=${BASH_REMATCH[2]}
 	assert_eq "entry + return hits" $((2 * N)) $((e + r))
+	# a few collections cost far under a tenth: no slowdown line
+	[[ "$text" != *"slower while traced"* ]] || { echo "# overhead: $text" >&3; return 1; }
 	if [ "$2" = 1 ]; then
 		[[ "$text" == *"BPF programs "*" (kernel.bpf_stats_enabled)"* ]] ||
 			{ echo "# overhead: $text" >&3; return 1; }

@@ -33,6 +33,11 @@ budget_over() {
 	assert_ge "allocations" "$(json_get "$j" '.processes[0].alloc.count')" 1
 	grep -q "^              --max-overhead 10%: exceeded .* s into the trace" "$TRACER_OUT" ||
 		{ show_tracer; return 1; }
+	# past a tenth the text says what that means, as a slowdown
+	local text
+	text=$(sed -n '/^overhead/,/^$/p' "$TRACER_OUT" | tr -s ' \n' '  ')
+	[[ "$text" =~ ran\ at\ least\ [0-9]+\.[0-9]x\ slower\ while\ traced ]] ||
+		{ echo "# overhead: $text" >&3; return 1; }
 }
 
 @test "--max-overhead 10 ends a full --alloc trace of a busy loop, exit code 9, debian python3.11" { budget_over debian3.11; }

@@ -685,6 +685,11 @@ static void print_overhead(FILE *f, const struct overhead_report *o)
 		line(f, "", "a hit's trap and dispatch %.0f ns, a return %.0f ns more (measured "
 		     "here at start-up); the BPF programs' own work is not in it "
 		     "(kernel.bpf_stats_enabled=1 adds it)", o->cost.entry_ns, o->cost.return_ns);
+	/* Past a tenth, say what it means for the service, and what costs less. */
+	if (overhead_share_pct(o, &pct) && pct >= 10 && pct < 100)
+		line(f, "", "so the traced processes ran at least %.1fx slower while traced; "
+		     "--sampled and --heap-growth cost far less (README \"Overhead\")",
+		     100 / (100 - pct));
 	print_budget(f, o);
 }
 
