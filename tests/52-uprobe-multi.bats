@@ -698,3 +698,48 @@ detach_midrun() {
 @test "detach: no 'GC end without a start' from detaching, uprobe_multi path (--alloc, debian python3.11)" {
 	detach_midrun PMT_UNUSED=1
 }
+
+@test "another tool's uprobe with another semaphore at libc's malloc: only malloc's probes are lost, and the reason says why" {
+	require_multi
+	use_interp debian3.11
+	local j="$BATS_TEST_TMPDIR/r.json" fifo="$BATS_TEST_TMPDIR/hold.in" libc vaddr off
+	start_fixture "$PY" gc_collect.py 3
+	libc=$(awk '$6 ~ /\/libc\.so\.6$/ { print $6; exit }' /proc/"$FIX_PID"/maps)
+	[ -n "$libc" ] || { echo "# no libc.so.6 in the fixture's maps" >&3; return 1; }
+	vaddr=$("$TOOL" elf-sym "$libc" malloc | awk '{ print $2 }')
+	off=$("$TOOL" elf-offset "$libc" "$vaddr")
+	# bcc's tools have been seen holding libc's malloc with a semaphore
+	# offset of 6: the kernel then refuses any other offset there
+	mkfifo "$fifo"
+	pmt_spawn "$BATS_TEST_TMPDIR/hold.out" "$BATS_TEST_TMPDIR/hold.err" \
+		sh -c 'exec "$0" uprobe-hold "$1" "$2" 6 < "$3"' "$TOOL" "$libc" "$off" "$fifo"
+	local holder=$SPAWN_PID
+	exec 9>"$fifo"
+	local i
+	for ((i = 0; i < 100; i++)); do
+		grep -q held "$BATS_TEST_TMPDIR/hold.out" && break
+		sleep 0.05
+	done
+	grep -q held "$BATS_TEST_TMPDIR/hold.out" ||
+		{ cat "$BATS_TEST_TMPDIR/hold.out" "$BATS_TEST_TMPDIR/hold.err" >&3; exec 9>&-; return 1; }
+	start_tracer -p "$FIX_PID" --alloc --json "$j"
+	wait_attached "$TRACER_PID" || { show_tracer; exec 9>&-; return 1; }
+	fixture_go "$FIX_CTL"
+	stop_tracer
+	exec 9>&-
+	wait_exit "$holder" 10
+	fixture_exit "$FIX_CTL" "$FIX_PID"
+	assert_eq "tracer exit status" 0 "$TRACER_RC" || { show_tracer; return 1; }
+	local p='.processes[0].probes[]'
+	assert_eq "probes lost (the PMU's cache counters apart)" "raw_alloc,raw_alloc_return" \
+		"$(jq -r "[$p | select(.status != \"attached\" and .name != \"cache\") | .name] | join(\",\")" "$j")"
+	assert_eq "lost probes are malloc's" 2 \
+		"$(jq "[$p | select(.status != \"attached\") | select(.how | test(\"malloc\\\\+0 \"))] | length" "$j")"
+	assert_eq "their reason names the semaphore conflict" 2 \
+		"$(jq "[$p | select(.status != \"attached\") | select(.reason | test(\"different USDT semaphore\"))] | length" "$j")"
+	assert_eq "calloc's probes attached" 2 \
+		"$(jq "[$p | select(.status == \"attached\") | select(.how | test(\"calloc\\\\+0 \"))] | length" "$j")"
+	assert_eq "the inlined sites attached" attached \
+		"$(jq -r "$p | select(.name == \"lto_sites\") | .status" "$j")"
+	grep -q "ref_ctr_offset mismatch" "$TRACER_ERR" || { show_tracer; return 1; }
+}

@@ -241,6 +241,9 @@ struct group {
 	size_t n, cap;
 	bool any_ref_ctr;
 	unsigned members[PLAN_MAX_PROBES];  /* plan (and status) indexes */
+	/* where each member's offsets start: they are pushed one member
+	 * after the other (an LTO member has many) */
+	size_t member_first[PLAN_MAX_PROBES];
 	unsigned n_members;
 };
 
@@ -308,6 +311,7 @@ static int group_add(struct groups *gs, struct pymemtrace_bpf *skel, const struc
 
 	if (!g || g->n_members >= PLAN_MAX_PROBES)
 		return -ENOSPC;
+	g->member_first[g->n_members] = g->n;
 	if (pp->prog == PLAN_LTO_SITES) {
 		for (size_t k = 0; k < plan->lto.n && !ret; k++)
 			ret = group_push(g, plan->lto.offsets[k],
@@ -332,13 +336,56 @@ static void groups_release(struct groups *gs)
 	gs->n = 0;
 }
 
+/* What the kernel's EINVAL for a uprobe most likely means here: the plan's
+ * offsets were checked, but a uprobe at one (inode, offset) has one USDT
+ * semaphore, and another tool's may name another (its ref_ctr_offset). */
+#define EINVAL_HINT " (another tool's uprobe at this address with a different USDT " \
+		    "semaphore? the kernel log then says 'ref_ctr_offset mismatch')"
+
 static void set_failed(struct probe_status *s, const struct plan *plan,
 		       const struct plan_probe *pp, const char *link, int err)
 {
-	fmt_msg(s->reason, sizeof(s->reason), "attach failed (%s): %s (%s)", link,
-		strerror(err), pp->reason);
-	pr_warn("pid %d: cannot attach %s (%s) through a %s link: %s", (int)plan->interp.pid,
-		pp->name, pp->how, link, strerror(err));
+	const char *hint = err == EINVAL ? EINVAL_HINT : "";
+
+	fmt_msg(s->reason, sizeof(s->reason), "attach failed (%s): %s%s (%s)", link,
+		strerror(err), hint, pp->reason);
+	pr_warn("pid %d: cannot attach %s (%s) through a %s link: %s%s", (int)plan->interp.pid,
+		pp->name, pp->how, link, strerror(err), hint);
+}
+
+/* A link for offsets [first, first + n) of g. */
+static int attach_range(const struct group *g, pid_t pid, size_t first, size_t n)
+{
+	return uprobe_multi__attach(g->prog, g->path, pid, g->offsets + first,
+				    g->any_ref_ctr ? g->ref_ctrs + first : NULL, g->cookies + first,
+				    n, g->retprobe);
+}
+
+/* The kernel refused g's link as a whole: one address it will not probe
+ * takes every probe of the link down.  Each member gets a link of its own,
+ * so that only the refused ones are lost (each extra link costs its own
+ * wait at detach; this happens only on a refusal). */
+static unsigned attach_members(const struct group *g, const struct plan *plan,
+			       struct proc_links *links, struct probe_status *st)
+{
+	unsigned failed = 0;
+
+	for (unsigned m = 0; m < g->n_members; m++) {
+		unsigned k = g->members[m];
+		size_t first = g->member_first[m];
+		size_t end = m + 1 < g->n_members ? g->member_first[m + 1] : g->n;
+		int fd = attach_range(g, plan->interp.pid, first, end - first);
+
+		if (fd < 0) {
+			set_failed(&st[k], plan, &plan->probes[k], ATTACH_LINK_MULTI, -fd);
+			failed++;
+			continue;
+		}
+		st[k].attached = true;
+		links->fds[links->n_fds++] = fd;
+		links->n_sites += end - first;
+	}
+	return failed;
 }
 
 /* Creates the groups' links; returns the probes that failed. */
@@ -349,10 +396,15 @@ static unsigned attach_groups(struct groups *gs, const struct plan *plan,
 
 	for (unsigned i = 0; i < gs->n; i++) {
 		struct group *g = &gs->g[i];
-		int fd = uprobe_multi__attach(g->prog, g->path, plan->interp.pid, g->offsets,
-					      g->any_ref_ctr ? g->ref_ctrs : NULL, g->cookies,
-					      g->n, g->retprobe);
+		int fd = attach_range(g, plan->interp.pid, 0, g->n);
 
+		if (fd < 0 && g->n_members > 1) {
+			pr_debug("pid %d: the kernel refused a link of %u probes (%s): one link "
+				 "per probe instead", (int)plan->interp.pid, g->n_members,
+				 strerror(-fd));
+			failed += attach_members(g, plan, links, st);
+			continue;
+		}
 		for (unsigned m = 0; m < g->n_members; m++) {
 			unsigned k = g->members[m];
 

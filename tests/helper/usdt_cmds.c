@@ -6,7 +6,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "bp_watch.h"
+#include "perf_uprobe.h"
 #include "procmaps.h"
 #include "tool.h"
 #include "uprobe_multi.h"
@@ -37,6 +39,36 @@ static int cmd_usdt_arg(int argc, char **argv)
 	printf("kind=%s reg=%d size=%u signed=%d off=%" PRId64 " cookie=%s0x%" PRIx64
 	       " desc=%s\n", kinds[a.kind], a.kind == USDT_ARG_CONST ? -1 : a.reg, a.size,
 	       a.is_signed, a.off, ret ? "ERANGE:" : "", cookie, desc);
+	return 0;
+}
+
+/* uprobe-hold PATH OFFSET REF_CTR: another tool's uprobe, as bcc's tools
+ * leave them: a perf-event uprobe at PATH's file OFFSET with USDT semaphore
+ * offset REF_CTR (hex or decimal), for this process only.  The kernel keeps
+ * one semaphore per (file, offset), so a tracer asking for another there is
+ * refused (EINVAL).  Prints "held", keeps it until stdin closes (root). */
+static int cmd_uprobe_hold(int argc, char **argv)
+{
+	char line[16];
+	uint64_t off, ref;
+	int fd;
+
+	if (argc != 4) {
+		fprintf(stderr, "usage: uprobe-hold PATH OFFSET REF_CTR\n");
+		return 2;
+	}
+	off = strtoull(argv[2], NULL, 0);
+	ref = strtoull(argv[3], NULL, 0);
+	fd = perf_uprobe__open(argv[1], off, getpid(), false, ref);
+	if (fd < 0) {
+		printf("error: %s\n", strerror(-fd));
+		return 1;
+	}
+	printf("held\n");
+	fflush(stdout);
+	while (fgets(line, sizeof(line), stdin))
+		;
+	close(fd);
 	return 0;
 }
 
@@ -93,5 +125,6 @@ const struct tool_cmd usdt_cmds[] = {
 	  cmd_bp_watch },
 	{ "usdt-arg", "ARGS IDX: decode argument IDX of a stapsdt argument spec", cmd_usdt_arg },
 	{ "uprobe-multi-probe", ": can uprobe_multi links be used here (root)", cmd_uprobe_multi_probe },
+	{ "uprobe-hold", "PATH OFFSET REF_CTR: hold a perf-event uprobe with that semaphore offset until stdin closes (root)", cmd_uprobe_hold },
 	{ NULL, NULL, NULL },
 };
