@@ -15,6 +15,7 @@
 #include "log.h"
 #include "perf_uprobe.h"
 #include "procmaps.h"
+#include "trap_cost.h"
 #include "pymemtrace.skel.h"
 #include "uprobe_multi.h"
 
@@ -150,7 +151,7 @@ int attach__fill_handlers(struct pymemtrace_bpf *skel, char *err, size_t errlen)
 			[PMT_H_GROWTH_POOL] = PLAN_GROWTH_POOL,
 			[PMT_H_LTO_RET] = PLAN_LTO_NEWPOOL,
 		};
-		bool own = h == PMT_H_TRAP_COST || h == PMT_H_TRAP_COST_RET;
+		bool own = trap_cost__is_own(h);
 		int fd = bpf_program__fd(own ? skel->progs.uprobe_trap_cost
 					     : prog_for(skel, of[h], true));
 

@@ -564,7 +564,7 @@ static void write_overhead(struct jw *w, const struct overhead_report *o)
 	jw_key(w, "probe_hits");
 	jw_object_begin(w);
 	for (unsigned h = PMT_H_NONE + 1; h < PMT_H_NR; h++)
-		if (h != PMT_H_TRAP_COST && h != PMT_H_TRAP_COST_RET)
+		if (!trap_cost__is_own(h))
 			jw_kv_u64(w, trap_cost__handler_name(h), o->hits[h]);
 	jw_object_end(w);
 	jw_kv_u64(w, "entry_hits", o->entry_hits);

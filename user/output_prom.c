@@ -776,7 +776,7 @@ static void write_overhead(struct pw *w, const struct overhead_report *o)
 	family(w, "pymemtrace_probe_hits", P_COUNTER, NULL,
 	       "Probe hits in the traced processes, by handler: each one a trap");
 	for (unsigned h = PMT_H_NONE + 1; h < PMT_H_NR; h++) {
-		if (h == PMT_H_TRAP_COST || h == PMT_H_TRAP_COST_RET)
+		if (trap_cost__is_own(h))
 			continue;
 		snprintf(label, sizeof(label), "handler=\"%s\"", trap_cost__handler_name(h));
 		sample_u64(w, "pymemtrace_probe_hits", "_total", NULL, label, o->hits[h]);

@@ -1418,7 +1418,7 @@ static void probes_cost(struct session *s, struct overhead_report *o)
 	}
 	o->counted = true;
 	for (unsigned h = PMT_H_NONE + 1; h < PMT_H_NR; h++) {
-		if (h == PMT_H_TRAP_COST || h == PMT_H_TRAP_COST_RET)
+		if (trap_cost__is_own(h))
 			continue;
 		if (trap_cost__is_return(h))
 			o->return_hits += o->hits[h];

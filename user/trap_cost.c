@@ -83,6 +83,11 @@ bool trap_cost__is_return(unsigned handler)
 	       handler == PMT_H_TRAP_COST_RET;
 }
 
+bool trap_cost__is_own(unsigned handler)
+{
+	return handler == PMT_H_TRAP_COST || handler == PMT_H_TRAP_COST_RET;
+}
+
 int trap_cost__hits(struct pymemtrace_bpf *skel, uint64_t hits[PMT_H_NR])
 {
 	int fd = bpf_map__fd(skel->maps.probe_hits), ncpu = libbpf_num_possible_cpus();

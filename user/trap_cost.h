@@ -58,6 +58,10 @@ int trap_cost__hits(struct pymemtrace_bpf *skel, uint64_t hits[PMT_H_NR]);
 /* Whether a handler's probes are return probes. */
 bool trap_cost__is_return(unsigned handler);
 
+/* Whether a handler is the calibration's own (its hits are pymemtrace's,
+ * never the targets'): reports skip it. */
+bool trap_cost__is_own(unsigned handler);
+
 /* The dispatcher's BPF run time and runs so far, if the kernel times BPF
  * programs (kernel.bpf_stats_enabled); false otherwise. */
 bool trap_cost__bpf_time(struct pymemtrace_bpf *skel, uint64_t *ns, uint64_t *runs);
