@@ -130,3 +130,49 @@ print("%.6f" % time.process_time())'
 	# the calibration's own probes are not the target's
 	! grep -q 'handler="calibration' "$prom" || { cat "$prom" >&3; return 1; }
 }
+
+# prom_value FILE METRIC: a sample's value in a textfile, empty if absent.
+prom_value() {
+	awk -v m="$2" '$1 == m { print $2 }' "$1"
+}
+
+# The estimate's basis is the calibration's.  The kernel timed BPF then;
+# turning kernel.bpf_stats_enabled off mid-trace must not turn the
+# estimate back into hits x cost, which is lower than what the kernel
+# timed: the counter would go down.  The sysctl is restored whatever happens.
+@test "metrics: pymemtrace_overhead_seconds_total does not go down when kernel.bpf_stats_enabled is turned off mid-trace" {
+	require_tracing
+	use_interp py3.12
+	local stats=/proc/sys/kernel/bpf_stats_enabled old rc=0
+	local d="$BATS_TEST_TMPDIR/textfile" j="$BATS_TEST_TMPDIR/report.json"
+	mkdir -p "$d"
+	old=$(cat "$stats")
+	echo 1 >"$stats"
+	overhead_toggle "$d" "$j" || rc=1
+	echo "$old" >"$stats"
+	return $rc
+}
+
+overhead_toggle() {
+	local d="$1" j="$2" prom="$1/pymemtrace.prom" a b k
+	start_fixture "$PY" gc_collect.py 30 || return 1
+	start_tracer -q -p "$FIX_PID" -i 1 --textfile "$d" --json "$j"
+	wait_attached "$TRACER_PID" || { show_tracer; return 1; }
+	fixture_go "$FIX_CTL"
+	# an interval's textfile with all 30 collections, timed by the kernel
+	for k in $(seq 100); do
+		[ "$(prom_value "$prom" 'pymemtrace_probe_hits_total{handler="gc_return"}')" = 30 ] && break
+		sleep 0.1
+	done
+	a=$(prom_value "$prom" pymemtrace_overhead_seconds_total)
+	[ -n "$a" ] || { cat "$prom" >&3; return 1; }
+	echo 0 >/proc/sys/kernel/bpf_stats_enabled
+	stop_tracer
+	fixture_exit "$FIX_CTL" "$FIX_PID"
+	assert_eq "tracer exit status" 0 "$TRACER_RC" || { show_tracer; return 1; }
+	b=$(prom_value "$prom" pymemtrace_overhead_seconds_total)
+	assert_eq "overhead seconds: end >= mid-trace ($b >= $a)" true \
+		"$(jq -n "$b >= $a")"
+	assert_eq "still timed by the kernel's figures" false \
+		"$(json_get "$j" '.overhead.bpf_seconds == null')"
+}

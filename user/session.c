@@ -101,6 +101,10 @@ struct session {
 	bool multi;               /* uprobes through uprobe_multi links (attach.h) */
 	char no_multi_why[192];   /* if not, why */
 	struct trap_cost trap_cost; /* measured once, after load (trap_cost.h) */
+	/* The dispatcher's BPF run time at the last reading that had the kernel
+	 * timing it: kept when kernel.bpf_stats_enabled is turned off mid-trace,
+	 * so that the estimate never changes basis and never goes down. */
+	uint64_t bpf_ns_seen;
 	struct overhead_budget budget; /* --max-overhead */
 	struct hold_probe hold;   /* `-- CMD`: until the child is held */
 	/* Retirement and fork following (session__report, on_event). */
@@ -1431,13 +1435,20 @@ static void probes_cost(struct session *s, struct overhead_report *o)
 	/* With the kernel timing BPF programs: the traps alone (the
 	 * calibration's dispatch time taken out of its per-hit cost), plus
 	 * what the programs took on the targets' hits (every run but the
-	 * calibration's). */
-	if (c->bpf_stats && c->calib_bpf_runs && trap_cost__bpf_time(s->skel, &ns, &runs) &&
-	    ns >= c->calib_bpf_ns) {
+	 * calibration's).
+	 * The basis is the calibration's: timed if the kernel timed BPF then,
+	 * whatever the sysctl says later (a Prometheus counter must not go
+	 * down); a program run while the sysctl is off adds nothing, so the
+	 * estimate stays a lower bound. */
+	if (c->bpf_stats && c->calib_bpf_runs) {
 		double per_run = (double)c->calib_bpf_ns / c->calib_bpf_runs;
 
+		if (trap_cost__bpf_time(s->skel, &ns, &runs) && ns > s->bpf_ns_seen)
+			s->bpf_ns_seen = ns;
+		if (s->bpf_ns_seen < c->calib_bpf_ns)
+			s->bpf_ns_seen = c->calib_bpf_ns;
 		o->bpf_timed = true;
-		o->bpf_seconds = (ns - c->calib_bpf_ns) / 1e9;
+		o->bpf_seconds = (s->bpf_ns_seen - c->calib_bpf_ns) / 1e9;
 		o->trap_seconds -= (o->entry_hits + o->return_hits) * per_run / 1e9;
 		if (o->trap_seconds < 0)
 			o->trap_seconds = 0;
