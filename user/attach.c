@@ -426,10 +426,48 @@ static unsigned attach_groups(struct groups *gs, const struct plan *plan,
 	return failed;
 }
 
+/* A window group the kernel refused as a whole: each member is tried on a
+ * link of its own (kept open in links->window_fds until the trial closes
+ * them), and the refused ones are taken out of the group, so that every
+ * window arms the others in one link again.  Returns the refused members. */
+static unsigned window_keep_accepted(struct group *g, const struct plan *plan,
+				     struct proc_links *links, struct probe_status *st)
+{
+	size_t w = 0;       /* offsets kept so far */
+	unsigned kept = 0, failed = 0;
+
+	for (unsigned m = 0; m < g->n_members; m++) {
+		unsigned k = g->members[m];
+		size_t first = g->member_first[m];
+		size_t end = m + 1 < g->n_members ? g->member_first[m + 1] : g->n;
+		int fd = attach_range(g, links->pid, first, end - first);
+
+		snprintf(st[k].link, sizeof(st[k].link), "%s", ATTACH_LINK_WINDOWS);
+		if (fd < 0) {
+			set_failed(&st[k], plan, &plan->probes[k], ATTACH_LINK_WINDOWS, -fd);
+			failed++;
+			continue;
+		}
+		st[k].attached = true;
+		links->window_fds[links->n_window_fds++] = fd;
+		/* the arrays only shrink: a member moves down, never over one
+		 * not yet read */
+		memmove(g->offsets + w, g->offsets + first, (end - first) * sizeof(*g->offsets));
+		memmove(g->cookies + w, g->cookies + first, (end - first) * sizeof(*g->cookies));
+		memmove(g->ref_ctrs + w, g->ref_ctrs + first, (end - first) * sizeof(*g->ref_ctrs));
+		g->members[kept] = k;
+		g->member_first[kept++] = w;
+		w += end - first;
+	}
+	g->n = w;
+	g->n_members = kept;
+	return failed;
+}
+
 /* The window groups are attached once and closed again here, so that a
  * probe that cannot attach is reported as failed at the start, like the
- * others (its group is then never armed).  They keep copies of their
- * paths: the plan may move. */
+ * others (its group is then never armed, or armed without it).  They keep
+ * copies of their paths: the plan may move. */
 static unsigned window_trial(struct groups *ws, const struct plan *plan,
 			     struct proc_links *links, struct probe_status *st)
 {
@@ -444,9 +482,14 @@ static unsigned window_trial(struct groups *ws, const struct plan *plan,
 		g->owned_path = strdup(g->path);
 		if (g->owned_path) {
 			g->path = g->owned_path;
-			fd = uprobe_multi__attach(g->prog, g->path, links->pid, g->offsets,
-						  g->any_ref_ctr ? g->ref_ctrs : NULL, g->cookies,
-						  g->n, g->retprobe);
+			fd = attach_range(g, links->pid, 0, g->n);
+		}
+		if (fd < 0 && fd != -ENOMEM && g->n_members > 1) {
+			pr_debug("pid %d: the kernel refused a window link of %u probes (%s): "
+				 "each probe on its own instead", (int)links->pid, g->n_members,
+				 strerror(-fd));
+			failed += window_keep_accepted(g, plan, links, st);
+			continue;
 		}
 		for (unsigned m = 0; m < g->n_members; m++) {
 			unsigned k = g->members[m];
@@ -605,9 +648,7 @@ unsigned attach__window_open(struct proc_links *links)
 
 		if (!g->n)
 			continue;
-		fd = uprobe_multi__attach(g->prog, g->path, links->pid, g->offsets,
-					  g->any_ref_ctr ? g->ref_ctrs : NULL, g->cookies, g->n,
-					  g->retprobe);
+		fd = attach_range(g, links->pid, 0, g->n);
 		if (fd < 0) {
 			pr_debug("pid %d: cannot open an allocation window on %s: %s",
 				 (int)links->pid, g->path, strerror(-fd));
