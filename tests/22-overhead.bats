@@ -7,14 +7,20 @@
 
 load lib/common
 
+# prom_value FILE METRIC: a sample's value in a textfile, empty if absent.
+prom_value() {
+	awk -v m="$2" '$1 == m { print $2 }' "$1"
+}
+
 # A trace that must go over: full --alloc on an allocation- and GC-heavy
 # loop costs the target several times its own work (README "Overhead").
 budget_over() {
 	require_tracing
 	use_interp "$1"
-	local j="$BATS_TEST_TMPDIR/report.json"
+	local j="$BATS_TEST_TMPDIR/report.json" d="$BATS_TEST_TMPDIR/textfile"
+	mkdir -p "$d"
 	start_fixture "$PY" soak.py 120
-	start_tracer -p "$FIX_PID" --alloc --max-overhead 10 -d 100 --json "$j"
+	start_tracer -p "$FIX_PID" --alloc --max-overhead 10 -d 100 --json "$j" --textfile "$d"
 	wait_attached "$TRACER_PID" || { show_tracer; return 1; }
 	touch "$FIX_CTL/go"
 	wait_exit "$TRACER_PID" 100
@@ -38,6 +44,13 @@ budget_over() {
 	text=$(sed -n '/^overhead/,/^$/p' "$TRACER_OUT" | tr -s ' \n' '  ')
 	[[ "$text" =~ ran\ at\ least\ [0-9]+\.[0-9]x\ slower\ while\ traced ]] ||
 		{ echo "# overhead: $text" >&3; return 1; }
+	# and the metrics say the same
+	local prom="$d/pymemtrace.prom"
+	assert_eq "metric: budget ratio" 0.1 "$(prom_value "$prom" pymemtrace_overhead_budget_ratio)"
+	assert_eq "metric: budget exceeded" 1 "$(prom_value "$prom" pymemtrace_overhead_budget_exceeded)"
+	assert_eq "metric: the exceeding share = JSON (to 1e-9)" 0 "$(json_get "$j" \
+		".overhead.budget_share - ($(prom_value "$prom" pymemtrace_overhead_budget_exceeded_ratio))
+		| (if . < 0 then -. else . end) * 1e9 | floor")"
 }
 
 @test "--max-overhead 10 ends a full --alloc trace of a busy loop, exit code 9, debian python3.11" { budget_over debian3.11; }
@@ -47,12 +60,19 @@ budget_over() {
 	require_tracing
 	use_interp debian3.11
 	local j="$BATS_TEST_TMPDIR/report.json"
-	trace_window gc_collect.py 7 -- --max-overhead 50 --json "$j" || return 1
+	local d="$BATS_TEST_TMPDIR/textfile"
+	mkdir -p "$d"
+	trace_window gc_collect.py 7 -- --max-overhead 50 --json "$j" --textfile "$d" || return 1
 	assert_eq "overhead.budget_pct" 50 "$(json_get "$j" .overhead.budget_pct)"
 	assert_eq "overhead.budget_exceeded" false "$(json_get "$j" .overhead.budget_exceeded)"
 	assert_eq "overhead.budget_share" null "$(json_get "$j" .overhead.budget_share)"
 	grep -q "^              --max-overhead 50%: never exceeded$" "$TRACER_OUT" ||
 		{ show_tracer; return 1; }
+	local prom="$d/pymemtrace.prom"
+	assert_eq "metric: budget ratio" 0.5 "$(prom_value "$prom" pymemtrace_overhead_budget_ratio)"
+	assert_eq "metric: budget exceeded" 0 "$(prom_value "$prom" pymemtrace_overhead_budget_exceeded)"
+	assert_eq "metric: no exceeding share" "" \
+		"$(prom_value "$prom" pymemtrace_overhead_budget_exceeded_ratio)"
 }
 
 @test "--max-overhead without a measured cost (perf-event uprobes) refuses to start, exit 7" {
@@ -129,11 +149,6 @@ print("%.6f" % time.process_time())'
 	grep -q '^pymemtrace_traced_cpu_seconds_total [0-9.e-]*$' "$prom" || { cat "$prom" >&3; return 1; }
 	# the calibration's own probes are not the target's
 	! grep -q 'handler="calibration' "$prom" || { cat "$prom" >&3; return 1; }
-}
-
-# prom_value FILE METRIC: a sample's value in a textfile, empty if absent.
-prom_value() {
-	awk -v m="$2" '$1 == m { print $2 }' "$1"
 }
 
 # The estimate's basis is the calibration's.  The kernel timed BPF then;

@@ -800,6 +800,24 @@ static void write_overhead(struct pw *w, const struct overhead_report *o)
 		sample_f64(w, "pymemtrace_traced_cpu_seconds", "_total", NULL, NULL,
 			   o->target_cpu_seconds);
 	}
+	if (!o->budget_pct)
+		return;
+	family(w, "pymemtrace_overhead_budget_ratio", P_GAUGE, "ratio",
+	       "--max-overhead: the share of the traced processes' CPU at which the trace "
+	       "ends; compare rate(pymemtrace_overhead_seconds_total) over "
+	       "rate(pymemtrace_traced_cpu_seconds_total)");
+	sample_f64(w, "pymemtrace_overhead_budget_ratio", "", NULL, NULL, o->budget_pct / 100.0);
+	family(w, "pymemtrace_overhead_budget_exceeded", P_GAUGE, NULL,
+	       "1 once a second's probes cost more than --max-overhead (the trace then ends, "
+	       "exit code 9; the share is pymemtrace_overhead_budget_exceeded_ratio)");
+	sample_u64(w, "pymemtrace_overhead_budget_exceeded", "", NULL, NULL, o->budget_exceeded);
+	if (o->budget_exceeded) {
+		family(w, "pymemtrace_overhead_budget_exceeded_ratio", P_GAUGE, "ratio",
+		       "The share of their CPU the probes cost the traced processes in the "
+		       "window that exceeded --max-overhead");
+		sample_f64(w, "pymemtrace_overhead_budget_exceeded_ratio", "", NULL, NULL,
+			   o->budget_share);
+	}
 }
 
 int output_prom(FILE *f, const struct report *r, const struct prom_opts *o)
