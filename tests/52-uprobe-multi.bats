@@ -706,6 +706,24 @@ detach_midrun() {
 	semaphore_conflict --alloc --sampled
 }
 
+# conflict_trace JSON TRACER-ARGS: once the holder says it holds its
+# uprobe, traces the fixture with TRACER-ARGS into JSON.
+conflict_trace() {
+	local j="$1" i
+	shift
+	for ((i = 0; i < 100; i++)); do
+		grep -q held "$BATS_TEST_TMPDIR/hold.out" && break
+		sleep 0.05
+	done
+	grep -q held "$BATS_TEST_TMPDIR/hold.out" ||
+		{ cat "$BATS_TEST_TMPDIR/hold.out" "$BATS_TEST_TMPDIR/hold.err" >&3; return 1; }
+	start_tracer -p "$FIX_PID" "$@" --json "$j"
+	wait_attached "$TRACER_PID" || { show_tracer; return 1; }
+	fixture_go "$FIX_CTL"
+	[ $# = 1 ] || sleep 1.5  # a window or more
+	stop_tracer
+}
+
 # semaphore_conflict MODE: MODE's trace of a process whose libc malloc
 # another tool probes with a USDT semaphore offset of 6.
 semaphore_conflict() {
@@ -722,22 +740,16 @@ semaphore_conflict() {
 	mkfifo "$fifo"
 	pmt_spawn "$BATS_TEST_TMPDIR/hold.out" "$BATS_TEST_TMPDIR/hold.err" \
 		sh -c 'exec "$0" uprobe-hold "$1" "$2" 6 < "$3"' "$TOOL" "$libc" "$off" "$fifo"
-	local holder=$SPAWN_PID
+	local holder=$SPAWN_PID rc=0
 	exec 9>"$fifo"
-	local i
-	for ((i = 0; i < 100; i++)); do
-		grep -q held "$BATS_TEST_TMPDIR/hold.out" && break
-		sleep 0.05
-	done
-	grep -q held "$BATS_TEST_TMPDIR/hold.out" ||
-		{ cat "$BATS_TEST_TMPDIR/hold.out" "$BATS_TEST_TMPDIR/hold.err" >&3; exec 9>&-; return 1; }
-	start_tracer -p "$FIX_PID" "$@" --json "$j"
-	wait_attached "$TRACER_PID" || { show_tracer; exec 9>&-; return 1; }
-	fixture_go "$FIX_CTL"
-	[ $# = 1 ] || sleep 1.5  # a window or more
-	stop_tracer
+	conflict_trace "$j" "$@" || rc=1
+	# On every path the holder must see its stdin close and end by itself:
+	# killed while it unregisters (the teardown's SIGKILL), the kernel
+	# leaks its uprobe, semaphore offset 6 and all, and refuses every later
+	# probe of libc's malloc on this machine until libc's inode changes.
 	exec 9>&-
 	wait_exit "$holder" 10
+	[ "$rc" = 0 ] || return 1
 	fixture_exit "$FIX_CTL" "$FIX_PID"
 	assert_eq "tracer exit status" 0 "$TRACER_RC" || { show_tracer; return 1; }
 	local p='.processes[0].probes[]'
