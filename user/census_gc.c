@@ -523,44 +523,43 @@ static int merge_types(struct walk *w)
 	return 0;
 }
 
-/* Where the GC state is, and a check that its first list head is sane. */
-static int find_gc_state(struct walk *w, uint64_t *gc, char *why, size_t whylen)
+int census_gc__find_state(pid_t pid, const struct py_gc_layout *l, uint64_t *gc, char *why,
+			  size_t whylen)
 {
-	const struct py_gc_layout *l = w->l;
 	uint64_t interp = 0, links[2];
 	int err;
 
 	if (l->gc_in_runtime) {
 		*gc = l->runtime + l->gc_state;
 	} else {
-		err = remote_read(w->pid, l->runtime + l->rt_interp, &interp, sizeof(interp));
+		err = remote_read(pid, l->runtime + l->rt_interp, &interp, sizeof(interp));
 		if (err)
 			return fail(why, whylen, fatal_err(err) ? err : -EIO,
-				    "cannot read _PyRuntime in pid %d: %s", (int)w->pid,
+				    "cannot read _PyRuntime in pid %d: %s", (int)pid,
 				    strerror(-err));
 		if (!interp)
 			return fail(why, whylen, -EIO, "pid %d: the interpreter is not initialised "
-				    "yet (or is finalising)", (int)w->pid);
+				    "yet (or is finalising)", (int)pid);
 		/* New interpreters are pushed at the head: the main one is last. */
 		for (int hops = 0; hops < MAX_INTERPRETERS && plausible_addr(interp); hops++) {
 			uint64_t next;
 
-			if (remote_read(w->pid, interp + l->interp_next, &next, sizeof(next)) || !next)
+			if (remote_read(pid, interp + l->interp_next, &next, sizeof(next)) || !next)
 				break;
 			interp = next;
 		}
 		if (!plausible_addr(interp))
 			return fail(why, whylen, -EIO, "pid %d: implausible interpreter state "
-				    "pointer 0x%llx", (int)w->pid, (unsigned long long)interp);
+				    "pointer 0x%llx", (int)pid, (unsigned long long)interp);
 		*gc = interp + l->gc_state;
 	}
-	err = remote_read(w->pid, *gc + l->gc_generations, links, sizeof(links));
+	err = remote_read(pid, *gc + l->gc_generations, links, sizeof(links));
 	if (err)
 		return fail(why, whylen, fatal_err(err) ? err : -EIO,
-			    "cannot read the GC state of pid %d: %s", (int)w->pid, strerror(-err));
+			    "cannot read the GC state of pid %d: %s", (int)pid, strerror(-err));
 	if (!plausible_addr(links[0] & ~3ull) || !plausible_addr(links[1] & ~3ull))
 		return fail(why, whylen, -EIO, "pid %d: the GC lists make no sense (offsets %s)",
-			    (int)w->pid, l->source);
+			    (int)pid, l->source);
 	return 0;
 }
 
@@ -599,7 +598,7 @@ int census_gc__take(struct interp *in, pid_t pid, const struct census_gc_opts *o
 	w.max_ms = opts && opts->max_ms ? opts->max_ms : DEFAULT_MAX_MS;
 	w.cancel = opts ? opts->cancel : NULL;
 	clock_gettime(CLOCK_MONOTONIC, &w.start);
-	err = find_gc_state(&w, &gc, why, whylen);
+	err = census_gc__find_state(w.pid, w.l, &gc, why, whylen);
 	if (err)
 		return err;
 	for (uint32_t g = 0; g < l.gc_n_generations && w.n_heads < MAX_LISTS - 1; g++)

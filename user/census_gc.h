@@ -80,6 +80,13 @@ int census_gc__take(struct interp *in, pid_t pid, const struct census_gc_opts *o
 		    struct census_gc *out, char *why, size_t whylen);
 void census_gc__free(struct census_gc *c);
 
+struct py_gc_layout;
+/* Where the main interpreter's GC state (struct _gc_runtime_state) is in
+ * pid, from the layout (pyoffsets__gc_layout), with a check that its first
+ * list head is sane.  0, or -errno with the reason in why. */
+int census_gc__find_state(pid_t pid, const struct py_gc_layout *l, uint64_t *gc, char *why,
+			  size_t whylen);
+
 /* The share of the walk that was skipped, 0..1: skipped nodes over the nodes
  * reached.  Gaps and an early stop are not in it (their size is unknown). */
 double census_gc__skipped_share(const struct census_gc *c);

@@ -405,6 +405,8 @@ int pyoffsets__gc_layout(struct interp *in, struct py_gc_layout *out, char *why,
 	out->gc_generation_size = GC_GENERATION_SZ;
 	out->gc_n_generations = GC_N_GENERATIONS;
 	out->gc_permanent = GC_PERMANENT;
+	/* right after the permanent generation, 3.8 to 3.13 */
+	out->gc_stats = GC_PERMANENT + GC_GENERATION_SZ;
 	out->gc_head_size = GC_HEAD_SIZE;
 	out->ob_type = OB_TYPE;
 	out->ob_size = OB_SIZE;

@@ -81,6 +81,8 @@ struct py_gc_layout {
 	uint32_t gc_generation_size;  /* sizeof(struct gc_generation) */
 	uint32_t gc_n_generations;    /* NUM_GENERATIONS */
 	uint32_t gc_permanent;        /* _gc_runtime_state.permanent_generation */
+	uint32_t gc_stats;            /* _gc_runtime_state.generation_stats[0]: collections,
+	                               * collected, uncollectable (Py_ssize_t each) */
 	uint32_t gc_head_size;        /* sizeof(PyGC_Head): the object follows it */
 	uint32_t ob_type, ob_size;    /* PyObject.ob_type, PyVarObject.ob_size */
 	uint32_t tp_name, tp_basicsize, tp_itemsize, tp_flags;  /* PyTypeObject */

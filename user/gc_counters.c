@@ -1,0 +1,107 @@
+/* The interpreter's GC counters, read from outside (gc_counters.h). */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include "census_gc.h"
+#include "gc_counters.h"
+#include "pyoffsets.h"
+#include "remote_mem.h"
+
+/* No process makes a collection a nanosecond for a year: a counter this
+ * large was not written by CPython. */
+#define MAX_PLAUSIBLE (1ll << 55)
+
+bool gc_counters__accept(const struct gc_gen_counts prev[GC_COUNTERS_GENERATIONS],
+			 const int64_t raw[GC_COUNTERS_GENERATIONS * 3],
+			 struct gc_gen_counts out[GC_COUNTERS_GENERATIONS])
+{
+	struct gc_gen_counts v[GC_COUNTERS_GENERATIONS];
+
+	for (int g = 0; g < GC_COUNTERS_GENERATIONS; g++) {
+		const int64_t *f = raw + g * 3;
+
+		for (int k = 0; k < 3; k++)
+			if (f[k] < 0 || f[k] > MAX_PLAUSIBLE)
+				return false;
+		v[g].collections = (uint64_t)f[0];
+		v[g].collected = (uint64_t)f[1] + (uint64_t)f[2];
+		if (prev && (v[g].collections < prev[g].collections ||
+			     v[g].collected < prev[g].collected))
+			return false;
+	}
+	memcpy(out, v, sizeof(v));
+	return true;
+}
+
+static int read_raw(const struct gc_counters *c, int64_t raw[GC_COUNTERS_GENERATIONS * 3])
+{
+	return remote_read(c->pid, c->addr, raw, GC_COUNTERS_GENERATIONS * 3 * sizeof(*raw));
+}
+
+int gc_counters__open(struct gc_counters *c, struct interp *in, pid_t pid)
+{
+	struct py_gc_layout l;
+	int64_t raw[GC_COUNTERS_GENERATIONS * 3];
+	uint64_t gc;
+	int err;
+
+	memset(c, 0, sizeof(*c));
+	c->pid = pid;
+	err = pyoffsets__gc_layout(in, &l, c->why, sizeof(c->why));
+	if (err)
+		return err;
+	if (l.gc_n_generations != GC_COUNTERS_GENERATIONS) {
+		snprintf(c->why, sizeof(c->why), "%u GC generations, not %d", l.gc_n_generations,
+			 GC_COUNTERS_GENERATIONS);
+		return -ENOTSUP;
+	}
+	err = census_gc__find_state(pid, &l, &gc, c->why, sizeof(c->why));
+	if (err)
+		return err;
+	c->addr = gc + l.gc_stats;
+	err = read_raw(c, raw);
+	if (err) {
+		snprintf(c->why, sizeof(c->why), "cannot read the GC counters of pid %d: %s",
+			 (int)pid, strerror(-err));
+		return err;
+	}
+	if (!gc_counters__accept(NULL, raw, c->base)) {
+		snprintf(c->why, sizeof(c->why), "pid %d: the GC counters make no sense",
+			 (int)pid);
+		return -EIO;
+	}
+	memcpy(c->last, c->base, sizeof(c->last));
+	c->valid = true;
+	return 0;
+}
+
+int gc_counters__read(struct gc_counters *c)
+{
+	int64_t raw[GC_COUNTERS_GENERATIONS * 3];
+	int err;
+
+	if (!c->valid)
+		return -EIO;
+	err = read_raw(c, raw);
+	if (err)
+		return err;
+	if (!gc_counters__accept(c->last, raw, c->last)) {
+		c->valid = false;
+		snprintf(c->why, sizeof(c->why), "pid %d: the GC counters went backwards or make "
+			 "no sense", (int)c->pid);
+		return -EIO;
+	}
+	return 0;
+}
+
+bool gc_counters__since_open(const struct gc_counters *c,
+			     struct gc_gen_counts out[GC_COUNTERS_GENERATIONS])
+{
+	if (!c->valid)
+		return false;
+	for (int g = 0; g < GC_COUNTERS_GENERATIONS; g++) {
+		out[g].collections = c->last[g].collections - c->base[g].collections;
+		out[g].collected = c->last[g].collected - c->base[g].collected;
+	}
+	return true;
+}
