@@ -44,7 +44,7 @@ struct {
 struct gc_pending {
 	__u64 start_ns;
 	__u32 generation;             /* GEN_PENDING_AUTO: found at the end */
-	__u32 _pad;
+	__u32 gc_window;              /* gc_window when it started */
 	__u64 stats_addr;             /* with AUTO: &generation_stats[0] */
 	__u64 before[PMT_GENERATIONS];/* with AUTO: collections counters at entry */
 };
@@ -239,6 +239,15 @@ static __always_inline int read_gen_counters(__u64 stats_addr, __u64 *out)
 	return 0;
 }
 
+/* --gc-budget: user space adds one at each edge of a window, before it
+ * arms or disarms the GC probes of every traced process.  A collection
+ * whose start was seen under another value was cut by an edge (its end
+ * may pair with a start seen while the links came out one after the
+ * other, or be the first end of a window opened mid-collection): not
+ * timed, counted as a cut.  0 until the first window: then an end without
+ * its start is a loss (gc_unmatched_done), as without --gc-budget. */
+volatile __u32 gc_window = 0;
+
 /* stats_addr is non-zero only for a collection whose generation is chosen
  * by the collector itself (PMT_GEN_AUTO). */
 static __always_inline void gc_begin(__u32 generation, __u64 stats_addr, bool serial)
@@ -257,10 +266,12 @@ static __always_inline void gc_begin(__u32 generation, __u64 stats_addr, bool se
 	if (serial && !stats_addr && (st->gc_slot.tid == 0 || st->gc_slot.tid == tid)) {
 		st->gc_slot.tid = tid;
 		st->gc_slot.generation = generation;
+		st->gc_slot.gc_window = gc_window;
 		st->gc_slot.start_ns = bpf_ktime_get_ns();
 		return;
 	}
 	p.generation = generation;
+	p.gc_window = gc_window;
 	if (stats_addr) {
 		p.generation = GEN_PENDING_AUTO;
 		p.stats_addr = stats_addr;
@@ -301,11 +312,24 @@ static __always_inline void gc_end(__s64 collected, bool serial)
 		pause = bpf_ktime_get_ns() - st->gc_slot.start_ns;
 		gen = st->gc_slot.generation;
 		st->gc_slot.tid = 0;
+		if (st->gc_slot.gc_window != gc_window) {
+			__sync_fetch_and_add(&st->gc_window_cuts, 1);
+			return;
+		}
 		goto found;
 	}
 	p = bpf_map_lookup_elem(&gc_pending, &tid);
 	if (!p) {
-		__sync_fetch_and_add(&st->gc_unmatched_done, 1);
+		/* once windows are in use, a window opened in mid-collection */
+		if (gc_window)
+			__sync_fetch_and_add(&st->gc_window_cuts, 1);
+		else
+			__sync_fetch_and_add(&st->gc_unmatched_done, 1);
+		return;
+	}
+	if (p->gc_window != gc_window) {
+		bpf_map_delete_elem(&gc_pending, &tid);
+		__sync_fetch_and_add(&st->gc_window_cuts, 1);
 		return;
 	}
 	pause = bpf_ktime_get_ns() - p->start_ns;

@@ -125,6 +125,8 @@ struct pmt_gc_slot {
 	__u32 tid;                /* the collecting thread; 0: no collection pending */
 	__u32 generation;
 	__u64 start_ns;
+	__u32 gc_window;          /* gc_window (pymemtrace.bpf.c) when it started */
+	__u32 _pad;
 };
 
 struct pmt_proc_stats {
@@ -132,6 +134,8 @@ struct pmt_proc_stats {
 	struct pmt_gc_slot gc_slot; /* BPF's own state, not a counter */
 	__u64 gc_bad_generation;  /* generation outside 0..2: probe misconfigured */
 	__u64 gc_unmatched_done;  /* gc end seen without its start (attached mid-collection) */
+	__u64 gc_window_cuts;     /* --gc-budget: a collection cut by a window's edge (its
+	                           * start or end fell while the GC probes were disarmed) */
 
 	__u64 arena_allocs;
 	__u64 arena_alloc_bytes;

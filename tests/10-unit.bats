@@ -990,6 +990,62 @@ EOF
 	echo "$output" | grep -qx '600.000'
 }
 
+# ---- --gc-budget (user/gc_budget.c, user/gc_counters.c) -------------------------
+
+@test "gc-budget: past the budget, windows of 200 ms armed budget/share of the time" {
+	run --separate-stderr "$TOOL" gc-budget-sim 5 0.30 100 0 6
+	[ "$status" -eq 0 ]
+	# the first second decides (30% > 5%); duty 5/30; a 200 ms window, then
+	# a gap of 0.2 * (6 - 1) = 1.0 s; each window measures 30% again
+	[ "$output" = "1.0 disarm 0.1667 0.3000
+2.0 arm 0.1667 0.3000
+2.2 disarm 0.1667 0.3000
+3.2 arm 0.1667 0.3000
+3.4 disarm 0.1667 0.3000
+4.4 arm 0.1667 0.3000
+4.6 disarm 0.1667 0.3000
+5.6 arm 0.1667 0.3000
+5.8 disarm 0.1667 0.3000
+armed 1.8 windows 4 switches 1" ] || { echo "$output" >&3; false; }
+}
+
+@test "gc-budget: a window with no collection times all again; under the budget nothing moves" {
+	run --separate-stderr "$TOOL" gc-budget-sim 5 0.30 4 0 10
+	[ "$status" -eq 0 ]
+	# the collector calms at 4 s: the 4.4-4.6 window sees nothing
+	[ "$(echo "$output" | sed -n 7p)" = "4.6 all 1.0000 0.0000" ] || { echo "$output" >&3; false; }
+	[ "$(echo "$output" | tail -1)" = "armed 7.1 windows 3 switches 1" ] || { echo "$output" >&3; false; }
+	# 4% under a 5% budget: armed throughout (51 steps of 0.1 s), no switch
+	run --separate-stderr "$TOOL" gc-budget-sim 5 0.04 100 0 5
+	[ "$output" = "armed 5.1 windows 0 switches 0" ] || { echo "$output" >&3; false; }
+}
+
+@test "gc-budget: the armed fraction never falls under 2%, so a sample keeps coming" {
+	run --separate-stderr "$TOOL" gc-budget-sim 0.5 0.9 100 0 25
+	[ "$status" -eq 0 ]
+	# 0.5/90 would be 0.6%: 2% instead, a gap of 0.2 * 49 = 9.8 s
+	[ "$(echo "$output" | sed -n 1,3p)" = "1.0 disarm 0.0200 0.9000
+10.8 arm 0.0200 0.9000
+11.0 disarm 0.0200 0.9000" ] || { echo "$output" >&3; false; }
+}
+
+@test "gc-counts-accept: the interpreter's counters are believed only when they make sense" {
+	# collections, collected + uncollectable, per generation
+	run --separate-stderr "$TOOL" gc-counts-accept - 5 1 0 2 0 0 1 0 0
+	[ "$output" = "5 1 2 0 1 0" ]
+	# a counter that went backwards (5 -> 4): not believed
+	run --separate-stderr "$TOOL" gc-counts-accept 5 1 2 0 1 0  4 1 0 2 0 0 1 0 0
+	[ "$output" = "rejected" ]
+	# the same or more: believed
+	run --separate-stderr "$TOOL" gc-counts-accept 5 1 2 0 1 0  9 3 4 2 0 0 1 0 0
+	[ "$output" = "9 7 2 0 1 0" ]
+	# negative, or beyond 2^55: written by something else than CPython
+	run --separate-stderr "$TOOL" gc-counts-accept - -5 1 0 2 0 0 1 0 0
+	[ "$output" = "rejected" ]
+	run --separate-stderr "$TOOL" gc-counts-accept - 36028797018963969 0 0 2 0 0 1 0 0
+	[ "$output" = "rejected" ]
+}
+
 # user/numparse.c reads every decimal the tracer takes from the command line
 # and from /proc and sysfs; these are its edges.
 @test "numparse: digits only, bounded, never wrapped" {

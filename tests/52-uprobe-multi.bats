@@ -138,25 +138,29 @@ probe_links() {
 
 # ---- which links, and none left behind ---------------------------------------
 
-@test "uprobe_multi: one link holds the target's probes while tracing, gone after exit (debian python3.11)" {
+@test "uprobe_multi: two links hold the target's probes while tracing, gone after exit (debian python3.11)" {
 	require_multi
 	local j="$BATS_TEST_TMPDIR/report.json" links id
 	start_fixture /usr/bin/python3.11 gc_collect.py 2
 	start_tracer -p "$FIX_PID" --json "$j"
 	wait_attached "$TRACER_PID" || { show_tracer; return 1; }
 	links=$(uprobe_multi_links_of "$TRACER_PID" "$FIX_PID")
-	# USDT gc__start, gc__done, the arena allocator's mmap call and its free:
-	# one file, all entry probes, so one link.
-	assert_eq "uprobe_multi links for pid $FIX_PID (id pid count)" 1 "$(wc -l <<<"$links")"
-	assert_eq "probes in the link" 4 "$(awk '{ print $3 }' <<<"$links")"
-	id=$(awk '{ print $1 }' <<<"$links")
-	assert_eq "bpftool link list: link $id" 12 "$("$BPFTOOL" link list -j |
-		jq --argjson i "$id" '.[] | select(.id == $i) | if .type == "uprobe_multi" then 12 else .type end')"
+	# One file, all entry probes: the arena allocator's mmap call and its
+	# free in one link, and USDT gc__start and gc__done in one of their own
+	# (--gc-budget disarms them when timing every collection costs too much).
+	assert_eq "uprobe_multi links for pid $FIX_PID (id pid count)" 2 "$(wc -l <<<"$links")"
+	assert_eq "probes in each link" "2 2" "$(awk '{ print $3 }' <<<"$links" | xargs)"
+	for id in $(awk '{ print $1 }' <<<"$links"); do
+		assert_eq "bpftool link list: link $id" 12 "$("$BPFTOOL" link list -j |
+			jq --argjson i "$id" '.[] | select(.id == $i) | if .type == "uprobe_multi" then 12 else .type end')"
+	done
 	assert_eq "perf-event uprobes" 0 "$(perf_uprobes_of "$TRACER_PID")"
 	stop_tracer
 	assert_eq "tracer exit status" 0 "$TRACER_RC" || { show_tracer; return 1; }
-	assert_eq "bpftool link list: link $id after exit" 0 "$("$BPFTOOL" link list -j |
-		jq --argjson i "$id" '[.[] | select(.id == $i)] | length')"
+	for id in $(awk '{ print $1 }' <<<"$links"); do
+		assert_eq "bpftool link list: link $id after exit" 0 "$("$BPFTOOL" link list -j |
+			jq --argjson i "$id" '[.[] | select(.id == $i)] | length')"
+	done
 	assert_eq "probe links in the report" \
 		"arena_alloc:uprobe_multi arena_free:uprobe_multi gc_done:uprobe_multi gc_start:uprobe_multi " \
 		"$(probe_links "$j" "$FIX_PID")"
@@ -322,8 +326,8 @@ wait_file_line() {
 	[ "$(jq length <<<"$progs")" -gt 10 ]
 	[ "$(jq length <<<"$links")" -gt 4 ]
 	if "$TOOL" uprobe-multi-probe >/dev/null; then
-		# python3.11 and libc, entries and returns
-		assert_eq "uprobe_multi links" 4 "$(uprobe_multi_links_of "$TRACER_PID" "$FIX_PID" | wc -l)"
+		# python3.11 and libc, entries and returns, and the GC probes' own
+		assert_eq "uprobe_multi links" 5 "$(uprobe_multi_links_of "$TRACER_PID" "$FIX_PID" | wc -l)"
 	fi
 	kill -KILL "$TRACER_PID"
 	wait_exit "$TRACER_PID" 30

@@ -98,6 +98,19 @@ static bool is_windowed(enum plan_prog prog)
 	       prog == PLAN_LTO_NEWPOOL;
 }
 
+/* The probes that time a collection: ATTACH_SET_GC under --gc-budget. */
+static bool is_gc(enum plan_prog prog)
+{
+	return prog == PLAN_GC_ENTRY || prog == PLAN_GC_RETURN || prog == PLAN_USDT_GC_START ||
+	       prog == PLAN_USDT_GC_DONE;
+}
+
+/* What the probe list calls a set's links. */
+static const char *set_link_name(enum attach_set set)
+{
+	return set == ATTACH_SET_WINDOW ? ATTACH_LINK_WINDOWS : ATTACH_LINK_MULTI;
+}
+
 void attach__prepare(struct pymemtrace_bpf *skel, bool multi, bool alloc)
 {
 	struct bpf_program *uprobes[] = {
@@ -426,13 +439,15 @@ static unsigned attach_groups(struct groups *gs, const struct plan *plan,
 	return failed;
 }
 
-/* A window group the kernel refused as a whole: each member is tried on a
- * link of its own (kept open in links->window_fds until the trial closes
- * them), and the refused ones are taken out of the group, so that every
- * window arms the others in one link again.  Returns the refused members. */
-static unsigned window_keep_accepted(struct group *g, const struct plan *plan,
-				     struct proc_links *links, struct probe_status *st)
+/* A set's group the kernel refused as a whole: each member is tried on a
+ * link of its own (kept open in the set's fds), and the refused ones are
+ * taken out of the group, so that every arming arms the others in one link
+ * again.  Returns the refused members. */
+static unsigned set_keep_accepted(struct group *g, const struct plan *plan,
+				  struct proc_links *links, enum attach_set set,
+				  struct probe_status *st)
 {
+	struct link_set *ls = &links->sets[set];
 	size_t w = 0;       /* offsets kept so far */
 	unsigned kept = 0, failed = 0;
 
@@ -442,14 +457,15 @@ static unsigned window_keep_accepted(struct group *g, const struct plan *plan,
 		size_t end = m + 1 < g->n_members ? g->member_first[m + 1] : g->n;
 		int fd = attach_range(g, links->pid, first, end - first);
 
-		snprintf(st[k].link, sizeof(st[k].link), "%s", ATTACH_LINK_WINDOWS);
+		snprintf(st[k].link, sizeof(st[k].link), "%s", set_link_name(set));
 		if (fd < 0) {
-			set_failed(&st[k], plan, &plan->probes[k], ATTACH_LINK_WINDOWS, -fd);
+			set_failed(&st[k], plan, &plan->probes[k], set_link_name(set), -fd);
 			failed++;
 			continue;
 		}
 		st[k].attached = true;
-		links->window_fds[links->n_window_fds++] = fd;
+		ls->fds[ls->n_fds++] = fd;
+		ls->sites += end - first;
 		/* the arrays only shrink: a member moves down, never over one
 		 * not yet read */
 		memmove(g->offsets + w, g->offsets + first, (end - first) * sizeof(*g->offsets));
@@ -464,16 +480,19 @@ static unsigned window_keep_accepted(struct group *g, const struct plan *plan,
 	return failed;
 }
 
-/* The window groups are attached once and closed again here, so that a
- * probe that cannot attach is reported as failed at the start, like the
- * others (its group is then never armed, or armed without it).  They keep
- * copies of their paths: the plan may move. */
-static unsigned window_trial(struct groups *ws, const struct plan *plan,
-			     struct proc_links *links, struct probe_status *st)
+/* A set's groups are attached here, so that a probe that cannot attach is
+ * reported as failed at the start, like the others (its group is then
+ * never armed, or armed without it); the window set is closed again at
+ * once, the GC set stays armed.  They keep copies of their paths: the plan
+ * may move. */
+static unsigned set_trial(struct groups *ws, const struct plan *plan, struct proc_links *links,
+			  enum attach_set set, struct probe_status *st)
 {
+	struct link_set *ls = &links->sets[set];
+	struct proc_links *one = links;
 	unsigned failed = 0;
 
-	links->window = ws;
+	ls->groups = ws;
 	links->pid = plan->interp.pid;
 	for (unsigned i = 0; i < ws->n; i++) {
 		struct group *g = &ws->g[i];
@@ -485,30 +504,34 @@ static unsigned window_trial(struct groups *ws, const struct plan *plan,
 			fd = attach_range(g, links->pid, 0, g->n);
 		}
 		if (fd < 0 && fd != -ENOMEM && g->n_members > 1) {
-			pr_debug("pid %d: the kernel refused a window link of %u probes (%s): "
-				 "each probe on its own instead", (int)links->pid, g->n_members,
-				 strerror(-fd));
-			failed += window_keep_accepted(g, plan, links, st);
+			pr_debug("pid %d: the kernel refused a link of %u probes (%s): each probe "
+				 "on its own instead", (int)links->pid, g->n_members, strerror(-fd));
+			failed += set_keep_accepted(g, plan, links, set, st);
 			continue;
 		}
 		for (unsigned m = 0; m < g->n_members; m++) {
 			unsigned k = g->members[m];
 
-			snprintf(st[k].link, sizeof(st[k].link), "%s", ATTACH_LINK_WINDOWS);
+			snprintf(st[k].link, sizeof(st[k].link), "%s", set_link_name(set));
 			if (fd < 0) {
-				set_failed(&st[k], plan, &plan->probes[k], ATTACH_LINK_WINDOWS, -fd);
+				set_failed(&st[k], plan, &plan->probes[k], set_link_name(set), -fd);
 				failed++;
 				continue;
 			}
 			st[k].attached = true;
+			pr_debug("pid %d: attached %s: %s (%s link%s)", (int)links->pid,
+				 plan->probes[k].name, plan->probes[k].how, set_link_name(set),
+				 set == ATTACH_SET_GC ? ", --gc-budget" : "");
 		}
 		if (fd < 0) {
 			g->n = 0; /* never armed */
 			continue;
 		}
-		links->window_fds[links->n_window_fds++] = fd;
+		ls->fds[ls->n_fds++] = fd;
+		ls->sites += g->n;
 	}
-	attach__window_close(&links, 1);
+	if (set == ATTACH_SET_WINDOW)
+		attach__set_disarm(&one, 1, set);
 	return failed;
 }
 
@@ -550,11 +573,12 @@ static void watch_plan(struct bp_watch *w, const struct plan *plan, bool multi, 
 }
 
 unsigned attach__process(struct pymemtrace_bpf *skel, const struct plan *plan, bool multi,
-			 bool windowed, struct proc_links *links, struct probe_status *st,
-			 unsigned max, unsigned *n_st)
+			 bool windowed, bool gc_set, struct proc_links *links,
+			 struct probe_status *st, unsigned max, unsigned *n_st)
 {
 	struct groups *gs = calloc(1, sizeof(*gs));
 	struct groups *ws = windowed && multi ? calloc(1, sizeof(*ws)) : NULL;
+	struct groups *gcs = gc_set && multi ? calloc(1, sizeof(*gcs)) : NULL;
 	unsigned failed = 0, n = 0;
 
 	memset(links, 0, sizeof(*links));
@@ -585,6 +609,14 @@ unsigned attach__process(struct pymemtrace_bpf *skel, const struct plan *plan, b
 			ret = ws ? group_add(ws, skel, plan, i) : -ENOMEM;
 			if (ret) {
 				set_failed(s, plan, pp, ATTACH_LINK_WINDOWS, -ret);
+				failed++;
+			}
+			continue;
+		}
+		if (gc_set && via_multi && is_gc(pp->prog)) {
+			ret = gcs ? group_add(gcs, skel, plan, i) : -ENOMEM;
+			if (ret) {
+				set_failed(s, plan, pp, ATTACH_LINK_MULTI, -ret);
 				failed++;
 			}
 			continue;
@@ -620,6 +652,9 @@ unsigned attach__process(struct pymemtrace_bpf *skel, const struct plan *plan, b
 		groups_release(gs);
 		free(gs);
 	}
+	/* armed from the start, and watched like the others */
+	if (gcs)
+		failed += set_trial(gcs, plan, links, ATTACH_SET_GC, st);
 	/* before the window trial: its breakpoints come and go */
 	if (links->watch.n) {
 		size_t planned = links->watch.n;
@@ -629,19 +664,30 @@ unsigned attach__process(struct pymemtrace_bpf *skel, const struct plan *plan, b
 			 (int)plan->interp.pid, links->watch.n, planned);
 	}
 	if (ws)
-		failed += window_trial(ws, plan, links, st);
+		failed += set_trial(ws, plan, links, ATTACH_SET_WINDOW, st);
 	*n_st = n;
 	return failed;
 }
 
-unsigned attach__window_open(struct proc_links *links)
+bool attach__set_has(const struct proc_links *links, enum attach_set set)
 {
-	struct groups *ws = links->window;
+	return links->sets[set].groups != NULL;
+}
+
+bool attach__set_armed(const struct proc_links *links, enum attach_set set)
+{
+	return links->sets[set].n_fds > 0;
+}
+
+unsigned attach__set_arm(struct proc_links *links, enum attach_set set)
+{
+	struct link_set *ls = &links->sets[set];
+	struct groups *ws = ls->groups;
 	unsigned failed = 0;
 
-	if (!ws || links->n_window_fds)
+	if (!ws || ls->n_fds)
 		return 0;
-	links->window_sites = 0;
+	ls->sites = 0;
 	for (unsigned i = 0; i < ws->n; i++) {
 		struct group *g = &ws->g[i];
 		int fd;
@@ -650,13 +696,13 @@ unsigned attach__window_open(struct proc_links *links)
 			continue;
 		fd = attach_range(g, links->pid, 0, g->n);
 		if (fd < 0) {
-			pr_debug("pid %d: cannot open an allocation window on %s: %s",
-				 (int)links->pid, g->path, strerror(-fd));
+			pr_debug("pid %d: cannot arm %s probes on %s: %s", (int)links->pid,
+				 set == ATTACH_SET_GC ? "GC" : "window", g->path, strerror(-fd));
 			failed++;
 			continue;
 		}
-		links->window_fds[links->n_window_fds++] = fd;
-		links->window_sites += g->n;
+		ls->fds[ls->n_fds++] = fd;
+		ls->sites += g->n;
 	}
 	return failed;
 }
@@ -667,20 +713,22 @@ static void nothing(void *arg, const atomic_uint *left)
 	(void)left;
 }
 
-void attach__window_close(struct proc_links *const *links, unsigned n)
+void attach__set_disarm(struct proc_links *const *links, unsigned n, enum attach_set set)
 {
 	int fds[CLOSERS_MAX * 4];
 	unsigned nfds = 0;
 
 	for (unsigned p = 0; p < n; p++) {
-		for (unsigned i = 0; i < links[p]->n_window_fds; i++) {
+		struct link_set *ls = &links[p]->sets[set];
+
+		for (unsigned i = 0; i < ls->n_fds; i++) {
 			if (nfds == sizeof(fds) / sizeof(fds[0])) {
 				close_parallel(fds, nfds, nothing, NULL);
 				nfds = 0;
 			}
-			fds[nfds++] = links[p]->window_fds[i];
+			fds[nfds++] = ls->fds[i];
 		}
-		links[p]->n_window_fds = 0;
+		ls->n_fds = 0;
 	}
 	close_parallel(fds, nfds, nothing, NULL);
 }
@@ -889,20 +937,26 @@ unsigned attach__detach(struct proc_links *const *links, unsigned n, struct deta
 		sites += links[p]->n_sites;
 		nfds += links[p]->n_fds;
 		links[p]->n_sites = 0;
-		/* an open window is closed with the rest; then its groups go */
-		for (unsigned i = 0; i < links[p]->n_window_fds; i++) {
-			if (links[p]->n_fds >= PLAN_MAX_PROBES) {
-				close(links[p]->window_fds[i]); /* no room: the slow way */
-				continue;
+		/* an armed set is closed with the rest; then its groups go */
+		for (unsigned set = 0; set < ATTACH_SET_NR; set++) {
+			struct link_set *ls = &links[p]->sets[set];
+
+			for (unsigned i = 0; i < ls->n_fds; i++) {
+				if (links[p]->n_fds >= PLAN_MAX_PROBES) {
+					close(ls->fds[i]); /* no room: the slow way */
+					continue;
+				}
+				links[p]->fds[links[p]->n_fds++] = ls->fds[i];
+				nfds++;
 			}
-			links[p]->fds[links[p]->n_fds++] = links[p]->window_fds[i];
-			nfds++;
-		}
-		links[p]->n_window_fds = 0;
-		if (links[p]->window) {
-			groups_release(links[p]->window);
-			free(links[p]->window);
-			links[p]->window = NULL;
+			if (ls->n_fds)
+				sites += ls->sites;
+			ls->n_fds = 0;
+			if (ls->groups) {
+				groups_release(ls->groups);
+				free(ls->groups);
+				ls->groups = NULL;
+			}
 		}
 	}
 	for (unsigned p = 0; p < n; p++)

@@ -45,6 +45,20 @@ struct groups;
 #define ATTACH_LINK_PERF  "perf uprobe"
 #define ATTACH_LINK_WINDOWS "uprobe windows" /* uprobe_multi, armed in windows */
 
+/* Probes kept in links of their own, so that they can be disarmed and
+ * armed again while the trace runs: --sample-window's allocation probes
+ * (armed only inside windows), and the GC probes under --gc-budget (armed
+ * from the start, disarmed between windows once timing every collection
+ * would cost more than the budget). */
+enum attach_set { ATTACH_SET_WINDOW, ATTACH_SET_GC, ATTACH_SET_NR };
+
+struct link_set {
+	struct groups *groups;                    /* NULL: the set is empty */
+	int fds[PLAN_MAX_PROBES];
+	unsigned n_fds;                           /* 0: disarmed */
+	unsigned sites;                           /* addresses probed while armed */
+};
+
 struct proc_links {
 	struct bpf_link *links[PLAN_MAX_PROBES]; /* perf-event uprobes, libbpf USDT */
 	/* perf_fds[i]: the perf event under links[i] when pymemtrace opened it
@@ -55,13 +69,8 @@ struct proc_links {
 	int fds[PLAN_MAX_PROBES];                 /* uprobe_multi links */
 	unsigned n_fds;
 	unsigned n_sites;                         /* probed addresses behind all of them */
-	/* --sample-window: the allocation probes, attached only while a window
-	 * is open (attach__window_open/close), kept grouped in between. */
-	struct groups *window;                    /* NULL: not windowed */
 	pid_t pid;
-	int window_fds[PLAN_MAX_PROBES];
-	unsigned n_window_fds;
-	unsigned window_sites;                    /* addresses one window arms */
+	struct link_set sets[ATTACH_SET_NR];
 	/* Where the breakpoints of the probes left attached (not the windowed
 	 * ones) were seen in the target: how detach tells when they are out. */
 	struct bp_watch watch;
@@ -80,25 +89,30 @@ int attach__fill_handlers(struct pymemtrace_bpf *skel, char *err, size_t errlen)
  * uprobe_multi links when multi (as prepared), and records one probe_status
  * per planned probe into st[] (at most max), with its link kind.
  * windowed (needs multi): the allocation probes are not left attached but
- * kept for attach__window_open, after one trial attach that tells whether
- * they can be; the free probes are not used at all (a windowed trace cannot
- * pair frees with allocations).
+ * kept in ATTACH_SET_WINDOW for attach__set_arm, after one trial attach
+ * that tells whether they can be; the free probes are not used at all (a
+ * windowed trace cannot pair frees with allocations).
+ * gc_set (needs multi): the GC probes go into ATTACH_SET_GC, armed.
  * Returns the number of probes that should have attached but failed;
  * *n_st receives the number of statuses written. */
 unsigned attach__process(struct pymemtrace_bpf *skel, const struct plan *plan, bool multi,
-			 bool windowed, struct proc_links *links, struct probe_status *st,
-			 unsigned max, unsigned *n_st);
+			 bool windowed, bool gc_set, struct proc_links *links,
+			 struct probe_status *st, unsigned max, unsigned *n_st);
 
-/* Arms the windowed allocation probes of one process (no-op if it has none
- * or they are armed).  Returns the links that failed (0: all armed).
+/* Whether a process has probes in the set, and whether they are armed. */
+bool attach__set_has(const struct proc_links *links, enum attach_set set);
+bool attach__set_armed(const struct proc_links *links, enum attach_set set);
+
+/* Arms a set of one process (no-op if it has none or they are armed).
+ * Returns the links that failed (0: all armed).
  * The first link of a burst can take a grace period (~15 ms here: the
  * kernel's uprobe registration takes a per-CPU rwsem for writing) before
  * any breakpoint goes in; the others take ~50 us. */
-unsigned attach__window_open(struct proc_links *links);
-/* Disarms the windows of n processes at once: the breakpoints go at once,
- * then the call waits for the kernel's grace period (~55 ms, shared by
- * parallel closes) - the tracer waits, not the target. */
-void attach__window_close(struct proc_links *const *links, unsigned n);
+unsigned attach__set_arm(struct proc_links *links, enum attach_set set);
+/* Disarms a set of n processes at once: the breakpoints go at once, then
+ * the call waits for the kernel's grace period (~55 ms, shared by parallel
+ * closes) - the tracer waits, not the target. */
+void attach__set_disarm(struct proc_links *const *links, unsigned n, enum attach_set set);
 /* What attach__detach saw of the breakpoints while the links closed. */
 struct detach_watch {
 	unsigned watched;  /* addresses that held our int3 at attach and are still

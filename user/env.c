@@ -23,6 +23,7 @@ struct env env = {
 	.max_stacks = 65536,   /* --max-stacks: ~55 MiB of kernel memory */
 	.top = 10,             /* --top */
 	.folded_weight = -1,   /* --folded-weight; -1: live, or alloc with --sampled (below) */
+	.gc_budget_pct = 0.5,  /* --gc-budget: half of the default mode's 1% target */
 };
 
 enum {
@@ -58,6 +59,7 @@ enum {
 	OPT_NO_FOLLOW,
 	OPT_ALL,
 	OPT_MAX_OVERHEAD,
+	OPT_GC_BUDGET,
 };
 
 #define GROUP_MAX 128 /* --group: a label value, kept short */
@@ -106,6 +108,7 @@ static const struct argp_option opts[] = {
 	{ "verbose", 'v', NULL, 0, "Say which interpreter, symbols and probes were chosen, and why (-vv: libbpf debug)", 2 },
 	{ "quiet", 'q', NULL, 0, "No progress messages on stderr", 2 },
 	{ "max-overhead", OPT_MAX_OVERHEAD, "PCT", 0, "End the trace (and report, exit code 9) once its probes cost the traced processes PCT% of their CPU over a second (1..100; the cost is a lower bound: README \"What a trace cost its target\")", 2 },
+	{ "gc-budget", OPT_GC_BUDGET, "PCT", 0, "Time every collection while that costs the traced processes at most PCT% of their CPU (default 0.5); past it, time them in 200 ms windows kept under PCT% and count them all from the interpreter's own counters. 'off': time every collection whatever it costs", 2 },
 	{ NULL, 0, NULL, 0, "Allocations:", 3 },
 	{ "alloc", OPT_ALLOC, NULL, 0, "Trace allocations by Python and native stack, with live (leaked) bytes", 3 },
 	{ "heap-growth", OPT_HEAP_GROWTH, "UNIT", OPTION_ARG_OPTIONAL, "Attribute heap growth to Python and native stacks: pymalloc arenas, anonymous mmap, mremap and brk growth (rare events: low overhead). UNIT 'pools' (--heap-growth=pools) charges pymalloc's growth by pool refill instead of by arena: finer, but a trap and a stack walk per refill, which costs code that churns pools several percent", 3 },
@@ -217,6 +220,15 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 		if (!numparse_u64(arg, 1, 1000, &v))
 			argp_error(state, "invalid --sample-window '%s': want 1..1000 ms", arg);
 		env.window_ms = v;
+		break;
+	case OPT_GC_BUDGET:
+		if (!strcmp(arg, "off")) {
+			env.gc_budget_pct = 0;
+			break;
+		}
+		if (!numparse_seconds(arg, 100, &env.gc_budget_pct) || env.gc_budget_pct < 0.01)
+			argp_error(state, "invalid --gc-budget '%s': want 0.01..100 (percent) or 'off'",
+				   arg);
 		break;
 	case OPT_MAX_OVERHEAD:
 		if (!numparse_u64(arg, 1, 100, &v))

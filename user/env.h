@@ -58,6 +58,7 @@ struct env {
 	unsigned max_live;        /* --max-live: live allocations tracked */
 	unsigned max_stacks;      /* --max-stacks: distinct stacks recorded */
 	unsigned max_overhead_pct; /* --max-overhead: 1..100, 0 none */
+	double gc_budget_pct;      /* --gc-budget: 0.01..100, 0 off */
 	unsigned top;             /* --top N: stacks in the text report */
 	const char *folded_path;  /* --folded FILE */
 	int folded_weight;        /* --folded-weight: enum stack_weight */

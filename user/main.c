@@ -438,6 +438,7 @@ int main(int argc, char **argv)
 	so.max_live = env.max_live;
 	so.max_stacks = env.max_stacks;
 	so.max_overhead_pct = env.max_overhead_pct;
+	so.gc_budget_pct = env.gc_budget_pct;
 	so.top = env.top;
 	so.duration = env.duration;
 	so.interval = env.interval;

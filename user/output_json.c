@@ -81,8 +81,27 @@ static void write_pause(struct jw *w, const struct pause *ps, bool quantiles)
 	jw_object_end(w);
 }
 
-static void write_gc(struct jw *w, const struct pmt_proc_stats *st)
+/* --gc-budget: whether every collection was timed, and who counted them
+ * (README "GC timing under a budget"). */
+static void write_gc_sampling(struct jw *w, const struct proc_report *p)
 {
+	const typeof(p->gc_sampling) *gs = &p->gc_sampling;
+
+	jw_kv_u64(w, "timed", gs->timed);
+	jw_kv_bool(w, "sampled", gs->sampled);
+	jw_kv_string(w, "counted_by", !gs->sampled ? "probes" :
+		     gs->counted ? "interpreter" : "windows");
+	if (gs->sampled && !gs->counted)
+		jw_kv_string(w, "counts_why", gs->why);
+	if (gs->counted && p->state != PROC_RUNNING)
+		jw_kv_double(w, "counts_age_seconds", gs->counts_age_s);
+	jw_kv_u64(w, "window_cuts", gs->window_cuts);
+	jw_kv_u64(w, "arm_failures", gs->arm_failures);
+}
+
+static void write_gc(struct jw *w, const struct proc_report *p)
+{
+	const struct pmt_proc_stats *st = &p->stats;
 	uint64_t collected = 0;
 	struct pause ps;
 
@@ -96,6 +115,7 @@ static void write_gc(struct jw *w, const struct pmt_proc_stats *st)
 	}
 	jw_array_end(w);
 	jw_kv_u64(w, "collected", collected);
+	write_gc_sampling(w, p);
 	pause_of_all(st, &ps);
 	write_pause(w, &ps, true);
 
@@ -491,7 +511,7 @@ static void write_proc(struct jw *w, const struct proc_report *p, struct census_
 	}
 	write_python(w, p);
 	write_probes(w, p);
-	write_gc(w, &p->stats);
+	write_gc(w, p);
 	write_arenas(w, &p->stats);
 	write_syscalls(w, &p->stats);
 	write_measured(w, p);
@@ -551,6 +571,29 @@ static void write_by_type(struct jw *w, const char *key, const uint64_t *v)
 
 /* What the probes cost the traced processes (report.h struct overhead_report):
  * null figures are the ones not measured, never zeros. */
+static void write_gc_budget(struct jw *w, const struct gc_budget_report *b)
+{
+	jw_key(w, "gc_budget");
+	jw_object_begin(w);
+	jw_kv_bool(w, "on", b->on);
+	if (!b->on) {
+		jw_kv_string(w, "why", b->why);
+		jw_object_end(w);
+		return;
+	}
+	jw_kv_double(w, "pct", b->pct);
+	jw_kv_string(w, "mode", b->sampled_now ? "windows" : "all");
+	jw_kv_double(w, "duty", b->duty);
+	kv_double_or_null(w, "share_all", b->to_sampled > 0, b->share_all);
+	kv_double_or_null(w, "trigger_share", b->to_sampled > 0, b->trigger_share);
+	jw_kv_double(w, "window_ms", b->window_s * 1000);
+	jw_kv_u64(w, "windows", b->windows);
+	jw_kv_double(w, "armed_seconds", b->windows_s);
+	jw_kv_u64(w, "switches", b->to_sampled);
+	kv_double_or_null(w, "first_windowed_seconds", b->to_sampled > 0, b->first_sampled_s);
+	jw_object_end(w);
+}
+
 static void write_overhead(struct jw *w, const struct overhead_report *o)
 {
 	jw_key(w, "overhead");
@@ -643,6 +686,7 @@ void output_json(FILE *f, const struct report *r)
 	jw_kv_u64(w, "ringbuf_drops", r->ringbuf_drops);
 	write_events(w, &r->events);
 	write_overhead(w, &r->overhead);
+	write_gc_budget(w, &r->gc_budget);
 	jw_key(w, "tracer");
 	if (r->tracer.valid) {
 		jw_object_begin(w);

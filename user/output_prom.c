@@ -820,6 +820,21 @@ static void write_overhead(struct pw *w, const struct overhead_report *o)
 	}
 }
 
+/* --gc-budget: how much of the time the GC probes are armed. */
+static void write_gc_budget(struct pw *w, const struct gc_budget_report *b)
+{
+	if (!b->on)
+		return;
+	family(w, "pymemtrace_gc_probes_armed_ratio", P_GAUGE, "ratio",
+	       "Share of the time the GC probes are armed: 1 while every collection is timed; "
+	       "less in --gc-budget windows (pymemtrace_gc_pause_seconds_count then counts the "
+	       "timed collections only, pymemtrace_gc_collections_total all of them)");
+	sample_f64(w, "pymemtrace_gc_probes_armed_ratio", "", NULL, NULL, b->duty);
+	family(w, "pymemtrace_gc_windows", P_COUNTER, NULL,
+	       "--gc-budget windows in which collections were timed");
+	sample_u64(w, "pymemtrace_gc_windows", "_total", NULL, NULL, b->windows);
+}
+
 int output_prom(FILE *f, const struct report *r, const struct prom_opts *o)
 {
 	struct pw w = { .f = f, .om = o->format == PROM_OPENMETRICS };
@@ -846,6 +861,7 @@ int output_prom(FILE *f, const struct report *r, const struct prom_opts *o)
 			   r->tracer.peak_rss_bytes);
 	}
 	write_overhead(&w, &r->overhead);
+	write_gc_budget(&w, &r->gc_budget);
 	family(&w, "pymemtrace_processes", P_GAUGE, NULL, "Traced processes by state");
 	for (unsigned i = 0; i < n; i++)
 		for (unsigned s = 0; s < 4; s++)

@@ -106,6 +106,30 @@ static void print_header(FILE *f, const struct proc_report *p)
 		     p->attach_after_fork_s * 1e3);
 }
 
+/* --gc-budget: once the GC probes were disarmed at times, the pauses are
+ * those of the timed collections, and the counts the interpreter's. */
+static void print_gc_sampling(FILE *f, const struct proc_report *p)
+{
+	const typeof(p->gc_sampling) *gs = &p->gc_sampling;
+	char age[UNITS_BUFSZ];
+
+	if (!gs->sampled)
+		return;
+	line(f, "timed", "%" PRIu64 " collections, in --gc-budget windows: the pauses above "
+	     "are theirs; %" PRIu64 " cut by a window's edge", U64(gs->timed),
+	     U64(gs->window_cuts));
+	if (!gs->counted)
+		line(f, "", "collections seen in windows only (the interpreter's counters: %s)",
+		     gs->why);
+	else if (p->state != PROC_RUNNING && gs->counts_age_s > 0)
+		line(f, "", "collections counted by the interpreter, read %s before the process "
+		     "ended", units_seconds(age, sizeof(age), gs->counts_age_s));
+	else
+		line(f, "", "collections counted by the interpreter (gc.get_stats)");
+	if (gs->arm_failures)
+		line(f, "", "%u window links failed to arm", gs->arm_failures);
+}
+
 static void print_gc(FILE *f, const struct proc_report *p)
 {
 	const struct pmt_gc_gen_stats *gc = p->stats.gc;
@@ -143,6 +167,7 @@ static void print_gc(FILE *f, const struct proc_report *p)
 	     units_ns(a, sizeof(a), total), units_ns(b, sizeof(b), max),
 	     units_ns(c, sizeof(c), hist_quantile(hist, PMT_HIST_SLOTS, 0.50)),
 	     units_ns(d, sizeof(d), hist_quantile(hist, PMT_HIST_SLOTS, 0.99)));
+	print_gc_sampling(f, p);
 	if (hist_total(hist, PMT_HIST_SLOTS)) {
 		fprintf(f, "pause histogram (all generations):\n");
 		hist_print(f, hist, PMT_HIST_SLOTS, "ns", "  ");
@@ -651,6 +676,27 @@ static void print_budget(FILE *f, const struct overhead_report *o)
 		line(f, "", "--max-overhead %u%%: never exceeded", o->budget_pct);
 }
 
+static void print_gc_budget(FILE *f, const struct gc_budget_report *b)
+{
+	char at[UNITS_BUFSZ], armed[UNITS_BUFSZ];
+
+	if (!b->on) {
+		if (strcmp(b->why, "--gc-budget off"))
+			line(f, "GC timing", "every collection timed; no --gc-budget windows: %s",
+			     b->why);
+		return;
+	}
+	if (!b->to_sampled)
+		return;
+	line(f, "GC timing", "timing every collection cost about %.1f%% of the traced processes' "
+	     "CPU, over --gc-budget %g%%: from %s on, timed in %u windows of %.0f ms (%s armed)%s",
+	     100 * b->trigger_share, b->pct, units_seconds(at, sizeof(at), b->first_sampled_s),
+	     b->windows, b->window_s * 1000, units_seconds(armed, sizeof(armed), b->windows_s),
+	     b->sampled_now ? "" : "; timing all again at the end");
+	if (b->sampled_now)
+		line(f, "", "armed %.0f%% of the time at the end", 100 * b->duty);
+}
+
 static void print_overhead(FILE *f, const struct overhead_report *o)
 {
 	char est[UNITS_BUFSZ], cpu[UNITS_BUFSZ], bpf[UNITS_BUFSZ];
@@ -739,6 +785,7 @@ void output_text(FILE *f, const struct report *r)
 		     units_bytes(rss, sizeof(rss), r->tracer.peak_rss_bytes));
 	}
 	print_overhead(f, &r->overhead);
+	print_gc_budget(f, &r->gc_budget);
 	if (r->ringbuf_drops)
 		line(f, "lost data", "ring buffer drops %" PRIu64
 		     " not tied to a process (increase --ringbuf-kb)", r->ringbuf_drops);

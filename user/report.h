@@ -175,6 +175,22 @@ struct proc_report {
 	struct alloc_report alloc; /* --alloc; alloc.enabled false otherwise */
 	struct growth_report growth; /* --heap-growth */
 
+	/* --gc-budget: how this process's collections were seen.  Once its GC
+	 * probes were disarmed (sampled), stats.gc[].collections and .collected
+	 * are the interpreter's own counts (gc_counters.h) if counted, and the
+	 * pause figures are those of the timed collections only. */
+	struct {
+		bool budgeted;        /* its GC probes could be disarmed */
+		bool sampled;         /* and were, at times */
+		uint64_t timed;       /* collections timed: both ends seen in one window */
+		uint64_t window_cuts; /* collections cut by a window's edge, not timed */
+		bool counted;         /* the collections are the interpreter's counts */
+		double counts_age_s;  /* an ended process: its counters were read this long
+		                       * before it ended (collections after that are missed) */
+		unsigned arm_failures;
+		char why[160];        /* sampled but not counted: why */
+	} gc_sampling;
+
 	/* Lost data, always reported (the total is processes[].lost in JSON). */
 	struct {
 		uint64_t ringbuf_drops;
@@ -283,10 +299,28 @@ struct events_report {
 	int error;                /* the first write error, 0 or -errno */
 };
 
+/* --gc-budget (gc_budget.h), for the whole trace. */
+struct gc_budget_report {
+	bool on;                  /* the GC probes could be disarmed */
+	char why[160];            /* if not */
+	double pct;               /* the budget, percent */
+	bool sampled_now;         /* collections are being timed in windows */
+	double duty;              /* the armed fraction now (1 when timing all) */
+	double share_all;         /* what timing every collection costs (0..1), the last
+	                           * estimate; 0 before any */
+	unsigned windows;         /* windows completed */
+	double windows_s;         /* their armed time */
+	unsigned to_sampled;      /* switches from timing all to windows */
+	double trigger_share;     /* the share_all that decided the last one */
+	double first_sampled_s;   /* seconds into the trace of the first; 0: never */
+	double window_s;          /* a window's length */
+};
+
 struct report {
 	bool final;               /* false for an interval report */
 	struct tracer_stats tracer;
 	struct overhead_report overhead;
+	struct gc_budget_report gc_budget;
 	double elapsed_seconds;
 	struct proc_report *procs;
 	unsigned n_procs;

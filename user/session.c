@@ -18,6 +18,8 @@
 #include "attach.h"
 #include "clock.h"
 #include "events_out.h"
+#include "gc_budget.h"
+#include "gc_counters.h"
 #include "log.h"
 #include "map_sweep.h"
 #include "perfcount.h"
@@ -36,6 +38,7 @@
 #define SAMPLE_PERIOD_MS 100
 #define MAPS_REFRESH_S 1.0   /* snapshot /proc/PID/maps for naming stacks later */
 #define NAMING_PERIOD_S 0.2  /* name new Python stacks while their code objects exist */
+#define GC_WINDOW_S 0.2      /* --gc-budget: how long the GC probes are armed at a time */
 
 struct tracked {
 	pid_t pid;
@@ -78,6 +81,15 @@ struct tracked {
 	unsigned windows;
 	double windows_s;
 	uint64_t window_failures;
+	/* --gc-budget: the interpreter's own GC counters (gc_counters.h); a
+	 * launched or exec'd interpreter counts from zero, the trace having seen
+	 * it start, and its counters are found once it has initialised. */
+	struct gc_counters gc_counts;
+	bool gc_in_set;           /* its GC probes are in ATTACH_SET_GC */
+	bool gc_counts_from_zero;
+	double gc_counts_at;      /* when they were last read */
+	bool gc_sampled;          /* its GC probes were disarmed at times */
+	unsigned gc_arm_failures; /* links that failed to arm again */
 	/* The map entry is the filter: kept until the session ends so that the
 	 * final report can read it, even after the process exited. */
 };
@@ -133,6 +145,11 @@ struct session {
 	struct window_clock windows;
 	unsigned n_windows;
 	double window_open_s, window_close_s;
+	/* --gc-budget (gc_budget.h): on with uprobe_multi links and a measured
+	 * probe cost, for processes with links of their own (not --all) */
+	struct gc_budget gc_budget;
+	bool gc_budget_on;
+	char gc_budget_why[160];  /* when asked for but not on */
 };
 
 static volatile sig_atomic_t stop_requested;
@@ -398,6 +415,22 @@ struct session *session__new(const struct session_opts *opts, int *errp, char *e
 			"have no dispatcher to count their hits", s->no_multi_why);
 	}
 	s->budget.pct = opts->max_overhead_pct;
+	gc_budget__init(&s->gc_budget, opts->gc_budget_pct, GC_WINDOW_S, now_s());
+	if (opts->gc_budget_pct <= 0)
+		fmt_msg(s->gc_budget_why, sizeof(s->gc_budget_why), "--gc-budget off");
+	else if (!s->multi)
+		fmt_msg(s->gc_budget_why, sizeof(s->gc_budget_why), "perf-event uprobes (%s) take "
+			"~100 ms each to remove: no windows", s->no_multi_why);
+	else if (!s->trap_cost.measured)
+		fmt_msg(s->gc_budget_why, sizeof(s->gc_budget_why), "the probe cost was not "
+			"measured (%s)", s->trap_cost.why);
+	else if (opts->all_path)
+		fmt_msg(s->gc_budget_why, sizeof(s->gc_budget_why), "--all: the processes share "
+			"their links");
+	else
+		s->gc_budget_on = true;
+	if (!s->gc_budget_on)
+		s->gc_budget.pct = 0;
 	if (s->budget.pct && !s->trap_cost.measured) {
 		ret = -EOPNOTSUPP;
 		fmt_msg(err, errlen, "--max-overhead needs the probes' cost measured, and it is "
@@ -596,6 +629,170 @@ static void name_python_stack(struct session *s, struct tracked *t, uint64_t has
 static int add_process_after(struct session *s, pid_t pid, bool is_child, pid_t parent,
 			     uint64_t fork_ns, bool shared, bool execd, char *err, size_t errlen);
 
+/* --gc-budget: the process's GC probes are in a set of their own. */
+static bool gc_budgeted(const struct session *s)
+{
+	return s->gc_budget_on;
+}
+
+/* Opens the process's GC counters (gc_counters.h).  An interpreter the
+ * trace saw start counts from zero, once it has initialised: until then
+ * (a launched child is held before its first instruction) every sample
+ * tries again (gc_counts_tick). */
+static void gc_counts_open(struct tracked *t)
+{
+	if (gc_counters__open(&t->gc_counts, &t->plan.interp, t->pid))
+		return;
+	if (t->gc_counts_from_zero)
+		memset(t->gc_counts.base, 0, sizeof(t->gc_counts.base));
+	t->gc_counts_at = now_s();
+}
+
+static void gc_counts_start(struct session *s, struct tracked *t, bool from_zero)
+{
+	t->gc_counts_from_zero = from_zero;
+	gc_counts_open(t);
+	/* attached between windows: not every collection will be timed */
+	if (s->gc_budget.mode == GC_BUDGET_SAMPLED)
+		t->gc_sampled = true;
+}
+
+/* Every sample: a sampled process's counters are kept fresh, so that one
+ * that exits is counted to its last 100 ms. */
+static void gc_counts_tick(struct tracked *t)
+{
+	if (t->state != PROC_RUNNING)
+		return;
+	if (!t->gc_counts.valid && t->gc_counts_from_zero && !t->gc_counts.addr) {
+		gc_counts_open(t);
+		return;
+	}
+	if (t->gc_sampled && t->gc_counts.valid && !gc_counters__read(&t->gc_counts))
+		t->gc_counts_at = now_s();
+}
+
+/* What the GC probes have cost the traced processes so far: their hits
+ * times their measured cost (trap_cost.h); < 0 if unknown. */
+static double gc_probes_cost(const struct session *s)
+{
+	static const unsigned gc_handlers[] = { PMT_H_GC_ENTRY, PMT_H_GC_RETURN,
+						PMT_H_USDT_GC_START, PMT_H_USDT_GC_DONE };
+	uint64_t hits[PMT_H_NR];
+	double ns = 0;
+
+	if (trap_cost__hits(s->skel, hits))
+		return -1;
+	for (size_t i = 0; i < sizeof(gc_handlers) / sizeof(gc_handlers[0]); i++)
+		ns += trap_cost__hit_ns(&s->trap_cost, gc_handlers[i]) * hits[gc_handlers[i]];
+	return ns / 1e9;
+}
+
+static bool traced_cpu(const struct session *s, double *seconds);
+
+/* A process's collections under --gc-budget: once sampled, counted by its
+ * interpreter (the probes saw only the windows' share). */
+static void fill_gc_sampling(struct session *s, struct tracked *t, struct proc_report *p,
+			     double now)
+{
+	struct gc_gen_counts c[GC_COUNTERS_GENERATIONS];
+	typeof(p->gc_sampling) *gs = &p->gc_sampling;
+
+	for (unsigned g = 0; g < PMT_GENERATIONS; g++)
+		gs->timed += p->stats.gc[g].collections;
+	gs->window_cuts = p->stats.gc_window_cuts;
+	gs->budgeted = gc_budgeted(s) && t->gc_in_set;
+	gs->sampled = t->gc_sampled;
+	gs->arm_failures = t->gc_arm_failures;
+	if (!t->gc_sampled)
+		return;
+	if (t->state == PROC_RUNNING && t->gc_counts.valid && !gc_counters__read(&t->gc_counts))
+		t->gc_counts_at = now;
+	if (!gc_counters__since_open(&t->gc_counts, c)) {
+		fmt_msg(gs->why, sizeof(gs->why), "%s", t->gc_counts.why[0] ? t->gc_counts.why :
+			"the interpreter's GC counters were not found");
+		return;
+	}
+	gs->counted = true;
+	if (t->state != PROC_RUNNING && t->t_end > t->gc_counts_at)
+		gs->counts_age_s = t->t_end - t->gc_counts_at;
+	for (unsigned g = 0; g < PMT_GENERATIONS && g < GC_COUNTERS_GENERATIONS; g++) {
+		p->stats.gc[g].collections = c[g].collections;
+		p->stats.gc[g].collected = c[g].collected;
+	}
+}
+
+static void fill_gc_budget(struct session *s, struct report *r)
+{
+	struct gc_budget_report *o = &r->gc_budget;
+	const struct gc_budget *b = &s->gc_budget;
+
+	o->on = s->gc_budget_on;
+	fmt_msg(o->why, sizeof(o->why), "%s", s->gc_budget_why);
+	o->pct = s->opts.gc_budget_pct;
+	o->sampled_now = b->mode == GC_BUDGET_SAMPLED;
+	o->duty = b->duty;
+	o->share_all = b->share_all;
+	o->windows = b->windows;
+	o->windows_s = b->windows_s;
+	o->to_sampled = b->to_sampled;
+	o->trigger_share = b->trigger_share;
+	o->first_sampled_s = b->first_sampled_at ? b->first_sampled_at - s->t0 : 0;
+	o->window_s = GC_WINDOW_S;
+}
+
+/* --gc-budget, every sample: arms or disarms the GC probes of every running
+ * process as gc_budget.h decides.  A disarm waits for the kernel's grace
+ * period (~55 ms, the tracer's wait, not the targets').  gc_window moves on
+ * at each edge, so that the BPF side tells a collection cut by a window's
+ * edge from a timed one. */
+static void gc_budget_tick(struct session *s)
+{
+	enum gc_budget_action a;
+	struct proc_links **v;
+	double cost, cpu;
+	unsigned n = 0;
+
+	if (!gc_budgeted(s))
+		return;
+	for (unsigned i = 0; i < s->n_procs; i++)
+		gc_counts_tick(&s->procs[i]);
+	cost = gc_probes_cost(s);
+	if (cost < 0 || !traced_cpu(s, &cpu))
+		return;
+	a = gc_budget__step(&s->gc_budget, now_s(), cost, cpu);
+	if (a == GC_BUDGET_NONE)
+		return;
+	v = calloc(s->n_procs ? s->n_procs : 1, sizeof(*v));
+	if (!v)
+		return; /* tried again at the next window's end or start */
+	/* Before either: a collection that straddles this moment is cut, and
+	 * one whose start is seen while the links come out (one link after the
+	 * other) never pairs with an end seen in the next window. */
+	s->skel->bss->gc_window++;
+	for (unsigned i = 0; i < s->n_procs; i++) {
+		struct tracked *t = &s->procs[i];
+
+		if (t->state != PROC_RUNNING || !attach__set_has(&t->links, ATTACH_SET_GC))
+			continue;
+		if (a == GC_BUDGET_ARM) {
+			t->gc_arm_failures += attach__set_arm(&t->links, ATTACH_SET_GC);
+			continue;
+		}
+		t->gc_sampled = true;
+		v[n++] = &t->links;
+	}
+	if (a == GC_BUDGET_DISARM) {
+		attach__set_disarm(v, n, ATTACH_SET_GC);
+		if (s->gc_budget.windows == 0 && s->gc_budget.to_sampled == 1)
+			pr_info("timing every collection costs the traced processes about %.1f%% of "
+				"their CPU, over --gc-budget %g%%: collections are timed in windows "
+				"of %.0f ms, %.0f%% of the time, and counted by the interpreter",
+				100 * s->gc_budget.share_all, s->gc_budget.pct, GC_WINDOW_S * 1000,
+				100 * s->gc_budget.duty);
+	}
+	free(v);
+}
+
 static int add_process(struct session *s, pid_t pid, bool is_child, pid_t parent,
 		       uint64_t fork_ns, bool shared, char *err, size_t errlen)
 {
@@ -681,8 +878,11 @@ static int add_process_after(struct session *s, pid_t pid, bool is_child, pid_t 
 		t->probes_failed = s->all_failed;
 	} else {
 		t->probes_failed = attach__process(s->skel, &t->plan, s->multi,
-						   s->opts.window_ms > 0, &t->links, t->probes,
-						   PMT_MAX_PROBES, &t->n_probes);
+						   s->opts.window_ms > 0, gc_budgeted(s), &t->links,
+						   t->probes, PMT_MAX_PROBES, &t->n_probes);
+		t->gc_in_set = gc_budgeted(s) && attach__set_has(&t->links, ATTACH_SET_GC);
+		if (t->gc_in_set)
+			gc_counts_start(s, t, is_child || execd);
 	}
 	if (wants_stacks(&s->opts) && t->n_probes < PMT_MAX_PROBES)
 		t->probes[t->n_probes++] = t->pystack_status;
@@ -727,7 +927,7 @@ int session__add_all(struct session *s, char *err, size_t errlen)
 	s->have_all = true;
 	if (log_verbosity >= 2)
 		plan__print(stderr, &s->all_plan);
-	s->all_failed = attach__process(s->skel, &s->all_plan, s->multi, false, &s->all_links,
+	s->all_failed = attach__process(s->skel, &s->all_plan, s->multi, false, false, &s->all_links,
 					s->all_probes, PMT_MAX_PROBES, &s->all_n_probes);
 	pr_info("tracing every process of %s (CPython %s)%s", s->all_plan.interp.map_path,
 		s->all_plan.interp.version_str,
@@ -901,11 +1101,11 @@ static void run_window(struct session *s)
 		struct tracked *t = &s->procs[i];
 		unsigned failed;
 
-		if (t->state != PROC_RUNNING || !t->links.window)
+		if (t->state != PROC_RUNNING || !attach__set_has(&t->links, ATTACH_SET_WINDOW))
 			continue;
-		failed = attach__window_open(&t->links);
+		failed = attach__set_arm(&t->links, ATTACH_SET_WINDOW);
 		t->window_failures += failed;
-		if (!t->links.n_window_fds)
+		if (!attach__set_armed(&t->links, ATTACH_SET_WINDOW))
 			continue;
 		idx[n] = i;
 		v[n++] = &t->links;
@@ -916,7 +1116,7 @@ static void run_window(struct session *s)
 	sleep_until(gate_on + s->opts.window_ms / 1000.0);
 	s->skel->bss->alloc_gate = 0;
 	t_close = now_s();
-	attach__window_close(v, n);
+	attach__set_disarm(v, n, ATTACH_SET_WINDOW);
 	t_done = now_s();
 	for (unsigned k = 0; k < n; k++) {
 		struct tracked *t = &s->procs[idx[k]];
@@ -1009,6 +1209,7 @@ int session__run(struct session *s)
 				check_liveness(s, &s->procs[i]);
 			}
 			follow_execs(s);
+			gc_budget_tick(s);
 			if (over_budget(s))
 				break;
 		}
@@ -1240,6 +1441,7 @@ static void fill_proc(struct session *s, struct tracked *t, struct proc_report *
 	p->parent_pid = t->parent_pid;
 	p->attach_after_fork_s = t->attach_after_fork_s;
 
+	fill_gc_sampling(s, t, p, now);
 	p->lost.ringbuf_drops = p->stats.ringbuf_drops;
 	p->lost.pending_full = p->stats.pending_full;
 	p->lost.gc_unmatched = p->stats.gc_unmatched_done;
@@ -1519,6 +1721,7 @@ int session__report(struct session *s, struct report *r, bool final)
 events:
 	fill_events(s, r);
 	fill_overhead(s, r);
+	fill_gc_budget(s, r);
 	r->retired = s->retired;
 	r->forks_followed = s->forks_followed;
 	r->forks_missed = s->forks_missed;

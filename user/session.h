@@ -56,6 +56,10 @@ struct session_opts {
 	 * (overhead.budget_exceeded).  session__new fails (-EOPNOTSUPP) when
 	 * the cost cannot be measured. */
 	unsigned max_overhead_pct;
+	/* --gc-budget (gc_budget.h): percent of the traced processes' CPU the
+	 * GC probes may cost before collections are timed in windows; 0: time
+	 * every collection */
+	double gc_budget_pct;
 };
 
 /* NULL and -errno in *errp, with the reason in err. */

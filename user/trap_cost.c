@@ -83,6 +83,13 @@ bool trap_cost__is_return(unsigned handler)
 	       handler == PMT_H_TRAP_COST_RET;
 }
 
+double trap_cost__hit_ns(const struct trap_cost *c, unsigned handler)
+{
+	if (!c->measured)
+		return 0;
+	return trap_cost__is_return(handler) ? c->return_ns : c->entry_ns;
+}
+
 bool trap_cost__is_own(unsigned handler)
 {
 	return handler == PMT_H_TRAP_COST || handler == PMT_H_TRAP_COST_RET;

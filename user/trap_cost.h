@@ -58,6 +58,10 @@ int trap_cost__hits(struct pymemtrace_bpf *skel, uint64_t hits[PMT_H_NR]);
 /* Whether a handler's probes are return probes. */
 bool trap_cost__is_return(unsigned handler);
 
+/* What one hit of a handler's probe costs, in ns: the entry cost, or what
+ * a return probe adds to it; 0 when not measured. */
+double trap_cost__hit_ns(const struct trap_cost *c, unsigned handler);
+
 /* Whether a handler is the calibration's own (its hits are pymemtrace's,
  * never the targets'): reports skip it. */
 bool trap_cost__is_own(unsigned handler);

@@ -11,6 +11,8 @@
 #include <elf.h>
 #include "tool.h"
 #include "alloc_window.h"
+#include "gc_budget.h"
+#include "gc_counters.h"
 #include "elf.h"
 #include "hist.h"
 #include "numparse.h"
@@ -577,7 +579,75 @@ static int cmd_window_gaps(int argc, char **argv)
 	return 0;
 }
 
+/* --gc-budget's decisions (gc_budget.h) on a simulated target: one busy
+ * core, whose GC probes cost SHARE1 of its CPU while armed until T_SWITCH,
+ * SHARE2 after, stepped every 100 ms to T_END.  One line per action:
+ * "T arm|disarm|all DUTY SHARE_ALL", then "armed A windows W switches S". */
+static int cmd_gc_budget_sim(int argc, char **argv)
+{
+	double pct, share1, t_switch, share2, t_end, cost = 0, armed_s = 0;
+	const char *names[] = { "none", "disarm", "arm" };
+	struct gc_budget b;
+	bool was_sampled = false;
+
+	if (argc != 6 || !numparse_seconds(argv[1], 100, &pct) ||
+	    sscanf(argv[2], "%lf", &share1) != 1 || sscanf(argv[3], "%lf", &t_switch) != 1 ||
+	    sscanf(argv[4], "%lf", &share2) != 1 || sscanf(argv[5], "%lf", &t_end) != 1 ||
+	    t_end > 3600)
+		return usage_err(argv, "PCT SHARE1 T_SWITCH SHARE2 T_END");
+	gc_budget__init(&b, pct, 0.2, 0);
+	/* integer steps: no drift in the printed times */
+	for (int k = 0; k <= (int)(t_end * 10 + 0.5); k++) {
+		double t = k / 10.0;
+		enum gc_budget_action a = gc_budget__step(&b, t, cost, t);
+
+		if (a != GC_BUDGET_NONE)
+			printf("%.1f %s %.4f %.4f\n", t, names[a], b.duty, b.share_all);
+		else if (was_sampled && b.mode == GC_BUDGET_ALL)
+			printf("%.1f all %.4f %.4f\n", t, b.duty, b.share_all);
+		was_sampled = b.mode == GC_BUDGET_SAMPLED;
+		if (b.armed) {
+			cost += (t < t_switch ? share1 : share2) * 0.1;
+			armed_s += 0.1;
+		}
+	}
+	printf("armed %.1f windows %u switches %u\n", armed_s, b.windows, b.to_sampled);
+	return 0;
+}
+
+/* gc_counters__accept on one read: PREV (6 numbers: collections and
+ * collected per generation, or "-") then RAW (9 Py_ssize_t). */
+static int cmd_gc_counts_accept(int argc, char **argv)
+{
+	struct gc_gen_counts prev[GC_COUNTERS_GENERATIONS], out[GC_COUNTERS_GENERATIONS];
+	int64_t raw[GC_COUNTERS_GENERATIONS * 3];
+	bool have_prev = strcmp(argv[1 < argc ? 1 : 0], "-") != 0;
+	int first = have_prev ? 7 : 2;
+
+	if (argc != first + 9)
+		return usage_err(argv, "PREV(6 numbers or -) RAW(9 numbers)");
+	for (int g = 0; have_prev && g < GC_COUNTERS_GENERATIONS; g++)
+		if (sscanf(argv[1 + 2 * g], "%" SCNu64, &prev[g].collections) != 1 ||
+		    sscanf(argv[2 + 2 * g], "%" SCNu64, &prev[g].collected) != 1)
+			return usage_err(argv, "PREV(6 numbers or -) RAW(9 numbers)");
+	for (int i = 0; i < 9; i++)
+		if (sscanf(argv[first + i], "%" SCNd64, &raw[i]) != 1)
+			return usage_err(argv, "PREV(6 numbers or -) RAW(9 numbers)");
+	if (!gc_counters__accept(have_prev ? prev : NULL, raw, out)) {
+		printf("rejected\n");
+		return 0;
+	}
+	for (int g = 0; g < GC_COUNTERS_GENERATIONS; g++)
+		printf("%s%" PRIu64 " %" PRIu64, g ? " " : "", out[g].collections, out[g].collected);
+	printf("\n");
+	return 0;
+}
+
 const struct tool_cmd parser_cmds[] = {
+	{ "gc-budget-sim", "PCT SHARE1 T_SWITCH SHARE2 T_END: --gc-budget's decisions",
+	  cmd_gc_budget_sim },
+	{ "gc-counts-accept", "PREV(6|-) RAW(9): the GC counters' sanity check",
+	  cmd_gc_counts_accept },
 	{ "window-gaps", "WINDOW_MS PERIOD_MS N SEED: --sampled gaps in ms", cmd_window_gaps },
 	{ "elf-info", "FILE: type, size, symtab/dynsym, base vaddr", cmd_elf_info },
 	{ "elf-info-mem", "FILE: elf-info through elf_file__open_mem", cmd_elf_info_mem },

@@ -1,0 +1,152 @@
+#!/usr/bin/env bats
+# --gc-budget (README "GC timing under a budget"): while timing every
+# collection costs the traced processes more than the budget, collections
+# are timed in windows, and counted by the interpreter's own counters.  The
+# fixture (gc_storm.py) runs a storm of young collections, a calm, then N
+# gen-2 collections, with automatic GC off: the interpreter's gc.get_stats
+# before and after is the exact count to compare with.
+
+load lib/common
+
+STORM_S=3
+N=5
+
+# storm_checks JSON I COUNTS: what every --gc-budget trace of gc_storm.py
+# must show; COUNTS, a file in FIX_CTL, holds the exact collections per
+# generation the trace should report.
+storm_checks() {
+	local j="$1" i="$2" g want
+	local p=".processes[$i].gc"
+	assert_eq "gc_budget.on" true "$(json_get "$j" .gc_budget.on)"
+	assert_ge "switches to windows" "$(json_get "$j" .gc_budget.switches)" 1
+	assert_ge "windows" "$(json_get "$j" .gc_budget.windows)" 1
+	# the calm made a window see no collection: every one timed again
+	assert_eq "mode at the end" all "$(json_get "$j" .gc_budget.mode)"
+	assert_eq "sampled" true "$(json_get "$j" "$p.sampled")"
+	assert_eq "counted_by" interpreter "$(json_get "$j" "$p.counted_by")"
+	for g in 0 1 2; do
+		want=$(jq ".[$g]" "$FIX_CTL/$3")
+		assert_eq "collections[$g] (the interpreter's own count)" "$want" \
+			"$(json_get "$j" "$p.collections[$g]")" || return 1
+	done
+	# the storm was not all timed; the N gen-2 ones after the calm were
+	assert_eq "gen-2 collections timed" "$N" "$(json_get "$j" "$p.generations[2].pause_ns.count")"
+	assert_ge "timed" "$(json_get "$j" "$p.timed")" "$N"
+	assert_eq "timed < counted" true \
+		"$(json_get "$j" "$p.timed < ($p.collections | add)")"
+	assert_eq "pause count = timed" "$(json_get "$j" "$p.timed")" \
+		"$(json_get "$j" "$p.pause_ns.count")"
+	# cut collections are not losses
+	assert_eq "lost" 0 "$(json_get "$j" ".processes[$i].lost")"
+	assert_eq "arm failures" 0 "$(json_get "$j" "$p.arm_failures")"
+	# the windows kept the whole trace's share under what timing all cost
+	assert_eq "overall share < the share that triggered" true "$(json_get "$j" \
+		'.overhead.estimate_seconds / .overhead.target_cpu_seconds < .gc_budget.trigger_share')"
+	grep -q "^GC timing     timing every collection cost about" "$TRACER_OUT" ||
+		{ show_tracer; return 1; }
+	grep -q "^timed         [0-9]* collections, in --gc-budget windows" "$TRACER_OUT" ||
+		{ show_tracer; return 1; }
+}
+
+# -p attach: the counters' base is read at attach, before the fixture's go.
+budget_attach() {
+	require_tracing
+	use_interp "$1"
+	local j="$BATS_TEST_TMPDIR/report.json"
+	trace_window gc_storm.py "$STORM_S" "$N" -- --gc-budget 10 --json "$j" || return 1
+	# before/after are the fixture's own gc.get_stats around the work
+	local g
+	for g in 0 1 2; do
+		jq -e ".after[$g] - .before[$g]" "$FIX_CTL/done" >/dev/null || return 1
+	done
+	jq '[.after, .before] | transpose | map(.[0] - .[1])' "$FIX_CTL/done" >"$FIX_CTL/delta"
+	storm_checks "$j" 0 delta
+}
+
+@test "gc budget: timed in windows past it, every collection counted, -p attach, debian python3.11" { budget_attach debian3.11; }
+@test "gc budget: timed in windows past it, every collection counted, -p attach, python3.8" { budget_attach py3.8; }
+@test "gc budget: timed in windows past it, every collection counted, -p attach, python3.9" { budget_attach py3.9; }
+@test "gc budget: timed in windows past it, every collection counted, -p attach, python3.10" { budget_attach py3.10; }
+@test "gc budget: timed in windows past it, every collection counted, -p attach, python3.11" { budget_attach py3.11; }
+@test "gc budget: timed in windows past it, every collection counted, -p attach, python3.12" { budget_attach py3.12; }
+@test "gc budget: timed in windows past it, every collection counted, -p attach, python3.13" { budget_attach py3.13; }
+
+# `-- CMD`: the interpreter is held before its first instruction, so its
+# counters are found once it has initialised, and count from zero; the
+# process exits on its own, counted to its last read.
+budget_launch() {
+	require_tracing
+	use_interp "$1"
+	local j="$BATS_TEST_TMPDIR/report.json" pid
+	FIX_CTL=$(mktemp -d "$BATS_TEST_TMPDIR/fix.XXXXXX")
+	start_tracer -q --gc-budget 10 --json "$j" -- "$PY" "$FIXTURES/gc_storm.py" \
+		"$STORM_S" "$N" --ctl "$FIX_CTL"
+	wait_file "$FIX_CTL/ready" 30 "$TRACER_PID" || { show_tracer; return 1; }
+	pid=$(cat "$FIX_CTL/ready")
+	fixture_go "$FIX_CTL"
+	sleep 0.3  # a counter read or more after the last collection
+	touch "$FIX_CTL/exit"
+	wait_exit "$TRACER_PID" 60
+	assert_eq "tracer exit status" 0 "$WAIT_RC" || { show_tracer; return 1; }
+	assert_eq "state" exited "$(json_get "$j" '.processes[0].state')"
+	assert_le "counts read before the end (ms)" \
+		"$(json_get "$j" '.processes[0].gc.counts_age_seconds * 1000 | floor')" 250
+	jq '.collections' "$FIX_CTL/final" >"$FIX_CTL/from_zero"
+	storm_checks "$j" 0 from_zero
+}
+
+@test "gc budget: counted from zero for a launched interpreter that exits, debian python3.11" { budget_launch debian3.11; }
+@test "gc budget: counted from zero for a launched interpreter that exits, python3.13" { budget_launch py3.13; }
+
+@test "gc budget off: every collection of the storm timed, and none lost" {
+	require_tracing
+	use_interp py3.12
+	local j="$BATS_TEST_TMPDIR/report.json" p=".processes[0].gc" g
+	trace_window gc_storm.py 1 "$N" -- --gc-budget off --json "$j" || return 1
+	assert_eq "gc_budget.on" false "$(json_get "$j" .gc_budget.on)"
+	assert_eq "gc_budget.why" "--gc-budget off" "$(json_get "$j" .gc_budget.why)"
+	assert_eq "sampled" false "$(json_get "$j" "$p.sampled")"
+	assert_eq "counted_by" probes "$(json_get "$j" "$p.counted_by")"
+	for g in 0 1 2; do
+		assert_eq "collections[$g]" "$(jq ".after[$g] - .before[$g]" "$FIX_CTL/done")" \
+			"$(json_get "$j" "$p.collections[$g]")" || return 1
+	done
+	assert_eq "every collection timed" "$(json_get "$j" "$p.collections | add")" \
+		"$(json_get "$j" "$p.pause_ns.count")"
+	assert_eq "lost" 0 "$(json_get "$j" '.processes[0].lost')"
+	! grep -q "^GC timing" "$TRACER_OUT" || { show_tracer; return 1; }
+}
+
+@test "gc budget: a few collections a second stay under it, every one timed (the default 0.5%)" {
+	require_tracing
+	use_interp debian3.11
+	local j="$BATS_TEST_TMPDIR/report.json" p=".processes[0].gc"
+	trace_window gc_collect.py 20 -- --json "$j" || return 1
+	assert_eq "gc_budget.on" true "$(json_get "$j" .gc_budget.on)"
+	assert_eq "gc_budget.pct" 0.5 "$(json_get "$j" .gc_budget.pct)"
+	assert_eq "switches" 0 "$(json_get "$j" .gc_budget.switches)"
+	assert_eq "sampled" false "$(json_get "$j" "$p.sampled")"
+	assert_eq "collections[2]" 20 "$(json_get "$j" "$p.collections[2]")"
+	assert_eq "all timed" 20 "$(json_get "$j" "$p.pause_ns.count")"
+}
+
+@test "gc budget: the perf-event path times every collection and says why there are no windows" {
+	require_tracing
+	use_interp py3.12
+	local j="$BATS_TEST_TMPDIR/report.json"
+	PYMEMTRACE_NO_UPROBE_MULTI=1 trace_window gc_collect.py 3 -- --json "$j" || return 1
+	assert_eq "gc_budget.on" false "$(json_get "$j" .gc_budget.on)"
+	[[ "$(json_get "$j" .gc_budget.why)" == "perf-event uprobes"*"no windows" ]] ||
+		{ jq .gc_budget "$j" >&3; return 1; }
+	grep -q "^GC timing     every collection timed; no --gc-budget windows: perf-event" \
+		"$TRACER_OUT" || { show_tracer; return 1; }
+}
+
+@test "--gc-budget takes 0.01..100 or off" {
+	local bad
+	for bad in 0 -1 101 abc 0.001 ""; do
+		run "$PMT" --gc-budget "$bad" -p 1
+		assert_eq "exit status for '$bad'" 2 "$status" || return 1
+		[[ "$output" == *"invalid --gc-budget"* ]] || { echo "# $output" >&3; return 1; }
+	done
+}
