@@ -439,6 +439,20 @@ static unsigned attach_groups(struct groups *gs, const struct plan *plan,
 	return failed;
 }
 
+/* Member k of a set's group after its link was tried (fd < 0: refused):
+ * its status says so.  Returns whether it is attached. */
+static bool set_member_status(struct probe_status *st, const struct plan *plan, unsigned k,
+			      enum attach_set set, int fd)
+{
+	snprintf(st[k].link, sizeof(st[k].link), "%s", set_link_name(set));
+	if (fd < 0) {
+		set_failed(&st[k], plan, &plan->probes[k], set_link_name(set), -fd);
+		return false;
+	}
+	st[k].attached = true;
+	return true;
+}
+
 /* A set's group the kernel refused as a whole: each member is tried on a
  * link of its own (kept open in the set's fds), and the refused ones are
  * taken out of the group, so that every arming arms the others in one link
@@ -457,13 +471,10 @@ static unsigned set_keep_accepted(struct group *g, const struct plan *plan,
 		size_t end = m + 1 < g->n_members ? g->member_first[m + 1] : g->n;
 		int fd = attach_range(g, links->pid, first, end - first);
 
-		snprintf(st[k].link, sizeof(st[k].link), "%s", set_link_name(set));
-		if (fd < 0) {
-			set_failed(&st[k], plan, &plan->probes[k], set_link_name(set), -fd);
+		if (!set_member_status(st, plan, k, set, fd)) {
 			failed++;
 			continue;
 		}
-		st[k].attached = true;
 		ls->fds[ls->n_fds++] = fd;
 		ls->sites += end - first;
 		/* the arrays only shrink: a member moves down, never over one
@@ -512,13 +523,10 @@ static unsigned set_trial(struct groups *ws, const struct plan *plan, struct pro
 		for (unsigned m = 0; m < g->n_members; m++) {
 			unsigned k = g->members[m];
 
-			snprintf(st[k].link, sizeof(st[k].link), "%s", set_link_name(set));
-			if (fd < 0) {
-				set_failed(&st[k], plan, &plan->probes[k], set_link_name(set), -fd);
+			if (!set_member_status(st, plan, k, set, fd)) {
 				failed++;
 				continue;
 			}
-			st[k].attached = true;
 			pr_debug("pid %d: attached %s: %s (%s link%s)", (int)links->pid,
 				 plan->probes[k].name, plan->probes[k].how, set_link_name(set),
 				 set == ATTACH_SET_GC ? ", --gc-budget" : "");
