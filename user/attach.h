@@ -10,7 +10,8 @@
  *    tail-calls each probe's handler named in its cookie; the cookies and
  *    USDT semaphores ride along per address.  Removing a link removes its
  *    probes together, but still waits for the kernel's grace periods
- *    (~55 ms here), so fewer links detach faster: 1 to 4 per process.
+ *    (~55 ms here), so fewer links detach faster: 2 to 6 per process
+ *    (the GC probes' links apart, for --gc-budget).
  *  - perf-event uprobes (kernels before 6.6, or PYMEMTRACE_NO_UPROBE_MULTI):
  *    one link per probe, ~100 ms each to remove, each on a perf event that
  *    pymemtrace opens itself (perf_uprobe.h), USDT probes included, with
