@@ -248,6 +248,25 @@ static __always_inline int read_gen_counters(__u64 stats_addr, __u64 *out)
  * its start is a loss (gc_unmatched_done), as without --gc-budget. */
 volatile __u32 gc_window = 0;
 
+/* --gc-budget: the processes whose GC probes stay armed across every
+ * window's edge (their collections cannot be counted without the probes:
+ * gc_may_window in user space).  An edge cuts none of their collections.
+ * User space adds a process before the edge that would have cut it. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);              /* --max-procs */
+	__type(key, __u32);                     /* tgid */
+	__type(value, __u8);
+} gc_kept SEC(".maps");
+
+/* Whether an edge since start_window cut the collection ending now. */
+static __always_inline bool gc_cut(__u32 start_window)
+{
+	__u32 tgid = current_tgid();
+
+	return start_window != gc_window && !bpf_map_lookup_elem(&gc_kept, &tgid);
+}
+
 /* stats_addr is non-zero only for a collection whose generation is chosen
  * by the collector itself (PMT_GEN_AUTO). */
 static __always_inline void gc_begin(__u32 generation, __u64 stats_addr, bool serial)
@@ -312,7 +331,7 @@ static __always_inline void gc_end(__s64 collected, bool serial)
 		pause = bpf_ktime_get_ns() - st->gc_slot.start_ns;
 		gen = st->gc_slot.generation;
 		st->gc_slot.tid = 0;
-		if (st->gc_slot.gc_window != gc_window) {
+		if (gc_cut(st->gc_slot.gc_window)) {
 			__sync_fetch_and_add(&st->gc_window_cuts, 1);
 			return;
 		}
@@ -321,13 +340,13 @@ static __always_inline void gc_end(__s64 collected, bool serial)
 	p = bpf_map_lookup_elem(&gc_pending, &tid);
 	if (!p) {
 		/* once windows are in use, a window opened in mid-collection */
-		if (gc_window)
+		if (gc_cut(0))
 			__sync_fetch_and_add(&st->gc_window_cuts, 1);
 		else
 			__sync_fetch_and_add(&st->gc_unmatched_done, 1);
 		return;
 	}
-	if (p->gc_window != gc_window) {
+	if (gc_cut(p->gc_window)) {
 		bpf_map_delete_elem(&gc_pending, &tid);
 		__sync_fetch_and_add(&st->gc_window_cuts, 1);
 		return;

@@ -98,6 +98,66 @@ budget_launch() {
 @test "gc budget: counted from zero for a launched interpreter that exits, debian python3.11" { budget_launch debian3.11; }
 @test "gc budget: counted from zero for a launched interpreter that exits, python3.13" { budget_launch py3.13; }
 
+# A process that runs subinterpreters (3.9+: a collector each) cannot be
+# counted from the main interpreter's counters alone.
+# budget_subinterp_early LABEL: the subinterpreter exists before the trace,
+# so the process's GC probes never come out, and every collection of both
+# interpreters is timed and counted by them.
+budget_subinterp_early() {
+	require_tracing
+	use_interp "$1"
+	local j="$BATS_TEST_TMPDIR/report.json" p=".processes[0].gc" g want
+	trace_window gc_storm.py "$STORM_S" "$N" --subinterp early -- --gc-budget 10 \
+		--json "$j" || return 1
+	assert_ge "switches to windows (for the others)" "$(json_get "$j" .gc_budget.switches)" 1
+	assert_eq "sampled" false "$(json_get "$j" "$p.sampled")"
+	[[ "$(json_get "$j" "$p.kept_timed_why")" == "it runs subinterpreters"* ]] ||
+		{ jq "$p" "$j" >&3; return 1; }
+	assert_eq "counted_by" probes "$(json_get "$j" "$p.counted_by")"
+	for g in 0 1 2; do
+		want=$(jq ".after[$g] - .before[$g] + .sub[$g]" "$FIX_CTL/done")
+		assert_eq "collections[$g] (main + subinterpreter)" "$want" \
+			"$(json_get "$j" "$p.collections[$g]")" || return 1
+	done
+	assert_eq "the subinterpreter's gen-1 collections" 4 "$(jq '.sub[1]' "$FIX_CTL/done")"
+	assert_eq "every collection timed" "$(json_get "$j" "$p.collections | add")" \
+		"$(json_get "$j" "$p.pause_ns.count")"
+	assert_eq "lost" 0 "$(json_get "$j" '.processes[0].lost')"
+	grep -q "^timed         every collection, out of the --gc-budget windows: it runs" \
+		"$TRACER_OUT" || { show_tracer; return 1; }
+}
+
+@test "gc budget: a process with a subinterpreter keeps every collection timed, debian python3.11" { budget_subinterp_early debian3.11; }
+@test "gc budget: a process with a subinterpreter keeps every collection timed, python3.9" { budget_subinterp_early py3.9; }
+@test "gc budget: a process with a subinterpreter keeps every collection timed, python3.12" { budget_subinterp_early py3.12; }
+@test "gc budget: a process with a subinterpreter keeps every collection timed, python3.13" { budget_subinterp_early py3.13; }
+
+# budget_subinterp_late LABEL: the subinterpreter starts while the windows
+# run: the main interpreter's collections are still counted exactly, and the
+# report says the subinterpreter's are not in the counts.
+budget_subinterp_late() {
+	require_tracing
+	use_interp "$1"
+	local j="$BATS_TEST_TMPDIR/report.json" p=".processes[0].gc" g
+	trace_window gc_storm.py "$STORM_S" "$N" --subinterp late -- --gc-budget 10 \
+		--json "$j" || return 1
+	assert_eq "sampled" true "$(json_get "$j" "$p.sampled")"
+	assert_eq "counted_by" interpreter "$(json_get "$j" "$p.counted_by")"
+	assert_eq "counts_complete" false "$(json_get "$j" "$p.counts_complete")"
+	[[ "$(json_get "$j" "$p.counts_why")" == *"started a subinterpreter"*"not in these counts" ]] ||
+		{ jq "$p" "$j" >&3; return 1; }
+	for g in 0 1 2; do
+		assert_eq "collections[$g] (the main interpreter's)" \
+			"$(jq ".after[$g] - .before[$g]" "$FIX_CTL/done")" \
+			"$(json_get "$j" "$p.collections[$g]")" || return 1
+	done
+	grep -q "collections counted by the main interpreter only: pid" "$TRACER_OUT" ||
+		{ show_tracer; return 1; }
+}
+
+@test "gc budget: a subinterpreter started between windows is reported as not counted, debian python3.11" { budget_subinterp_late debian3.11; }
+@test "gc budget: a subinterpreter started between windows is reported as not counted, python3.13" { budget_subinterp_late py3.13; }
+
 @test "gc budget off: every collection of the storm timed, and none lost" {
 	require_tracing
 	use_interp py3.12

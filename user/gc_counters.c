@@ -38,6 +38,18 @@ static int read_raw(const struct gc_counters *c, int64_t raw[GC_COUNTERS_GENERAT
 	return remote_read(c->pid, c->addr, raw, GC_COUNTERS_GENERATIONS * 3 * sizeof(*raw));
 }
 
+/* New interpreters are pushed at the head of the list and the main one is
+ * its last: a head other than the main one (and not NULL, as at the end of
+ * finalisation) is a subinterpreter.  A failed read says nothing. */
+static void look_for_others(struct gc_counters *c)
+{
+	uint64_t head;
+
+	if (c->head_addr && !remote_read(c->pid, c->head_addr, &head, sizeof(head)) && head &&
+	    head != c->main_interp)
+		c->others = true;
+}
+
 int gc_counters__open(struct gc_counters *c, struct interp *in, pid_t pid)
 {
 	struct py_gc_layout l;
@@ -59,6 +71,10 @@ int gc_counters__open(struct gc_counters *c, struct interp *in, pid_t pid)
 	if (err)
 		return err;
 	c->addr = gc + l.gc_stats;
+	if (!l.gc_in_runtime) {
+		c->head_addr = l.runtime + l.rt_interp;
+		c->main_interp = gc - l.gc_state;
+	}
 	err = read_raw(c, raw);
 	if (err) {
 		snprintf(c->why, sizeof(c->why), "cannot read the GC counters of pid %d: %s",
@@ -72,6 +88,7 @@ int gc_counters__open(struct gc_counters *c, struct interp *in, pid_t pid)
 	}
 	memcpy(c->last, c->base, sizeof(c->last));
 	c->valid = true;
+	look_for_others(c);
 	return 0;
 }
 
@@ -91,6 +108,7 @@ int gc_counters__read(struct gc_counters *c)
 			 "no sense", (int)c->pid);
 		return -EIO;
 	}
+	look_for_others(c);
 	return 0;
 }
 

@@ -89,9 +89,13 @@ static void write_gc_sampling(struct jw *w, const struct proc_report *p)
 
 	jw_kv_u64(w, "timed", gs->timed);
 	jw_kv_bool(w, "sampled", gs->sampled);
+	if (gs->kept)
+		jw_kv_string(w, "kept_timed_why", gs->why);
 	jw_kv_string(w, "counted_by", !gs->sampled ? "probes" :
 		     gs->counted ? "interpreter" : "windows");
-	if (gs->sampled && !gs->counted)
+	if (gs->counted)
+		jw_kv_bool(w, "counts_complete", !gs->incomplete);
+	if (gs->sampled && (!gs->counted || gs->incomplete))
 		jw_kv_string(w, "counts_why", gs->why);
 	if (gs->counted && p->state != PROC_RUNNING)
 		jw_kv_double(w, "counts_age_seconds", gs->counts_age_s);

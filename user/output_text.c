@@ -113,6 +113,8 @@ static void print_gc_sampling(FILE *f, const struct proc_report *p)
 	const typeof(p->gc_sampling) *gs = &p->gc_sampling;
 	char age[UNITS_BUFSZ];
 
+	if (gs->kept)
+		line(f, "timed", "every collection, out of the --gc-budget windows: %s", gs->why);
 	if (!gs->sampled)
 		return;
 	line(f, "timed", "%" PRIu64 " collections, in --gc-budget windows: the pauses above "
@@ -121,6 +123,8 @@ static void print_gc_sampling(FILE *f, const struct proc_report *p)
 	if (!gs->counted)
 		line(f, "", "collections seen in windows only (the interpreter's counters: %s)",
 		     gs->why);
+	else if (gs->incomplete)
+		line(f, "", "collections counted by the main interpreter only: %s", gs->why);
 	else if (p->state != PROC_RUNNING && gs->counts_age_s > 0)
 		line(f, "", "collections counted by the interpreter, read %s before the process "
 		     "ended", units_seconds(age, sizeof(age), gs->counts_age_s));

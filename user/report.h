@@ -180,15 +180,16 @@ struct proc_report {
 	 * are the interpreter's own counts (gc_counters.h) if counted, and the
 	 * pause figures are those of the timed collections only. */
 	struct {
-		bool budgeted;        /* its GC probes could be disarmed */
-		bool sampled;         /* and were, at times */
+		bool sampled;         /* its GC probes were disarmed at times */
+		bool kept;            /* never disarmed, though the others were: why in why */
 		uint64_t timed;       /* collections timed: both ends seen in one window */
 		uint64_t window_cuts; /* collections cut by a window's edge, not timed */
 		bool counted;         /* the collections are the interpreter's counts */
+		bool incomplete;      /* counted, but subinterpreters ran: why in why */
 		double counts_age_s;  /* an ended process: its counters were read this long
 		                       * before it ended (collections after that are missed) */
 		unsigned arm_failures;
-		char why[160];        /* sampled but not counted: why */
+		char why[200];        /* kept, sampled but not counted, or incomplete: why */
 	} gc_sampling;
 
 	/* Lost data, always reported (the total is processes[].lost in JSON). */

@@ -87,8 +87,12 @@ struct tracked {
 	struct gc_counters gc_counts;
 	bool gc_in_set;           /* its GC probes are in ATTACH_SET_GC */
 	bool gc_counts_from_zero;
+	double gc_counts_until;   /* from zero: the counters are looked for until then */
 	double gc_counts_at;      /* when they were last read */
 	bool gc_sampled;          /* its GC probes were disarmed at times */
+	bool gc_kept;             /* never disarmed: its collections cannot be counted
+	                           * without its probes (why in gc_kept_why) */
+	char gc_kept_why[160];
 	unsigned gc_arm_failures; /* links that failed to arm again */
 	/* The map entry is the filter: kept until the session ends so that the
 	 * final report can read it, even after the process exited. */
@@ -337,6 +341,7 @@ struct session *session__new(const struct session_opts *opts, int *errp, char *e
 		goto fail;
 	}
 	bpf_map__set_max_entries(s->skel->maps.procs, opts->max_procs);
+	bpf_map__set_max_entries(s->skel->maps.gc_kept, opts->max_procs);
 	bpf_map__set_max_entries(s->skel->maps.gc_pending, opts->max_threads);
 	bpf_map__set_max_entries(s->skel->maps.arena_pending, opts->max_threads);
 	bpf_map__set_max_entries(s->skel->maps.sys_pending, opts->max_threads);
@@ -629,16 +634,14 @@ static void name_python_stack(struct session *s, struct tracked *t, uint64_t has
 static int add_process_after(struct session *s, pid_t pid, bool is_child, pid_t parent,
 			     uint64_t fork_ns, bool shared, bool execd, char *err, size_t errlen);
 
-/* --gc-budget: the process's GC probes are in a set of their own. */
-static bool gc_budgeted(const struct session *s)
-{
-	return s->gc_budget_on;
-}
+/* How long a launched or exec'd interpreter may take to initialise: its
+ * counters are looked for at every sample until then. */
+#define GC_COUNTS_WAIT_S 10.0
 
 /* Opens the process's GC counters (gc_counters.h).  An interpreter the
  * trace saw start counts from zero, once it has initialised: until then
  * (a launched child is held before its first instruction) every sample
- * tries again (gc_counts_tick). */
+ * tries again (gc_counts_tick), for GC_COUNTS_WAIT_S at most. */
 static void gc_counts_open(struct tracked *t)
 {
 	if (gc_counters__open(&t->gc_counts, &t->plan.interp, t->pid))
@@ -648,23 +651,76 @@ static void gc_counts_open(struct tracked *t)
 	t->gc_counts_at = now_s();
 }
 
-static void gc_counts_start(struct session *s, struct tracked *t, bool from_zero)
+static void gc_counts_start(struct tracked *t, bool from_zero)
 {
 	t->gc_counts_from_zero = from_zero;
+	t->gc_counts_until = now_s() + GC_COUNTS_WAIT_S;
 	gc_counts_open(t);
-	/* attached between windows: not every collection will be timed */
-	if (s->gc_budget.mode == GC_BUDGET_SAMPLED)
-		t->gc_sampled = true;
+}
+
+/* A from-zero interpreter whose counters are still looked for. */
+static bool gc_counts_awaited(const struct tracked *t)
+{
+	return t->gc_counts_from_zero && !t->gc_counts.valid && !t->gc_counts.addr &&
+	       now_s() < t->gc_counts_until;
+}
+
+/* Whether the process's GC probes may come out between windows: only when
+ * its collections are counted without them.  Its counters are read again
+ * first, for a subinterpreter started since the last read.  false with why
+ * when not. */
+static bool gc_may_window(struct tracked *t, char *why, size_t whylen)
+{
+	if (gc_counts_awaited(t))
+		return true; /* counted from zero once found */
+	if (t->gc_counts.valid && !gc_counters__read(&t->gc_counts))
+		t->gc_counts_at = now_s();
+	if (!t->gc_counts.valid) {
+		fmt_msg(why, whylen, "its GC counters cannot be read (%s)",
+			t->gc_counts.why[0] ? t->gc_counts.why : "not found");
+		return false;
+	}
+	if (t->gc_counts.others) {
+		fmt_msg(why, whylen, "it runs subinterpreters, whose collections are not in the "
+			"main interpreter's counters");
+		return false;
+	}
+	return true;
+}
+
+/* Keeps every collection of the process timed from now on; the BPF side
+ * learns that no window's edge cuts its collections. */
+static void gc_keep_timed(struct session *s, struct tracked *t, const char *why)
+{
+	__u32 key = t->pid;
+	__u8 one = 1;
+
+	t->gc_kept = true;
+	fmt_msg(t->gc_kept_why, sizeof(t->gc_kept_why), "%s", why);
+	if (bpf_map_update_elem(bpf_map__fd(s->skel->maps.gc_kept), &key, &one, BPF_ANY))
+		pr_debug("pid %d: gc_kept: %s", (int)t->pid, strerror(errno));
+	pr_info("pid %d: every collection stays timed under --gc-budget: %s", (int)t->pid, why);
 }
 
 /* Every sample: a sampled process's counters are kept fresh, so that one
- * that exits is counted to its last 100 ms. */
-static void gc_counts_tick(struct tracked *t)
+ * that exits is counted to its last 100 ms.  A from-zero interpreter whose
+ * counters were not found in time is armed again for good: what it
+ * collected between windows until then is lost, and the report says so. */
+static void gc_counts_tick(struct session *s, struct tracked *t)
 {
 	if (t->state != PROC_RUNNING)
 		return;
-	if (!t->gc_counts.valid && t->gc_counts_from_zero && !t->gc_counts.addr) {
-		gc_counts_open(t);
+	if (t->gc_counts_from_zero && !t->gc_counts.valid && !t->gc_counts.addr) {
+		if (gc_counts_awaited(t)) {
+			gc_counts_open(t);
+		} else if (!t->gc_kept) {
+			char why[160];
+
+			fmt_msg(why, sizeof(why), "its GC counters were not found in %.0f s (%s)",
+				GC_COUNTS_WAIT_S, t->gc_counts.why[0] ? t->gc_counts.why : "none");
+			gc_keep_timed(s, t, why);
+			t->gc_arm_failures += attach__set_arm(&t->links, ATTACH_SET_GC);
+		}
 		return;
 	}
 	if (t->gc_sampled && t->gc_counts.valid && !gc_counters__read(&t->gc_counts))
@@ -700,8 +756,10 @@ static void fill_gc_sampling(struct session *s, struct tracked *t, struct proc_r
 	for (unsigned g = 0; g < PMT_GENERATIONS; g++)
 		gs->timed += p->stats.gc[g].collections;
 	gs->window_cuts = p->stats.gc_window_cuts;
-	gs->budgeted = gc_budgeted(s) && t->gc_in_set;
 	gs->sampled = t->gc_sampled;
+	gs->kept = t->gc_kept;
+	if (t->gc_kept)
+		fmt_msg(gs->why, sizeof(gs->why), "%s", t->gc_kept_why);
 	gs->arm_failures = t->gc_arm_failures;
 	if (!t->gc_sampled)
 		return;
@@ -713,6 +771,12 @@ static void fill_gc_sampling(struct session *s, struct tracked *t, struct proc_r
 		return;
 	}
 	gs->counted = true;
+	if (t->gc_counts.others) {
+		gs->incomplete = true;
+		fmt_msg(gs->why, sizeof(gs->why), "pid %d started a subinterpreter while its GC "
+			"probes were out at times: the subinterpreters' collections are not in "
+			"these counts", (int)t->pid);
+	}
 	if (t->state != PROC_RUNNING && t->t_end > t->gc_counts_at)
 		gs->counts_age_s = t->t_end - t->gc_counts_at;
 	for (unsigned g = 0; g < PMT_GENERATIONS && g < GC_COUNTERS_GENERATIONS; g++) {
@@ -752,10 +816,10 @@ static void gc_budget_tick(struct session *s)
 	double cost, cpu;
 	unsigned n = 0;
 
-	if (!gc_budgeted(s))
+	if (!s->gc_budget_on)
 		return;
 	for (unsigned i = 0; i < s->n_procs; i++)
-		gc_counts_tick(&s->procs[i]);
+		gc_counts_tick(s, &s->procs[i]);
 	cost = gc_probes_cost(s);
 	if (cost < 0 || !traced_cpu(s, &cpu))
 		return;
@@ -765,6 +829,16 @@ static void gc_budget_tick(struct session *s)
 	v = calloc(s->n_procs ? s->n_procs : 1, sizeof(*v));
 	if (!v)
 		return; /* tried again at the next window's end or start */
+	/* The processes that cannot be windowed are kept before the edge, so
+	 * that it cuts none of their collections. */
+	for (unsigned i = 0; i < s->n_procs && a == GC_BUDGET_DISARM; i++) {
+		struct tracked *t = &s->procs[i];
+		char why[160];
+
+		if (t->state == PROC_RUNNING && t->gc_in_set && !t->gc_sampled && !t->gc_kept &&
+		    !gc_may_window(t, why, sizeof(why)))
+			gc_keep_timed(s, t, why);
+	}
 	/* Before either: a collection that straddles this moment is cut, and
 	 * one whose start is seen while the links come out (one link after the
 	 * other) never pairs with an end seen in the next window. */
@@ -772,7 +846,7 @@ static void gc_budget_tick(struct session *s)
 	for (unsigned i = 0; i < s->n_procs; i++) {
 		struct tracked *t = &s->procs[i];
 
-		if (t->state != PROC_RUNNING || !attach__set_has(&t->links, ATTACH_SET_GC))
+		if (t->state != PROC_RUNNING || !t->gc_in_set || t->gc_kept)
 			continue;
 		if (a == GC_BUDGET_ARM) {
 			t->gc_arm_failures += attach__set_arm(&t->links, ATTACH_SET_GC);
@@ -859,6 +933,8 @@ static int add_process_after(struct session *s, pid_t pid, bool is_child, pid_t 
 		plan__release(&t->plan);
 		return ret == -E2BIG ? -ENOSPC : ret;
 	}
+	/* not kept (gc_keep_timed) until this image's own counters say so */
+	bpf_map_delete_elem(bpf_map__fd(s->skel->maps.gc_kept), &key);
 	if (log_verbosity >= 2)
 		plan__print(stderr, &t->plan);
 	if (wants_stacks(&s->opts))
@@ -878,11 +954,11 @@ static int add_process_after(struct session *s, pid_t pid, bool is_child, pid_t 
 		t->probes_failed = s->all_failed;
 	} else {
 		t->probes_failed = attach__process(s->skel, &t->plan, s->multi,
-						   s->opts.window_ms > 0, gc_budgeted(s), &t->links,
+						   s->opts.window_ms > 0, s->gc_budget_on, &t->links,
 						   t->probes, PMT_MAX_PROBES, &t->n_probes);
-		t->gc_in_set = gc_budgeted(s) && attach__set_has(&t->links, ATTACH_SET_GC);
+		t->gc_in_set = s->gc_budget_on && attach__set_has(&t->links, ATTACH_SET_GC);
 		if (t->gc_in_set)
-			gc_counts_start(s, t, is_child || execd);
+			gc_counts_start(t, is_child || execd);
 	}
 	if (wants_stacks(&s->opts) && t->n_probes < PMT_MAX_PROBES)
 		t->probes[t->n_probes++] = t->pystack_status;
@@ -1505,6 +1581,7 @@ static void release_tracked(struct session *s, struct tracked *t)
 	bpf_map_delete_elem(bpf_map__fd(s->skel->maps.procs), &key);
 	bpf_map_delete_elem(bpf_map__fd(s->skel->maps.pyoffsets), &key);
 	bpf_map_delete_elem(bpf_map__fd(s->skel->maps.lto_cfg), &key);
+	bpf_map_delete_elem(bpf_map__fd(s->skel->maps.gc_kept), &key);
 	perfcount__free(t->cache);
 	symbolizer__free(t->syms);
 	pynames__free(t->pynames);
