@@ -613,26 +613,16 @@ unsigned attach__process(struct pymemtrace_bpf *skel, const struct plan *plan, b
 				"frees seen in windows cannot be paired with their allocations");
 			continue;
 		}
-		if (windowed && via_multi && is_windowed(pp->prog)) {
-			ret = ws ? group_add(ws, skel, plan, i) : -ENOMEM;
-			if (ret) {
-				set_failed(s, plan, pp, ATTACH_LINK_WINDOWS, -ret);
-				failed++;
-			}
-			continue;
-		}
-		if (gc_set && via_multi && is_gc(pp->prog)) {
-			ret = gcs ? group_add(gcs, skel, plan, i) : -ENOMEM;
-			if (ret) {
-				set_failed(s, plan, pp, ATTACH_LINK_MULTI, -ret);
-				failed++;
-			}
-			continue;
-		}
 		if (via_multi) {
-			ret = gs ? group_add(gs, skel, plan, i) : -ENOMEM;
+			/* the window set, the GC set, or the links always in */
+			bool in_windows = windowed && is_windowed(pp->prog);
+			struct groups *into = in_windows ? ws :
+					      gc_set && is_gc(pp->prog) ? gcs : gs;
+
+			ret = into ? group_add(into, skel, plan, i) : -ENOMEM;
 			if (ret) {
-				set_failed(s, plan, pp, ATTACH_LINK_MULTI, -ret);
+				set_failed(s, plan, pp, in_windows ? ATTACH_LINK_WINDOWS
+								   : ATTACH_LINK_MULTI, -ret);
 				failed++;
 			}
 			continue;
