@@ -191,3 +191,24 @@ overhead_toggle() {
 	assert_eq "still timed by the kernel's figures" false \
 		"$(json_get "$j" '.overhead.bpf_seconds == null')"
 }
+
+@test "a return probe alone at its function's entry is charged its entry trap too (debian python3.11 --alloc: allocate_from_new_pool)" {
+	require_tracing
+	use_interp debian3.11
+	local j="$BATS_TEST_TMPDIR/report.json" h=".overhead.probe_hits"
+	local rets='["gc_return", "arena_alloc_return", "alloc_return", "lto_newpool_return"]'
+	trace_window alloc_hold.py 4 -- --alloc --json "$j" || return 1
+	# 100,000 small tuples held: fresh pools, each one a hit
+	assert_ge "allocate_from_new_pool returns" "$(json_get "$j" "$h.lto_newpool_return")" 100
+	assert_eq "return_hits: the return handlers' hits" \
+		"$(json_get "$j" "$rets as \$r | $h | to_entries | map(select(.key | IN(\$r[]))) | map(.value) | add")" \
+		"$(json_get "$j" .overhead.return_hits)"
+	assert_eq "entry_hits: the entry handlers' hits and allocate_from_new_pool's" \
+		"$(json_get "$j" "$rets as \$r | $h | (to_entries | map(select(.key | IN(\$r[]) | not)) | map(.value) | add) + .lto_newpool_return")" \
+		"$(json_get "$j" .overhead.entry_hits)"
+	if [ "$(json_get "$j" '.overhead.bpf_seconds')" = null ]; then
+		assert_eq "trap_seconds = hits x cost" 0 "$(json_get "$j" '.overhead |
+			(.entry_hits * .entry_ns + .return_hits * .return_ns) / 1e9 - .trap_seconds
+			| (if . < 0 then -. else . end) * 1e9 | floor')"
+	fi
+}

@@ -262,7 +262,8 @@ struct overhead_report {
 	bool counted;             /* the hits were counted (uprobe_multi) */
 	char why[160];            /* why not */
 	uint64_t hits[PMT_H_NR];  /* by handler; the calibration's slots are its own */
-	uint64_t entry_hits, return_hits; /* the traced processes' */
+	uint64_t entry_hits, return_hits; /* the traced processes': entry traps and returns
+	                                   * (a return probe alone at its entry: both) */
 	struct trap_cost cost;
 	/* cost.measured: hits x cost, the traps with the dispatch and an empty
 	 * handler; when bpf_timed, the traps alone plus what the programs took */

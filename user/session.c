@@ -1703,9 +1703,10 @@ static void probes_cost(struct session *s, struct overhead_report *o)
 	for (unsigned h = PMT_H_NONE + 1; h < PMT_H_NR; h++) {
 		if (trap_cost__is_own(h))
 			continue;
+		/* a return probe alone at its entry pays an entry trap too */
 		if (trap_cost__is_return(h))
 			o->return_hits += o->hits[h];
-		else
+		if (!trap_cost__is_return(h) || trap_cost__return_only(h))
 			o->entry_hits += o->hits[h];
 	}
 	if (!c->measured)

@@ -83,11 +83,20 @@ bool trap_cost__is_return(unsigned handler)
 	       handler == PMT_H_TRAP_COST_RET;
 }
 
+bool trap_cost__return_only(unsigned handler)
+{
+	/* allocate_from_new_pool, decoded on LTO builds: the inlined sites
+	 * are in its callers, never at its entry */
+	return handler == PMT_H_LTO_RET;
+}
+
 double trap_cost__hit_ns(const struct trap_cost *c, unsigned handler)
 {
 	if (!c->measured)
 		return 0;
-	return trap_cost__is_return(handler) ? c->return_ns : c->entry_ns;
+	if (!trap_cost__is_return(handler))
+		return c->entry_ns;
+	return trap_cost__return_only(handler) ? c->entry_ns + c->return_ns : c->return_ns;
 }
 
 bool trap_cost__is_own(unsigned handler)

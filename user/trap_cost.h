@@ -13,10 +13,11 @@
  *    the kernel's trap handling (CLOCK_THREAD_CPUTIME_ID);
  *  - hits times those costs give the target's time in traps and dispatch.
  *    Entry hits are charged the entry cost, return hits what a return probe
- *    adds to it: a lower bound, since a return probe whose function has no
- *    entry probe of ours at the same address pays the entry trap too, a
- *    single-stepped site costs ~12 us, and the handlers' own work is left
- *    out.  That work is measured when kernel.bpf_stats_enabled is 1 (the
+ *    adds to it.  A return probe whose function has no entry probe of ours
+ *    at the same address (trap_cost__return_only) pays the entry trap too,
+ *    where the kernel takes the return address: its hits are charged both.
+ *    A lower bound still: a single-stepped site would cost ~12 us (the plan
+ *    picks emulated ones), and the handlers' own work is left out.  That work is measured when kernel.bpf_stats_enabled is 1 (the
  *    kernel then times every BPF program of the machine; pymemtrace does not
  *    turn it on): the dispatcher's run time, which includes its tail-called
  *    handlers, minus the calibration's.
@@ -58,8 +59,13 @@ int trap_cost__hits(struct pymemtrace_bpf *skel, uint64_t hits[PMT_H_NR]);
 /* Whether a handler's probes are return probes. */
 bool trap_cost__is_return(unsigned handler);
 
-/* What one hit of a handler's probe costs, in ns: the entry cost, or what
- * a return probe adds to it; 0 when not measured. */
+/* Whether a handler's return probe is alone at its function's entry (no
+ * entry probe of ours shares its trap). */
+bool trap_cost__return_only(unsigned handler);
+
+/* What one hit of a handler's probe costs, in ns: the entry cost, what a
+ * return probe adds to it, or both for a return probe alone at its entry;
+ * 0 when not measured. */
 double trap_cost__hit_ns(const struct trap_cost *c, unsigned handler);
 
 /* Whether a handler is the calibration's own (its hits are pymemtrace's,
