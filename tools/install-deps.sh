@@ -12,6 +12,7 @@ PACKAGES=(
 	bats jq strace tmux python3-matplotlib  # tests (tmux drives --live; matplotlib: the bench chart)
 	valgrind gdb                            # tests: memory checks, a live LTO build read by gdb
 	libcap2-bin binutils                    # tests/75-safety.bats: capsh; readelf (USDT semaphores), objcopy (fuzz seeds)
+	linux-perf                              # tests/90-bench.bats: the bench's bare trap count (perf probe + perf stat)
 	libclang-rt-14-dev                      # make fuzz / make asan: libFuzzer, ASan and UBSan runtimes
 	prometheus curl iproute2                # tests/60-prometheus.bats: promtool, a server of
 	                                        # its own on loopback (not the packaged service), ss
