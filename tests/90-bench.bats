@@ -37,6 +37,17 @@ setup() {
 	# The saved results hold the same rows.
 	jq -e '.alloc | map(select(.mode == "full")) | .[0].events[0] > 0' "$res"
 	jq -e '.costs | map(select(.mode == "default")) | length == 1' "$res"
+	# The attach cycles: an A/A row and pymemtrace's, each a ratio.
+	jq -e '.cycles | map(select(.mode == "pymemtrace")) | .[0].ratios | length == 1' "$res"
+	# bcc's ugc leaves its tracefs uprobe events behind when its attach
+	# fails; the bench removes those of finished bcc processes.
+	local ev f
+	for f in /sys/kernel/tracing/uprobe_events /sys/kernel/debug/tracing/uprobe_events; do
+		[ -r "$f" ] || continue
+		for ev in $(grep -o '_bcc_[0-9]*\b' "$f" | cut -d_ -f3); do
+			[ -d "/proc/$ev" ] || { echo "# left behind: $(grep "_bcc_$ev" "$f")" >&3; return 1; }
+		done
+	done
 }
 
 @test "bench: --replot draws saved results as a PNG without running anything" {

@@ -4,6 +4,8 @@ import os
 import sys
 import time
 
+from _rounds import rounds
+
 ROUNDS = int(sys.argv[1]) if len(sys.argv) > 1 else 40
 
 # tools/bench sets BENCH_GATE: "start" waits for a line on stdin before the
@@ -17,7 +19,7 @@ def main():
         sys.stdin.readline()
     t0, c0 = time.perf_counter(), time.process_time()
     keep = 0
-    for r in range(ROUNDS):
+    for r in rounds(ROUNDS):
         items = [(i, str(i), {"k": i}, [i, i + 1]) for i in range(20000)]
         keep += len(items[-1][1])
         del items
