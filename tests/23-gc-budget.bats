@@ -158,6 +158,37 @@ budget_subinterp_late() {
 @test "gc budget: a subinterpreter started between windows is reported as not counted, debian python3.11" { budget_subinterp_late debian3.11; }
 @test "gc budget: a subinterpreter started between windows is reported as not counted, python3.13" { budget_subinterp_late py3.13; }
 
+# budget_fork LABEL: a child forked while the windows run is followed and
+# attached between two edges: it is counted by its interpreter from the
+# start (a window's edge may cut any of its collections), exactly.
+budget_fork() {
+	require_tracing
+	use_interp "$1"
+	local j="$BATS_TEST_TMPDIR/report.json" g cpid p
+	trace_window gc_storm.py "$STORM_S" "$N" --fork -- --gc-budget 10 --json "$j" || return 1
+	cpid=$(jq .pid "$FIX_CTL/child")
+	p="(.processes[] | select(.pid == $cpid) | .gc)"
+	assert_eq "the child was traced" 1 "$(json_get "$j" "[.processes[] | select(.pid == $cpid)] | length")"
+	assert_eq "child: sampled from its attach" true "$(json_get "$j" "$p.sampled")"
+	assert_eq "child: counted_by" interpreter "$(json_get "$j" "$p.counted_by")"
+	for g in 0 1 2; do
+		assert_eq "child: collections[$g] (its own count)" \
+			"$(jq ".delta[$g]" "$FIX_CTL/child")" \
+			"$(json_get "$j" "$p.collections[$g]")" || return 1
+	done
+	assert_eq "child: the storm's young collections" 20000 "$(jq '.delta[0]' "$FIX_CTL/child")"
+	# the parent is as in every storm trace
+	jq '[.after, .before] | transpose | map(.[0] - .[1])' "$FIX_CTL/done" >"$FIX_CTL/delta"
+	assert_eq "parent: counted_by" interpreter "$(json_get "$j" ".processes[0].gc.counted_by")"
+	for g in 0 1 2; do
+		assert_eq "parent: collections[$g]" "$(jq ".[$g]" "$FIX_CTL/delta")" \
+			"$(json_get "$j" ".processes[0].gc.collections[$g]")" || return 1
+	done
+}
+
+@test "gc budget: a child forked between windows is counted by its interpreter from its attach, debian python3.11" { budget_fork debian3.11; }
+@test "gc budget: a child forked between windows is counted by its interpreter from its attach, python3.12" { budget_fork py3.12; }
+
 @test "gc budget off: every collection of the storm timed, and none lost" {
 	require_tracing
 	use_interp py3.12

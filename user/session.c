@@ -651,11 +651,25 @@ static void gc_counts_open(struct tracked *t)
 	t->gc_counts_at = now_s();
 }
 
-static void gc_counts_start(struct tracked *t, bool from_zero)
+static bool gc_may_window(struct tracked *t, char *why, size_t whylen);
+static void gc_keep_timed(struct session *s, struct tracked *t, const char *why);
+
+/* Attached while the windows run: the next edge may cut one of its
+ * collections, so it is counted by its interpreter from the start (or kept
+ * timed, if it cannot be). */
+static void gc_counts_start(struct session *s, struct tracked *t, bool from_zero)
 {
+	char why[160];
+
 	t->gc_counts_from_zero = from_zero;
 	t->gc_counts_until = now_s() + GC_COUNTS_WAIT_S;
 	gc_counts_open(t);
+	if (s->gc_budget.mode != GC_BUDGET_SAMPLED)
+		return;
+	if (gc_may_window(t, why, sizeof(why)))
+		t->gc_sampled = true;
+	else
+		gc_keep_timed(s, t, why);
 }
 
 /* A from-zero interpreter whose counters are still looked for. */
@@ -958,7 +972,7 @@ static int add_process_after(struct session *s, pid_t pid, bool is_child, pid_t 
 						   t->probes, PMT_MAX_PROBES, &t->n_probes);
 		t->gc_in_set = s->gc_budget_on && attach__set_has(&t->links, ATTACH_SET_GC);
 		if (t->gc_in_set)
-			gc_counts_start(t, is_child || execd);
+			gc_counts_start(s, t, is_child || execd);
 	}
 	if (wants_stacks(&s->opts) && t->n_probes < PMT_MAX_PROBES)
 		t->probes[t->n_probes++] = t->pystack_status;
