@@ -259,6 +259,15 @@ struct {
 	__type(value, __u8);
 } gc_kept SEC(".maps");
 
+/* --gc-budget: where each process's GC counters are, and what the exit
+ * hook read there (struct pmt_gc_exit_read). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);              /* --max-procs */
+	__type(key, __u32);                     /* tgid */
+	__type(value, struct pmt_gc_exit_read);
+} gc_exit_reads SEC(".maps");
+
 /* Whether an edge since start_window cut the collection ending now. */
 static __always_inline bool gc_cut(__u32 start_window)
 {
@@ -1494,6 +1503,25 @@ static __always_inline void emit(struct pmt_proc_stats *st, struct pmt_event *sr
 		__sync_fetch_and_add(&st->events_sent, 1);
 }
 
+/* The exiting process's GC counters, read before its exit event is sent
+ * (user space looks at them when the event arrives).  This runs in the
+ * exiting task, so the reads are of its own memory, where it still has any:
+ * a read that fails leaves its flag clear.  The counters first, then the
+ * head: a head still set vouches that the counters were the live
+ * interpreter's (user/gc_counters.c). */
+static __always_inline void read_gc_counters_at_exit(__u32 tgid)
+{
+	struct pmt_gc_exit_read *r = bpf_map_lookup_elem(&gc_exit_reads, &tgid);
+
+	if (!r || !r->stats_addr)
+		return;
+	r->read = 0;
+	if (!bpf_probe_read_user(r->raw, sizeof(r->raw), (void *)r->stats_addr))
+		r->read |= PMT_GC_EXIT_STATS;
+	if (r->head_addr && !bpf_probe_read_user(&r->head, sizeof(r->head), (void *)r->head_addr))
+		r->read |= PMT_GC_EXIT_HEAD;
+}
+
 SEC("raw_tp/sched_process_exit")
 int raw_process_exit(struct bpf_raw_tracepoint_args *ctx)
 {
@@ -1530,6 +1558,7 @@ int raw_process_exit(struct bpf_raw_tracepoint_args *ctx)
 		ev.exit.maj_flt += BPF_CORE_READ(leader, maj_flt);
 		ev.exit.cpu_ns += BPF_CORE_READ(leader, se.sum_exec_runtime);
 	}
+	read_gc_counters_at_exit(tgid);
 	emit(st, &ev);
 	return 0;
 }

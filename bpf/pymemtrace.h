@@ -356,6 +356,24 @@ enum pmt_lto_role {
 	((__u64)(role) | ((__u64)(reg) << 4) | ((__u64)(reg2p1) << 8) | ((__u64)(sc1) << 13))
 #define PMT_LTO_SIZE_REG(reg) (((__u64)(reg) + 1) << 21)
 
+/* Per process, under --gc-budget: the interpreter's GC counters read at its
+ * exit, so that collections after the tracer's last periodic read (up to
+ * 100 ms of them) are counted too.  User space fills the addresses when it
+ * finds the counters; the exit hook reads the target's memory, which it can
+ * only where the kernel fires sched_process_exit before the address space is
+ * released (6.18 does); elsewhere `read` stays 0 and the report says how old
+ * the last read was. */
+#define PMT_GC_EXIT_STATS 1u      /* raw holds generation_stats */
+#define PMT_GC_EXIT_HEAD  2u      /* head holds _PyRuntime.interpreters.head */
+struct pmt_gc_exit_read {
+	__u64 stats_addr;         /* &generation_stats[0] of the main interpreter */
+	__u64 head_addr;          /* &_PyRuntime.interpreters.head; 0 on 3.8 */
+	__s64 raw[9];             /* generation_stats[3]: 3 Py_ssize_t each */
+	__u64 head;
+	__u32 read;               /* PMT_GC_EXIT_*: what the exit hook could read */
+	__u32 _pad;
+};
+
 /* Per process, for the LTO probes. */
 struct pmt_lto_cfg {
 	__u64 pool_mask;          /* ~(pool size - 1) */

@@ -1046,6 +1046,36 @@ armed 1.8 windows 4 switches 1" ] || { echo "$output" >&3; false; }
 	[ "$output" = "rejected" ]
 }
 
+# gc_counters__take: the counters are read first, the interpreters' list
+# head after; finalisation (3.9+) unlinks the main interpreter, and on 3.9
+# and 3.10 frees it.
+# take_case WANT ARGS...: one gc-counts-take; WANT is its output.
+take_case() {
+	local want="$1"
+	shift
+	run --separate-stderr "$TOOL" gc-counts-take "$@"
+	[ "$output" = "$want" ] || { echo "gc-counts-take $*: $output" >&3; false; }
+}
+
+@test "gc-counts-take: a head still set vouches for the counters; a finalised interpreter's are final" {
+	local last="5 1 2 0 1 0" more="9 3 4 2 0 0 1 0 0" less="4 1 0 2 0 0 1 0 0"
+	# the main interpreter still heads the list: taken
+	take_case "taken 9 7 2 0 1 0 valid" 0 0 main $last $more
+	# a subinterpreter heads it: taken, and others noted
+	take_case "taken 9 7 2 0 1 0 valid others" 0 0 other $last $more
+	# unlinked, a freed interpreter (3.9, 3.10): the read is not believed,
+	# even when it looks fine; the last read stands, as of its own time
+	take_case "stale 5 1 2 0 1 0 valid final" 0 0 null $last $more
+	# unlinked, a static one (3.11+): taken, final
+	take_case "taken 9 7 2 0 1 0 valid final" 1 0 null $last $more
+	# unlinked and gone backwards (cleared memory): dropped, still valid
+	take_case "dropped 5 1 2 0 1 0 valid final" 1 0 null $last 0 0 0 0 0 0 0 0 0
+	# a live read gone backwards: the counters are no longer believed at all
+	take_case "dropped 5 1 2 0 1 0 invalid" 0 0 main $last $less
+	# the same read at the exit (lenient): dropped, the others kept
+	take_case "dropped 5 1 2 0 1 0 valid" 0 1 - $last $less
+}
+
 # user/numparse.c reads every decimal the tracer takes from the command line
 # and from /proc and sysfs; these are its edges.
 @test "numparse: digits only, bounded, never wrapped" {

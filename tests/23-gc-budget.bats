@@ -98,6 +98,41 @@ budget_launch() {
 @test "gc budget: counted from zero for a launched interpreter that exits, debian python3.11" { budget_launch debian3.11; }
 @test "gc budget: counted from zero for a launched interpreter that exits, python3.13" { budget_launch py3.13; }
 
+# budget_exit_burst LABEL: the fixture's last collections (a burst of
+# EXIT_BURST young ones) come right before it leaves: no periodic read can
+# see them, the exit hook's read does (on kernels that fire
+# sched_process_exit before the address space goes, as 6.18 does).  The
+# fixture leaves with os._exit: its interpreter is never finalised, so on
+# 3.10 too (whose main interpreter is freed by finalisation) the read holds.
+EXIT_BURST=3000
+budget_exit_burst() {
+	require_tracing
+	use_interp "$1"
+	local j="$BATS_TEST_TMPDIR/report.json" pid p=".processes[0].gc"
+	FIX_CTL=$(mktemp -d "$BATS_TEST_TMPDIR/fix.XXXXXX")
+	start_tracer -q --gc-budget 10 --json "$j" -- "$PY" "$FIXTURES/gc_storm.py" \
+		"$STORM_S" "$N" --exit-burst "$EXIT_BURST" --ctl "$FIX_CTL"
+	wait_file "$FIX_CTL/ready" 30 "$TRACER_PID" || { show_tracer; return 1; }
+	pid=$(cat "$FIX_CTL/ready")
+	fixture_go "$FIX_CTL"
+	wait_file "$FIX_CTL/done" 60 "$TRACER_PID" || { show_tracer; return 1; }
+	touch "$FIX_CTL/exit"
+	wait_exit "$TRACER_PID" 60
+	assert_eq "tracer exit status" 0 "$WAIT_RC" || { show_tracer; return 1; }
+	assert_eq "state" exited "$(json_get "$j" '.processes[0].state')"
+	assert_eq "the burst ran" "$EXIT_BURST" "$(jq .burst "$FIX_CTL/final")"
+	assert_eq "counts read at the exit" true "$(json_get "$j" "$p.counts_read_at_exit")"
+	assert_eq "counts age" 0 "$(json_get "$j" "$p.counts_age_seconds")"
+	jq '.collections' "$FIX_CTL/final" >"$FIX_CTL/from_zero"
+	storm_checks "$j" 0 from_zero
+	grep -q "collections counted by the interpreter, read at its exit" \
+		"$TRACER_OUT" || { show_tracer; return 1; }
+}
+
+@test "gc budget: the collections right before an exit are counted, by a read at the exit, debian python3.11" { budget_exit_burst debian3.11; }
+@test "gc budget: the collections right before an exit are counted, by a read at the exit, python3.10" { budget_exit_burst py3.10; }
+@test "gc budget: the collections right before an exit are counted, by a read at the exit, python3.12" { budget_exit_burst py3.12; }
+
 # A process that runs subinterpreters (3.9+: a collector each) cannot be
 # counted from the main interpreter's counters alone.
 # budget_subinterp_early LABEL: the subinterpreter exists before the trace,

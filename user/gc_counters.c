@@ -38,23 +38,18 @@ static int read_raw(const struct gc_counters *c, int64_t raw[GC_COUNTERS_GENERAT
 	return remote_read(c->pid, c->addr, raw, GC_COUNTERS_GENERATIONS * 3 * sizeof(*raw));
 }
 
-/* New interpreters are pushed at the head of the list and the main one is
- * its last: a head other than the main one (and not NULL, as at the end of
- * finalisation) is a subinterpreter.  A failed read says nothing. */
-static void look_for_others(struct gc_counters *c)
+/* The head of the interpreters' list; false when it cannot be read (or
+ * there is none to read: 3.8). */
+static bool read_head(const struct gc_counters *c, uint64_t *head)
 {
-	uint64_t head;
-
-	if (c->head_addr && !remote_read(c->pid, c->head_addr, &head, sizeof(head)) && head &&
-	    head != c->main_interp)
-		c->others = true;
+	return c->head_addr && !remote_read(c->pid, c->head_addr, head, sizeof(*head));
 }
 
 int gc_counters__open(struct gc_counters *c, struct interp *in, pid_t pid)
 {
 	struct py_gc_layout l;
 	int64_t raw[GC_COUNTERS_GENERATIONS * 3];
-	uint64_t gc;
+	uint64_t gc, head;
 	int err;
 
 	memset(c, 0, sizeof(*c));
@@ -71,6 +66,9 @@ int gc_counters__open(struct gc_counters *c, struct interp *in, pid_t pid)
 	if (err)
 		return err;
 	c->addr = gc + l.gc_stats;
+	/* 3.8's state is in _PyRuntime; from 3.11 the main interpreter is
+	 * _PyRuntime._main_interpreter; 3.9 and 3.10 allocate it. */
+	c->static_interp = l.gc_in_runtime || l.version_mm >= 311;
 	if (!l.gc_in_runtime) {
 		c->head_addr = l.runtime + l.rt_interp;
 		c->main_interp = gc - l.gc_state;
@@ -88,28 +86,62 @@ int gc_counters__open(struct gc_counters *c, struct interp *in, pid_t pid)
 	}
 	memcpy(c->last, c->base, sizeof(c->last));
 	c->valid = true;
-	look_for_others(c);
+	if (read_head(c, &head) && head && head != c->main_interp)
+		c->others = true;
+	return 0;
+}
+
+int gc_counters__take(struct gc_counters *c, const int64_t raw[GC_COUNTERS_GENERATIONS * 3],
+		      bool head_read, uint64_t head, bool lenient)
+{
+	bool other = false;
+
+	if (!c->valid)
+		return -EIO;
+	if (c->final)
+		return c->final_taken ? 0 : 1;
+	/* New interpreters are pushed at the head of the list and the main
+	 * one is its last: a head other than the main one is a
+	 * subinterpreter; none is the end of finalisation. */
+	if (head_read && c->head_addr) {
+		if (!head) {
+			c->final = true;
+			if (!c->static_interp)
+				return 1; /* maybe freed: the last read stands */
+			lenient = true;
+		} else if (head != c->main_interp) {
+			other = true;
+		}
+	}
+	if (!gc_counters__accept(c->last, raw, c->last)) {
+		if (lenient)
+			return -EIO;
+		c->valid = false;
+		snprintf(c->why, sizeof(c->why), "pid %d: the GC counters went backwards or make "
+			 "no sense", (int)c->pid);
+		return -EIO;
+	}
+	c->others |= other;
+	c->final_taken = c->final;
 	return 0;
 }
 
 int gc_counters__read(struct gc_counters *c)
 {
 	int64_t raw[GC_COUNTERS_GENERATIONS * 3];
+	uint64_t head = 0;
+	bool head_read;
 	int err;
 
 	if (!c->valid)
 		return -EIO;
+	if (c->final)
+		return c->final_taken ? 0 : 1;
 	err = read_raw(c, raw);
 	if (err)
 		return err;
-	if (!gc_counters__accept(c->last, raw, c->last)) {
-		c->valid = false;
-		snprintf(c->why, sizeof(c->why), "pid %d: the GC counters went backwards or make "
-			 "no sense", (int)c->pid);
-		return -EIO;
-	}
-	look_for_others(c);
-	return 0;
+	head_read = read_head(c, &head); /* after the counters: it vouches for them */
+	return gc_counters__take(c, raw, head_read, head, false);
 }
 
 bool gc_counters__since_open(const struct gc_counters *c,

@@ -15,6 +15,14 @@
  * The target controls what is read: a read that goes backwards, or makes
  * no sense, invalidates the counters (with the reason) rather than being
  * believed.
+ *
+ * Finalisation (3.9+) unlinks the main interpreter from the list: the head
+ * becomes NULL, and on 3.9 and 3.10 its state, counters included, is then
+ * freed.  So every read takes the counters first and the head after: a head
+ * still set vouches for the counters read before it.  Once the head is NULL
+ * the counts are final (no collection runs after that); a read then is
+ * believed only where the main interpreter is static (3.11+: it lives in
+ * _PyRuntime), and never invalidates.
  */
 #ifndef PMT_GC_COUNTERS_H
 #define PMT_GC_COUNTERS_H
@@ -40,6 +48,9 @@ struct gc_counters {
 	uint64_t head_addr;       /* &_PyRuntime.interpreters.head; 0 on 3.8 */
 	uint64_t main_interp;     /* the main interpreter's state */
 	bool others;              /* another interpreter was seen at a read */
+	bool static_interp;       /* the counters' memory outlives finalisation */
+	bool final;               /* the main interpreter was seen unlinked */
+	bool final_taken;         /* and a read after that was taken: last is all */
 	struct gc_gen_counts base[GC_COUNTERS_GENERATIONS]; /* at open */
 	struct gc_gen_counts last[GC_COUNTERS_GENERATIONS]; /* at the last good read */
 };
@@ -49,10 +60,20 @@ struct gc_counters {
 int gc_counters__open(struct gc_counters *c, struct interp *in, pid_t pid);
 
 /* Reads them again into c->last, and sets c->others if another interpreter
- * runs.  0; -errno when the read failed (last unchanged, still valid: the
- * process may be gone); -EIO when they went backwards or jumped beyond
- * belief (then c->valid is false, with why). */
+ * runs.  0 when last now holds every collection so far; 1 when finalisation
+ * left the counters unreadable: last stands, as of an earlier read;
+ * -errno when the read failed (last unchanged, still valid: the process
+ * may be gone); -EIO when they went backwards or jumped beyond belief
+ * (then c->valid is false, with why). */
 int gc_counters__read(struct gc_counters *c);
+
+/* Takes one read made elsewhere (the BPF exit hook's): raw as
+ * gc_counters__accept's, then the head when head_read.  lenient: a read
+ * that makes no sense is dropped (-EIO) and leaves the counters valid, as
+ * at an exit, where a wrong figure must not throw away the good ones.
+ * Returns as gc_counters__read. */
+int gc_counters__take(struct gc_counters *c, const int64_t raw[GC_COUNTERS_GENERATIONS * 3],
+		      bool head_read, uint64_t head, bool lenient);
 
 /* What the interpreter counted since open, per generation, up to the last
  * good read; false when not valid. */

@@ -97,8 +97,10 @@ static void write_gc_sampling(struct jw *w, const struct proc_report *p)
 		jw_kv_bool(w, "counts_complete", !gs->incomplete);
 	if (gs->sampled && (!gs->counted || gs->incomplete))
 		jw_kv_string(w, "counts_why", gs->why);
-	if (gs->counted && p->state != PROC_RUNNING)
+	if (gs->counted && p->state != PROC_RUNNING) {
+		jw_kv_bool(w, "counts_read_at_exit", gs->counts_at_exit);
 		jw_kv_double(w, "counts_age_seconds", gs->counts_age_s);
+	}
 	jw_kv_u64(w, "window_cuts", gs->window_cuts);
 	jw_kv_u64(w, "arm_failures", gs->arm_failures);
 }

@@ -89,6 +89,7 @@ struct tracked {
 	bool gc_counts_from_zero;
 	double gc_counts_until;   /* from zero: the counters are looked for until then */
 	double gc_counts_at;      /* when they were last read */
+	bool gc_counts_at_exit;   /* read by the exit hook, at its very end */
 	bool gc_sampled;          /* its GC probes were disarmed at times */
 	bool gc_kept;             /* never disarmed: its collections cannot be counted
 	                           * without its probes (why in gc_kept_why) */
@@ -201,10 +202,35 @@ static void detach_tracked(struct session *s, struct tracked *t)
 	s->detach_s += now_s() - t0;
 }
 
+/* At t's exit: its GC counters as the exit hook read them (whether or
+ * not its exit event arrived), which
+ * counts the collections since the last periodic read.  Where the kernel
+ * released the address space before the hook, or the read makes no sense,
+ * the last periodic read stands (and the report gives its age). */
+static void read_gc_counts_at_exit(struct session *s, struct tracked *t)
+{
+	struct pmt_gc_exit_read r;
+	int64_t raw[GC_COUNTERS_GENERATIONS * 3];
+	__u32 key = t->pid;
+
+	if (!t->gc_counts.valid ||
+	    bpf_map_lookup_elem(bpf_map__fd(s->skel->maps.gc_exit_reads), &key, &r) ||
+	    !(r.read & PMT_GC_EXIT_STATS))
+		return;
+	_Static_assert(sizeof(raw) == sizeof(r.raw), "generation_stats as the hook reads it");
+	memcpy(raw, r.raw, sizeof(raw));
+	if (gc_counters__take(&t->gc_counts, raw, r.read & PMT_GC_EXIT_HEAD, r.head, true))
+		return;
+	t->gc_counts_at = now_s();
+	t->gc_counts_at_exit = true;
+}
+
 static void mark_ended(struct session *s, struct tracked *t, enum proc_state state)
 {
 	if (t->state != PROC_RUNNING)
 		return;
+	if (state == PROC_EXITED)
+		read_gc_counts_at_exit(s, t);
 	t->state = state;
 	t->t_end = now_s();
 	/* Its image is gone (exit) or replaced (exec): the uprobes are dead. */
@@ -342,6 +368,7 @@ struct session *session__new(const struct session_opts *opts, int *errp, char *e
 	}
 	bpf_map__set_max_entries(s->skel->maps.procs, opts->max_procs);
 	bpf_map__set_max_entries(s->skel->maps.gc_kept, opts->max_procs);
+	bpf_map__set_max_entries(s->skel->maps.gc_exit_reads, opts->max_procs);
 	bpf_map__set_max_entries(s->skel->maps.gc_pending, opts->max_threads);
 	bpf_map__set_max_entries(s->skel->maps.arena_pending, opts->max_threads);
 	bpf_map__set_max_entries(s->skel->maps.sys_pending, opts->max_threads);
@@ -642,14 +669,23 @@ static int add_process_after(struct session *s, pid_t pid, bool is_child, pid_t 
  * trace saw start counts from zero, once it has initialised: until then
  * (a launched child is held before its first instruction) every sample
  * tries again (gc_counts_tick), for GC_COUNTS_WAIT_S at most. */
-static void gc_counts_open(struct tracked *t)
+static void gc_counts_open(struct session *s, struct tracked *t)
 {
+	struct pmt_gc_exit_read where = { 0 };
+	__u32 key = t->pid;
+
 	if (gc_counters__open(&t->gc_counts, &t->plan.interp, t->pid))
 		return;
 	if (t->gc_counts_from_zero)
 		memset(t->gc_counts.base, 0, sizeof(t->gc_counts.base));
 	t->gc_counts_at = now_s();
+	/* for the exit hook: read_gc_counts_at_exit */
+	where.stats_addr = t->gc_counts.addr;
+	where.head_addr = t->gc_counts.head_addr;
+	if (bpf_map_update_elem(bpf_map__fd(s->skel->maps.gc_exit_reads), &key, &where, BPF_ANY))
+		pr_debug("pid %d: gc_exit_reads: %s", (int)t->pid, strerror(errno));
 }
+
 
 static bool gc_may_window(struct tracked *t, char *why, size_t whylen);
 static void gc_keep_timed(struct session *s, struct tracked *t, const char *why);
@@ -663,7 +699,7 @@ static void gc_counts_start(struct session *s, struct tracked *t, bool from_zero
 
 	t->gc_counts_from_zero = from_zero;
 	t->gc_counts_until = now_s() + GC_COUNTS_WAIT_S;
-	gc_counts_open(t);
+	gc_counts_open(s, t);
 	if (s->gc_budget.mode != GC_BUDGET_SAMPLED)
 		return;
 	if (gc_may_window(t, why, sizeof(why)))
@@ -726,7 +762,7 @@ static void gc_counts_tick(struct session *s, struct tracked *t)
 		return;
 	if (t->gc_counts_from_zero && !t->gc_counts.valid && !t->gc_counts.addr) {
 		if (gc_counts_awaited(t)) {
-			gc_counts_open(t);
+			gc_counts_open(s, t);
 		} else if (!t->gc_kept) {
 			char why[160];
 
@@ -791,7 +827,8 @@ static void fill_gc_sampling(struct session *s, struct tracked *t, struct proc_r
 			"probes were out at times: the subinterpreters' collections are not in "
 			"these counts", (int)t->pid);
 	}
-	if (t->state != PROC_RUNNING && t->t_end > t->gc_counts_at)
+	gs->counts_at_exit = t->gc_counts_at_exit;
+	if (t->state != PROC_RUNNING && !t->gc_counts_at_exit && t->t_end > t->gc_counts_at)
 		gs->counts_age_s = t->t_end - t->gc_counts_at;
 	for (unsigned g = 0; g < PMT_GENERATIONS && g < GC_COUNTERS_GENERATIONS; g++) {
 		p->stats.gc[g].collections = c[g].collections;
@@ -947,8 +984,10 @@ static int add_process_after(struct session *s, pid_t pid, bool is_child, pid_t 
 		plan__release(&t->plan);
 		return ret == -E2BIG ? -ENOSPC : ret;
 	}
-	/* not kept (gc_keep_timed) until this image's own counters say so */
+	/* not kept (gc_keep_timed) until this image's own counters say so,
+	 * nor read at exit until they are found */
 	bpf_map_delete_elem(bpf_map__fd(s->skel->maps.gc_kept), &key);
+	bpf_map_delete_elem(bpf_map__fd(s->skel->maps.gc_exit_reads), &key);
 	if (log_verbosity >= 2)
 		plan__print(stderr, &t->plan);
 	if (wants_stacks(&s->opts))
@@ -1596,6 +1635,7 @@ static void release_tracked(struct session *s, struct tracked *t)
 	bpf_map_delete_elem(bpf_map__fd(s->skel->maps.pyoffsets), &key);
 	bpf_map_delete_elem(bpf_map__fd(s->skel->maps.lto_cfg), &key);
 	bpf_map_delete_elem(bpf_map__fd(s->skel->maps.gc_kept), &key);
+	bpf_map_delete_elem(bpf_map__fd(s->skel->maps.gc_exit_reads), &key);
 	perfcount__free(t->cache);
 	symbolizer__free(t->syms);
 	pynames__free(t->pynames);

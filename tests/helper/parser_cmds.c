@@ -643,11 +643,53 @@ static int cmd_gc_counts_accept(int argc, char **argv)
 	return 0;
 }
 
+/* gc_counters__take on one read, for the finalisation rule: STATIC (1: the
+ * main interpreter outlives finalisation), LENIENT, HEAD (- not read, main,
+ * other, or null), then LAST (6 numbers) and RAW (9).  Prints "taken",
+ * "stale" (last stands, from before) or "dropped", the counters after it, and what it set (valid, final, others). */
+static int cmd_gc_counts_take(int argc, char **argv)
+{
+	static const char usage[] = "STATIC LENIENT HEAD(-|main|other|null) LAST(6) RAW(9)";
+	struct gc_counters c = { .valid = true, .head_addr = 0x1000, .main_interp = 0x2000 };
+	int64_t raw[GC_COUNTERS_GENERATIONS * 3];
+	uint64_t head = 0;
+	bool head_read = true;
+	int err;
+
+	if (argc != 19)
+		return usage_err(argv, usage);
+	c.static_interp = !strcmp(argv[1], "1");
+	if (!strcmp(argv[3], "-"))
+		head_read = false;
+	else if (!strcmp(argv[3], "main"))
+		head = c.main_interp;
+	else if (!strcmp(argv[3], "other"))
+		head = 0x3000;
+	else if (strcmp(argv[3], "null"))
+		return usage_err(argv, usage);
+	for (int g = 0; g < GC_COUNTERS_GENERATIONS; g++)
+		if (sscanf(argv[4 + 2 * g], "%" SCNu64, &c.last[g].collections) != 1 ||
+		    sscanf(argv[5 + 2 * g], "%" SCNu64, &c.last[g].collected) != 1)
+			return usage_err(argv, usage);
+	for (int i = 0; i < 9; i++)
+		if (sscanf(argv[10 + i], "%" SCNd64, &raw[i]) != 1)
+			return usage_err(argv, usage);
+	err = gc_counters__take(&c, raw, head_read, head, !strcmp(argv[2], "1"));
+	printf("%s", err < 0 ? "dropped" : err ? "stale" : "taken");
+	for (int g = 0; g < GC_COUNTERS_GENERATIONS; g++)
+		printf(" %" PRIu64 " %" PRIu64, c.last[g].collections, c.last[g].collected);
+	printf("%s%s%s\n", c.valid ? " valid" : " invalid", c.final ? " final" : "",
+	       c.others ? " others" : "");
+	return 0;
+}
+
 const struct tool_cmd parser_cmds[] = {
 	{ "gc-budget-sim", "PCT SHARE1 T_SWITCH SHARE2 T_END: --gc-budget's decisions",
 	  cmd_gc_budget_sim },
 	{ "gc-counts-accept", "PREV(6|-) RAW(9): the GC counters' sanity check",
 	  cmd_gc_counts_accept },
+	{ "gc-counts-take", "STATIC LENIENT HEAD LAST(6) RAW(9): a read, with the head after it",
+	  cmd_gc_counts_take },
 	{ "window-gaps", "WINDOW_MS PERIOD_MS N SEED: --sampled gaps in ms", cmd_window_gaps },
 	{ "elf-info", "FILE: type, size, symtab/dynsym, base vaddr", cmd_elf_info },
 	{ "elf-info-mem", "FILE: elf-info through elf_file__open_mem", cmd_elf_info_mem },
