@@ -28,6 +28,8 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 #define NR_munmap  11
 #define NR_brk     12
 #define NR_mremap  25
+#define NR_execve  59
+#define NR_execveat 322
 #define MAP_ANONYMOUS_FLAG 0x20
 #define PAGE_SZ 4096ULL
 
@@ -267,6 +269,27 @@ struct {
 	__type(key, __u32);                     /* tgid */
 	__type(value, struct pmt_gc_exit_read);
 } gc_exit_reads SEC(".maps");
+
+/* A process's GC counters at its end: its exit (sched_process_exit, before
+ * the exit event is sent) or its execve (sys_enter, while the old image is
+ * still there; an exec that fails leaves a read nobody looks at, and its
+ * process goes on to be read again).  This runs in the process itself, so
+ * the reads are of its own memory, where it still has any: a read that
+ * fails leaves its flag clear.  The counters first, then the head: a head
+ * still set vouches that the counters were the live interpreter's
+ * (user/gc_counters.c). */
+static __always_inline void read_gc_counters_at_end(__u32 tgid)
+{
+	struct pmt_gc_exit_read *r = bpf_map_lookup_elem(&gc_exit_reads, &tgid);
+
+	if (!r || !r->stats_addr)
+		return;
+	r->read = 0;
+	if (!bpf_probe_read_user(r->raw, sizeof(r->raw), (void *)r->stats_addr))
+		r->read |= PMT_GC_EXIT_STATS;
+	if (r->head_addr && !bpf_probe_read_user(&r->head, sizeof(r->head), (void *)r->head_addr))
+		r->read |= PMT_GC_EXIT_HEAD;
+}
 
 /* Whether an edge since start_window cut the collection ending now. */
 static __always_inline bool gc_cut(__u32 start_window)
@@ -641,6 +664,10 @@ int raw_sys_enter(struct bpf_raw_tracepoint_args *ctx)
 	struct sys_pending p = {};
 	__u32 tid;
 
+	if (nr == NR_execve || nr == NR_execveat) {
+		read_gc_counters_at_end(current_tgid());
+		return 0;
+	}
 	if (nr != NR_mmap && nr != NR_munmap && nr != NR_mremap && nr != NR_brk)
 		return 0;
 	st = traced_proc(current_tgid());
@@ -1503,25 +1530,6 @@ static __always_inline void emit(struct pmt_proc_stats *st, struct pmt_event *sr
 		__sync_fetch_and_add(&st->events_sent, 1);
 }
 
-/* The exiting process's GC counters, read before its exit event is sent
- * (user space looks at them when the event arrives).  This runs in the
- * exiting task, so the reads are of its own memory, where it still has any:
- * a read that fails leaves its flag clear.  The counters first, then the
- * head: a head still set vouches that the counters were the live
- * interpreter's (user/gc_counters.c). */
-static __always_inline void read_gc_counters_at_exit(__u32 tgid)
-{
-	struct pmt_gc_exit_read *r = bpf_map_lookup_elem(&gc_exit_reads, &tgid);
-
-	if (!r || !r->stats_addr)
-		return;
-	r->read = 0;
-	if (!bpf_probe_read_user(r->raw, sizeof(r->raw), (void *)r->stats_addr))
-		r->read |= PMT_GC_EXIT_STATS;
-	if (r->head_addr && !bpf_probe_read_user(&r->head, sizeof(r->head), (void *)r->head_addr))
-		r->read |= PMT_GC_EXIT_HEAD;
-}
-
 SEC("raw_tp/sched_process_exit")
 int raw_process_exit(struct bpf_raw_tracepoint_args *ctx)
 {
@@ -1558,7 +1566,7 @@ int raw_process_exit(struct bpf_raw_tracepoint_args *ctx)
 		ev.exit.maj_flt += BPF_CORE_READ(leader, maj_flt);
 		ev.exit.cpu_ns += BPF_CORE_READ(leader, se.sum_exec_runtime);
 	}
-	read_gc_counters_at_exit(tgid);
+	read_gc_counters_at_end(tgid);
 	emit(st, &ev);
 	return 0;
 }

@@ -357,12 +357,12 @@ enum pmt_lto_role {
 #define PMT_LTO_SIZE_REG(reg) (((__u64)(reg) + 1) << 21)
 
 /* Per process, under --gc-budget: the interpreter's GC counters read at its
- * exit, so that collections after the tracer's last periodic read (up to
- * 100 ms of them) are counted too.  User space fills the addresses when it
- * finds the counters; the exit hook reads the target's memory, which it can
- * only where the kernel fires sched_process_exit before the address space is
- * released (6.18 does); elsewhere `read` stays 0 and the report says how old
- * the last read was. */
+ * end (exit, or execve), so that collections after the tracer's last
+ * periodic read (up to 100 ms of them) are counted too.  User space fills
+ * the addresses when it finds the counters; the hooks read the target's
+ * memory, which at an exit they can only where the kernel fires
+ * sched_process_exit before the address space is released (6.18 does);
+ * elsewhere `read` stays 0 and the report says how old the last read was. */
 #define PMT_GC_EXIT_STATS 1u      /* raw holds generation_stats */
 #define PMT_GC_EXIT_HEAD  2u      /* head holds _PyRuntime.interpreters.head */
 struct pmt_gc_exit_read {

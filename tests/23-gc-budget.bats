@@ -98,20 +98,23 @@ budget_launch() {
 @test "gc budget: counted from zero for a launched interpreter that exits, debian python3.11" { budget_launch debian3.11; }
 @test "gc budget: counted from zero for a launched interpreter that exits, python3.13" { budget_launch py3.13; }
 
-# budget_exit_burst LABEL: the fixture's last collections (a burst of
-# EXIT_BURST young ones) come right before it leaves: no periodic read can
-# see them, the exit hook's read does (on kernels that fire
-# sched_process_exit before the address space goes, as 6.18 does).  The
-# fixture leaves with os._exit: its interpreter is never finalised, so on
-# 3.10 too (whose main interpreter is freed by finalisation) the read holds.
-EXIT_BURST=3000
-budget_exit_burst() {
+# budget_end_burst LABEL exit|exec: the fixture's last collections (a
+# burst of END_BURST young ones) come right before it leaves or execs
+# /bin/sleep: no periodic read can see them, the BPF side's read at the end
+# does (at the exit on kernels that fire sched_process_exit before the
+# address space goes, as 6.18 does; at the execve's syscall entry
+# anywhere).  The fixture leaves with os._exit: its interpreter is never
+# finalised, so on 3.10 too (whose main interpreter is freed by
+# finalisation) the read holds.
+END_BURST=3000
+budget_end_burst() {
 	require_tracing
 	use_interp "$1"
-	local j="$BATS_TEST_TMPDIR/report.json" pid p=".processes[0].gc"
+	local j="$BATS_TEST_TMPDIR/report.json" pid p=".processes[0].gc" state
+	state=$([ "$2" = exec ] && echo exec || echo exited)
 	FIX_CTL=$(mktemp -d "$BATS_TEST_TMPDIR/fix.XXXXXX")
 	start_tracer -q --gc-budget 10 --json "$j" -- "$PY" "$FIXTURES/gc_storm.py" \
-		"$STORM_S" "$N" --exit-burst "$EXIT_BURST" --ctl "$FIX_CTL"
+		"$STORM_S" "$N" "--$2-burst" "$END_BURST" --ctl "$FIX_CTL"
 	wait_file "$FIX_CTL/ready" 30 "$TRACER_PID" || { show_tracer; return 1; }
 	pid=$(cat "$FIX_CTL/ready")
 	fixture_go "$FIX_CTL"
@@ -119,19 +122,21 @@ budget_exit_burst() {
 	touch "$FIX_CTL/exit"
 	wait_exit "$TRACER_PID" 60
 	assert_eq "tracer exit status" 0 "$WAIT_RC" || { show_tracer; return 1; }
-	assert_eq "state" exited "$(json_get "$j" '.processes[0].state')"
-	assert_eq "the burst ran" "$EXIT_BURST" "$(jq .burst "$FIX_CTL/final")"
-	assert_eq "counts read at the exit" true "$(json_get "$j" "$p.counts_read_at_exit")"
+	assert_eq "state" "$state" "$(json_get "$j" '.processes[0].state')"
+	assert_eq "the burst ran" "$END_BURST" "$(jq .burst "$FIX_CTL/final")"
+	assert_eq "counts read at the end" true "$(json_get "$j" "$p.counts_read_at_end")"
 	assert_eq "counts age" 0 "$(json_get "$j" "$p.counts_age_seconds")"
 	jq '.collections' "$FIX_CTL/final" >"$FIX_CTL/from_zero"
 	storm_checks "$j" 0 from_zero
-	grep -q "collections counted by the interpreter, read at its exit" \
+	grep -q "collections counted by the interpreter, read at its ${2/exec/execve}" \
 		"$TRACER_OUT" || { show_tracer; return 1; }
 }
 
-@test "gc budget: the collections right before an exit are counted, by a read at the exit, debian python3.11" { budget_exit_burst debian3.11; }
-@test "gc budget: the collections right before an exit are counted, by a read at the exit, python3.10" { budget_exit_burst py3.10; }
-@test "gc budget: the collections right before an exit are counted, by a read at the exit, python3.12" { budget_exit_burst py3.12; }
+@test "gc budget: the collections right before an exit are counted, by a read at the exit, debian python3.11" { budget_end_burst debian3.11 exit; }
+@test "gc budget: the collections right before an exit are counted, by a read at the exit, python3.10" { budget_end_burst py3.10 exit; }
+@test "gc budget: the collections right before an exit are counted, by a read at the exit, python3.12" { budget_end_burst py3.12 exit; }
+@test "gc budget: the collections right before an exec are counted, by a read at the execve, debian python3.11" { budget_end_burst debian3.11 exec; }
+@test "gc budget: the collections right before an exec are counted, by a read at the execve, python3.13" { budget_end_burst py3.13 exec; }
 
 # A process that runs subinterpreters (3.9+: a collector each) cannot be
 # counted from the main interpreter's counters alone.

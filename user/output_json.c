@@ -98,7 +98,7 @@ static void write_gc_sampling(struct jw *w, const struct proc_report *p)
 	if (gs->sampled && (!gs->counted || gs->incomplete))
 		jw_kv_string(w, "counts_why", gs->why);
 	if (gs->counted && p->state != PROC_RUNNING) {
-		jw_kv_bool(w, "counts_read_at_exit", gs->counts_at_exit);
+		jw_kv_bool(w, "counts_read_at_end", gs->counts_at_end);
 		jw_kv_double(w, "counts_age_seconds", gs->counts_age_s);
 	}
 	jw_kv_u64(w, "window_cuts", gs->window_cuts);

@@ -125,8 +125,9 @@ static void print_gc_sampling(FILE *f, const struct proc_report *p)
 		     gs->why);
 	else if (gs->incomplete)
 		line(f, "", "collections counted by the main interpreter only: %s", gs->why);
-	else if (p->state != PROC_RUNNING && gs->counts_at_exit)
-		line(f, "", "collections counted by the interpreter, read at its exit");
+	else if (p->state != PROC_RUNNING && gs->counts_at_end)
+		line(f, "", "collections counted by the interpreter, read at its %s",
+		     p->state == PROC_EXECED ? "execve" : "exit");
 	else if (p->state != PROC_RUNNING && gs->counts_age_s > 0)
 		line(f, "", "collections counted by the interpreter, read %s before the process "
 		     "ended", units_seconds(age, sizeof(age), gs->counts_age_s));

@@ -186,7 +186,8 @@ struct proc_report {
 		uint64_t window_cuts; /* collections cut by a window's edge, not timed */
 		bool counted;         /* the collections are the interpreter's counts */
 		bool incomplete;      /* counted, but subinterpreters ran: why in why */
-		bool counts_at_exit;  /* an exited process: its counters were read at its exit */
+		bool counts_at_end;   /* an ended process: its counters were read at its exit
+		                       * or exec */
 		double counts_age_s;  /* an ended process, not read at its exit: its counters
 		                       * were read this long before it ended (collections
 		                       * after that are missed) */

@@ -89,7 +89,7 @@ struct tracked {
 	bool gc_counts_from_zero;
 	double gc_counts_until;   /* from zero: the counters are looked for until then */
 	double gc_counts_at;      /* when they were last read */
-	bool gc_counts_at_exit;   /* read by the exit hook, at its very end */
+	bool gc_counts_at_end;    /* read at its very end (exit or execve), by the BPF side */
 	bool gc_sampled;          /* its GC probes were disarmed at times */
 	bool gc_kept;             /* never disarmed: its collections cannot be counted
 	                           * without its probes (why in gc_kept_why) */
@@ -202,12 +202,12 @@ static void detach_tracked(struct session *s, struct tracked *t)
 	s->detach_s += now_s() - t0;
 }
 
-/* At t's exit: its GC counters as the exit hook read them (whether or
- * not its exit event arrived), which
- * counts the collections since the last periodic read.  Where the kernel
- * released the address space before the hook, or the read makes no sense,
- * the last periodic read stands (and the report gives its age). */
-static void read_gc_counts_at_exit(struct session *s, struct tracked *t)
+/* At t's exit or exec: its GC counters as the BPF side read them at that
+ * end (whether or not the event arrived), which counts the collections
+ * since the last periodic read.  Where the kernel released the address
+ * space before the exit hook, or the read makes no sense, the last
+ * periodic read stands (and the report gives its age). */
+static void read_gc_counts_at_end(struct session *s, struct tracked *t)
 {
 	struct pmt_gc_exit_read r;
 	int64_t raw[GC_COUNTERS_GENERATIONS * 3];
@@ -222,15 +222,14 @@ static void read_gc_counts_at_exit(struct session *s, struct tracked *t)
 	if (gc_counters__take(&t->gc_counts, raw, r.read & PMT_GC_EXIT_HEAD, r.head, true))
 		return;
 	t->gc_counts_at = now_s();
-	t->gc_counts_at_exit = true;
+	t->gc_counts_at_end = true;
 }
 
 static void mark_ended(struct session *s, struct tracked *t, enum proc_state state)
 {
 	if (t->state != PROC_RUNNING)
 		return;
-	if (state == PROC_EXITED)
-		read_gc_counts_at_exit(s, t);
+	read_gc_counts_at_end(s, t);
 	t->state = state;
 	t->t_end = now_s();
 	/* Its image is gone (exit) or replaced (exec): the uprobes are dead. */
@@ -679,7 +678,7 @@ static void gc_counts_open(struct session *s, struct tracked *t)
 	if (t->gc_counts_from_zero)
 		memset(t->gc_counts.base, 0, sizeof(t->gc_counts.base));
 	t->gc_counts_at = now_s();
-	/* for the exit hook: read_gc_counts_at_exit */
+	/* for the BPF side's read at the end: read_gc_counters_at_end */
 	where.stats_addr = t->gc_counts.addr;
 	where.head_addr = t->gc_counts.head_addr;
 	if (bpf_map_update_elem(bpf_map__fd(s->skel->maps.gc_exit_reads), &key, &where, BPF_ANY))
@@ -827,8 +826,8 @@ static void fill_gc_sampling(struct session *s, struct tracked *t, struct proc_r
 			"probes were out at times: the subinterpreters' collections are not in "
 			"these counts", (int)t->pid);
 	}
-	gs->counts_at_exit = t->gc_counts_at_exit;
-	if (t->state != PROC_RUNNING && !t->gc_counts_at_exit && t->t_end > t->gc_counts_at)
+	gs->counts_at_end = t->gc_counts_at_end;
+	if (t->state != PROC_RUNNING && !t->gc_counts_at_end && t->t_end > t->gc_counts_at)
 		gs->counts_age_s = t->t_end - t->gc_counts_at;
 	for (unsigned g = 0; g < PMT_GENERATIONS && g < GC_COUNTERS_GENERATIONS; g++) {
 		p->stats.gc[g].collections = c[g].collections;
