@@ -113,8 +113,10 @@ static void print_gc_sampling(FILE *f, const struct proc_report *p)
 	const typeof(p->gc_sampling) *gs = &p->gc_sampling;
 	char age[UNITS_BUFSZ];
 
+	/* kept after windows had begun for it: timed in full only from then */
 	if (gs->kept)
-		line(f, "timed", "every collection, out of the --gc-budget windows: %s", gs->why);
+		line(f, "timed", "every collection%s, out of the --gc-budget windows: %s",
+		     gs->sampled ? " from then on" : "", gs->why);
 	if (!gs->sampled)
 		return;
 	line(f, "timed", "%" PRIu64 " collections, in --gc-budget windows: the pauses above "
