@@ -54,7 +54,8 @@ setup() {
 	"$HOST_PY" -c 'import matplotlib' 2>/dev/null ||
 		skip "python3-matplotlib is not installed (tools/install-bench-deps.sh)"
 	local res="$BATS_TEST_TMPDIR/results.json" png="$BATS_TEST_TMPDIR/bench.png"
-	# A hand-made result set: two sections, one peer not measured.
+	# A hand-made result set: three sections, one peer not measured, one
+	# attach-cycles row that failed.
 	cat >"$res" <<-'EOF'
 	{"reps": 3, "host": "test",
 	 "default": [
@@ -62,6 +63,17 @@ setup() {
 	   "cpu": [0.5], "ratio": null},
 	  {"workload": "gc", "interp": "py", "mode": "pymemtrace", "not_measured": null,
 	   "cpu": [0.5], "ratio": {"median": 1.02, "q1": null, "q3": null}}],
+	 "cycles": [
+	  {"workload": "gc", "interp": "py", "mode": "A/A", "desc": "noise", "not_measured": null,
+	   "errors": [],
+	   "ratios": [1.0, 0.99], "cpu_per_round": 0.01,
+	   "ratio": {"median": 0.995, "q1": 0.99, "q3": 1.0}},
+	  {"workload": "gc", "interp": "py", "mode": "pymemtrace", "desc": "default",
+	   "not_measured": null, "errors": [], "ratios": [1.02, 1.03], "cpu_per_round": 0.01,
+	   "ratio": {"median": 1.025, "q1": 1.02, "q3": 1.03}},
+	  {"workload": "gc", "interp": "py", "mode": "gc-all", "desc": "off",
+	   "not_measured": null,
+	   "errors": ["the workload made no round"], "ratios": [], "ratio": null}],
 	 "alloc": [
 	  {"workload": "gc/8", "interp": "py", "mode": "full", "not_measured": null,
 	   "cpu": [2.0], "ratio": {"median": 40.0, "q1": 35.0, "q3": 45.0}},
@@ -74,6 +86,10 @@ setup() {
 	echo "$output"
 	assert_eq "replot status" 0 "$status"
 	[[ "$output" == *"memleak     not measured: no kernel headers"* ]]
-	# A PNG: its 8-byte signature.
+	# A PNG: its 8-byte signature, and a panel for each of the three
+	# sections: 4.8 in at 110 dpi each, 528 px (the IHDR's height, bytes
+	# 20-23, give or take a pixel of rounding).
 	[ "$(head -c 8 "$png" | od -An -tx1 | tr -d ' \n')" = "89504e470d0a1a0a" ]
+	assert_eq "PNG panels" 3 "$(od -An -j20 -N4 -tu1 "$png" |
+		awk '{ print int(($1 * 16777216 + $2 * 65536 + $3 * 256 + $4 + 264) / 528) }')"
 }
