@@ -229,6 +229,76 @@ budget_fork() {
 @test "gc budget: a child forked between windows is counted by its interpreter from its attach, debian python3.11" { budget_fork debian3.11; }
 @test "gc budget: a child forked between windows is counted by its interpreter from its attach, python3.12" { budget_fork py3.12; }
 
+# Counters out of reach (PYMEMTRACE_TEST_HIDE_GC_COUNTERS: no interpreter
+# here has them out of reach).  budget_hidden_attach LABEL: found unreadable
+# at attach, so the process's GC probes never come out, and its probes time
+# and count every collection.
+budget_hidden_attach() {
+	require_tracing
+	use_interp "$1"
+	local j="$BATS_TEST_TMPDIR/report.json" p=".processes[0].gc" g
+	export PYMEMTRACE_TEST_HIDE_GC_COUNTERS=1
+	trace_window gc_storm.py "$STORM_S" "$N" -- --gc-budget 10 --json "$j" || return 1
+	assert_ge "switches to windows (the budget's decision)" \
+		"$(json_get "$j" .gc_budget.switches)" 1
+	assert_eq "sampled" false "$(json_get "$j" "$p.sampled")"
+	assert_eq "kept_timed_why" \
+		"its GC counters cannot be read (hidden by PYMEMTRACE_TEST_HIDE_GC_COUNTERS)" \
+		"$(json_get "$j" "$p.kept_timed_why")"
+	assert_eq "counted_by" probes "$(json_get "$j" "$p.counted_by")"
+	for g in 0 1 2; do
+		assert_eq "collections[$g] (timed, every one)" \
+			"$(jq ".after[$g] - .before[$g]" "$FIX_CTL/done")" \
+			"$(json_get "$j" "$p.collections[$g]")" || return 1
+	done
+	assert_eq "every collection timed" "$(json_get "$j" "$p.collections | add")" \
+		"$(json_get "$j" "$p.pause_ns.count")"
+	grep -q "^timed         every collection, out of the --gc-budget windows: its GC" \
+		"$TRACER_OUT" || { show_tracer; return 1; }
+}
+
+@test "gc budget: counters out of reach at attach keep every collection timed, debian python3.11" { budget_hidden_attach debian3.11; }
+@test "gc budget: counters out of reach at attach keep every collection timed, python3.12" { budget_hidden_attach py3.12; }
+
+# A launched interpreter whose counters are still not found 10 s after its
+# attach (GC_COUNTS_WAIT_S): windowed until then, every collection timed
+# from then on, and counted by the windows, which the report says.  The
+# storm lasts past the 10 s; the N gen-2 collections after it are all timed.
+@test "gc budget: counters not found in 10 s: every collection timed from then on, said, debian python3.11" {
+	require_tracing
+	use_interp debian3.11
+	local j="$BATS_TEST_TMPDIR/report.json" p=".processes[0].gc"
+	FIX_CTL=$(mktemp -d "$BATS_TEST_TMPDIR/fix.XXXXXX")
+	export PYMEMTRACE_TEST_HIDE_GC_COUNTERS=1
+	start_tracer -q --gc-budget 10 --json "$j" -- "$PY" "$FIXTURES/gc_storm.py" 12 "$N" \
+		--ctl "$FIX_CTL"
+	wait_file "$FIX_CTL/ready" 30 "$TRACER_PID" || { show_tracer; return 1; }
+	fixture_go "$FIX_CTL"
+	wait_file "$FIX_CTL/done" 60 "$TRACER_PID" || { show_tracer; return 1; }
+	touch "$FIX_CTL/exit"
+	wait_exit "$TRACER_PID" 60
+	assert_eq "tracer exit status" 0 "$WAIT_RC" || { show_tracer; return 1; }
+	assert_eq "sampled (windowed at first)" true "$(json_get "$j" "$p.sampled")"
+	assert_eq "kept_timed_why" \
+		"its GC counters were not found in 10 s (hidden by PYMEMTRACE_TEST_HIDE_GC_COUNTERS)" \
+		"$(json_get "$j" "$p.kept_timed_why")"
+	assert_eq "counted_by" windows "$(json_get "$j" "$p.counted_by")"
+	assert_eq "counts_why" "hidden by PYMEMTRACE_TEST_HIDE_GC_COUNTERS" \
+		"$(json_get "$j" "$p.counts_why")"
+	# the windows missed part of the storm; after the keep, nothing
+	assert_eq "young collections seen < the storm's" true \
+		"$(json_get "$j" "$p.collections[0] < $(jq .storm "$FIX_CTL/done")")"
+	# gen 2: none in the storm, the N after it (and any at start-up,
+	# before the windows), every one timed
+	assert_eq "the N gen-2 collections ran" "$N" "$(jq '.after[2] - .before[2]' "$FIX_CTL/done")"
+	assert_eq "gen-2 collections, all seen" "$(jq '.collections[2]' "$FIX_CTL/final")" \
+		"$(json_get "$j" "$p.collections[2]")"
+	grep -q "^timed         every collection from then on, out of the --gc-budget" \
+		"$TRACER_OUT" || { show_tracer; return 1; }
+	grep -q "^              collections seen in windows only" \
+		"$TRACER_OUT" || { show_tracer; return 1; }
+}
+
 @test "gc budget off: every collection of the storm timed, and none lost" {
 	require_tracing
 	use_interp py3.12

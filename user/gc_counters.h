@@ -35,6 +35,10 @@ struct interp;
 
 #define GC_COUNTERS_GENERATIONS 3
 
+/* A test knob: set, gc_counters__open finds no counters, as for an
+ * interpreter whose counters are out of reach. */
+#define PMT_ENV_HIDE_GC_COUNTERS "PYMEMTRACE_TEST_HIDE_GC_COUNTERS"
+
 struct gc_gen_counts {
 	uint64_t collections;
 	uint64_t collected;       /* objects collected + uncollectable */

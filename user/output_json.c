@@ -90,7 +90,7 @@ static void write_gc_sampling(struct jw *w, const struct proc_report *p)
 	jw_kv_u64(w, "timed", gs->timed);
 	jw_kv_bool(w, "sampled", gs->sampled);
 	if (gs->kept)
-		jw_kv_string(w, "kept_timed_why", gs->why);
+		jw_kv_string(w, "kept_timed_why", gs->kept_why);
 	jw_kv_string(w, "counted_by", !gs->sampled ? "probes" :
 		     gs->counted ? "interpreter" : "windows");
 	if (gs->counted)

@@ -116,7 +116,7 @@ static void print_gc_sampling(FILE *f, const struct proc_report *p)
 	/* kept after windows had begun for it: timed in full only from then */
 	if (gs->kept)
 		line(f, "timed", "every collection%s, out of the --gc-budget windows: %s",
-		     gs->sampled ? " from then on" : "", gs->why);
+		     gs->sampled ? " from then on" : "", gs->kept_why);
 	if (!gs->sampled)
 		return;
 	line(f, "timed", "%" PRIu64 " collections, in --gc-budget windows: the pauses above "

@@ -192,7 +192,8 @@ struct proc_report {
 		                       * were read this long before it ended (collections
 		                       * after that are missed) */
 		unsigned arm_failures;
-		char why[200];        /* kept, sampled but not counted, or incomplete: why */
+		char kept_why[160];   /* kept: why */
+		char why[200];        /* sampled but not counted, or incomplete: why */
 	} gc_sampling;
 
 	/* Lost data, always reported (the total is processes[].lost in JSON). */

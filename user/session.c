@@ -808,7 +808,7 @@ static void fill_gc_sampling(struct session *s, struct tracked *t, struct proc_r
 	gs->sampled = t->gc_sampled;
 	gs->kept = t->gc_kept;
 	if (t->gc_kept)
-		fmt_msg(gs->why, sizeof(gs->why), "%s", t->gc_kept_why);
+		fmt_msg(gs->kept_why, sizeof(gs->kept_why), "%s", t->gc_kept_why);
 	gs->arm_failures = t->gc_arm_failures;
 	if (!t->gc_sampled)
 		return;
