@@ -261,8 +261,8 @@ struct {
 	__type(value, __u8);
 } gc_kept SEC(".maps");
 
-/* --gc-budget: where each process's GC counters are, and what the exit
- * hook read there (struct pmt_gc_exit_read). */
+/* --gc-budget: where each process's GC counters are, and what the read at
+ * its end found there (struct pmt_gc_exit_read). */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 1024);              /* --max-procs */

@@ -370,7 +370,7 @@ struct pmt_gc_exit_read {
 	__u64 head_addr;          /* &_PyRuntime.interpreters.head; 0 on 3.8 */
 	__s64 raw[9];             /* generation_stats[3]: 3 Py_ssize_t each */
 	__u64 head;
-	__u32 read;               /* PMT_GC_EXIT_*: what the exit hook could read */
+	__u32 read;               /* PMT_GC_EXIT_*: what the read at the end got */
 	__u32 _pad;
 };
 

@@ -685,7 +685,6 @@ static void gc_counts_open(struct session *s, struct tracked *t)
 		pr_debug("pid %d: gc_exit_reads: %s", (int)t->pid, strerror(errno));
 }
 
-
 static bool gc_may_window(struct tracked *t, char *why, size_t whylen);
 static void gc_keep_timed(struct session *s, struct tracked *t, const char *why);
 
