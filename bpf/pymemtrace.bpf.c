@@ -232,6 +232,33 @@ static __always_inline void stream_submit(struct pmt_proc_stats *st, struct pmt_
 
 /* ---- GC pauses ---------------------------------------------------------- */
 
+/* The GC handlers' own run time (ns), by handler, per CPU: what a GC hit
+ * costs past its trap and dispatch, which the start-up calibration measures
+ * with an empty handler (user/trap_cost.h).  Collections run between the
+ * hits, so the handlers' maps are cold each time: 0.5-0.7 us a hit here,
+ * as much as half the trap, and --gc-budget must charge it.  Timed only on
+ * the GC handlers: two clock reads a hit, too dear on the allocation path.
+ * Atomic: a uprobe program can be preempted by another thread's on the
+ * same CPU; a run longer than PMT_HANDLER_NS_MAX was preempted (no handler
+ * of ours takes that long) and is left out. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, PMT_H_NR);
+	__type(key, __u32);
+	__type(value, __u64);
+} handler_ns SEC(".maps");
+
+#define PMT_HANDLER_NS_MAX 100000
+
+static __always_inline void handler_timed(__u32 handler, __u64 t0)
+{
+	__u64 d = bpf_ktime_get_ns() - t0;
+	__u64 *ns = bpf_map_lookup_elem(&handler_ns, &handler);
+
+	if (ns && d < PMT_HANDLER_NS_MAX)
+		__sync_fetch_and_add(ns, d);
+}
+
 static __always_inline int read_gen_counters(__u64 stats_addr, __u64 *out)
 {
 	for (int g = 0; g < PMT_GENERATIONS; g++)
@@ -445,8 +472,7 @@ int BPF_USDT(usdt_gc_done, long collected)
 
 /* uprobe on the collection function (collect / gc_collect_main).  The attach
  * cookie says where the generation is (enum pmt_gen_source). */
-SEC("uprobe")
-int uprobe_gc_entry(struct pt_regs *ctx)
+static __always_inline void gc_entry(struct pt_regs *ctx)
 {
 	__u64 cookie = handler_cookie(ctx);
 	__u64 src = PMT_COOKIE_SRC(cookie);
@@ -469,10 +495,19 @@ int uprobe_gc_entry(struct pt_regs *ctx)
 		/* arg0 is the thread state: tstate->interp->gc.generation_stats */
 		if (bpf_probe_read_user(&interp, sizeof(interp),
 					(void *)(arg0 + PMT_COOKIE_INTERP_OFF(cookie))) || !interp)
-			return 0;
+			return;
 		stats_addr = interp + PMT_COOKIE_STATS_OFF(cookie);
 	}
 	gc_begin(gen, stats_addr, cookie & PMT_GC_SERIAL);
+}
+
+SEC("uprobe")
+int uprobe_gc_entry(struct pt_regs *ctx)
+{
+	__u64 t0 = bpf_ktime_get_ns();
+
+	gc_entry(ctx);
+	handler_timed(PMT_H_GC_ENTRY, t0);
 	return 0;
 }
 
@@ -480,7 +515,10 @@ int uprobe_gc_entry(struct pt_regs *ctx)
 SEC("uretprobe")
 int uretprobe_gc_return(struct pt_regs *ctx)
 {
+	__u64 t0 = bpf_ktime_get_ns();
+
 	gc_end((__s64)PT_REGS_RC(ctx), handler_cookie(ctx) & PMT_GC_SERIAL);
+	handler_timed(PMT_H_GC_RETURN, t0);
 	return 0;
 }
 
@@ -1466,12 +1504,13 @@ static __always_inline int usdt_cookie_arg(struct pt_regs *ctx, __u64 spec, __s6
 SEC("uprobe")
 int uprobe_usdt_gc_start(struct pt_regs *ctx)
 {
-	__u64 cookie = handler_cookie(ctx);
+	__u64 t0 = bpf_ktime_get_ns(), cookie = handler_cookie(ctx);
 	__s64 generation;
 
 	if (usdt_cookie_arg(ctx, cookie, &generation))
 		generation = PMT_GENERATIONS; /* gc_end counts it as bad */
 	gc_begin((__u32)generation, 0, cookie & PMT_GC_SERIAL);
+	handler_timed(PMT_H_USDT_GC_START, t0);
 	return 0;
 }
 
@@ -1479,7 +1518,7 @@ int uprobe_usdt_gc_start(struct pt_regs *ctx)
 SEC("uprobe")
 int uprobe_usdt_gc_done(struct pt_regs *ctx)
 {
-	__u64 cookie = handler_cookie(ctx);
+	__u64 t0 = bpf_ktime_get_ns(), cookie = handler_cookie(ctx);
 	__s64 collected;
 
 	if (usdt_cookie_arg(ctx, cookie, &collected)) {
@@ -1490,6 +1529,7 @@ int uprobe_usdt_gc_done(struct pt_regs *ctx)
 		collected = 0;
 	}
 	gc_end(collected, cookie & PMT_GC_SERIAL);
+	handler_timed(PMT_H_USDT_GC_DONE, t0);
 	return 0;
 }
 

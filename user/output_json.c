@@ -626,6 +626,7 @@ static void write_overhead(struct jw *w, const struct overhead_report *o)
 	jw_kv_u64(w, "calibration_calls", o->cost.calls);
 	kv_double_or_null(w, "trap_seconds", o->cost.measured, o->trap_seconds);
 	kv_double_or_null(w, "bpf_seconds", o->bpf_timed, o->bpf_seconds);
+	kv_double_or_null(w, "gc_handlers_seconds", o->gc_handlers_timed, o->gc_handlers_seconds);
 	kv_double_or_null(w, "estimate_seconds", o->cost.measured, o->estimate_seconds);
 	kv_double_or_null(w, "target_cpu_seconds", o->target_cpu_valid, o->target_cpu_seconds);
 	/* --max-overhead: null without one */

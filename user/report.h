@@ -274,7 +274,10 @@ struct overhead_report {
 	double trap_seconds;
 	bool bpf_timed;           /* kernel.bpf_stats_enabled: bpf_seconds is measured */
 	double bpf_seconds;       /* the programs' time on the traced processes' hits */
-	double estimate_seconds;  /* trap_seconds + bpf_seconds: a lower bound */
+	/* when not bpf_timed: the GC handlers' own time, timed in BPF */
+	bool gc_handlers_timed;
+	double gc_handlers_seconds;
+	double estimate_seconds;  /* trap + bpf + gc_handlers seconds: a lower bound */
 	double target_cpu_seconds; /* the traced processes' CPU while traced */
 	bool target_cpu_valid;
 	/* --max-overhead: the budget in percent (0: none); once exceeded, the

@@ -776,18 +776,18 @@ static void gc_counts_tick(struct session *s, struct tracked *t)
 }
 
 /* What the GC probes have cost the traced processes so far: their hits
- * times their measured cost (trap_cost.h); < 0 if unknown. */
+ * times their measured cost (trap_cost.h), plus their handlers' own time;
+ * < 0 if unknown. */
 static double gc_probes_cost(const struct session *s)
 {
-	static const unsigned gc_handlers[] = { PMT_H_GC_ENTRY, PMT_H_GC_RETURN,
-						PMT_H_USDT_GC_START, PMT_H_USDT_GC_DONE };
-	uint64_t hits[PMT_H_NR];
+	uint64_t hits[PMT_H_NR], handler_ns[PMT_H_NR];
 	double ns = 0;
 
-	if (trap_cost__hits(s->skel, hits))
+	if (trap_cost__hits(s->skel, hits) || trap_cost__handler_ns(s->skel, handler_ns))
 		return -1;
-	for (size_t i = 0; i < sizeof(gc_handlers) / sizeof(gc_handlers[0]); i++)
-		ns += trap_cost__hit_ns(&s->trap_cost, gc_handlers[i]) * hits[gc_handlers[i]];
+	for (unsigned h = PMT_H_NONE + 1; h < PMT_H_NR; h++)
+		if (trap_cost__is_gc(h))
+			ns += trap_cost__hit_ns(&s->trap_cost, h) * hits[h] + handler_ns[h];
 	return ns / 1e9;
 }
 
@@ -1739,7 +1739,7 @@ static bool traced_cpu(const struct session *s, double *seconds)
 static void probes_cost(struct session *s, struct overhead_report *o)
 {
 	const struct trap_cost *c = &s->trap_cost;
-	uint64_t ns, runs;
+	uint64_t ns, runs, ns_by_handler[PMT_H_NR];
 
 	memset(o, 0, sizeof(*o));
 	o->cost = *c;
@@ -1785,7 +1785,14 @@ static void probes_cost(struct session *s, struct overhead_report *o)
 		if (o->trap_seconds < 0)
 			o->trap_seconds = 0;
 	}
-	o->estimate_seconds = o->trap_seconds + o->bpf_seconds;
+	/* Without the kernel's figures, the GC handlers' own (trap_cost.h). */
+	if (!o->bpf_timed && !trap_cost__handler_ns(s->skel, ns_by_handler)) {
+		o->gc_handlers_timed = true;
+		for (unsigned h = PMT_H_NONE + 1; h < PMT_H_NR; h++)
+			if (trap_cost__is_gc(h))
+				o->gc_handlers_seconds += ns_by_handler[h] / 1e9;
+	}
+	o->estimate_seconds = o->trap_seconds + o->bpf_seconds + o->gc_handlers_seconds;
 }
 
 static void fill_overhead(struct session *s, struct report *r)

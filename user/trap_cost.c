@@ -104,12 +104,13 @@ bool trap_cost__is_own(unsigned handler)
 	return handler == PMT_H_TRAP_COST || handler == PMT_H_TRAP_COST_RET;
 }
 
-int trap_cost__hits(struct pymemtrace_bpf *skel, uint64_t hits[PMT_H_NR])
+/* A per-CPU array of PMT_H_NR counters, each added up over the CPUs. */
+static int sum_by_handler(int fd, uint64_t out[PMT_H_NR])
 {
-	int fd = bpf_map__fd(skel->maps.probe_hits), ncpu = libbpf_num_possible_cpus();
+	int ncpu = libbpf_num_possible_cpus();
 	uint64_t *v;
 
-	memset(hits, 0, sizeof(uint64_t) * PMT_H_NR);
+	memset(out, 0, sizeof(uint64_t) * PMT_H_NR);
 	if (fd < 0 || ncpu <= 0)
 		return -ENOENT;
 	v = calloc(ncpu, sizeof(*v));
@@ -123,10 +124,26 @@ int trap_cost__hits(struct pymemtrace_bpf *skel, uint64_t hits[PMT_H_NR])
 			return ret;
 		}
 		for (int c = 0; c < ncpu; c++)
-			hits[h] += v[c];
+			out[h] += v[c];
 	}
 	free(v);
 	return 0;
+}
+
+int trap_cost__hits(struct pymemtrace_bpf *skel, uint64_t hits[PMT_H_NR])
+{
+	return sum_by_handler(bpf_map__fd(skel->maps.probe_hits), hits);
+}
+
+int trap_cost__handler_ns(struct pymemtrace_bpf *skel, uint64_t ns[PMT_H_NR])
+{
+	return sum_by_handler(bpf_map__fd(skel->maps.handler_ns), ns);
+}
+
+bool trap_cost__is_gc(unsigned handler)
+{
+	return handler == PMT_H_GC_ENTRY || handler == PMT_H_GC_RETURN ||
+	       handler == PMT_H_USDT_GC_START || handler == PMT_H_USDT_GC_DONE;
 }
 
 bool trap_cost__bpf_time(struct pymemtrace_bpf *skel, uint64_t *ns, uint64_t *runs)

@@ -17,7 +17,10 @@
  *    at the same address (trap_cost__return_only) pays the entry trap too,
  *    where the kernel takes the return address: its hits are charged both.
  *    A lower bound still: a single-stepped site would cost ~12 us (the plan
- *    picks emulated ones), and the handlers' own work is left out.  That work is measured when kernel.bpf_stats_enabled is 1 (the
+ *    picks emulated ones), and the handlers' own work is left out, except
+ *    the GC handlers': they time themselves (trap_cost__handler_ns), since
+ *    --gc-budget charges them and their cold maps cost half a trap again.
+ *    All handlers' work is measured when kernel.bpf_stats_enabled is 1 (the
  *    kernel then times every BPF program of the machine; pymemtrace does not
  *    turn it on): the dispatcher's run time, which includes its tail-called
  *    handlers, minus the calibration's.
@@ -55,6 +58,14 @@ void trap_cost__measure(struct pymemtrace_bpf *skel, struct trap_cost *out);
  * hits are in their slots (PMT_H_TRAP_COST*), not in the others.  0 or
  * -errno. */
 int trap_cost__hits(struct pymemtrace_bpf *skel, uint64_t hits[PMT_H_NR]);
+
+/* The GC handlers' own run time so far (ns, all CPUs added up), which each
+ * of them times in BPF (the map handler_ns); 0 for the other handlers.
+ * 0 or -errno. */
+int trap_cost__handler_ns(struct pymemtrace_bpf *skel, uint64_t ns[PMT_H_NR]);
+
+/* Whether a handler is one of the GC probes' (the ones that time themselves). */
+bool trap_cost__is_gc(unsigned handler);
 
 /* Whether a handler's probes are return probes. */
 bool trap_cost__is_return(unsigned handler);
