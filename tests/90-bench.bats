@@ -93,3 +93,27 @@ setup() {
 	assert_eq "PNG panels" 3 "$(od -An -j20 -N4 -tu1 "$png" |
 		awk '{ print int(($1 * 16777216 + $2 * 65536 + $3 * 256 + $4 + 264) / 528) }')"
 }
+
+# --cycle-mode measures other tracer flags by attach cycles, on the
+# workloads that --workload names: one cycle of one mode on one workload.
+@test "bench: --cycles --cycle-mode NAME=FLAGS --workload gc measures those flags on that workload only" {
+	local res="$BATS_TEST_TMPDIR/results.json"
+	run --separate-stderr "$HOST_PY" "$PMT_ROOT/tools/bench" --cycles --reps 1 --only \
+		--python debian-3.11=/usr/bin/python3.11 --workload gc \
+		--cycle-mode 'low=--gc-budget 0.01' --save "$res"
+	echo "$output"
+	echo "$stderr" | tail -20
+	assert_eq "bench status" 0 "$status"
+	assert_eq "rows: A/A and low, on gc" '["gc A/A","gc low"]' \
+		"$(jq -c '[.cycles[] | "\(.workload) \(.mode)"]' "$res")"
+	jq -e '.cycles | map(select(.mode == "low")) | .[0] | (.ratios | length == 1) and
+		(.desc | endswith("--gc-budget 0.01"))' "$res"
+	grep -qE '^gc +debian-3.11 +low +[0-9.]+s +[0-9.]+x' <<<"$output"
+	# bad specifications are refused before anything runs
+	run "$HOST_PY" "$PMT_ROOT/tools/bench" --cycles --cycle-mode 'A/A=-v'
+	assert_eq "A/A as a mode name" 2 "$status"
+	run "$HOST_PY" "$PMT_ROOT/tools/bench" --cycle-mode 'x=-v'
+	assert_eq "--cycle-mode without --cycles" 2 "$status"
+	run "$HOST_PY" "$PMT_ROOT/tools/bench" --cycles --workload nope
+	assert_eq "an unknown workload" 2 "$status"
+}
