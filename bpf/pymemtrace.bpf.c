@@ -235,8 +235,8 @@ static __always_inline void stream_submit(struct pmt_proc_stats *st, struct pmt_
 /* The GC handlers' own run time (ns), by handler, per CPU: what a GC hit
  * costs past its trap and dispatch, which the start-up calibration measures
  * with an empty handler (user/trap_cost.h).  Collections run between the
- * hits, so the handlers' maps are cold each time: 0.5-0.7 us a hit here,
- * as much as half the trap, and --gc-budget must charge it.  Timed only on
+ * hits, so the handlers' maps are cold each time: 0.33-0.37 us a hit here,
+ * a third to a half of the trap, and --gc-budget must charge it.  Timed only on
  * the GC handlers: two clock reads a hit, too dear on the allocation path.
  * Atomic: a uprobe program can be preempted by another thread's on the
  * same CPU; a run longer than PMT_HANDLER_NS_MAX was preempted (no handler
