@@ -590,6 +590,7 @@ static void write_gc_budget(struct jw *w, const struct gc_budget_report *b)
 	jw_kv_double(w, "pct", b->pct);
 	jw_kv_string(w, "mode", b->sampled_now ? "windows" : "all");
 	jw_kv_double(w, "duty", b->duty);
+	jw_kv_double(w, "charge", b->charge);
 	kv_double_or_null(w, "share_all", b->to_sampled > 0, b->share_all);
 	kv_double_or_null(w, "trigger_share", b->to_sampled > 0, b->trigger_share);
 	jw_kv_double(w, "window_ms", b->window_s * 1000);

@@ -315,8 +315,10 @@ struct gc_budget_report {
 	double pct;               /* the budget, percent */
 	bool sampled_now;         /* collections are being timed in windows */
 	double duty;              /* the armed fraction now (1 when timing all) */
+	double charge;            /* GC_BUDGET_CHARGE: the shares below are this times
+	                           * the measured cost */
 	double share_all;         /* what timing every collection costs (0..1), the last
-	                           * estimate; 0 before any */
+	                           * estimate, charged; 0 before any */
 	unsigned windows;         /* windows completed */
 	double windows_s;         /* their armed time */
 	unsigned to_sampled;      /* switches from timing all to windows */
