@@ -700,7 +700,8 @@ static void print_gc_budget(FILE *f, const struct gc_budget_report *b)
 	line(f, "GC timing", "timing every collection cost at least %.1f%% of the traced "
 	     "processes' CPU, charged %g x that (%.1f%%) for the traps' cache effects, over "
 	     "--gc-budget %g%%: from %s on, timed in %u windows of %.0f ms (%s armed)%s",
-	     100 * b->trigger_share / b->charge, b->charge, 100 * b->trigger_share, b->pct, units_seconds(at, sizeof(at), b->first_sampled_s),
+	     100 * b->trigger_share / b->charge, b->charge, 100 * b->trigger_share, b->pct,
+	     units_seconds(at, sizeof(at), b->first_sampled_s),
 	     b->windows, b->window_s * 1000, units_seconds(armed, sizeof(armed), b->windows_s),
 	     b->sampled_now ? "" : "; timing all again at the end");
 	if (b->sampled_now)
