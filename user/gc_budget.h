@@ -58,8 +58,9 @@ struct gc_budget {
 	double span_t, span_cpu_s;
 	double next_arm;
 	double duty;              /* armed fraction, GC_BUDGET_MIN_DUTY..1 */
-	double share_all;         /* what timing every collection costs, 0..1: the
-	                           * figure that decided the last switch or window */
+	double share_all;         /* what timing every collection costs, 0..1, as the
+	                           * caller charges it (GC_BUDGET_CHARGE): the figure
+	                           * that decided the last switch or window */
 	/* what happened, for the report */
 	unsigned windows;         /* SAMPLED windows completed */
 	double windows_s;         /* their armed time */
