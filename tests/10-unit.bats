@@ -993,11 +993,13 @@ EOF
 # ---- --gc-budget (user/gc_budget.c, user/gc_counters.c) -------------------------
 
 @test "gc-budget: past the budget, windows of 200 ms armed budget/share of the time" {
-	run --separate-stderr "$TOOL" gc-budget-sim 5 0.30 100 0 6
+	run --separate-stderr "$TOOL" gc-budget-sim 5 0.15 100 0 6
 	[ "$status" -eq 0 ]
-	# the first second decides (30% > 5%); duty 5/30; a 200 ms window, then
-	# a gap of 0.2 * (6 - 1) = 1.0 s; each window measures 30% again
-	[ "$output" = "1.0 disarm 0.1667 0.3000
+	# 15% measured is charged 2 x that, 30%: the first second decides
+	# (30% > 5%); duty 5/30; a 200 ms window, then a gap of
+	# 0.2 * (6 - 1) = 1.0 s; each window measures 30% again
+	[ "$output" = "charge 2
+1.0 disarm 0.1667 0.3000
 2.0 arm 0.1667 0.3000
 2.2 disarm 0.1667 0.3000
 3.2 arm 0.1667 0.3000
@@ -1006,25 +1008,41 @@ EOF
 4.6 disarm 0.1667 0.3000
 5.6 arm 0.1667 0.3000
 5.8 disarm 0.1667 0.3000
-armed 1.8 windows 4 switches 1" ] || { echo "$output" >&3; false; }
+armed 1.8 windows 4 switches 1 now sampled 0.1667 0.3000" ] || { echo "$output" >&3; false; }
 }
 
-@test "gc-budget: a window with no collection times all again; under the budget nothing moves" {
-	run --separate-stderr "$TOOL" gc-budget-sim 5 0.30 4 0 10
+@test "gc-budget: the measured cost is charged twice: 4% measured is over a 5% budget" {
+	# under the budget as measured, over it as charged (8%): sampled, armed
+	# 5/8 of the time
+	run --separate-stderr "$TOOL" gc-budget-sim 5 0.04 100 0 3
+	[ "$status" -eq 0 ]
+	[ "$(echo "$output" | sed -n 2p)" = "1.0 disarm 0.6250 0.0800" ] || { echo "$output" >&3; false; }
+	[ "$(echo "$output" | tail -1)" = "armed 2.0 windows 5 switches 1 now sampled 0.6250 0.0800" ] ||
+		{ echo "$output" >&3; false; }
+	# 2% measured, 4% charged: under the budget, armed throughout (51 steps
+	# of 0.1 s), no switch
+	run --separate-stderr "$TOOL" gc-budget-sim 5 0.02 100 0 5
+	[ "$output" = "charge 2
+armed 5.1 windows 0 switches 0 now all 1.0000 0.0000" ] || { echo "$output" >&3; false; }
+}
+
+@test "gc-budget: a window with no collection times all again" {
+	run --separate-stderr "$TOOL" gc-budget-sim 5 0.15 4 0 10
 	[ "$status" -eq 0 ]
 	# the collector calms at 4 s: the 4.4-4.6 window sees nothing
-	[ "$(echo "$output" | sed -n 7p)" = "4.6 all 1.0000 0.0000" ] || { echo "$output" >&3; false; }
-	[ "$(echo "$output" | tail -1)" = "armed 7.1 windows 3 switches 1" ] || { echo "$output" >&3; false; }
-	# 4% under a 5% budget: armed throughout (51 steps of 0.1 s), no switch
-	run --separate-stderr "$TOOL" gc-budget-sim 5 0.04 100 0 5
-	[ "$output" = "armed 5.1 windows 0 switches 0" ] || { echo "$output" >&3; false; }
+	[ "$(echo "$output" | sed -n 8p)" = "4.6 all 1.0000 0.0000" ] || { echo "$output" >&3; false; }
+	[ "$(echo "$output" | tail -1)" = "armed 7.1 windows 3 switches 1 now all 1.0000 0.0000" ] ||
+		{ echo "$output" >&3; false; }
+	# it calms to 1% measured, 2% charged, under half the budget: all again
+	run --separate-stderr "$TOOL" gc-budget-sim 5 0.15 4 0.01 10
+	[ "$(echo "$output" | sed -n 8p)" = "4.6 all 1.0000 0.0200" ] || { echo "$output" >&3; false; }
 }
 
 @test "gc-budget: the armed fraction never falls under 2%, so a sample keeps coming" {
-	run --separate-stderr "$TOOL" gc-budget-sim 0.5 0.9 100 0 25
+	run --separate-stderr "$TOOL" gc-budget-sim 0.5 0.45 100 0 25
 	[ "$status" -eq 0 ]
-	# 0.5/90 would be 0.6%: 2% instead, a gap of 0.2 * 49 = 9.8 s
-	[ "$(echo "$output" | sed -n 1,3p)" = "1.0 disarm 0.0200 0.9000
+	# charged 90%: 0.5/90 would be 0.6%; 2% instead, a gap of 0.2 * 49 = 9.8 s
+	[ "$(echo "$output" | sed -n 2,4p)" = "1.0 disarm 0.0200 0.9000
 10.8 arm 0.0200 0.9000
 11.0 disarm 0.0200 0.9000" ] || { echo "$output" >&3; false; }
 }

@@ -6,10 +6,12 @@
  * lose a step to 0.1 + 0.2 != 0.3. */
 #define EPS_S 1e-6
 
-void gc_budget__init(struct gc_budget *b, double pct, double window_s, double now)
+void gc_budget__init(struct gc_budget *b, double pct, double charge, double window_s,
+		     double now)
 {
 	memset(b, 0, sizeof(*b));
 	b->pct = pct;
+	b->charge = charge > 0 ? charge : 1;
 	b->window_s = window_s;
 	b->mode = GC_BUDGET_ALL;
 	b->armed = true;
@@ -107,6 +109,7 @@ enum gc_budget_action gc_budget__step(struct gc_budget *b, double now, double co
 {
 	if (b->pct <= 0)
 		return GC_BUDGET_NONE;
+	cost_s *= b->charge;
 	if (b->mode == GC_BUDGET_ALL)
 		return step_all(b, now, cost_s, cpu_s);
 	if (b->armed) {

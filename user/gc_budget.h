@@ -6,9 +6,8 @@
  * Under a budget of pct percent of the traced processes' CPU:
  *  - ALL: the GC probes stay armed and every collection is timed.  Over
  *    each span of at least a second in which the processes used at least
- *    MIN_CPU_S of CPU, the GC probes' cost (the caller's: GC_BUDGET_CHARGE
- *    times the measured, trap_cost.h), over that CPU.  Past the budget:
- *    SAMPLED.
+ *    MIN_CPU_S of CPU, the GC probes' cost (charge times the measured,
+ *    trap_cost.h), over that CPU.  Past the budget: SAMPLED.
  *  - SAMPLED: the probes are armed for window_s at a time.  The armed
  *    fraction (duty) is the budget over what timing every collection would
  *    cost, estimated after each window: the window's GC cost per second of
@@ -30,7 +29,7 @@
 #define GC_BUDGET_MIN_CPU_S 0.05
 #define GC_BUDGET_MIN_DUTY  0.02
 
-/* What the caller charges the budget for a GC probe hit: this times its
+/* What the session charges the budget for a GC probe hit: this times its
  * measured cost (trap_cost.h: the trap and dispatch calibrated at start-up,
  * plus the GC handler's own time).  That measurement is a lower bound: it
  * cannot see what the trap does to the target's own caches and TLB, which
@@ -46,6 +45,7 @@ enum gc_budget_action { GC_BUDGET_NONE, GC_BUDGET_DISARM, GC_BUDGET_ARM };
 
 struct gc_budget {
 	double pct;               /* the budget, percent; 0: none (ALL forever) */
+	double charge;            /* the measured cost is charged this times */
 	double window_s;          /* an armed window's length when SAMPLED */
 	enum gc_budget_mode mode;
 	bool armed;
@@ -58,9 +58,9 @@ struct gc_budget {
 	double span_t, span_cpu_s;
 	double next_arm;
 	double duty;              /* armed fraction, GC_BUDGET_MIN_DUTY..1 */
-	double share_all;         /* what timing every collection costs, 0..1, as the
-	                           * caller charges it (GC_BUDGET_CHARGE): the figure
-	                           * that decided the last switch or window */
+	double share_all;         /* what timing every collection costs, 0..1, as
+	                           * charged (divide by charge for the measured):
+	                           * the figure that decided the last switch or window */
 	/* what happened, for the report */
 	unsigned windows;         /* SAMPLED windows completed */
 	double windows_s;         /* their armed time */
@@ -69,12 +69,15 @@ struct gc_budget {
 	double first_sampled_at;  /* the caller's clock at the first one; 0: never */
 };
 
-/* Armed, ALL, at now. */
-void gc_budget__init(struct gc_budget *b, double pct, double window_s, double now);
+/* Armed, ALL, at now.  charge: what a second of measured probe cost counts
+ * as against the budget (GC_BUDGET_CHARGE; 1 charges what is measured). */
+void gc_budget__init(struct gc_budget *b, double pct, double charge, double window_s,
+		     double now);
 
-/* Given the GC probes' cost so far and the traced processes' CPU so far
- * (both cumulative, seconds), what to do now.  The state assumes the caller
- * does it at once. */
+/* Given the GC probes' measured cost so far and the traced processes' CPU
+ * so far (both cumulative, seconds), what to do now.  The cost is charged
+ * here, so that every decision and share_all see the same figure.  The
+ * state assumes the caller does it at once. */
 enum gc_budget_action gc_budget__step(struct gc_budget *b, double now, double cost_s,
 				      double cpu_s);
 

@@ -446,7 +446,8 @@ struct session *session__new(const struct session_opts *opts, int *errp, char *e
 			"have no dispatcher to count their hits", s->no_multi_why);
 	}
 	s->budget.pct = opts->max_overhead_pct;
-	gc_budget__init(&s->gc_budget, opts->gc_budget_pct, GC_WINDOW_S, now_s());
+	gc_budget__init(&s->gc_budget, opts->gc_budget_pct, GC_BUDGET_CHARGE, GC_WINDOW_S,
+			now_s());
 	if (opts->gc_budget_pct <= 0)
 		fmt_msg(s->gc_budget_why, sizeof(s->gc_budget_why), "--gc-budget off");
 	else if (!s->multi)
@@ -851,7 +852,7 @@ static void fill_gc_budget(struct session *s, struct report *r)
 	o->trigger_share = b->trigger_share;
 	o->first_sampled_s = b->first_sampled_at ? b->first_sampled_at - s->t0 : 0;
 	o->window_s = GC_WINDOW_S;
-	o->charge = GC_BUDGET_CHARGE;
+	o->charge = b->charge;
 }
 
 /* --gc-budget, every sample: arms or disarms the GC probes of every running
@@ -873,7 +874,6 @@ static void gc_budget_tick(struct session *s)
 	cost = gc_probes_cost(s);
 	if (cost < 0 || !traced_cpu(s, &cpu))
 		return;
-	cost *= GC_BUDGET_CHARGE;
 	a = gc_budget__step(&s->gc_budget, now_s(), cost, cpu);
 	if (a == GC_BUDGET_NONE)
 		return;
@@ -913,7 +913,7 @@ static void gc_budget_tick(struct session *s)
 				"%.1f%% of their CPU, charged %g x that for the traps' cache effects, "
 				"over --gc-budget %g%%: collections are timed in windows of %.0f ms, "
 				"%.0f%% of the time, and counted by the interpreter",
-				100 * s->gc_budget.share_all / GC_BUDGET_CHARGE, GC_BUDGET_CHARGE,
+				100 * s->gc_budget.share_all / s->gc_budget.charge, s->gc_budget.charge,
 				s->gc_budget.pct, GC_WINDOW_S * 1000, 100 * s->gc_budget.duty);
 	}
 	free(v);

@@ -580,9 +580,11 @@ static int cmd_window_gaps(int argc, char **argv)
 }
 
 /* --gc-budget's decisions (gc_budget.h) on a simulated target: one busy
- * core, whose GC probes cost SHARE1 of its CPU while armed until T_SWITCH,
- * SHARE2 after, stepped every 100 ms to T_END.  One line per action:
- * "T arm|disarm|all DUTY SHARE_ALL", then "armed A windows W switches S". */
+ * core, whose GC probes cost SHARE1 of its CPU as measured while armed until
+ * T_SWITCH, SHARE2 after, stepped every 100 ms to T_END, charged as the
+ * session charges them (GC_BUDGET_CHARGE).  First "charge C", then one line
+ * per action: "T arm|disarm|all DUTY SHARE_ALL" (SHARE_ALL charged), then
+ * "armed A windows W switches S now all|sampled DUTY SHARE_ALL". */
 static int cmd_gc_budget_sim(int argc, char **argv)
 {
 	double pct, share1, t_switch, share2, t_end, cost = 0, armed_s = 0;
@@ -595,7 +597,8 @@ static int cmd_gc_budget_sim(int argc, char **argv)
 	    sscanf(argv[4], "%lf", &share2) != 1 || sscanf(argv[5], "%lf", &t_end) != 1 ||
 	    t_end > 3600)
 		return usage_err(argv, "PCT SHARE1 T_SWITCH SHARE2 T_END");
-	gc_budget__init(&b, pct, 0.2, 0);
+	gc_budget__init(&b, pct, GC_BUDGET_CHARGE, 0.2, 0);
+	printf("charge %g\n", b.charge);
 	/* integer steps: no drift in the printed times */
 	for (int k = 0; k <= (int)(t_end * 10 + 0.5); k++) {
 		double t = k / 10.0;
@@ -611,7 +614,8 @@ static int cmd_gc_budget_sim(int argc, char **argv)
 			armed_s += 0.1;
 		}
 	}
-	printf("armed %.1f windows %u switches %u\n", armed_s, b.windows, b.to_sampled);
+	printf("armed %.1f windows %u switches %u now %s %.4f %.4f\n", armed_s, b.windows,
+	       b.to_sampled, b.mode == GC_BUDGET_ALL ? "all" : "sampled", b.duty, b.share_all);
 	return 0;
 }
 
