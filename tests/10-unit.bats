@@ -1026,7 +1026,7 @@ armed 1.8 windows 4 switches 1 now sampled 0.1667 0.3000" ] || { echo "$output" 
 armed 5.1 windows 0 switches 0 now all 1.0000 0.0000" ] || { echo "$output" >&3; false; }
 }
 
-@test "gc-budget: a window with no collection times all again" {
+@test "gc-budget: a window with no collection times all again; between half the budget and the budget, windows run back to back" {
 	run --separate-stderr "$TOOL" gc-budget-sim 5 0.15 4 0 10
 	[ "$status" -eq 0 ]
 	# the collector calms at 4 s: the 4.4-4.6 window sees nothing
@@ -1036,6 +1036,12 @@ armed 5.1 windows 0 switches 0 now all 1.0000 0.0000" ] || { echo "$output" >&3;
 	# it calms to 1% measured, 2% charged, under half the budget: all again
 	run --separate-stderr "$TOOL" gc-budget-sim 5 0.15 4 0.01 10
 	[ "$(echo "$output" | sed -n 8p)" = "4.6 all 1.0000 0.0200" ] || { echo "$output" >&3; false; }
+	# to 2% measured, 4% charged: within the budget but not under half of
+	# it, so still sampled, at duty 1.  The probes stay armed from 4.4 s on,
+	# one window after the other, with no disarm (no edge, no links churned)
+	run --separate-stderr "$TOOL" gc-budget-sim 5 0.15 4 0.02 10
+	[ "$(echo "$output" | sed -n 7,\$p)" = "4.4 arm 0.1667 0.3000
+armed 7.1 windows 30 switches 1 now sampled 1.0000 0.0400" ] || { echo "$output" >&3; false; }
 }
 
 @test "gc-budget: the armed fraction never falls under 2%, so a sample keeps coming" {

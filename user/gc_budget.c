@@ -97,9 +97,17 @@ static enum gc_budget_action end_window(struct gc_budget *b, double now, double 
 		return GC_BUDGET_NONE;  /* stays armed */
 	}
 	b->duty = gc_budget__duty(b->pct, b->share_all);
-	b->armed = false;
 	b->span_t = now;
 	b->span_cpu_s = cpu_s;
+	if (b->duty >= 1) {
+		/* Within the budget but not under half of it: the next window
+		 * starts now.  A disarm here would buy no gap, only an edge that
+		 * cuts collections and links taken out and put back. */
+		b->armed_at = now;
+		b->armed_cost_s = cost_s;
+		return GC_BUDGET_NONE;
+	}
+	b->armed = false;
 	b->next_arm = now + gap_s(b);
 	return GC_BUDGET_DISARM;
 }
