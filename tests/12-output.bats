@@ -315,6 +315,44 @@ EOF
 	[[ "${lines[3]}" =~ ^\ +4243\  ]]
 }
 
+# The overhead block for given figures (pmt-test-tool overhead-text ESTIMATE
+# CPU), joined into one line: its wrapping depends on the figures.
+overhead_block() {
+	"$TOOL" overhead-text "$@" | sed -n '/^overhead/,/^GC timing/p' | tr -s ' \n' '  '
+}
+
+@test "report text: the overhead share, and past a tenth the slowdown it means" {
+	local t
+	t=$(overhead_block 0.05 1)
+	[[ "$t" == *"at least 50.0 ms of the traced processes' 1.00 s of CPU (5.00%)"* ]] || { echo "# $t" >&3; return 1; }
+	[[ "$t" != *"slower"* ]] || { echo "# $t" >&3; return 1; }
+	t=$(overhead_block 0.5 1)
+	[[ "$t" == *"(50.00%)"*"ran at least 2.0x slower while traced"* ]] || { echo "# $t" >&3; return 1; }
+	t=$(overhead_block 0.995 1)
+	[[ "$t" == *"(99.50%)"*"ran at least 200.0x slower while traced"* ]] || { echo "# $t" >&3; return 1; }
+	run "$TOOL" overhead-text 0.05 1 interval
+	[ "${lines[2]}" = "probes so far: at least 5.00% of the traced processes' CPU" ]
+}
+
+# Near 100% the start-up cost's own error can carry the estimate past the
+# CPU (seen: 102.6% with kernel.bpf_stats_enabled=1, where the loop's own
+# rate said 97.6%): no "at least", no slowdown factor, and it says why.
+@test "report text: an estimate over the traced processes' CPU is not called a lower bound" {
+	local t
+	t=$(overhead_block 1.026 1)
+	[[ "$t" == *"1.03 s by the start-up cost, more than the traced processes' 1.00 s of CPU (102.60%): a hit cost them less than it did here at start-up, and the probes took about all of their CPU"* ]] ||
+		{ echo "# $t" >&3; return 1; }
+	[[ "$t" == *"ran many times slower while traced (how many, a share this near 100% cannot tell)"* ]] ||
+		{ echo "# $t" >&3; return 1; }
+	[[ "$t" != *"at least"* && "$t" != *"x slower"* ]] || { echo "# $t" >&3; return 1; }
+	# exactly 100% is past it too: no division by zero
+	t=$(overhead_block 1 1)
+	[[ "$t" == *"(100.00%)"*"ran many times slower"* ]] || { echo "# $t" >&3; return 1; }
+	run "$TOOL" overhead-text 1.026 1 interval
+	[ "${lines[2]}" = "probes so far: about all of the traced processes' CPU (estimate 102.60%)" ]
+	"$TOOL" overhead-text 1.026 1 | awk 'length($0) >= 80 { print "# too long: " $0; bad = 1 } END { exit bad }' >&3
+}
+
 # ---- cache counters ------------------------------------------------------------------
 
 # `perf stat` exits 0 even when it prints "<not supported>": look at the count.

@@ -42,11 +42,19 @@ budget_over() {
 	assert_ge "allocations" "$(json_get "$j" '.processes[0].alloc.count')" 1
 	grep -q "^              --max-overhead 10%: exceeded .* s into the trace" "$TRACER_OUT" ||
 		{ show_tracer; return 1; }
-	# past a tenth the text says what that means, as a slowdown
+	# past a tenth the text says what that means, as a slowdown; full
+	# --alloc on this loop costs ~97% of its CPU, so with the kernel timing
+	# BPF programs (off on CI) the estimate can pass 100%, and then the text
+	# must not give a factor (tests/12-output.bats checks both wordings)
 	local text
 	text=$(sed -n '/^overhead/,/^$/p' "$TRACER_OUT" | tr -s ' \n' '  ')
-	[[ "$text" =~ ran\ at\ least\ [0-9]+\.[0-9]x\ slower\ while\ traced ]] ||
-		{ echo "# overhead: $text" >&3; return 1; }
+	if [ "$(json_get "$j" '.overhead.estimate_seconds < .overhead.target_cpu_seconds')" = true ]; then
+		[[ "$text" =~ ran\ at\ least\ [0-9]+\.[0-9]x\ slower\ while\ traced ]] ||
+			{ echo "# overhead: $text" >&3; return 1; }
+	else
+		[[ "$text" == *"more than the traced processes'"*"ran many times slower while traced"* ]] ||
+			{ echo "# overhead: $text" >&3; return 1; }
+	fi
 	# and the metrics say the same
 	local prom="$d/pymemtrace.prom"
 	assert_eq "metric: budget ratio" 0.1 "$(prom_value "$prom" pymemtrace_overhead_budget_ratio)"

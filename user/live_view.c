@@ -611,7 +611,10 @@ static void draw_frame(struct live_view *v, const struct report *r)
 			    units_seconds(cpu, sizeof(cpu), r->tracer.cpu_seconds),
 			    units_bytes(rss, sizeof(rss), r->tracer.peak_rss_bytes), r->n_procs);
 		/* what the probes cost the targets so far (a lower bound) */
-		if (overhead_share_pct(&r->overhead, &pct))
+		if (overhead_share_pct(&r->overhead, &pct) && pct >= 100)
+			row(v, A_BOLD, "overhead   probes about all of the traced processes' CPU "
+			    "(estimate %.2f%%)", pct);
+		else if (overhead_share_pct(&r->overhead, &pct))
 			row(v, pct >= 10 ? A_BOLD : A_NORMAL, "overhead   probes >= %.2f%% of the "
 			    "traced processes' CPU", pct);
 		if (r->ringbuf_drops)

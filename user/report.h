@@ -277,7 +277,9 @@ struct overhead_report {
 	/* when not bpf_timed: the GC handlers' own time, timed in BPF */
 	bool gc_handlers_timed;
 	double gc_handlers_seconds;
-	double estimate_seconds;  /* trap + bpf + gc_handlers seconds: a lower bound */
+	double estimate_seconds;  /* trap + bpf + gc_handlers seconds: a lower bound,
+	                           * but for the start-up cost's error (near 100% it
+	                           * can pass target_cpu_seconds; the text says so) */
 	double target_cpu_seconds; /* the traced processes' CPU while traced */
 	bool target_cpu_valid;
 	/* --max-overhead: the budget in percent (0: none); once exceeded, the

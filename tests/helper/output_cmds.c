@@ -313,6 +313,29 @@ static int cmd_report_sample(int argc, char **argv)
 	return err ? 1 : 0;
 }
 
+/* The overhead block alone, for given figures: an estimate of ESTIMATE
+ * seconds over CPU seconds of the traced processes' CPU. */
+static int cmd_overhead_text(int argc, char **argv)
+{
+	struct report r = { .final = true, .elapsed_seconds = 2 };
+	struct overhead_report *o = &r.overhead;
+
+	if (argc < 3 || argc > 4 || (argc == 4 && strcmp(argv[3], "interval"))) {
+		fprintf(stderr, "usage: %s ESTIMATE_S CPU_S [interval]\n", argv[0]);
+		return 2;
+	}
+	o->counted = o->cost.measured = o->target_cpu_valid = true;
+	o->entry_hits = 1000000;
+	o->cost.entry_ns = 850;
+	o->cost.return_ns = 600;
+	o->estimate_seconds = o->trap_seconds = strtod(argv[1], NULL);
+	o->target_cpu_seconds = strtod(argv[2], NULL);
+	snprintf(r.gc_budget.why, sizeof(r.gc_budget.why), "--gc-budget off");
+	r.final = argc == 3;
+	output_text(stdout, &r);
+	return 0;
+}
+
 /* ---- --alloc: a synthetic report with known stacks ------------------------- */
 
 /* Test-tool allocations: running out of memory here is not under test. */
@@ -709,6 +732,8 @@ const struct tool_cmd output_cmds[] = {
 	  cmd_report_sample },
 	{ "report-sample-alloc", "json|text|folded-live|folded-alloc|speedscope|live: --alloc report",
 	  cmd_report_sample_alloc },
+	{ "overhead-text", "ESTIMATE_S CPU_S [interval]: the overhead lines for these figures",
+	  cmd_overhead_text },
 	{ "perfcount", "PID: cache counters, or 'unsupported: <reason>'", cmd_perfcount },
 	{ "events-format", "the --events line of each event type, with edge values", cmd_events_format },
 	{ "events-order", "FILE [N|d@T|bad]...: the --events writer's ordering", cmd_events_order },
