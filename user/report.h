@@ -317,8 +317,8 @@ struct gc_budget_report {
 	double pct;               /* the budget, percent */
 	bool sampled_now;         /* collections are being timed in windows */
 	double duty;              /* the armed fraction now (1 when timing all) */
-	double charge;            /* GC_BUDGET_CHARGE: the shares below are this times
-	                           * the measured cost */
+	double charge;            /* the budget's own (gc_budget__init): the shares
+	                           * below are this times the measured cost */
 	double share_all;         /* what timing every collection costs (0..1), the last
 	                           * estimate, charged; 0 before any */
 	unsigned windows;         /* windows completed */
