@@ -31,48 +31,7 @@ gc_attach() {
 	assert_eq "gc.collected" "$(jq .found "$FIX_CTL/done")" \
 		"$(json_get "$j" ".processes[$i].gc.collected")"
 	assert_eq "lost" 0 "$(json_get "$j" ".processes[$i].lost")"
-	gc_probe_hits "$j"
-}
-
-# gc_probe_hits JSON: automatic GC is off, so the only probe hits of the
-# trace are the N collections' two each (USDT start and done, or the
-# collector's entry and return), and the overhead is their measured cost.
-gc_probe_hits() {
-	local j="$1" h=".overhead.probe_hits"
-	assert_eq "overhead.counted" true "$(json_get "$j" ".overhead.counted")"
-	assert_eq "gc entry hits" "$N" "$(json_get "$j" "$h.usdt_gc_start + $h.gc_entry")"
-	assert_eq "gc end hits" "$N" "$(json_get "$j" "$h.usdt_gc_done + $h.gc_return")"
-	assert_eq "entry_hits + return_hits" "$(json_get "$j" "[$h[]] | add")" \
-		"$(json_get "$j" ".overhead.entry_hits + .overhead.return_hits")"
-	assert_eq "overhead.cost_measured" true "$(json_get "$j" ".overhead.cost_measured")"
-	assert_ge "overhead.entry_ns" "$(json_get "$j" ".overhead.entry_ns | floor")" 1
-	# hits x cost, to the nanosecond.  When the kernel times BPF programs
-	# (kernel.bpf_stats_enabled=1, off on CI) the dispatcher's measured share
-	# of the calibrated cost moves from trap_seconds to bpf_seconds.
-	local calc='(.entry_hits * .entry_ns + .return_hits * .return_ns) / 1e9'
-	if [ "$(json_get "$j" '.overhead.bpf_seconds')" = null ]; then
-		assert_eq "trap_seconds = hits x cost" 0 "$(json_get "$j" ".overhead |
-			$calc - .trap_seconds | (if . < 0 then -. else . end) * 1e9 | floor")"
-	else
-		assert_eq "trap_seconds <= hits x cost" true \
-			"$(json_get "$j" ".overhead | .trap_seconds <= $calc + 1e-9")"
-	fi
-	# Without the kernel's figures the GC handlers time themselves: at
-	# least 10 ns a hit (two clock reads alone take more), under the
-	# 100 us above which a run counts as preempted.
-	if [ "$(json_get "$j" '.overhead.bpf_seconds')" = null ]; then
-		local per_hit="(.overhead.gc_handlers_seconds * 1e9 / (2 * $N))"
-		assert_ge "GC handlers' ns a hit" "$(json_get "$j" "$per_hit | floor")" 10
-		assert_eq "GC handlers' ns a hit < 100 us" true "$(json_get "$j" "$per_hit < 100000")"
-	else
-		assert_eq "gc_handlers_seconds with bpf_seconds" null \
-			"$(json_get "$j" '.overhead.gc_handlers_seconds')"
-	fi
-	assert_eq "estimate = trap + bpf + GC handlers" 0 "$(json_get "$j" '.overhead |
-		.trap_seconds + (.bpf_seconds // 0) + (.gc_handlers_seconds // 0) - .estimate_seconds
-		| (if . < 0 then -. else . end) * 1e9 | floor')"
-	assert_ge "overhead.target_cpu_seconds" \
-		"$(json_get "$j" '.overhead.target_cpu_seconds | . * 1000 | floor')" 0
+	gc_probe_hits "$j" "$N"
 }
 
 # gc_launch LABEL: `-- CMD`; traced from the first instruction, so every

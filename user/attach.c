@@ -131,11 +131,11 @@ void attach__prepare(struct pymemtrace_bpf *skel, bool multi, bool alloc)
 	bpf_program__set_autoload(skel->progs.uretprobe_alloc_return, alloc);
 	bpf_program__set_autoload(skel->progs.uprobe_free, alloc);
 	bpf_program__set_autoload(skel->progs.uprobe_lto, alloc && multi);
-	/* the USDT readers of decoded specs serve both paths */
-	bpf_program__set_autoload(skel->progs.uprobe_dispatch, multi);
-	bpf_program__set_autoload(skel->progs.uprobe_trap_cost, multi);
-	/* libbpf's USDT programs stay: a spec usdt_args.h cannot read falls
-	 * back to them, even with uprobe_multi. */
+	/* The USDT readers of decoded specs serve both paths, and so do the
+	 * dispatcher and the calibration's handler: perf-event uprobes of our
+	 * own go through the dispatcher too, so that their hits are counted
+	 * (trap_cost.h).  libbpf's USDT programs stay: a spec usdt_args.h
+	 * cannot read falls back to them, even with uprobe_multi. */
 	if (!multi)
 		return;
 	/* the dispatcher and what it tail-calls must agree on the type */
@@ -187,10 +187,14 @@ int attach__fill_handlers(struct pymemtrace_bpf *skel, char *err, size_t errlen)
  * NULL with errno set; errno ENOENT or EOPNOTSUPP: no uprobe PMU for it,
  * or no BPF cookies for perf events (before 5.15), where libbpf's USDT
  * path still works (it finds the spec by address instead). */
-static struct bpf_link *attach_own_perf(struct bpf_program *prog, pid_t pid,
+static struct bpf_link *attach_own_perf(struct pymemtrace_bpf *skel, pid_t pid,
 					const struct plan_probe *pp, int *owned_fd)
 {
-	LIBBPF_OPTS(bpf_perf_event_opts, opts, .bpf_cookie = pp->cookie & PMT_COOKIE_PAYLOAD);
+	/* to the dispatcher, as a uprobe_multi link's probe: counted by handler */
+	LIBBPF_OPTS(bpf_perf_event_opts, opts,
+		    .bpf_cookie = handler_of(pp->prog) << PMT_HANDLER_SHIFT |
+				  (pp->cookie & PMT_COOKIE_PAYLOAD));
+	struct bpf_program *prog = skel->progs.uprobe_dispatch;
 	struct bpf_link *link;
 	int pfd = perf_uprobe__open(pp->path, pp->file_offset, pid, is_retprobe(pp->prog),
 				    is_usdt(pp->prog) ? pp->ref_ctr_offset : 0);
@@ -211,21 +215,25 @@ static struct bpf_link *attach_own_perf(struct bpf_program *prog, pid_t pid,
 	return link;
 }
 
+/* *uncounted: attached by libbpf to the handler itself, whose hits the
+ * dispatcher does not see (trap_cost.h). */
 static struct bpf_link *attach_perf(struct pymemtrace_bpf *skel, const struct plan *plan,
-				    const struct plan_probe *pp, int *owned_fd)
+				    const struct plan_probe *pp, int *owned_fd, bool *uncounted)
 {
 	const struct interp *in = &plan->interp;
 	bool own_usdt = is_usdt(pp->prog) && pp->usdt_decoded;
 	struct bpf_link *link;
 
 	*owned_fd = -1;
+	*uncounted = false;
 	if (!is_usdt(pp->prog) || own_usdt) {
-		link = attach_own_perf(prog_for(skel, pp->prog, own_usdt), in->pid, pp, owned_fd);
+		link = attach_own_perf(skel, in->pid, pp, owned_fd);
 		if (link || (errno != ENOENT && errno != EOPNOTSUPP))
 			return link;
 		pr_debug("pid %d: %s: no uprobe PMU or no perf-event cookies (%s): libbpf's "
 			 "attach", (int)in->pid, pp->name, strerror(errno));
 	}
+	*uncounted = true;
 	if (is_usdt(pp->prog)) {
 		/* libbpf parses the notes itself, computes ref_ctr_offset for
 		 * the semaphore and decodes the argument specs. */
@@ -633,7 +641,7 @@ unsigned attach__process(struct pymemtrace_bpf *skel, const struct plan *plan, b
 			failed++;
 			continue;
 		}
-		link = attach_perf(skel, plan, pp, &links->perf_fds[links->n]);
+		link = attach_perf(skel, plan, pp, &links->perf_fds[links->n], &s->uncounted);
 		if (!link) {
 			set_failed(s, plan, pp, ATTACH_LINK_PERF, errno);
 			failed++;

@@ -619,6 +619,9 @@ static void write_overhead(struct jw *w, const struct overhead_report *o)
 	jw_object_end(w);
 	jw_kv_u64(w, "entry_hits", o->entry_hits);
 	jw_kv_u64(w, "return_hits", o->return_hits);
+	/* probes whose hits no counter saw (libbpf's own attach) */
+	jw_kv_u64(w, "uncounted_probes", o->n_uncounted);
+	jw_kv_string(w, "uncounted_names", o->uncounted);
 	jw_kv_bool(w, "cost_measured", o->cost.measured);
 	if (!o->cost.measured)
 		jw_kv_string(w, "not_measured", o->cost.why);

@@ -781,6 +781,9 @@ static void write_overhead(struct pw *w, const struct overhead_report *o)
 		snprintf(label, sizeof(label), "handler=\"%s\"", trap_cost__handler_name(h));
 		sample_u64(w, "pymemtrace_probe_hits", "_total", NULL, label, o->hits[h]);
 	}
+	family(w, "pymemtrace_probes_uncounted", P_GAUGE, NULL,
+	       "Probes attached by libbpf past the dispatcher: their hits are in no count");
+	sample_u64(w, "pymemtrace_probes_uncounted", "", NULL, NULL, o->n_uncounted);
 	if (!o->cost.measured)
 		return;
 	family(w, "pymemtrace_probe_hit_cost_seconds", P_GAUGE, "seconds",

@@ -711,6 +711,16 @@ static void print_gc_budget(FILE *f, const struct gc_budget_report *b)
 		line(f, "", "armed %.0f%% of the time at the end", 100 * b->duty);
 }
 
+/* Probes whose hits no counter saw: named, so that a low count is not
+ * taken for a cheap trace. */
+static void print_uncounted(FILE *f, const struct overhead_report *o)
+{
+	if (o->n_uncounted)
+		line(f, "", "not counted: the hits of %u probe%s attached by libbpf past the "
+		     "dispatcher (%s); the estimate leaves them out", o->n_uncounted,
+		     o->n_uncounted == 1 ? "" : "s", o->uncounted);
+}
+
 static void print_overhead(FILE *f, const struct overhead_report *o)
 {
 	char est[UNITS_BUFSZ], cpu[UNITS_BUFSZ], bpf[UNITS_BUFSZ];
@@ -724,6 +734,7 @@ static void print_overhead(FILE *f, const struct overhead_report *o)
 		line(f, "overhead", "probe hits %" PRIu64 " (entry %" PRIu64 ", return %" PRIu64
 		     "); their cost was not measured: %s", o->entry_hits + o->return_hits,
 		     o->entry_hits, o->return_hits, o->cost.why);
+		print_uncounted(f, o);
 		return;
 	}
 	units_seconds(est, sizeof(est), o->estimate_seconds);
@@ -745,6 +756,7 @@ static void print_overhead(FILE *f, const struct overhead_report *o)
 		line(f, "overhead", "probe hits %" PRIu64 " (entry %" PRIu64 ", return %" PRIu64
 		     "): at least %s of the traced processes' CPU", o->entry_hits + o->return_hits,
 		     o->entry_hits, o->return_hits, est);
+	print_uncounted(f, o);
 	if (o->bpf_timed)
 		line(f, "", "a hit's trap and dispatch %.0f ns, a return %.0f ns more (measured "
 		     "here at start-up); BPF programs %s (kernel.bpf_stats_enabled)",

@@ -62,7 +62,14 @@ static void plan_usdt_arg(struct plan *p, struct plan_probe *pp, const struct us
 {
 	struct usdt_arg arg;
 	char why[160] = "";
+	const char *knob = getenv(PLAN_ENV_LIBBPF_USDT);
 
+	/* the test and debug knob: libbpf's reader, as for a spec ours refuses */
+	if (knob && !strcmp(knob, "1")) {
+		fmt_msg(what, whatlen, "argument not decoded (%s=1): libbpf's USDT attach",
+			PLAN_ENV_LIBBPF_USDT);
+		return;
+	}
 	if (usdt_arg_parse(note->args, 0, &arg, why, sizeof(why)) ||
 	    usdt_arg_cookie(&arg, &pp->cookie)) {
 		fmt_msg(what, whatlen, "argument not decoded (%s): libbpf's USDT attach",

@@ -44,6 +44,11 @@ enum plan_prog {
 
 #define PLAN_MAX_PROBES 64
 
+/* A test and debug knob: "1" leaves the GC's USDT argument specs undecoded,
+ * so that libbpf's own USDT support attaches them (its reader, not ours;
+ * their hits are then past the dispatcher that counts them). */
+#define PLAN_ENV_LIBBPF_USDT "PYMEMTRACE_LIBBPF_USDT"
+
 struct plan_opts {
 	bool alloc;           /* plan the allocation probes too (--alloc) */
 	bool heap_growth;     /* and the pool-refill probe (--heap-growth) */

@@ -122,6 +122,10 @@ struct session {
 	 * timing it: kept when kernel.bpf_stats_enabled is turned off mid-trace,
 	 * so that the estimate never changes basis and never goes down. */
 	uint64_t bpf_ns_seen;
+	/* Probes attached past the dispatcher (probe_status.uncounted), by
+	 * name, once each: the report says their hits are not in the counts. */
+	char uncounted[OVERHEAD_UNCOUNTED_LEN];
+	unsigned n_uncounted;
 	struct overhead_budget budget; /* --max-overhead */
 	struct hold_probe hold;   /* `-- CMD`: until the child is held */
 	/* Retirement and fork following (session__report, on_event). */
@@ -435,16 +439,11 @@ struct session *session__new(const struct session_opts *opts, int *errp, char *e
 			goto fail;
 		}
 	}
-	if (s->multi) {
-		ret = attach__fill_handlers(s->skel, err, errlen);
-		if (ret)
-			goto fail;
-		/* before any target is probed: its hits all count as the target's */
-		trap_cost__measure(s->skel, &s->trap_cost);
-	} else {
-		fmt_msg(s->trap_cost.why, sizeof(s->trap_cost.why), "perf-event uprobes (%s) "
-			"have no dispatcher to count their hits", s->no_multi_why);
-	}
+	ret = attach__fill_handlers(s->skel, err, errlen);
+	if (ret)
+		goto fail;
+	/* before any target is probed: its hits all count as the target's */
+	trap_cost__measure(s->skel, s->multi, &s->trap_cost);
 	s->budget.pct = opts->max_overhead_pct;
 	gc_budget__init(&s->gc_budget, opts->gc_budget_pct, GC_BUDGET_CHARGE, GC_WINDOW_S,
 			now_s());
@@ -654,6 +653,45 @@ static void name_python_stack(struct session *s, struct tracked *t, uint64_t has
 {
 	if (can_name(t))
 		pynames__name_one(t->pynames, bpf_map__fd(s->skel->maps.pystacks), t->pid, hash);
+}
+
+/* Whether name is one of list's ", "-separated names. */
+static bool listed(const char *list, const char *name)
+{
+	size_t n = strlen(name);
+
+	for (const char *p = list; *p; p += 2) {
+		const char *end = strstr(p, ", ");
+		size_t len = end ? (size_t)(end - p) : strlen(p);
+
+		if (len == n && !strncmp(p, name, n))
+			return true;
+		if (!end)
+			break;
+		p = end;
+	}
+	return false;
+}
+
+/* Records the probes of st[] that libbpf attached past the dispatcher, by
+ * name once each ("gc_start, gc_done"; "..." once the list is full). */
+static void note_uncounted(struct session *s, const struct probe_status *st, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++) {
+		size_t len = strlen(s->uncounted);
+
+		if (!st[i].attached || !st[i].uncounted || listed(s->uncounted, st[i].name))
+			continue;
+		s->n_uncounted++;
+		if (len + strlen(st[i].name) + sizeof(", , ...") > sizeof(s->uncounted)) {
+			if (!listed(s->uncounted, "..."))
+				snprintf(s->uncounted + len, sizeof(s->uncounted) - len, "%s...",
+					 len ? ", " : "");
+			continue;
+		}
+		snprintf(s->uncounted + len, sizeof(s->uncounted) - len, "%s%s", len ? ", " : "",
+			 st[i].name);
+	}
 }
 
 /* session__add, and fork following: parent is the traced process that
@@ -1010,6 +1048,7 @@ static int add_process_after(struct session *s, pid_t pid, bool is_child, pid_t 
 		t->probes_failed = attach__process(s->skel, &t->plan, s->multi,
 						   s->opts.window_ms > 0, s->gc_budget_on, &t->links,
 						   t->probes, PMT_MAX_PROBES, &t->n_probes);
+		note_uncounted(s, t->probes, t->n_probes);
 		t->gc_in_set = s->gc_budget_on && attach__set_has(&t->links, ATTACH_SET_GC);
 		if (t->gc_in_set)
 			gc_counts_start(s, t, is_child || execd);
@@ -1059,6 +1098,7 @@ int session__add_all(struct session *s, char *err, size_t errlen)
 		plan__print(stderr, &s->all_plan);
 	s->all_failed = attach__process(s->skel, &s->all_plan, s->multi, false, false, &s->all_links,
 					s->all_probes, PMT_MAX_PROBES, &s->all_n_probes);
+	note_uncounted(s, s->all_probes, s->all_n_probes);
 	pr_info("tracing every process of %s (CPython %s)%s", s->all_plan.interp.map_path,
 		s->all_plan.interp.version_str,
 		s->all_failed ? ": some probes failed (see the report)" : "");
@@ -1746,15 +1786,13 @@ static void probes_cost(struct session *s, struct overhead_report *o)
 
 	memset(o, 0, sizeof(*o));
 	o->cost = *c;
-	if (!c->measured && !s->multi) {
-		fmt_msg(o->why, sizeof(o->why), "%s", c->why);
-		return;
-	}
 	if (trap_cost__hits(s->skel, o->hits)) {
 		fmt_msg(o->why, sizeof(o->why), "cannot read the probe hit counters");
 		return;
 	}
 	o->counted = true;
+	o->n_uncounted = s->n_uncounted;
+	snprintf(o->uncounted, sizeof(o->uncounted), "%s", s->uncounted);
 	for (unsigned h = PMT_H_NONE + 1; h < PMT_H_NR; h++) {
 		if (trap_cost__is_own(h))
 			continue;

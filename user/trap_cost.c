@@ -9,6 +9,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "log.h"
+#include "perf_uprobe.h"
 #include "procmaps.h"
 #include "trap_cost.h"
 #include "uprobe_multi.h"
@@ -264,51 +265,85 @@ static void close_later(int a, int b)
 	pthread_attr_destroy(&at);
 }
 
-static int attach_own(struct pymemtrace_bpf *skel, void (*fn)(void), __u32 handler, bool ret,
-		      char *why, size_t whylen)
+/* fn probed through the dispatcher the way the targets' probes are: a
+ * uprobe_multi link, or a perf-event uprobe of our own with a BPF link to
+ * the dispatcher (*event_fd gets the event; -1 for uprobe_multi).  Returns
+ * the link's fd or -errno with why set. */
+static int attach_own(struct pymemtrace_bpf *skel, bool multi, void (*fn)(void), __u32 handler,
+		      bool ret, int *event_fd, char *why, size_t whylen)
 {
 	uint64_t off, cookie = (uint64_t)handler << PMT_HANDLER_SHIFT;
+	LIBBPF_OPTS(bpf_link_create_opts, opts, .perf_event.bpf_cookie = cookie);
 	int fd, err = locate(fn, &off);
 
+	*event_fd = -1;
 	if (err) {
 		fmt_msg(why, whylen, "cannot find pymemtrace's own code in its executable: %s",
 			strerror(-err));
 		return err;
 	}
-	fd = uprobe_multi__attach(skel->progs.uprobe_dispatch, "/proc/self/exe", getpid(), &off, NULL,
-				  &cookie, 1, ret);
-	if (fd < 0)
-		fmt_msg(why, whylen, "cannot probe pymemtrace's own code: %s", strerror(-fd));
+	if (multi) {
+		fd = uprobe_multi__attach(skel->progs.uprobe_dispatch, "/proc/self/exe", getpid(),
+					  &off, NULL, &cookie, 1, ret);
+		if (fd < 0)
+			fmt_msg(why, whylen, "cannot probe pymemtrace's own code: %s",
+				strerror(-fd));
+		return fd;
+	}
+	*event_fd = perf_uprobe__open("/proc/self/exe", off, getpid(), ret, 0);
+	if (*event_fd < 0) {
+		fmt_msg(why, whylen, "cannot open a perf-event uprobe on pymemtrace's own code: %s",
+			strerror(-*event_fd));
+		return *event_fd;
+	}
+	fd = bpf_link_create(bpf_program__fd(skel->progs.uprobe_dispatch), *event_fd,
+			     BPF_PERF_EVENT, &opts);
+	if (fd < 0) {
+		fd = -errno;
+		fmt_msg(why, whylen, "cannot attach the dispatcher to a perf-event uprobe: %s "
+			"(BPF links to perf events with cookies: Linux 5.15)", strerror(-fd));
+		close(*event_fd);
+		*event_fd = -1;
+	}
 	return fd;
 }
 
-void trap_cost__measure(struct pymemtrace_bpf *skel, struct trap_cost *out)
+/* The calibration's probes: their links, then their perf events if any
+ * (the event's last close is what removes the uprobe). */
+static void close_own_later(int efd, int eev, int rfd, int rev)
+{
+	close_later(efd, eev);
+	if (rfd >= 0)
+		close_later(rfd, rev);
+}
+
+void trap_cost__measure(struct pymemtrace_bpf *skel, bool multi, struct trap_cost *out)
 {
 	double entry[ROUNDS], ret[ROUNDS];
 	uint64_t before[PMT_H_NR], after[PMT_H_NR], ns0 = 0, runs0 = 0, ns1, runs1;
-	int efd, rfd;
+	int efd, rfd, eev, rev;
 
 	memset(out, 0, sizeof(*out));
 	out->calls = CALLS * ROUNDS;
 	if (bpf_program__fd(skel->progs.uprobe_dispatch) < 0 ||
 	    bpf_program__fd(skel->progs.uprobe_trap_cost) < 0) {
-		fmt_msg(out->why, sizeof(out->why), "no uprobe_multi links (probe hits are "
-			"counted by their dispatcher)");
+		fmt_msg(out->why, sizeof(out->why), "the dispatcher that counts probe hits is "
+			"not loaded");
 		return;
 	}
-	efd = attach_own(skel, pmt_trap_cost_entry, PMT_H_TRAP_COST, false, out->why,
-			 sizeof(out->why));
+	efd = attach_own(skel, multi, pmt_trap_cost_entry, PMT_H_TRAP_COST, false, &eev,
+			 out->why, sizeof(out->why));
 	if (efd < 0)
 		return;
-	rfd = attach_own(skel, pmt_trap_cost_return, PMT_H_TRAP_COST_RET, true, out->why,
-			 sizeof(out->why));
+	rfd = attach_own(skel, multi, pmt_trap_cost_return, PMT_H_TRAP_COST_RET, true, &rev,
+			 out->why, sizeof(out->why));
 	if (rfd < 0) {
-		close_later(efd, -1);
+		close_own_later(efd, eev, -1, -1);
 		return;
 	}
 	if (trap_cost__hits(skel, before)) {
 		fmt_msg(out->why, sizeof(out->why), "cannot read the probe hit counters");
-		close_later(efd, rfd);
+		close_own_later(efd, eev, rfd, rev);
 		return;
 	}
 	out->bpf_stats = trap_cost__bpf_time(skel, &ns0, &runs0);
@@ -325,7 +360,7 @@ void trap_cost__measure(struct pymemtrace_bpf *skel, struct trap_cost *out)
 	} else {
 		out->bpf_stats = false;
 	}
-	close_later(efd, rfd);
+	close_own_later(efd, eev, rfd, rev);
 	if (trap_cost__hits(skel, after)) {
 		fmt_msg(out->why, sizeof(out->why), "cannot read the probe hit counters");
 		return;

@@ -24,8 +24,13 @@
  *    kernel then times every BPF program of the machine; pymemtrace does not
  *    turn it on): the dispatcher's run time, which includes its tail-called
  *    handlers, minus the calibration's.
- * Only with uprobe_multi links (the dispatcher); otherwise `measured` is
- * false and `why` says so.
+ * Both paths go through the dispatcher: uprobe_multi links, and the
+ * perf-event uprobes pymemtrace opens itself (a BPF link to the dispatcher
+ * with the handler in the cookie, as a uprobe_multi probe's).  A probe
+ * libbpf attached to its handler directly (a USDT argument spec
+ * pymemtrace does not decode, a kernel without the uprobe PMU) is not
+ * counted: probe_status.uncounted, and the report names it.  If the
+ * calibration fails, `measured` is false and `why` says so.
  */
 #ifndef PMT_TRAP_COST_H
 #define PMT_TRAP_COST_H
@@ -50,9 +55,11 @@ struct trap_cost {
 
 /* Measures the costs (a few ms of pymemtrace's CPU) and leaves the
  * calibration probes closing in the background.  Needs the dispatcher's
- * table filled (attach__fill_handlers).  Never fails the trace: on any error
- * out->measured is false with the reason. */
-void trap_cost__measure(struct pymemtrace_bpf *skel, struct trap_cost *out);
+ * table filled (attach__fill_handlers).  multi: through a uprobe_multi
+ * link, else a perf-event uprobe, as the targets' probes are attached.
+ * Never fails the trace: on any error out->measured is false with the
+ * reason. */
+void trap_cost__measure(struct pymemtrace_bpf *skel, bool multi, struct trap_cost *out);
 
 /* Probe hits by handler so far, all CPUs added up; the calibration's own
  * hits are in their slots (PMT_H_TRAP_COST*), not in the others.  0 or
