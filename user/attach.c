@@ -184,9 +184,9 @@ int attach__fill_handlers(struct pymemtrace_bpf *skel, char *err, size_t errlen)
 /* ---- perf-event uprobes ----------------------------------------------------- */
 
 /* Through a perf event of our own (perf_uprobe.h); *owned_fd gets it.
- * NULL with errno set; errno ENOENT or EOPNOTSUPP: no uprobe PMU for it,
- * or no BPF cookies for perf events (before 5.15), where libbpf's USDT
- * path still works (it finds the spec by address instead). */
+ * NULL with errno set; errno ENOENT or EOPNOTSUPP: no uprobe PMU for it
+ * (or a format field missing), or no BPF cookies for perf events; libbpf's
+ * own attach is tried then. */
 static struct bpf_link *attach_own_perf(struct pymemtrace_bpf *skel, pid_t pid,
 					const struct plan_probe *pp, int *owned_fd)
 {

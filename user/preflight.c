@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <linux/capability.h>
+#include <bpf/libbpf.h>
 #include "log.h"
 #include "preflight.h"
 #include "privileges.h"
@@ -58,6 +59,15 @@ int preflight_kernel(char *err, size_t errlen)
 		fmt_msg(err, errlen, "this kernel has no uprobe support (%s: %s): pymemtrace needs "
 			"CONFIG_UPROBE_EVENTS=y", "/sys/bus/event_source/devices/uprobe/type",
 			strerror(errno));
+		return -EOPNOTSUPP;
+	}
+	/* Every probe's handler reads its configuration from its BPF cookie:
+	 * without the helper the kernel refuses the programs, which libbpf
+	 * would report as a bare "Invalid argument". */
+	if (libbpf_probe_bpf_helper(BPF_PROG_TYPE_KPROBE, BPF_FUNC_get_attach_cookie, NULL) != 1) {
+		fmt_msg(err, errlen, "this kernel has no BPF cookies for uprobe programs "
+			"(bpf_get_attach_cookie, Linux 5.15+), which pymemtrace's probes read their "
+			"configuration from");
 		return -EOPNOTSUPP;
 	}
 	return 0;

@@ -11,7 +11,8 @@
 int preflight_privileges(char *err, size_t errlen);
 
 /* 0, or -ENOENT/-EOPNOTSUPP with the reason in err: kernel BTF (at
- * $PYMEMTRACE_BTF_PATH or /sys/kernel/btf/vmlinux) and the uprobe PMU. */
+ * $PYMEMTRACE_BTF_PATH or /sys/kernel/btf/vmlinux), the uprobe PMU, and
+ * BPF cookies for uprobe programs (Linux 5.15+; loads a probe program). */
 int preflight_kernel(char *err, size_t errlen);
 
 /* The BTF file to check and to hand libbpf, or NULL for the default. */
