@@ -215,17 +215,17 @@ static struct bpf_link *attach_own_perf(struct pymemtrace_bpf *skel, pid_t pid,
 	return link;
 }
 
-/* *uncounted: attached by libbpf to the handler itself, whose hits the
- * dispatcher does not see (trap_cost.h). */
+/* *uncounted: the handler (PMT_H_*) when libbpf attached it itself, past
+ * the dispatcher that counts hits (trap_cost.h); else PMT_H_NONE. */
 static struct bpf_link *attach_perf(struct pymemtrace_bpf *skel, const struct plan *plan,
-				    const struct plan_probe *pp, int *owned_fd, bool *uncounted)
+				    const struct plan_probe *pp, int *owned_fd, unsigned *uncounted)
 {
 	const struct interp *in = &plan->interp;
 	bool own_usdt = is_usdt(pp->prog) && pp->usdt_decoded;
 	struct bpf_link *link;
 
 	*owned_fd = -1;
-	*uncounted = false;
+	*uncounted = PMT_H_NONE;
 	if (!is_usdt(pp->prog) || own_usdt) {
 		link = attach_own_perf(skel, in->pid, pp, owned_fd);
 		if (link || (errno != ENOENT && errno != EOPNOTSUPP))
@@ -233,7 +233,7 @@ static struct bpf_link *attach_perf(struct pymemtrace_bpf *skel, const struct pl
 		pr_debug("pid %d: %s: no uprobe PMU or no perf-event cookies (%s): libbpf's "
 			 "attach", (int)in->pid, pp->name, strerror(errno));
 	}
-	*uncounted = true;
+	*uncounted = handler_of(pp->prog);
 	if (is_usdt(pp->prog)) {
 		/* libbpf parses the notes itself, computes ref_ctr_offset for
 		 * the semaphore and decodes the argument specs. */

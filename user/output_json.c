@@ -619,9 +619,13 @@ static void write_overhead(struct jw *w, const struct overhead_report *o)
 	jw_object_end(w);
 	jw_kv_u64(w, "entry_hits", o->entry_hits);
 	jw_kv_u64(w, "return_hits", o->return_hits);
-	/* probes whose hits no counter saw (libbpf's own attach) */
-	jw_kv_u64(w, "uncounted_probes", o->n_uncounted);
-	jw_kv_string(w, "uncounted_names", o->uncounted);
+	/* handlers whose hits no counter saw (probes libbpf attached itself) */
+	jw_key(w, "uncounted_handlers");
+	jw_array_begin(w);
+	for (unsigned h = PMT_H_NONE + 1; h < PMT_H_NR; h++)
+		if (o->uncounted & (1u << h))
+			jw_string(w, trap_cost__handler_name(h));
+	jw_array_end(w);
 	jw_kv_bool(w, "cost_measured", o->cost.measured);
 	if (!o->cost.measured)
 		jw_kv_string(w, "not_measured", o->cost.why);

@@ -781,9 +781,16 @@ static void write_overhead(struct pw *w, const struct overhead_report *o)
 		snprintf(label, sizeof(label), "handler=\"%s\"", trap_cost__handler_name(h));
 		sample_u64(w, "pymemtrace_probe_hits", "_total", NULL, label, o->hits[h]);
 	}
-	family(w, "pymemtrace_probes_uncounted", P_GAUGE, NULL,
-	       "Probes attached by libbpf past the dispatcher: their hits are in no count");
-	sample_u64(w, "pymemtrace_probes_uncounted", "", NULL, NULL, o->n_uncounted);
+	family(w, "pymemtrace_probe_hits_uncounted", P_GAUGE, NULL,
+	       "1 for a handler with probes attached by libbpf past the dispatcher: their "
+	       "hits are not in pymemtrace_probe_hits_total");
+	for (unsigned h = PMT_H_NONE + 1; h < PMT_H_NR; h++) {
+		if (trap_cost__is_own(h))
+			continue;
+		snprintf(label, sizeof(label), "handler=\"%s\"", trap_cost__handler_name(h));
+		sample_u64(w, "pymemtrace_probe_hits_uncounted", "", NULL, label,
+			   !!(o->uncounted & (1u << h)));
+	}
 	if (!o->cost.measured)
 		return;
 	family(w, "pymemtrace_probe_hit_cost_seconds", P_GAUGE, "seconds",

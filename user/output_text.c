@@ -711,20 +711,27 @@ static void print_gc_budget(FILE *f, const struct gc_budget_report *b)
 		line(f, "", "armed %.0f%% of the time at the end", 100 * b->duty);
 }
 
-/* Probes whose hits no counter saw: named, so that a low count is not
+/* Handlers whose hits no counter saw: named, so that a low count is not
  * taken for a cheap trace. */
 static void print_uncounted(FILE *f, const struct overhead_report *o)
 {
-	if (o->n_uncounted)
-		line(f, "", "not counted: the hits of %u probe%s attached by libbpf past the "
-		     "dispatcher (%s); the estimate leaves them out", o->n_uncounted,
-		     o->n_uncounted == 1 ? "" : "s", o->uncounted);
+	char names[256] = "";
+	size_t len = 0;
+
+	for (unsigned h = PMT_H_NONE + 1; h < PMT_H_NR && len < sizeof(names); h++)
+		if (o->uncounted & (1u << h))
+			len += snprintf(names + len, sizeof(names) - len, "%s%s", len ? ", " : "",
+					trap_cost__handler_name(h));
+	if (o->uncounted)
+		line(f, "", "not counted: the hits of %s (probes attached by libbpf past the "
+		     "dispatcher); the estimate leaves them out", names);
 }
 
 static void print_overhead(FILE *f, const struct overhead_report *o)
 {
 	char est[UNITS_BUFSZ], cpu[UNITS_BUFSZ], bpf[UNITS_BUFSZ];
 	double pct;
+	bool share = overhead_share_pct(o, &pct);
 
 	if (!o->counted) {
 		line(f, "overhead", "not measured: %s", o->why);
@@ -739,7 +746,7 @@ static void print_overhead(FILE *f, const struct overhead_report *o)
 	}
 	units_seconds(est, sizeof(est), o->estimate_seconds);
 	units_seconds(cpu, sizeof(cpu), o->target_cpu_seconds);
-	if (overhead_share_pct(o, &pct) && pct >= 100)
+	if (share && pct >= 100)
 		/* Not a bound any more: the per-hit cost, timed on one thread
 		 * at start-up, varies 10-20% between runs, and near 100% that
 		 * error alone passes the CPU the estimate is a share of. */
@@ -748,7 +755,7 @@ static void print_overhead(FILE *f, const struct overhead_report *o)
 		     "(%.2f%%): a hit cost them less than it did here at start-up, and the "
 		     "probes took about all of their CPU", o->entry_hits + o->return_hits,
 		     o->entry_hits, o->return_hits, est, cpu, pct);
-	else if (overhead_share_pct(o, &pct))
+	else if (share)
 		line(f, "overhead", "probe hits %" PRIu64 " (entry %" PRIu64 ", return %" PRIu64
 		     "): at least %s of the traced processes' %s of CPU (%.2f%%)",
 		     o->entry_hits + o->return_hits, o->entry_hits, o->return_hits, est, cpu, pct);
@@ -774,11 +781,11 @@ static void print_overhead(FILE *f, const struct overhead_report *o)
 		     "(kernel.bpf_stats_enabled=1 adds it)", o->cost.entry_ns, o->cost.return_ns);
 	/* Past a tenth, say what it means for the service, and what costs less;
 	 * at 100% or more the share cannot tell how many times slower. */
-	if (overhead_share_pct(o, &pct) && pct >= 10 && pct < 100)
+	if (share && pct >= 10 && pct < 100)
 		line(f, "", "so the traced processes ran at least %.1fx slower while traced; "
 		     "--sampled and --heap-growth cost far less (README \"Overhead\")",
 		     100 / (100 - pct));
-	else if (overhead_share_pct(o, &pct) && pct >= 100)
+	else if (share && pct >= 100)
 		line(f, "", "so the traced processes ran many times slower while traced (how "
 		     "many, a share this near 100%% cannot tell); --sampled and --heap-growth "
 		     "cost far less (README \"Overhead\")");

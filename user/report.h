@@ -25,8 +25,9 @@ struct probe_status {
 	bool attached;            /* false: "unavailable" in JSON */
 	char link[16];            /* a uprobe's link: "uprobe_multi" or "perf uprobe";
 	                           * "" for the other hooks */
-	bool uncounted;           /* attached by libbpf to its handler, past the
-	                           * dispatcher that counts probe hits (trap_cost.h) */
+	unsigned uncounted;       /* PMT_H_* of a probe libbpf attached to its handler,
+	                           * past the dispatcher that counts hits (trap_cost.h);
+	                           * PMT_H_NONE: counted, or not a uprobe */
 	char how[192];            /* what was attached, e.g. "usdt python:gc__start @0x426fc1" */
 	char reason[256];         /* why this way, or why unavailable */
 };
@@ -262,8 +263,6 @@ struct tracer_stats {
 	uint64_t peak_rss_bytes;  /* pymemtrace's own peak resident memory */
 };
 
-#define OVERHEAD_UNCOUNTED_LEN 160
-
 /* What the probes cost the traced processes (trap_cost.h): hits counted
  * in the kernel, times each hit's cost measured at start-up. */
 struct overhead_report {
@@ -272,10 +271,10 @@ struct overhead_report {
 	uint64_t hits[PMT_H_NR];  /* by handler; the calibration's slots are its own */
 	uint64_t entry_hits, return_hits; /* the traced processes': entry traps and returns
 	                                   * (a return probe alone at its entry: both) */
-	/* probes libbpf attached past the dispatcher: their hits are in no
-	 * count, so the estimate leaves them out (still a lower bound) */
-	unsigned n_uncounted;
-	char uncounted[OVERHEAD_UNCOUNTED_LEN]; /* their names, ", "-separated */
+	/* handlers (bit 1 << PMT_H_*) with a probe that libbpf attached past
+	 * the dispatcher: those hits are in no count, so the estimate leaves
+	 * them out (still a lower bound) */
+	uint32_t uncounted;
 	struct trap_cost cost;
 	/* cost.measured: hits x cost, the traps with the dispatch and an empty
 	 * handler; when bpf_timed, the traps alone plus what the programs took */

@@ -122,10 +122,9 @@ struct session {
 	 * timing it: kept when kernel.bpf_stats_enabled is turned off mid-trace,
 	 * so that the estimate never changes basis and never goes down. */
 	uint64_t bpf_ns_seen;
-	/* Probes attached past the dispatcher (probe_status.uncounted), by
-	 * name, once each: the report says their hits are not in the counts. */
-	char uncounted[OVERHEAD_UNCOUNTED_LEN];
-	unsigned n_uncounted;
+	/* Handlers with probes attached past the dispatcher (bit 1 << PMT_H_*,
+	 * probe_status.uncounted): the report says their hits are in no count. */
+	uint32_t uncounted;
 	struct overhead_budget budget; /* --max-overhead */
 	struct hold_probe hold;   /* `-- CMD`: until the child is held */
 	/* Retirement and fork following (session__report, on_event). */
@@ -655,43 +654,14 @@ static void name_python_stack(struct session *s, struct tracked *t, uint64_t has
 		pynames__name_one(t->pynames, bpf_map__fd(s->skel->maps.pystacks), t->pid, hash);
 }
 
-/* Whether name is one of list's ", "-separated names. */
-static bool listed(const char *list, const char *name)
-{
-	size_t n = strlen(name);
-
-	for (const char *p = list; *p; p += 2) {
-		const char *end = strstr(p, ", ");
-		size_t len = end ? (size_t)(end - p) : strlen(p);
-
-		if (len == n && !strncmp(p, name, n))
-			return true;
-		if (!end)
-			break;
-		p = end;
-	}
-	return false;
-}
-
-/* Records the probes of st[] that libbpf attached past the dispatcher, by
- * name once each ("gc_start, gc_done"; "..." once the list is full). */
+/* Records the handlers of st[]'s probes that libbpf attached past the
+ * dispatcher. */
 static void note_uncounted(struct session *s, const struct probe_status *st, unsigned n)
 {
-	for (unsigned i = 0; i < n; i++) {
-		size_t len = strlen(s->uncounted);
-
-		if (!st[i].attached || !st[i].uncounted || listed(s->uncounted, st[i].name))
-			continue;
-		s->n_uncounted++;
-		if (len + strlen(st[i].name) + sizeof(", , ...") > sizeof(s->uncounted)) {
-			if (!listed(s->uncounted, "..."))
-				snprintf(s->uncounted + len, sizeof(s->uncounted) - len, "%s...",
-					 len ? ", " : "");
-			continue;
-		}
-		snprintf(s->uncounted + len, sizeof(s->uncounted) - len, "%s%s", len ? ", " : "",
-			 st[i].name);
-	}
+	_Static_assert(PMT_H_NR <= 32, "a bit per handler in uncounted");
+	for (unsigned i = 0; i < n; i++)
+		if (st[i].attached && st[i].uncounted != PMT_H_NONE)
+			s->uncounted |= 1u << st[i].uncounted;
 }
 
 /* session__add, and fork following: parent is the traced process that
@@ -1791,8 +1761,7 @@ static void probes_cost(struct session *s, struct overhead_report *o)
 		return;
 	}
 	o->counted = true;
-	o->n_uncounted = s->n_uncounted;
-	snprintf(o->uncounted, sizeof(o->uncounted), "%s", s->uncounted);
+	o->uncounted = s->uncounted;
 	for (unsigned h = PMT_H_NONE + 1; h < PMT_H_NR; h++) {
 		if (trap_cost__is_own(h))
 			continue;
