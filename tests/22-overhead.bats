@@ -95,6 +95,48 @@ budget_over() {
 		"$(prom_value "$prom" pymemtrace_overhead_budget_exceeded_ratio)"
 }
 
+# When the start-up measure of a probe hit's cost fails (it probes
+# pymemtrace's own code: nothing here makes it fail, so the test knob skips
+# it), the guard cannot work and says so before anything is attached, and a
+# trace without it reports hits but no cost: nulls, no metric, no zero.
+@test "no start-up measure of the probes' cost: --max-overhead refuses (exit 7); a trace says the cost was not measured, with no figure" {
+	require_tracing
+	use_interp debian3.11
+	local j="$BATS_TEST_TMPDIR/report.json" d="$BATS_TEST_TMPDIR/textfile" prom why
+	why="the start-up measure was skipped: PYMEMTRACE_TEST_NO_TRAP_COST is set"
+	mkdir -p "$d"
+	prom="$d/pymemtrace.prom"
+	start_fixture "$PY" gc_collect.py 5
+	run env PYMEMTRACE_TEST_NO_TRAP_COST=1 "$PMT" -q -p "$FIX_PID" --max-overhead 10 -d 5
+	assert_eq "exit status" 7 "$status" || { echo "# $output" >&3; return 1; }
+	assert_eq "message" "pymemtrace: error: --max-overhead needs the probes' cost measured, and it is not: $why" "$output"
+	export PYMEMTRACE_TEST_NO_TRAP_COST=1
+	start_tracer -q -p "$FIX_PID" --json "$j" --textfile "$d"
+	unset PYMEMTRACE_TEST_NO_TRAP_COST
+	wait_attached "$TRACER_PID" || { show_tracer; return 1; }
+	fixture_go "$FIX_CTL" || { show_tracer; return 1; }
+	stop_tracer
+	assert_eq "tracer exit status" 0 "$TRACER_RC" || { show_tracer; return 1; }
+	# the hits are still counted: 5 collections, a start and an end each
+	assert_eq "overhead.counted" true "$(json_get "$j" .overhead.counted)"
+	assert_eq "gc start, end hits" "5 5" \
+		"$(json_get "$j" '.overhead.probe_hits | "\(.usdt_gc_start) \(.usdt_gc_done)"')"
+	assert_eq "overhead.cost_measured" false "$(json_get "$j" .overhead.cost_measured)"
+	assert_eq "overhead.not_measured" "$why" "$(json_get "$j" .overhead.not_measured)"
+	assert_eq "overhead.entry_ns, estimate_seconds" "null null" \
+		"$(json_get "$j" '"\(.overhead.entry_ns) \(.overhead.estimate_seconds)"')"
+	assert_eq "gc_budget" "false the probe cost was not measured ($why)" \
+		"$(json_get "$j" '"\(.gc_budget.on) \(.gc_budget.why)"')"
+	# the blocks joined into one line each: their wrapping depends on the figures
+	assert_eq "text: overhead" "overhead probe hits 10 (entry 10, return 0); their cost was not measured: $why " \
+		"$(sed -n '/^overhead/,/^GC timing/p' "$TRACER_OUT" | sed '$d' | tr -s ' \n' '  ')"
+	assert_eq "text: GC timing" "GC timing every collection timed; no --gc-budget windows: the probe cost was not measured ($why) " \
+		"$(sed -n '/^GC timing/,/^$/p' "$TRACER_OUT" | tr -s ' \n' '  ')"
+	grep -q '^pymemtrace_probe_hits_total{handler="usdt_gc_start"} 5$' "$prom" || { cat "$prom" >&3; return 1; }
+	assert_eq "cost and overhead metrics" "" \
+		"$(grep -E '^pymemtrace_(probe_hit_cost_seconds|overhead_seconds_total)' "$prom")"
+}
+
 @test "--max-overhead takes 1..100" {
 	local bad
 	for bad in 0 101 -5 x 10% ""; do

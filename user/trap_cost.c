@@ -325,6 +325,11 @@ void trap_cost__measure(struct pymemtrace_bpf *skel, bool multi, struct trap_cos
 
 	memset(out, 0, sizeof(*out));
 	out->calls = CALLS * ROUNDS;
+	if (getenv(PMT_ENV_NO_TRAP_COST)) {
+		fmt_msg(out->why, sizeof(out->why), "the start-up measure was skipped: %s is set",
+			PMT_ENV_NO_TRAP_COST);
+		return;
+	}
 	if (bpf_program__fd(skel->progs.uprobe_dispatch) < 0 ||
 	    bpf_program__fd(skel->progs.uprobe_trap_cost) < 0) {
 		fmt_msg(out->why, sizeof(out->why), "the dispatcher that counts probe hits is "

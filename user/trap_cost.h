@@ -41,6 +41,10 @@
 
 struct pymemtrace_bpf;
 
+/* A test knob: set, the costs are not measured (why says so), as when the
+ * calibration fails; tests/22-overhead.bats takes the paths that follow. */
+#define PMT_ENV_NO_TRAP_COST "PYMEMTRACE_TEST_NO_TRAP_COST"
+
 struct trap_cost {
 	bool measured;
 	char why[160];            /* when not measured */
