@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,8 +25,11 @@
 #define CLOSERS_MAX 16
 
 /* run(arg, left) runs on the calling thread while the closers work; left
- * counts the closer threads still closing. */
-typedef void (*closing_fn)(void *arg, const atomic_uint *left);
+ * counts the closer threads (or the closer process) still closing.  It
+ * returns true when it saw every breakpoint of the links out of their
+ * targets: what is left of a close is then the kernel's grace periods,
+ * which the closer process may finish after pymemtrace has gone. */
+typedef bool (*closing_fn)(void *arg, const atomic_uint *left);
 static void close_parallel(const int *fds, unsigned n, closing_fn run, void *arg);
 
 /* The program of a plan probe; for USDT, the one that reads the decoded
@@ -668,6 +672,10 @@ unsigned attach__process(struct pymemtrace_bpf *skel, const struct plan *plan, b
 		bp_watch__confirm(&links->watch);
 		pr_debug("pid %d: breakpoints seen in at %zu of %zu probed addresses",
 			 (int)plan->interp.pid, links->watch.n, planned);
+		/* every planned address (no other tracer's among them) is ours
+		 * and in: detach can tell when the target is free of them all */
+		links->watch_complete = links->watch.n == planned && !links->watch.others &&
+					!links->watch.unread && !failed;
 	}
 	if (ws)
 		failed += set_trial(ws, plan, links, ATTACH_SET_WINDOW, st);
@@ -713,10 +721,11 @@ unsigned attach__set_arm(struct proc_links *links, enum attach_set set)
 	return failed;
 }
 
-static void nothing(void *arg, const atomic_uint *left)
+static bool nothing(void *arg, const atomic_uint *left)
 {
 	(void)arg;
 	(void)left;
+	return false;
 }
 
 void attach__set_disarm(struct proc_links *const *links, unsigned n, enum attach_set set)
@@ -779,11 +788,21 @@ static void close_in_threads(const int *fds, unsigned n, closing_fn run, void *a
 			pthread_join(c[t].thread, NULL);
 }
 
+/* The closer process's reaper.  Owned by two: the detaching thread and the
+ * reaper thread; the last to let go frees it (the detaching thread may
+ * leave without waiting, see close_parallel). */
 struct reaper {
 	pthread_t thread;
 	pid_t pid;
 	atomic_uint left; /* 1 until the closer process has exited */
+	atomic_uint refs;
 };
+
+static void reaper_put(struct reaper *r)
+{
+	if (atomic_fetch_sub(&r->refs, 1) == 1)
+		free(r);
+}
 
 static void *reap_closer(void *arg)
 {
@@ -792,7 +811,35 @@ static void *reap_closer(void *arg)
 	while (waitpid(r->pid, NULL, 0) < 0 && errno == EINTR)
 		;
 	atomic_store(&r->left, 0);
+	reaper_put(r);
 	return NULL;
+}
+
+/* In the closer process: every inherited fd but keep[0..n) and also is
+ * closed, so that it holds neither pymemtrace's output (a pipe's reader
+ * would wait for it) nor its other links (the system-wide hooks would stay
+ * attached as long as it lives). */
+static void keep_only(const int *keep, unsigned n, int also)
+{
+	int max = also;
+	unsigned char *k;
+
+	for (unsigned i = 0; i < n; i++)
+		if (keep[i] > max)
+			max = keep[i];
+	k = calloc((size_t)max + 1, 1);
+	if (!k)
+		return; /* then it holds them a little longer */
+	for (unsigned i = 0; i < n; i++)
+		if (keep[i] >= 0)
+			k[keep[i]] = 1;
+	if (also >= 0)
+		k[also] = 1;
+	for (int fd = 0; fd <= max; fd++)
+		if (!k[fd])
+			close(fd);
+	free(k);
+	closefrom(max + 1);
 }
 
 /* Closes fds[0..n) while run() runs here, the final closes in a child
@@ -802,26 +849,42 @@ static void *reap_closer(void *arg)
  * stay in the target for good, each hit a trap, and its USDT semaphores
  * stay raised.  So a SIGKILL of pymemtrace a few ms into a detach did
  * exactly that.  The child is in a process group of its own, so neither a
- * SIGKILL of pymemtrace nor one of its group reaches it, and it closes only
- * after this process has dropped its own copies of the fds (at once: they
- * are not the last), so that its closes are the last ones, where the
- * kernel's work happens.  If this process dies first, the pipe's EOF lets
- * the child go on.  Without fork or pipe: the closes stay here. */
+ * SIGKILL of pymemtrace nor one of its group reaches it, it ignores the
+ * signals that end a session or a service (SIGHUP, SIGINT, SIGTERM), and it
+ * closes only after this process has dropped its own copies of the fds (at
+ * once: they are not the last), so that its closes are the last ones, where
+ * the kernel's work happens.  If this process dies first, the pipe's EOF
+ * lets the child go on.  When run() saw the breakpoints out (it returns
+ * true), the rest of the closes is the kernel's grace periods, which no
+ * signal cuts short: this returns without waiting for them, and the child
+ * finishes them alone (~50-100 ms; pymemtrace's exit does not wait for it).
+ * Without fork or pipe: the closes stay here. */
 static void close_parallel(const int *fds, unsigned n, closing_fn run, void *arg)
 {
-	struct reaper r = { .left = 1 };
+	struct reaper *r;
 	int go[2];
 
-	if (!n || pipe2(go, O_CLOEXEC)) {
+	if (!n || !(r = calloc(1, sizeof(*r)))) {
 		close_in_threads(fds, n, run, arg);
 		return;
 	}
-	r.pid = fork();
-	if (r.pid == 0) {
+	if (pipe2(go, O_CLOEXEC)) {
+		free(r);
+		close_in_threads(fds, n, run, arg);
+		return;
+	}
+	atomic_init(&r->left, 1);
+	atomic_init(&r->refs, 2);
+	r->pid = fork();
+	if (r->pid == 0) {
 		char c;
 
 		close(go[1]);
 		setpgid(0, 0);
+		signal(SIGHUP, SIG_IGN);
+		signal(SIGINT, SIG_IGN);
+		signal(SIGTERM, SIG_IGN);
+		keep_only(fds, n, go[0]);
 		/* EOF: the parent's copies are closed, or the parent is gone */
 		while (read(go[0], &c, 1) < 0 && errno == EINTR)
 			;
@@ -829,27 +892,42 @@ static void close_parallel(const int *fds, unsigned n, closing_fn run, void *arg
 		_exit(0);
 	}
 	close(go[0]);
-	if (r.pid < 0) {
+	if (r->pid < 0) {
 		close(go[1]);
+		free(r);
 		close_in_threads(fds, n, run, arg);
 		return;
 	}
 	for (unsigned i = 0; i < n; i++)
 		close(fds[i]);
 	close(go[1]);
-	if (pthread_create(&r.thread, NULL, reap_closer, &r)) {
-		reap_closer(&r); /* no thread: the closes first, then run() */
-		run(arg, &r.left);
+	if (pthread_create(&r->thread, NULL, reap_closer, r)) {
+		/* no reaper thread: the closes first, then run(), here */
+		while (waitpid(r->pid, NULL, 0) < 0 && errno == EINTR)
+			;
+		atomic_store(&r->left, 0);
+		run(arg, &r->left);
+		free(r);
 		return;
 	}
-	run(arg, &r.left);
-	pthread_join(r.thread, NULL);
+	if (run(arg, &r->left)) {
+		pr_debug("detach: the links' last grace periods end in process %d, which "
+			 "pymemtrace does not wait for", (int)r->pid);
+		pthread_detach(r->thread);
+		reaper_put(r);
+		return;
+	}
+	pthread_join(r->thread, NULL);
+	reaper_put(r);
 }
 
 struct perf_batch {
 	struct proc_links *const *links;
 	unsigned n;
 	struct detach_watch *dw;
+	/* every probed address of the batch's links is watched, so that
+	 * "none holds a breakpoint" means the target runs free */
+	bool all_watched;
 };
 
 /* libbpf's own perf-event links (attach_perf's fallbacks): one after the
@@ -903,13 +981,13 @@ static size_t breakpoints_in(struct perf_batch *b)
  * perf-event uprobes go, then the watched addresses are read until none
  * holds a breakpoint, or until every link is closed (then whatever still
  * holds one is not ours to remove). */
-static void detach_and_watch(void *arg, const atomic_uint *left)
+static bool detach_and_watch(void *arg, const atomic_uint *left)
 {
 	struct perf_batch *b = arg;
 
 	destroy_perf(b);
 	if (!b->dw)
-		return;
+		return false;
 	for (unsigned p = 0; p < b->n; p++) {
 		bp_watch__recheck(&b->links[p]->watch);
 		b->dw->watched += b->links[p]->watch.n;
@@ -921,11 +999,11 @@ static void detach_and_watch(void *arg, const atomic_uint *left)
 
 		if (!in) {
 			b->dw->gone_at = now_s();
-			return;
+			return b->all_watched && b->dw->watched;
 		}
 		if (!closing) {
 			b->dw->left = (unsigned)in;
-			return;
+			return false;
 		}
 		usleep(WATCH_POLL_US);
 	}
@@ -933,13 +1011,18 @@ static void detach_and_watch(void *arg, const atomic_uint *left)
 
 unsigned attach__detach(struct proc_links *const *links, unsigned n, struct detach_watch *dw)
 {
-	struct perf_batch b = { links, n, dw };
+	struct perf_batch b = { links, n, dw, true };
 	unsigned sites = 0, nfds = 0;
 	int *fds;
 
 	if (dw)
 		memset(dw, 0, sizeof(*dw));
 	for (unsigned p = 0; p < n; p++) {
+		/* the windowed probes' breakpoints are never watched */
+		if ((links[p]->n_sites || links[p]->n_fds || links[p]->sets[ATTACH_SET_GC].n_fds ||
+		     links[p]->sets[ATTACH_SET_WINDOW].n_fds) &&
+		    (!links[p]->watch_complete || links[p]->sets[ATTACH_SET_WINDOW].n_fds))
+			b.all_watched = false;
 		sites += links[p]->n_sites;
 		nfds += links[p]->n_fds;
 		links[p]->n_sites = 0;

@@ -75,6 +75,10 @@ struct proc_links {
 	/* Where the breakpoints of the probes left attached (not the windowed
 	 * ones) were seen in the target: how detach tells when they are out. */
 	struct bp_watch watch;
+	/* The watch holds every address these links probe (none failed, none
+	 * was another tracer's, none went unseen), so detach may leave the
+	 * links' grace periods to the closer process once they are out. */
+	bool watch_complete;
 };
 
 /* Before the object is loaded: which uprobe programs load (alloc: --alloc's;
@@ -125,9 +129,13 @@ struct detach_watch {
 /* Removes the probes of n processes at once and returns how many probed
  * addresses that was.  Removing a uprobe_multi link waits for the kernel's
  * grace periods (~55 ms on our VM), once per link: the links are closed
- * from parallel threads, so that they share them, while this thread reads
- * the watched addresses every 0.5 ms until their breakpoints are out (dw,
- * if not NULL, gets what it saw). */
+ * from parallel threads of a closer process, so that they share them,
+ * while this thread reads the watched addresses every 0.5 ms until their
+ * breakpoints are out (dw, if not NULL, gets what it saw).  With dw, when
+ * every probed address of the links was watched (watch_complete, no armed
+ * window set) and all are read out, it returns then, and the closer
+ * process finishes the grace periods alone; otherwise, and without dw, it
+ * returns once every link is closed. */
 unsigned attach__detach(struct proc_links *const *links, unsigned n, struct detach_watch *dw);
 /* attach__detach() for one process. */
 unsigned attach__detach_process(struct proc_links *links);

@@ -68,8 +68,10 @@ static void keep_at(struct bp_watch *w, size_t to, size_t from)
 	w->files[to] = w->files[from];
 }
 
-/* Keeps the addresses whose byte is read and is (want_int3) or is not an int3. */
-static size_t keep(struct bp_watch *w, bool want_int3, unsigned *dropped_int3)
+/* Keeps the addresses whose byte is read and is (want_int3) or is not an
+ * int3; counts the int3s and the unreadable ones it drops, if asked. */
+static size_t keep(struct bp_watch *w, bool want_int3, unsigned *dropped_int3,
+		   unsigned *dropped_unread)
 {
 	unsigned char *bytes, *ok;
 	size_t kept = 0;
@@ -79,6 +81,8 @@ static size_t keep(struct bp_watch *w, bool want_int3, unsigned *dropped_int3)
 	bytes = calloc(w->n, 1);
 	ok = calloc(w->n, 1);
 	if (!bytes || !ok || remote_read_many(w->pid, w->addrs, 1, bytes, w->n, ok) < 0) {
+		if (dropped_unread)
+			*dropped_unread += (unsigned)w->n;
 		w->n = 0; /* cannot be watched: say nothing rather than guess */
 		goto out;
 	}
@@ -89,6 +93,8 @@ static size_t keep(struct bp_watch *w, bool want_int3, unsigned *dropped_int3)
 			keep_at(w, kept++, i);
 		else if (int3 && dropped_int3)
 			(*dropped_int3)++;
+		else if (!ok[i] && dropped_unread)
+			(*dropped_unread)++;
 	}
 	w->n = kept;
 out:
@@ -99,12 +105,12 @@ out:
 
 void bp_watch__before(struct bp_watch *w)
 {
-	keep(w, false, &w->others);
+	keep(w, false, &w->others, &w->unread);
 }
 
 size_t bp_watch__confirm(struct bp_watch *w)
 {
-	return keep(w, true, NULL);
+	return keep(w, true, NULL, NULL);
 }
 
 void bp_watch__recheck(struct bp_watch *w)

@@ -31,6 +31,7 @@ struct bp_watch {
 	struct bp_file *files; /* files[i]: the file mapped at addrs[i] */
 	size_t n, cap;
 	unsigned others;       /* left out: they held an int3 before we attached */
+	unsigned unread;       /* left out: they could not be read before we attached */
 };
 
 struct procmaps;
@@ -42,7 +43,7 @@ int bp_watch__add(struct bp_watch *w, const struct procmaps *m, const char *path
 		  const uint64_t *offs, size_t n);
 
 /* Before attaching: drops the addresses that already hold an int3 (counted
- * in w->others) or cannot be read. */
+ * in w->others) or cannot be read (w->unread). */
 void bp_watch__before(struct bp_watch *w);
 
 /* After attaching: keeps only the addresses that now hold an int3, our
