@@ -28,6 +28,18 @@ free_pid() {
 	[[ "$output" == *"$pid"* ]]
 }
 
+# --alloc plans its -p targets while the BPF object loads
+# (user/plan_ahead.c): a bad one among good ones fails as before.
+@test "errors: --alloc with a Python target and a nonexistent one exits 3 naming the latter" {
+	require_tracing
+	local pid
+	pid=$(free_pid)
+	start_fixture /usr/bin/python3.11 gc_collect.py 1
+	run "$PMT" --alloc -p "$FIX_PID" -p "$pid" -d 1
+	assert_eq "exit status" 3 "$status" || { echo "# $output" >&3; return 1; }
+	grep -Fxq "pymemtrace: error: no process with pid $pid" <<<"$output" || { echo "# $output" >&3; return 1; }
+}
+
 @test "errors: a process that is not Python exits 4" {
 	require_tracing
 	pmt_spawn /dev/null /dev/null sleep 120

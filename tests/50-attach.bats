@@ -169,6 +169,38 @@ neighbour() {
 	assert_eq "copied text pages in the untraced neighbour ($file)" 0 "$neighbour_kb"
 }
 
+# With --alloc the -p targets are planned on a thread while the BPF object
+# loads (user/plan_ahead.c), each plan moved into its process's slot: two
+# targets of two interpreters, each must come out with its own probes and
+# its own held MiB in its named function.
+@test "attach: --alloc on two -p targets planned during the load: each holds its own MiB (debian python3.11, python3.11)" {
+	require_tracing
+	local j="$BATS_TEST_TMPDIR/report.json" a actl b bctl pid mib live held
+	local py2
+	py2=$(interp_path py3.11) || skip "pyenv python3.11 missing"
+	start_fixture /usr/bin/python3.11 alloc_hold.py 6
+	a=$FIX_PID actl=$FIX_CTL
+	start_fixture "$py2" alloc_hold.py 10
+	b=$FIX_PID bctl=$FIX_CTL
+	start_tracer -q --alloc --top 1000 -p "$a" -p "$b" --json "$j"
+	wait_attached "$TRACER_PID" || { show_tracer; return 1; }
+	fixture_go "$actl" || { show_tracer; return 1; }
+	fixture_go "$bctl" || { show_tracer; return 1; }
+	stop_tracer
+	assert_eq "tracer exit status" 0 "$TRACER_RC" || { show_tracer; return 1; }
+	for pid in "$a:6:$actl" "$b:10:$bctl"; do
+		IFS=: read -r pid mib ctl <<<"$pid"
+		held=$(jq .held_bytes "$ctl/done")
+		assert_eq "held by $pid" $((mib * 1024 * 1024)) "$held"
+		# hold_memory() or its list comprehension (3.8-3.11) on top
+		live=$(json_get "$j" "[.processes[$(proc_index "$j" "$pid")].stacks[] |
+			select(any(.python[:2][]; .function | split(\".\")[0] == \"hold_memory\")) |
+			.live_bytes] | add")
+		assert_ge "live in hold_memory, pid $pid" "$live" "$held"
+		assert_le "live in hold_memory, pid $pid" "$live" $((held * 102 / 100))
+	done
+}
+
 @test "attach: untraced neighbour carries no breakpoints, debian python3.11" { neighbour debian3.11; }
 @test "attach: untraced neighbour carries no breakpoints, python3.11" { neighbour py3.11; }
 @test "attach: untraced neighbour carries no breakpoints, perf-event uprobes, debian python3.11" { neighbour debian3.11 perf; }

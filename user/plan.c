@@ -1050,6 +1050,20 @@ void plan__release(struct plan *p)
 	memset(p, 0, sizeof(*p));
 }
 
+void plan__move(struct plan *dst, struct plan *src)
+{
+	uintptr_t lo = (uintptr_t)src, hi = lo + sizeof(*src);
+
+	memcpy(dst, src, sizeof(*dst));
+	for (unsigned i = 0; i < dst->n_probes; i++) {
+		uintptr_t at = (uintptr_t)dst->probes[i].path;
+
+		if (at >= lo && at < hi)
+			dst->probes[i].path = (const char *)dst + (at - lo);
+	}
+	memset(src, 0, sizeof(*src));
+}
+
 /* The inlined sites' file offsets, eight to a line: the report names only
  * their count, and tools/bench rebuilds the same trap set from these. */
 static void print_lto_offsets(FILE *f, const struct plan_lto *lto)

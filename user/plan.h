@@ -105,6 +105,10 @@ int plan__build(pid_t pid, const struct plan_opts *opts, struct plan *p, char *e
 int plan__build_file(const char *path, const struct plan_opts *opts, struct plan *p,
 		     char *err, size_t errlen);
 void plan__release(struct plan *p);
+/* Moves a plan to dst (uninitialised), src left empty.  A plan's probes
+ * point into the plan itself (their paths): a copy would keep pointing at
+ * src. */
+void plan__move(struct plan *dst, struct plan *src);
 /* Prints the plan as --dry-run and -v show it. */
 void plan__print(FILE *f, const struct plan *p);
 

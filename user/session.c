@@ -24,6 +24,7 @@
 #include "map_sweep.h"
 #include "perfcount.h"
 #include "plan.h"
+#include "plan_ahead.h"
 #include "preflight.h"
 #include "procstat.h"
 #include "pymemtrace.skel.h"
@@ -101,6 +102,7 @@ struct tracked {
 
 struct session {
 	struct session_opts opts;
+	struct plan_ahead *plan_ahead;
 	struct pymemtrace_bpf *skel;
 	struct ring_buffer *rb;
 	struct tracked *procs;
@@ -341,6 +343,20 @@ static int on_event(void *ctx, void *data, size_t len)
 	return 0;
 }
 
+/* How the session's targets are planned: by session__add, and ahead. */
+static struct plan_opts plan_opts_of(const struct session *s)
+{
+	struct plan_opts po = {
+		.alloc = s->opts.alloc,
+		.heap_growth = s->opts.heap_growth,
+		.growth_arenas = s->opts.growth_arenas,
+		.uprobe_multi = s->multi,
+		.no_multi_why = s->no_multi_why,
+	};
+
+	return po;
+}
+
 /* Modes that walk Python stacks and name them. */
 static bool wants_stacks(const struct session_opts *o)
 {
@@ -420,6 +436,12 @@ struct session *session__new(const struct session_opts *opts, int *errp, char *e
 	}
 	attach__prepare(s->skel, s->multi, opts->alloc);
 	bpf_map__set_max_entries(s->skel->maps.lto_cfg, opts->max_procs);
+	{
+		struct plan_opts po = plan_opts_of(s);
+
+		/* on the other core, while the verifier and the calibration run */
+		s->plan_ahead = plan_ahead__start(opts->plan_pids, opts->n_plan_pids, &po);
+	}
 	ret = pymemtrace_bpf__load(s->skel);
 	if (ret) {
 		fmt_msg(err, errlen, "cannot load the BPF programs: %s (run with -vv for the "
@@ -534,6 +556,7 @@ void session__free(struct session *s)
 {
 	if (!s)
 		return;
+	plan_ahead__free(s->plan_ahead);
 	for (unsigned i = 0; i < s->n_procs; i++) {
 		attach__detach_process(&s->procs[i].links);
 		perfcount__free(s->procs[i].cache);
@@ -960,15 +983,10 @@ static int add_process_after(struct session *s, pid_t pid, bool is_child, pid_t 
 	t->is_child = is_child;
 	t->exit_status = -1;
 	{
-		struct plan_opts po = {
-			.alloc = s->opts.alloc,
-			.heap_growth = s->opts.heap_growth,
-			.growth_arenas = s->opts.growth_arenas,
-			.uprobe_multi = s->multi,
-			.no_multi_why = s->no_multi_why,
-		};
+		struct plan_opts po = plan_opts_of(s);
 
-		ret = plan__build(pid, &po, &t->plan, err, errlen);
+		if (!plan_ahead__take(s->plan_ahead, pid, &po, &t->plan, &ret, err, errlen))
+			ret = plan__build(pid, &po, &t->plan, err, errlen);
 	}
 	if (ret)
 		return ret;

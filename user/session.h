@@ -33,6 +33,10 @@ struct session_opts {
 	/* --all PATH: the probes of this interpreter file for every process
 	 * (session__add_all); processes are entered at their first probe hit. */
 	const char *all_path;
+	/* Targets to plan while the BPF object loads (plan_ahead.h; borrowed,
+	 * may be none); each is still added by session__add. */
+	const pid_t *plan_pids;
+	unsigned n_plan_pids;
 	/* --events: the writer (borrowed; the caller opens and closes it), or
 	 * NULL: the BPF side then streams only exit and exec. */
 	struct events_out *events;
