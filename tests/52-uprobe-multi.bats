@@ -223,47 +223,49 @@ links_gone() {
 	echo "$n"
 }
 
-# The grace periods that follow a link's close take 50-100 ms; once the
+# The grace periods that follow a link's close take up to 100 ms; once the
 # breakpoints are read back out of the target, pymemtrace leaves them to
 # its closer process and exits.  That process must hold nothing else of
 # pymemtrace's (a reader of its output would wait for it) and must not die
-# of the signals that end a session or a service.
-@test "detach: pymemtrace exits once the breakpoints are out; its closer process holds only links and ignores SIGHUP, SIGINT, SIGTERM" {
+# of the signals that end a session or a service.  How long it lives is
+# the kernel's (often under a ms here): PYMEMTRACE_TEST_CLOSER_LINGER_MS
+# keeps it 3 s after its closes, so that it is there to read.
+@test "detach: pymemtrace exits once the breakpoints are out, before its closer process; the closer holds no fd of the tracer's and ignores SIGHUP, SIGINT, SIGTERM" {
 	require_multi
-	local try c fds ign pgrp out="$BATS_TEST_TMPDIR/out" err="$BATS_TEST_TMPDIR/err"
+	local c fds ign pgrp
 	start_fixture /usr/bin/python3.11 gc_collect.py 2
-	# The closer lives some 50-100 ms after the tracer: caught in 5 tries.
-	for ((try = 0; try < 5; try++)); do
-		"$PMT" -v --alloc -p "$FIX_PID" >"$out" 2>"$err" 3>&- </dev/null &
-		TRACER_PID=$!
-		PMT_PIDS+=("$TRACER_PID")
-		wait_attached "$TRACER_PID" || { cat "$err" >&3; return 1; }
-		kill -INT "$TRACER_PID"
-		wait "$TRACER_PID" || { echo "# exit status $?" >&3; cat "$err" >&3; return 1; }
-		c=$(sed -nE 's/^pymemtrace: detach: the links. last grace periods end in process ([0-9]+), which pymemtrace does not wait for$/\1/p' "$err")
-		[ -n "$c" ] || { echo "# no closer process named" >&3; cat "$err" >&3; return 1; }
-		fds=$(ls -l /proc/"$c"/fd 2>/dev/null | awk 'NR > 1 { print $NF }' | sort | uniq -c | xargs) || true
-		ign=$(awk '/^SigIgn:/ { print $2 }' /proc/"$c"/status 2>/dev/null) || true
-		pgrp=$(awk '{ print $5 }' /proc/"$c"/stat 2>/dev/null) || true
-		proc_alive "$c" && [ -n "$fds" ] && [ -n "$ign" ] && [ -n "$pgrp" ] && break
-		echo "# try $try: closer $c gone before it was read; again" >&3
-	done
-	[ "$try" -lt 5 ] || return 1
-	grep -Eq '^pymemtrace: breakpoints out of the target after [0-9.]+ ms \([0-9]+ probed addresses read\)$' "$err" ||
-		{ cat "$err" >&3; return 1; }
-	# BPF links still closing, and the pipe its parent signals on: not the
-	# output file, /dev/null, the ring buffer, maps or programs
-	[[ "$fds" =~ ^([0-9]+\ anon_inode:bpf_link\ )?1\ pipe:\[[0-9]+\]$ ]] ||
-		{ echo "# closer $c holds: $fds" >&3; return 1; }
+	export PYMEMTRACE_TEST_CLOSER_LINGER_MS=3000
+	start_tracer -v --alloc -p "$FIX_PID"
+	unset PYMEMTRACE_TEST_CLOSER_LINGER_MS
+	wait_attached "$TRACER_PID" || { show_tracer; return 1; }
+	stop_tracer
+	assert_eq "tracer exit status" 0 "$TRACER_RC" || { show_tracer; return 1; }
+	c=$(sed -nE 's/^pymemtrace: detach: the links. last grace periods end in process ([0-9]+), which pymemtrace does not wait for$/\1/p' "$TRACER_ERR")
+	[ -n "$c" ] || { echo "# no closer process named" >&3; show_tracer; return 1; }
+	grep -Eq '^pymemtrace: breakpoints out of the target after [0-9.]+ ms \([0-9]+ probed addresses read\)$' "$TRACER_ERR" ||
+		{ show_tracer; return 1; }
+	# pymemtrace is gone, its closer is not (it lingers 3 s)
+	proc_alive "$c" || { echo "# closer $c gone with the tracer: did pymemtrace wait for it?" >&3; return 1; }
+	fds=$(ls -l /proc/"$c"/fd | awk 'NR > 1 { print $NF }' | sort | uniq -c | xargs)
+	ign=$(awk '/^SigIgn:/ { print $2 }' /proc/"$c"/status)
+	pgrp=$(awk '{ print $5 }' /proc/"$c"/stat)
+	# its links are closed; only the pipe its parent signalled on is left:
+	# not the tracer's output file, /dev/null, the ring buffer, maps or
+	# programs, nor the system-wide hooks' links
+	[[ "$fds" =~ ^1\ pipe:\[[0-9]+\]$ ]] || { echo "# closer $c holds: $fds" >&3; return 1; }
 	# SIGHUP (bit 0), SIGINT (1) and SIGTERM (14) ignored
 	(( (16#$ign & 0x4003) == 0x4003 )) || { echo "# closer $c ignores $ign" >&3; return 1; }
 	assert_eq "closer $c's process group" "$c" "$pgrp"
+	kill -TERM "$c"
+	sleep 0.2
+	proc_alive "$c" || { echo "# closer $c died of SIGTERM" >&3; return 1; }
+	local try
 	for ((try = 0; try < 100; try++)); do
 		proc_alive "$c" || break
 		sleep 0.1
 	done
 	proc_alive "$c" && { echo "# closer $c still there after 10 s" >&3; return 1; }
-	assert_eq "links of the closer once it is gone" 0 "$(uprobe_multi_links_of "$c" | wc -l)"
+	true
 }
 
 @test "detach: another tracer's breakpoints on the same instructions are reported, not counted as ours" {

@@ -842,6 +842,18 @@ static void keep_only(const int *keep, unsigned n, int also)
 	closefrom(max + 1);
 }
 
+/* The test knob PMT_ENV_CLOSER_LINGER: the closer process stays that many
+ * ms after its closes (at most 10 s), so that a test can read it after
+ * pymemtrace has gone: how long it lives otherwise is the kernel's. */
+static void linger_for_tests(void)
+{
+	const char *v = getenv(PMT_ENV_CLOSER_LINGER);
+	unsigned long ms = v ? strtoul(v, NULL, 10) : 0;
+
+	if (ms)
+		usleep((useconds_t)(ms < 10000 ? ms : 10000) * 1000);
+}
+
 /* Closes fds[0..n) while run() runs here, the final closes in a child
  * process.  Why: closing a link takes its breakpoints out of the target,
  * and the kernel gives up on that when the closing thread has a SIGKILL
@@ -889,6 +901,7 @@ static void close_parallel(const int *fds, unsigned n, closing_fn run, void *arg
 		while (read(go[0], &c, 1) < 0 && errno == EINTR)
 			;
 		close_in_threads(fds, n, nothing, NULL);
+		linger_for_tests();
 		_exit(0);
 	}
 	close(go[0]);

@@ -126,6 +126,10 @@ struct detach_watch {
 	double gone_at;    /* now_s() (clock.h) when none held one; 0 if left */
 };
 
+/* A test knob: the closer process of a detach lingers this many ms after
+ * its closes (tests/52-uprobe-multi.bats reads it after pymemtrace exits). */
+#define PMT_ENV_CLOSER_LINGER "PYMEMTRACE_TEST_CLOSER_LINGER_MS"
+
 /* Removes the probes of n processes at once and returns how many probed
  * addresses that was.  Removing a uprobe_multi link waits for the kernel's
  * grace periods (~55 ms on our VM), once per link: the links are closed
