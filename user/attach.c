@@ -934,6 +934,38 @@ static void close_parallel(const int *fds, unsigned n, closing_fn run, void *arg
 	reaper_put(r);
 }
 
+struct background {
+	unsigned n;
+	int fds[];
+};
+
+static void *close_background(void *arg)
+{
+	struct background *b = arg;
+
+	close_parallel(b->fds, b->n, nothing, NULL);
+	free(b);
+	return NULL;
+}
+
+void attach__close_in_background(const int *fds, unsigned n)
+{
+	struct background *b = n ? malloc(sizeof(*b) + n * sizeof(b->fds[0])) : NULL;
+	pthread_attr_t at;
+	pthread_t t;
+
+	if (!b) {
+		close_parallel(fds, n, nothing, NULL); /* the slow way */
+		return;
+	}
+	b->n = n;
+	memcpy(b->fds, fds, n * sizeof(fds[0]));
+	if (pthread_attr_init(&at) || pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED) ||
+	    pthread_create(&t, &at, close_background, b))
+		close_background(b);
+	pthread_attr_destroy(&at);
+}
+
 struct perf_batch {
 	struct proc_links *const *links;
 	unsigned n;

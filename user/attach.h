@@ -126,6 +126,12 @@ struct detach_watch {
 	double gone_at;    /* now_s() (clock.h) when none held one; 0 if left */
 };
 
+/* Closes fds[0..n) (links, perf events) without waiting: on a thread of
+ * its own, the last closes in a closer process (close_parallel in
+ * attach.c), so that a SIGKILL of pymemtrace meanwhile cannot cut the
+ * kernel's unregistration short. */
+void attach__close_in_background(const int *fds, unsigned n);
+
 /* A test knob: the closer process of a detach lingers this many ms after
  * its closes (tests/52-uprobe-multi.bats reads it after pymemtrace exits). */
 #define PMT_ENV_CLOSER_LINGER "PYMEMTRACE_TEST_CLOSER_LINGER_MS"

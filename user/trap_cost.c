@@ -1,6 +1,5 @@
 /* Probe hits and what each costs the target: see trap_cost.h. */
 #include <errno.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,6 +7,7 @@
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include "attach.h"
 #include "log.h"
 #include "perf_uprobe.h"
 #include "procmaps.h"
@@ -224,47 +224,6 @@ static int locate(void (*fn)(void), uint64_t *off)
 	return ret;
 }
 
-struct closing {
-	int fds[2];
-};
-
-/* A link's close waits for the kernel's grace periods (tens of ms): done
- * off the main thread, so that the trace starts at once. */
-static void *close_links(void *arg)
-{
-	struct closing *c = arg;
-
-	for (int i = 0; i < 2; i++)
-		if (c->fds[i] >= 0)
-			close(c->fds[i]);
-	free(c);
-	return NULL;
-}
-
-static void close_later(int a, int b)
-{
-	struct closing *c = malloc(sizeof(*c));
-	pthread_attr_t at;
-	pthread_t t;
-
-	if (!c) {
-		close(a);
-		if (b >= 0)
-			close(b);
-		return;
-	}
-	c->fds[0] = a;
-	c->fds[1] = b;
-	if (pthread_attr_init(&at) || pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED) ||
-	    pthread_create(&t, &at, close_links, c)) {
-		close(a);
-		if (b >= 0)
-			close(b);
-		free(c);
-	}
-	pthread_attr_destroy(&at);
-}
-
 /* fn probed through the dispatcher the way the targets' probes are: a
  * uprobe_multi link, or a perf-event uprobe of our own with a BPF link to
  * the dispatcher (*event_fd gets the event; -1 for uprobe_multi).  Returns
@@ -309,12 +268,24 @@ static int attach_own(struct pymemtrace_bpf *skel, bool multi, void (*fn)(void),
 }
 
 /* The calibration's probes: their links, then their perf events if any
- * (the event's last close is what removes the uprobe). */
+ * (the event's last close is what removes the uprobe).  Closing waits for
+ * the kernel's grace periods (tens of ms), so it goes on in the background,
+ * the last closes in a closer process: a SIGKILL of pymemtrace in those ms
+ * left both uprobes leaked in the kernel ("failed to unregister, leaking
+ * uprobe", attach.h). */
 static void close_own_later(int efd, int eev, int rfd, int rev)
 {
-	close_later(efd, eev);
+	int fds[4];
+	unsigned n = 0;
+
+	fds[n++] = efd;
+	if (eev >= 0)
+		fds[n++] = eev;
 	if (rfd >= 0)
-		close_later(rfd, rev);
+		fds[n++] = rfd;
+	if (rev >= 0)
+		fds[n++] = rev;
+	attach__close_in_background(fds, n);
 }
 
 void trap_cost__measure(struct pymemtrace_bpf *skel, bool multi, struct trap_cost *out)
