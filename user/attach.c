@@ -1197,8 +1197,10 @@ void attach__unhold(struct hold_probe *h)
 {
 	if (h->link)
 		bpf_link__destroy(h->link);
+	/* the last close in a closer process, waited for: gone before the
+	 * child runs on, and not cut short by a SIGKILL of ours */
 	if (h->fd >= 0)
-		close(h->fd);
+		close_parallel(&h->fd, 1, nothing, NULL);
 	h->link = NULL;
 	h->fd = -1;
 }
