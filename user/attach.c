@@ -1034,7 +1034,10 @@ static bool detach_and_watch(void *arg, const atomic_uint *left)
 	if (!b->dw)
 		return false;
 	for (unsigned p = 0; p < b->n; p++) {
-		bp_watch__recheck(&b->links[p]->watch);
+		/* an exec moved the image: the links may have put breakpoints
+		 * into the new one, where nothing watches them go */
+		if (bp_watch__recheck(&b->links[p]->watch))
+			b->all_watched = false;
 		b->dw->watched += b->links[p]->watch.n;
 	}
 	for (;;) {

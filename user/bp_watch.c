@@ -1,5 +1,6 @@
 /* Watching a target's probed instructions for our breakpoints: see bp_watch.h. */
 #include <errno.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -113,18 +114,19 @@ size_t bp_watch__confirm(struct bp_watch *w)
 	return keep(w, true, NULL, NULL);
 }
 
-void bp_watch__recheck(struct bp_watch *w)
+bool bp_watch__recheck(struct bp_watch *w)
 {
 	struct procmaps m = { 0 };
 	size_t kept = 0;
+	bool moved;
 
 	if (!w->n)
-		return;
+		return false;
 	if (procmaps__load(w->pid, &m, NULL)) {
 		/* gone (then nothing of ours is left in it) or unreadable: either
-		 * way nothing can be claimed */
+		 * way nothing can be claimed; unreadable while alive is "moved" */
 		w->n = 0;
-		return;
+		return kill(w->pid, 0) == 0;
 	}
 	for (size_t i = 0; i < w->n; i++) {
 		bool same = false;
@@ -135,8 +137,10 @@ void bp_watch__recheck(struct bp_watch *w)
 		if (same)
 			keep_at(w, kept++, i);
 	}
+	moved = kept < w->n && m.n > 0;
 	w->n = kept;
 	procmaps__release(&m);
+	return moved;
 }
 
 size_t bp_watch__count_in(const struct bp_watch *w)

@@ -15,6 +15,7 @@
 #ifndef PMT_BP_WATCH_H
 #define PMT_BP_WATCH_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -52,8 +53,11 @@ size_t bp_watch__confirm(struct bp_watch *w);
 
 /* Before watching them go: drops the addresses that no longer lie in an
  * executable mapping of their file (an exec the tracer has not handled yet
- * replaced the image: its bytes, int3 padding included, are not ours). */
-void bp_watch__recheck(struct bp_watch *w);
+ * replaced the image: its bytes, int3 padding included, are not ours).
+ * Returns true when it dropped some while the process still has memory
+ * mapped: the new image may hold breakpoints of the same links that nothing
+ * watches.  A process that is gone, or has no mappings left, holds none. */
+bool bp_watch__recheck(struct bp_watch *w);
 
 /* How many watched addresses still hold an int3; 0 also when the process
  * is gone (its breakpoints went with it). */

@@ -94,6 +94,7 @@ static int cmd_bp_watch(int argc, char **argv)
 	struct procmaps m = { 0 };
 	uint64_t off;
 	char line[16];
+	bool moved;
 	int ret;
 
 	if (argc != 4) {
@@ -114,8 +115,9 @@ static int cmd_bp_watch(int argc, char **argv)
 	fflush(stdout);
 	if (!fgets(line, sizeof(line), stdin))
 		return 1;
-	bp_watch__recheck(&w);
+	moved = bp_watch__recheck(&w);
 	printf("kept %zu\n", w.n);
+	printf("moved %d\n", moved);
 	bp_watch__release(&w);
 	return 0;
 }
