@@ -28,16 +28,23 @@ free_pid() {
 	[[ "$output" == *"$pid"* ]]
 }
 
-# --alloc plans its -p targets while the BPF object loads
-# (user/plan_ahead.c): a bad one among good ones fails as before.
-@test "errors: --alloc with a Python target and a nonexistent one exits 3 naming the latter" {
+# Every -p target is planned before any is probed (user/plan_ahead.c;
+# --alloc plans while the BPF object loads): a bad one among good ones
+# fails the start with none of them attached.
+@test "errors: a Python target and a nonexistent one after it exits 3 naming the latter, with nothing attached (default and --alloc)" {
 	require_tracing
-	local pid
+	local pid mode
 	pid=$(free_pid)
 	start_fixture /usr/bin/python3.11 gc_collect.py 1
-	run "$PMT" --alloc -p "$FIX_PID" -p "$pid" -d 1
-	assert_eq "exit status" 3 "$status" || { echo "# $output" >&3; return 1; }
-	grep -Fxq "pymemtrace: error: no process with pid $pid" <<<"$output" || { echo "# $output" >&3; return 1; }
+	for mode in "" --alloc; do
+		run "$PMT" $mode -p "$FIX_PID" -p "$pid" -d 1
+		assert_eq "exit status ($mode)" 3 "$status" || { echo "# $output" >&3; return 1; }
+		grep -Fxq "pymemtrace: error: no process with pid $pid" <<<"$output" || { echo "# $output" >&3; return 1; }
+		if grep -q "tracing pid" <<<"$output"; then
+			echo "# attached before failing ($mode): $output" >&3
+			return 1
+		fi
+	done
 }
 
 @test "errors: a process that is not Python exits 4" {

@@ -444,12 +444,15 @@ int main(int argc, char **argv)
 	so.interval = env.interval;
 	so.follow = !env.no_follow;
 	so.all_path = env.all_path;
-	/* Only --alloc's plans take long enough (Debian's LTO site scan, 0.3 s)
-	 * to be worth the memory: planned while libbpf holds the kernel's BTF,
-	 * the copy of the interpreter file adds about 10 MiB to the peak RSS. */
-	if (!env.cmd && !env.all_path && env.alloc) {
+	/* Every target is planned before any is probed, so that a bad one
+	 * among several fails the start with nothing attached.  Only --alloc's
+	 * plans take long enough (Debian's LTO site scan, 0.3 s) to be worth
+	 * making during the load: while libbpf holds the kernel's BTF, the copy
+	 * of the interpreter file adds about 10 MiB to the peak RSS. */
+	if (!env.cmd && !env.all_path) {
 		so.plan_pids = env.pids;
 		so.n_plan_pids = env.n_pids;
+		so.plan_during_load = env.alloc;
 	}
 	so.census = census;
 	so.on_interval = print_interval;
@@ -490,6 +493,11 @@ int main(int argc, char **argv)
 			code = exit_code_for(ret);
 		}
 	} else {
+		ret = session__check_planned(s, err, sizeof(err));
+		if (ret) {
+			pr_err("%s", err);
+			code = exit_code_for(ret);
+		}
 		for (unsigned i = 0; i < env.n_pids && code == EXIT_OK; i++) {
 			ret = session__add(s, env.pids[i], false, err, sizeof(err));
 			if (ret) {

@@ -1,4 +1,4 @@
-/* Plans built while the BPF object loads: see plan_ahead.h. */
+/* Plans built ahead of attaching: see plan_ahead.h. */
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -93,6 +93,20 @@ bool plan_ahead__take(struct plan_ahead *pa, pid_t pid, const struct plan_opts *
 		return true;
 	}
 	return false;
+}
+
+int plan_ahead__first_error(struct plan_ahead *pa, char *err, size_t errlen)
+{
+	if (!pa)
+		return 0;
+	join(pa);
+	for (unsigned i = 0; i < pa->n; i++) {
+		if (pa->v[i].ret && !pa->v[i].taken) {
+			snprintf(err, errlen, "%s", pa->v[i].err);
+			return pa->v[i].ret;
+		}
+	}
+	return 0;
 }
 
 void plan_ahead__free(struct plan_ahead *pa)

@@ -1,5 +1,5 @@
 /* Plans for the -p targets, built on a thread of their own while the BPF
- * object loads.
+ * object loads (--alloc), or all at once before any is attached.
  *
  * Planning a target (plan.h) reads its ELF files and, on an LTO build such
  * as Debian's python3.11, decodes the whole interpreter text for inlined
@@ -33,6 +33,12 @@ struct plan_ahead *plan_ahead__start(const pid_t *pids, unsigned n, const struct
  * false, and the caller plans it itself. */
 bool plan_ahead__take(struct plan_ahead *pa, pid_t pid, const struct plan_opts *opts,
 		      struct plan *p, int *ret, char *err, size_t errlen);
+
+/* Waits for the planning; returns the first failed plan's plan__build
+ * value, in the order of pids, with its reason in err; 0 if every target
+ * planned (NULL pa: nothing was planned, 0).  Lets a bad target among
+ * several fail the start before any is probed. */
+int plan_ahead__first_error(struct plan_ahead *pa, char *err, size_t errlen);
 
 /* Waits for the planning and releases the plans not taken. */
 void plan_ahead__free(struct plan_ahead *pa);

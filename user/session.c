@@ -440,7 +440,8 @@ struct session *session__new(const struct session_opts *opts, int *errp, char *e
 		struct plan_opts po = plan_opts_of(s);
 
 		/* on the other core, while the verifier and the calibration run */
-		s->plan_ahead = plan_ahead__start(opts->plan_pids, opts->n_plan_pids, &po);
+		if (opts->plan_during_load)
+			s->plan_ahead = plan_ahead__start(opts->plan_pids, opts->n_plan_pids, &po);
 	}
 	ret = pymemtrace_bpf__load(s->skel);
 	if (ret) {
@@ -497,6 +498,11 @@ struct session *session__new(const struct session_opts *opts, int *errp, char *e
 		ret = -errno;
 		fmt_msg(err, errlen, "cannot set up the ring buffer: %s", strerror(-ret));
 		goto fail;
+	}
+	if (!opts->plan_during_load) {
+		struct plan_opts po = plan_opts_of(s);
+
+		s->plan_ahead = plan_ahead__start(opts->plan_pids, opts->n_plan_pids, &po);
 	}
 	return s;
 fail:
@@ -1068,6 +1074,11 @@ static int add_process_after(struct session *s, pid_t pid, bool is_child, pid_t 
 int session__add(struct session *s, pid_t pid, bool is_child, char *err, size_t errlen)
 {
 	return add_process(s, pid, is_child, 0, 0, false, err, errlen);
+}
+
+int session__check_planned(struct session *s, char *err, size_t errlen)
+{
+	return plan_ahead__first_error(s->plan_ahead, err, errlen);
 }
 
 int session__add_all(struct session *s, char *err, size_t errlen)

@@ -33,10 +33,13 @@ struct session_opts {
 	/* --all PATH: the probes of this interpreter file for every process
 	 * (session__add_all); processes are entered at their first probe hit. */
 	const char *all_path;
-	/* Targets to plan while the BPF object loads (plan_ahead.h; borrowed,
-	 * may be none); each is still added by session__add. */
+	/* Targets to plan before any is attached (plan_ahead.h; borrowed, may
+	 * be none): while the BPF object loads if plan_during_load, else once
+	 * it is loaded.  Each is still added by session__add; see
+	 * session__check_planned. */
 	const pid_t *plan_pids;
 	unsigned n_plan_pids;
+	bool plan_during_load;
 	/* --events: the writer (borrowed; the caller opens and closes it), or
 	 * NULL: the BPF side then streams only exit and exec. */
 	struct events_out *events;
@@ -74,6 +77,12 @@ void session__free(struct session *s);
  * launched it and will reap it.  0, or -errno with the reason in err (the
  * codes of interp__find, or -ENOSPC when --max-procs is reached). */
 int session__add(struct session *s, pid_t pid, bool is_child, char *err, size_t errlen);
+
+/* Waits for the plans of opts.plan_pids; returns the first failure's
+ * negative errno, as session__add would for that target, with its reason
+ * in err, or 0.  Called before session__add, a bad target among several
+ * fails the start before any target is probed. */
+int session__check_planned(struct session *s, char *err, size_t errlen);
 
 /* --all: plans opts.all_path from the file and attaches its probes for
  * every process (pid -1).  0, or -errno with the reason in err (the codes
