@@ -108,6 +108,59 @@ service_output() {
 	wait_exit "$FIX_PID" 30
 }
 
+# The probes are planned before the process's entry exists, when the exec
+# hook does not yet watch it (user/session.c: add_process_after).  A test
+# knob holds pymemtrace between the plans and the attach while the target
+# becomes another interpreter; without the second look at its maps the plan
+# would probe /usr/bin/python3.11, which it no longer runs, and count 0.
+# exec_after_plan PYTHON [TRACER-ARGS...]: one such trace, checked
+exec_after_plan() {
+	local other=$1 j="$BATS_TEST_TMPDIR/report$#.json" i
+	shift
+	start_fixture /usr/bin/python3.11 exec_on_go.py "$other" "$FIXTURES/gc_collect.py" 3
+	rm -f "$BATS_TEST_TMPDIR/attach-now"
+	export PYMEMTRACE_TEST_AFTER_PLANS_WAIT="$BATS_TEST_TMPDIR/attach-now"
+	start_tracer -p "$FIX_PID" --json "$j" "$@"
+	unset PYMEMTRACE_TEST_AFTER_PLANS_WAIT
+	for ((i = 0; i < 300; i++)); do
+		grep -q "every target planned" "$TRACER_ERR" && break
+		proc_alive "$TRACER_PID" || break
+		sleep 0.1
+	done
+	grep -q "every target planned" "$TRACER_ERR" || { show_tracer; return 1; }
+	touch "$FIX_CTL/go"
+	wait_file "$FIX_CTL/next/ready" 30 "$FIX_PID" || { cat "$FIX_CTL/stderr" >&3; return 1; }
+	touch "$BATS_TEST_TMPDIR/attach-now"
+	wait_attached "$TRACER_PID" || { show_tracer; return 1; }
+	fixture_go "$FIX_CTL/next"
+	stop_tracer
+	fixture_exit "$FIX_CTL/next" "$FIX_PID"
+	assert_eq "tracer exit status ($*)" 0 "$TRACER_RC" || { show_tracer; return 1; }
+	grep -q "pid $FIX_PID exec'd while pymemtrace planned its probes: planned again" "$TRACER_ERR" ||
+		{ show_tracer; return 1; }
+	assert_eq "processes reported ($*)" 1 "$(json_get "$j" '.processes | length')"
+	assert_eq "interpreter ($*)" "$("$other" -c 'import platform; print(platform.python_version())')" \
+		"$(json_get "$j" '.processes[0].python.version')"
+	assert_eq "gc.collections[2] ($*)" 3 "$(json_get "$j" '.processes[0].gc.collections[2]')"
+}
+
+# The probes are planned before the process's entry exists, when the exec
+# hook does not yet watch it (user/session.c: add_process_after); --alloc
+# plans while the BPF object loads, half a second earlier.  A test knob
+# holds pymemtrace between the plans and the attach while the target
+# becomes another interpreter; without the second look at its maps the plan
+# would probe /usr/bin/python3.11, which it no longer runs, and count 0.
+@test "attach: a target that execs another interpreter after it was planned, before it is attached, is planned again and counted (default and --alloc)" {
+	require_tracing
+	local other label
+	for label in py3.12 py3.11 py3.13 py3.10 py3.9 py3.8; do
+		other=$(interp_path "$label") && break
+	done
+	[ -n "$other" ] || skip "no pyenv interpreter: the exec must change the interpreter file"
+	exec_after_plan "$other"
+	exec_after_plan "$other" --alloc
+}
+
 @test "attach: two -p targets are counted apart, an untraced neighbour not at all" {
 	require_tracing
 	local j="$BATS_TEST_TMPDIR/report.json" a actl b bctl c cctl

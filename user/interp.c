@@ -170,6 +170,9 @@ static int try_mapping(struct interp *in, const struct procmaps *m, size_t i,
 	if (via_map_files)
 		mapped_elf_say_replaced(in->pid, e, in->open_path);
 	snprintf(in->map_path, sizeof(in->map_path), "%s", e->path);
+	in->map_inode = e->inode;
+	in->map_dev_major = e->dev_major;
+	in->map_dev_minor = e->dev_minor;
 	in->kind = is_exe(exe, e) ? INTERP_STATIC : INTERP_LIBPYTHON;
 	if (compute_bias(in, m, e)) {
 		fmt_msg(err, errlen, "cannot compute the load address of '%s' in process %d",
@@ -177,6 +180,27 @@ static int try_mapping(struct interp *in, const struct procmaps *m, size_t i,
 		return -EIO;
 	}
 	return 1;
+}
+
+bool interp__still_mapped(const struct interp *in)
+{
+	struct procmaps m = { 0 };
+	uint64_t base;
+	bool same = false;
+
+	if (!in->elf || procmaps__load(in->pid, &m, NULL))
+		return false;
+	base = elf_file__base_vaddr(in->elf);
+	for (size_t i = 0; i < m.n && !same; i++) {
+		const struct procmap_entry *e = &m.v[i];
+
+		/* the mapping of file offset 0 lies at base + bias (compute_bias) */
+		same = e->inode == in->map_inode && e->dev_major == in->map_dev_major &&
+		       e->dev_minor == in->map_dev_minor && e->offset == 0 &&
+		       e->start == base + in->load_bias;
+	}
+	procmaps__release(&m);
+	return same;
 }
 
 static int find_mapping(struct interp *in, char *err, size_t errlen)

@@ -37,6 +37,9 @@ struct interp {
 	char map_path[PATH_MAX];  /* the path as /proc/PID/maps shows it */
 	char open_path[PATH_MAX]; /* what we open and attach to: /proc/PID/root/... */
 	uint64_t load_bias;       /* runtime address = ELF vaddr + load_bias */
+	/* the mapped file's identity, from /proc/PID/maps (interp__still_mapped) */
+	uint64_t map_inode;
+	unsigned map_dev_major, map_dev_minor;
 	struct elf_file *elf;
 
 	struct pyversion version;
@@ -57,6 +60,13 @@ struct interp {
  *   -EIO              the interpreter's ELF file is malformed or unreadable */
 int interp__find(pid_t pid, struct interp *out, char *err, size_t errlen);
 void interp__release(struct interp *in);
+
+/* Whether in->pid still maps the interpreter file interp__find found, at
+ * the same load bias.  False when the process is gone or exec'd since (a
+ * new image: even the same file may lie elsewhere), or when its maps cannot
+ * be read.  Re-reads /proc/PID/maps; the file's identity is its device and
+ * inode, not its path. */
+bool interp__still_mapped(const struct interp *in);
 
 /* interp__find for an interpreter file that need not be running: an
  * executable with libpython linked in, or a libpython3.X.so.  Everything comes

@@ -1017,6 +1017,23 @@ static int add_process_after(struct session *s, pid_t pid, bool is_child, pid_t 
 		plan__release(&t->plan);
 		return ret == -E2BIG ? -ENOSPC : ret;
 	}
+	/* The plan was made before the entry existed, when the exec hook did
+	 * not yet watch this process (planned ahead, or a moment ago): had it
+	 * exec'd meanwhile, the plan would probe an image it no longer runs,
+	 * and the trace would show nothing of it.  From here on the hook sees
+	 * its execs, so one look at its maps settles it. */
+	if (!parent && !shared && !interp__still_mapped(&t->plan.interp)) {
+		struct plan_opts po = plan_opts_of(s);
+
+		plan__release(&t->plan);
+		ret = plan__build(pid, &po, &t->plan, err, errlen);
+		if (ret) {
+			bpf_map_delete_elem(bpf_map__fd(s->skel->maps.procs), &key);
+			return ret;
+		}
+		pr_info("pid %d exec'd while pymemtrace planned its probes: planned again for "
+			"its new image", (int)pid);
+	}
 	/* not kept (gc_keep_timed) until this image's own counters say so,
 	 * nor read at exit until they are found */
 	bpf_map_delete_elem(bpf_map__fd(s->skel->maps.gc_kept), &key);
@@ -1076,9 +1093,27 @@ int session__add(struct session *s, pid_t pid, bool is_child, char *err, size_t 
 	return add_process(s, pid, is_child, 0, 0, false, err, errlen);
 }
 
+/* The test knob PMT_ENV_AFTER_PLANS: once every target is planned, waits
+ * (at most 30 s) for that file to exist before anything is attached, so
+ * that a test can make a target exec in between. */
+static void wait_for_tests_after_plans(void)
+{
+	const char *path = getenv(PMT_ENV_AFTER_PLANS);
+
+	if (!path || !path[0])
+		return;
+	pr_info("test knob %s: every target planned; waiting for %s", PMT_ENV_AFTER_PLANS, path);
+	for (int i = 0; i < 3000 && access(path, F_OK); i++)
+		usleep(10000);
+}
+
 int session__check_planned(struct session *s, char *err, size_t errlen)
 {
-	return plan_ahead__first_error(s->plan_ahead, err, errlen);
+	int ret = plan_ahead__first_error(s->plan_ahead, err, errlen);
+
+	if (!ret)
+		wait_for_tests_after_plans();
+	return ret;
 }
 
 int session__add_all(struct session *s, char *err, size_t errlen)

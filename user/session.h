@@ -83,6 +83,10 @@ int session__add(struct session *s, pid_t pid, bool is_child, char *err, size_t 
  * in err, or 0.  Called before session__add, a bad target among several
  * fails the start before any target is probed. */
 int session__check_planned(struct session *s, char *err, size_t errlen);
+/* Test knob: the file session__check_planned waits for once every target is
+ * planned, before returning (README "Test knobs"). */
+#define PMT_ENV_AFTER_PLANS "PYMEMTRACE_TEST_AFTER_PLANS_WAIT"
+
 
 /* --all: plans opts.all_path from the file and attaches its probes for
  * every process (pid -1).  0, or -errno with the reason in err (the codes
