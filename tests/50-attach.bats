@@ -161,6 +161,20 @@ exec_after_plan() {
 	exec_after_plan "$other" --alloc
 }
 
+@test "attach: a pid named twice with -p is one target, counted once" {
+	require_tracing
+	local j="$BATS_TEST_TMPDIR/report.json"
+	start_fixture /usr/bin/python3.11 gc_collect.py 3
+	start_tracer -q -p "$FIX_PID" -p "$FIX_PID" --json "$j"
+	wait_attached "$TRACER_PID" || { show_tracer; return 1; }
+	fixture_go "$FIX_CTL"
+	stop_tracer
+	fixture_exit "$FIX_CTL" "$FIX_PID"
+	assert_eq "tracer exit status" 0 "$TRACER_RC" || { show_tracer; return 1; }
+	assert_eq "processes reported" 1 "$(json_get "$j" '.processes | length')"
+	assert_eq "gc.collections[2]" 3 "$(json_get "$j" '.processes[0].gc.collections[2]')"
+}
+
 @test "attach: two -p targets are counted apart, an untraced neighbour not at all" {
 	require_tracing
 	local j="$BATS_TEST_TMPDIR/report.json" a actl b bctl c cctl

@@ -151,6 +151,10 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 	case 'p':
 		if (!numparse_u64(arg, 1, INT_MAX, &v))
 			argp_error(state, "invalid pid '%s'", arg);
+		/* a pid named twice (pgrep lists joined) is one target */
+		for (unsigned i = 0; i < env.n_pids; i++)
+			if (env.pids[i] == (pid_t)v)
+				return 0;
 		if (env.n_pids >= PMT_MAX_PIDS)
 			argp_error(state, "at most %d -p options", PMT_MAX_PIDS);
 		env.pids[env.n_pids++] = (pid_t)v;
