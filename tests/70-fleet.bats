@@ -373,3 +373,32 @@ PY
 
 @test "fleet: --alloc, forked workers' blocks at the same addresses stay apart, debian python3.11" { fork_alloc debian3.11; }
 @test "fleet: --alloc, forked workers' blocks at the same addresses stay apart, python3.12" { fork_alloc py3.12; }
+
+# tracer_rss_kib ARGS...: the tracer's VmRSS (KiB) once attached with ARGS
+tracer_rss_kib() {
+	start_tracer -q "$@"
+	wait_attached "$TRACER_PID" || { show_tracer; return 1; }
+	awk '/^VmRSS:/ { print $2 }' /proc/"$TRACER_PID"/status
+	stop_tracer
+}
+
+# Each plan reads its interpreter file whole (6.8 MB for Debian's
+# python3.11, 23 MB for pyenv's libpython3.11 with its symbols); kept for
+# the whole trace, six targets cost the tracer six copies.
+@test "fleet: the tracer's resident memory does not keep a copy of the interpreter file per traced process" {
+	require_tracing
+	local pids=() args=() one six size i
+	for i in 1 2 3 4 5 6; do
+		start_sleeper /usr/bin/python3.11
+		pids+=("$SLEEPER_PID")
+		args+=(-p "$SLEEPER_PID")
+	done
+	one=$(tracer_rss_kib -p "${pids[0]}") || return 1
+	six=$(tracer_rss_kib "${args[@]}") || return 1
+	size=$(( $(stat -c %s /usr/bin/python3.11) / 1024 ))
+	echo "# VmRSS: one target $one KiB, six targets $six KiB, the file $size KiB" >&3
+	[ "$((six - one))" -lt "$size" ] || {
+		echo "# five more targets cost $((six - one)) KiB, a copy of the file is $size KiB" >&3
+		return 1
+	}
+}

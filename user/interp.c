@@ -632,6 +632,14 @@ void interp__release(struct interp *in)
 	in->n_usdt = 0;
 }
 
+void interp__drop_image(struct interp *in)
+{
+	if (!in)
+		return;
+	elf_file__free(in->elf);
+	in->elf = NULL;
+}
+
 int interp__symbol(struct interp *in, const char *name, struct elf_sym *out)
 {
 	if (!in || !in->elf || !name)
@@ -646,6 +654,8 @@ int interp__debug_offset(struct interp *in, size_t field, uint64_t *val)
 
 	if (field < 16 || field > 4096 - 8)
 		return -EINVAL;
+	if (!in->elf)
+		return -ENOENT;
 	if (elf_file__find_symbol(in->elf, "_PyRuntime", &sym) ||
 	    elf_file__read_vaddr(in->elf, sym.vaddr, cookie, sizeof(cookie)) ||
 	    memcmp(cookie, DBG_COOKIE, sizeof(cookie)))

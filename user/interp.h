@@ -61,6 +61,13 @@ struct interp {
 int interp__find(pid_t pid, struct interp *out, char *err, size_t errlen);
 void interp__release(struct interp *in);
 
+/* Frees the copy of the interpreter file that interp__find read (23 MB for
+ * pyenv's libpython3.11 with its symbols), keeping what was found in it:
+ * paths, kind, load bias, version, USDT notes.  Afterwards the lookups in
+ * the file (interp__symbol, interp__debug_offset, interp__still_mapped)
+ * fail; interp__release is still due. */
+void interp__drop_image(struct interp *in);
+
 /* Whether in->pid still maps the interpreter file interp__find found, at
  * the same load bias.  False when the process is gone or exec'd since (a
  * new image: even the same file may lie elsewhere), or when its maps cannot

@@ -788,6 +788,17 @@ static void gc_keep_timed(struct session *s, struct tracked *t, const char *why)
 	pr_info("pid %d: every collection stays timed under --gc-budget: %s", (int)t->pid, why);
 }
 
+/* After its attach a process's plan needs its copy of the interpreter file
+ * only to find the GC counters of an interpreter still initialising
+ * (gc_counts_awaited): then it is freed.  Kept, one copy per traced
+ * process (23 MB for pyenv's libpython3.11 with its symbols) made the
+ * tracer of a fleet grow by that much per worker. */
+static void drop_image_when_done(struct tracked *t)
+{
+	if (t->plan.interp.elf && !gc_counts_awaited(t))
+		interp__drop_image(&t->plan.interp);
+}
+
 /* Every sample: a sampled process's counters are kept fresh, so that one
  * that exits is counted to its last 100 ms.  A from-zero interpreter whose
  * counters were not found in time is armed again for good: what it
@@ -807,6 +818,7 @@ static void gc_counts_tick(struct session *s, struct tracked *t)
 			gc_keep_timed(s, t, why);
 			t->gc_arm_failures += attach__set_arm(&t->links, ATTACH_SET_GC);
 		}
+		drop_image_when_done(t);
 		return;
 	}
 	if (t->gc_sampled && t->gc_counts.valid && !gc_counters__read(&t->gc_counts))
@@ -1074,6 +1086,7 @@ static int add_process_after(struct session *s, pid_t pid, bool is_child, pid_t 
 		t->parent_pid = parent;
 		t->attach_after_fork_s = ns > fork_ns ? (ns - fork_ns) / 1e9 : 0;
 	}
+	drop_image_when_done(t);
 	s->n_procs++;
 	if (parent && execd)
 		pr_info("tracing pid %d, forked by %d, exec'd CPython %s, %.1f ms after the exec",
