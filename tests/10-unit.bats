@@ -214,6 +214,41 @@ sparse_same() {
 	done
 }
 
+# dwarf_bytes FILE: the bytes of its .debug_* and .zdebug_* sections
+dwarf_bytes() {
+	local sum=0 hex
+	for hex in $(readelf -SW "$1" | sed -n 's/^ *\[ *[0-9]*\] //p' |
+		awk '$1 ~ /^\.z?debug_/ { print $5 }'); do
+		sum=$((sum + 16#$hex))
+	done
+	echo "$sum"
+}
+
+# A plan reads the interpreter file whole, but for its DWARF (16 of
+# pyenv libpython3.11's 23 MB), which nothing reads: those pages are
+# never touched.  Exact: every other byte of the file is read once.
+@test "elf-open: a whole read of a pyenv libpython leaves out exactly its DWARF sections" {
+	local v LIB size resident dwarf found=0
+	for v in 3.8 3.11 3.13; do
+		LIB=$(ls "$PYENV_VERSIONS"/$v.*/lib/libpython$v*.so.1.0 2>/dev/null | head -n 1)
+		[ -n "$LIB" ] || continue
+		found=$((found + 1))
+		read -r size resident < <("$TOOL" elf-info "$LIB" |
+			awk '$1 == "size" { s = $2 } $1 == "resident" { r = $2 } END { print s, r }')
+		dwarf=$(dwarf_bytes "$LIB")
+		echo "# $LIB: $size bytes, $dwarf of DWARF, $resident read" >&3
+		[ "$dwarf" -gt $((size / 4)) ] || { echo "# expected DWARF in $LIB" >&3; return 1; }
+		[ "$resident" -eq $((size - dwarf)) ] ||
+			{ echo "# $LIB: $resident bytes read, not $((size - dwarf))" >&3; return 1; }
+	done
+	[ "$found" -gt 0 ] || skip "no pyenv python 3.8, 3.11 or 3.13 installed at $PYENV_VERSIONS"
+	# a file without DWARF is read whole
+	require_py311
+	read -r size resident < <("$TOOL" elf-info "$PY311" |
+		awk '$1 == "size" { s = $2 } $1 == "resident" { r = $2 } END { print s, r }')
+	[ "$resident" -eq "$size" ] || { echo "# $PY311: $resident of $size bytes read" >&3; return 1; }
+}
+
 @test "elf-info: pyenv libpython 3.7-3.13 are DSOs with .symtab and .dynsym" {
 	local v found=0
 	for v in 3.7 3.8 3.9 3.10 3.11 3.12 3.13; do
