@@ -182,25 +182,50 @@ static int try_mapping(struct interp *in, const struct procmaps *m, size_t i,
 	return 1;
 }
 
-bool interp__still_mapped(const struct interp *in)
+static bool same_file(const struct interp *in, const struct procmap_entry *e)
+{
+	return e->inode == in->map_inode && e->dev_major == in->map_dev_major &&
+	       e->dev_minor == in->map_dev_minor;
+}
+
+int interp__recheck_image(struct interp *in)
 {
 	struct procmaps m = { 0 };
-	uint64_t base;
-	bool same = false;
+	const struct procmap_entry *e = NULL;
+	struct elf_file *ef = in->elf;
+	char open_path[PATH_MAX];
+	bool via_map_files, at_bias = false;
+	int ret = 0;
 
-	if (!in->elf || procmaps__load(in->pid, &m, NULL))
-		return false;
-	base = elf_file__base_vaddr(in->elf);
-	for (size_t i = 0; i < m.n && !same; i++) {
-		const struct procmap_entry *e = &m.v[i];
-
-		/* the mapping of file offset 0 lies at base + bias (compute_bias) */
-		same = e->inode == in->map_inode && e->dev_major == in->map_dev_major &&
-		       e->dev_minor == in->map_dev_minor && e->offset == 0 &&
-		       e->start == base + in->load_bias;
+	if (procmaps__load(in->pid, &m, NULL))
+		return -ESTALE;
+	if (!ef) {
+		/* opened through the mapping, as interp__find opened it */
+		for (size_t i = 0; i < m.n && !e; i++)
+			if (same_file(in, &m.v[i]) && m.v[i].offset == 0)
+				e = &m.v[i];
+		if (!e)
+			ret = -ESTALE;
+		else if (!(ef = mapped_elf_open(in->pid, e, open_path, sizeof(open_path),
+						&via_map_files, NULL, 0)))
+			ret = errno ? -errno : -EIO;
+	}
+	/* the mapping of file offset 0 lies at base + bias (compute_bias) */
+	for (size_t i = 0; !ret && i < m.n && !at_bias; i++)
+		at_bias = same_file(in, &m.v[i]) && m.v[i].offset == 0 &&
+			  m.v[i].start == elf_file__base_vaddr(ef) + in->load_bias;
+	if (!ret && !at_bias)
+		ret = -ESTALE;
+	if (ef != in->elf) {
+		if (ret) {
+			elf_file__free(ef);
+		} else {
+			in->elf = ef;
+			snprintf(in->open_path, sizeof(in->open_path), "%s", open_path);
+		}
 	}
 	procmaps__release(&m);
-	return same;
+	return ret;
 }
 
 static int find_mapping(struct interp *in, char *err, size_t errlen)

@@ -61,19 +61,22 @@ struct interp {
 int interp__find(pid_t pid, struct interp *out, char *err, size_t errlen);
 void interp__release(struct interp *in);
 
-/* Frees the copy of the interpreter file that interp__find read (23 MB for
- * pyenv's libpython3.11 with its symbols), keeping what was found in it:
- * paths, kind, load bias, version, USDT notes.  Afterwards the lookups in
- * the file (interp__symbol, interp__debug_offset, interp__still_mapped)
- * fail; interp__release is still due. */
+/* Frees the copy of the interpreter file that interp__find read (6.5 MB
+ * for pyenv's libpython3.11 without its DWARF), keeping what was found in
+ * it: paths, kind, load bias, version, USDT notes.  Afterwards the lookups
+ * in the file (interp__symbol, interp__debug_offset) fail until
+ * interp__recheck_image reads it again; interp__release is still due. */
 void interp__drop_image(struct interp *in);
 
-/* Whether in->pid still maps the interpreter file interp__find found, at
- * the same load bias.  False when the process is gone or exec'd since (a
- * new image: even the same file may lie elsewhere), or when its maps cannot
- * be read.  Re-reads /proc/PID/maps; the file's identity is its device and
- * inode, not its path. */
-bool interp__still_mapped(const struct interp *in);
+/* Before probing a process planned a while ago: checks that in->pid still
+ * maps the interpreter file interp__find found, at the same load bias, and
+ * reads the file again if interp__drop_image dropped it (through the
+ * mapping, as interp__find did: open_path may change to map_files if the
+ * path no longer names that file).  The file's identity is its device and
+ * inode, not its path.  0; -ESTALE when the process is gone or exec'd since
+ * (a new image: even the same file may lie elsewhere) or its maps cannot be
+ * read; another -errno when the file cannot be read again. */
+int interp__recheck_image(struct interp *in);
 
 /* interp__find for an interpreter file that need not be running: an
  * executable with libpython linked in, or a libpython3.X.so.  Everything comes

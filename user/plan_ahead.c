@@ -30,6 +30,10 @@ static void *plan_all(void *arg)
 		struct planned *q = &pa->v[i];
 
 		q->ret = plan__build(q->pid, &pa->opts, &q->plan, q->err, sizeof(q->err));
+		/* one copy of an interpreter file at a time, not one per
+		 * target: the add reads it again (interp__recheck_image) */
+		if (!q->ret)
+			interp__drop_image(&q->plan.interp);
 	}
 	return NULL;
 }

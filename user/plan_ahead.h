@@ -10,7 +10,10 @@
  * each target is added: attach comes that much sooner.  Planning only
  * reads (the target's files, /proc, its memory with process_vm_readv), as
  * plan__build would a moment later; a plan taken is plan__build's result
- * from those few hundred ms earlier, error included.
+ * from those few hundred ms earlier, error included, except that its copy
+ * of the interpreter file was dropped once it was made (so that N targets
+ * do not hold N copies at once): the taker reads it again with
+ * interp__recheck_image, which also finds a target that exec'd since.
  */
 #ifndef PMT_PLAN_AHEAD_H
 #define PMT_PLAN_AHEAD_H

@@ -1033,8 +1033,9 @@ static int add_process_after(struct session *s, pid_t pid, bool is_child, pid_t 
 	 * not yet watch this process (planned ahead, or a moment ago): had it
 	 * exec'd meanwhile, the plan would probe an image it no longer runs,
 	 * and the trace would show nothing of it.  From here on the hook sees
-	 * its execs, so one look at its maps settles it. */
-	if (!parent && !shared && !interp__still_mapped(&t->plan.interp)) {
+	 * its execs, so one look at its maps settles it.  A plan made ahead
+	 * dropped its copy of the file (plan_ahead.c): read again here. */
+	if (!parent && !shared && interp__recheck_image(&t->plan.interp)) {
 		struct plan_opts po = plan_opts_of(s);
 
 		plan__release(&t->plan);
