@@ -131,11 +131,7 @@ exec_after_plan() {
 	touch "$FIX_CTL/go"
 	wait_file "$FIX_CTL/next/ready" 30 "$FIX_PID" || { cat "$FIX_CTL/stderr" >&3; return 1; }
 	touch "$BATS_TEST_TMPDIR/attach-now"
-	wait_attached "$TRACER_PID" || { show_tracer; return 1; }
-	fixture_go "$FIX_CTL/next"
-	stop_tracer
-	fixture_exit "$FIX_CTL/next" "$FIX_PID"
-	assert_eq "tracer exit status ($*)" 0 "$TRACER_RC" || { show_tracer; return 1; }
+	window_after_start "$FIX_CTL/next" || return 1
 	grep -q "pid $FIX_PID exec'd while pymemtrace planned its probes: planned again" "$TRACER_ERR" ||
 		{ show_tracer; return 1; }
 	assert_eq "processes reported ($*)" 1 "$(json_get "$j" '.processes | length')"
@@ -166,11 +162,7 @@ exec_after_plan() {
 	local j="$BATS_TEST_TMPDIR/report.json"
 	start_fixture /usr/bin/python3.11 gc_collect.py 3
 	start_tracer -q -p "$FIX_PID" -p "$FIX_PID" --json "$j"
-	wait_attached "$TRACER_PID" || { show_tracer; return 1; }
-	fixture_go "$FIX_CTL"
-	stop_tracer
-	fixture_exit "$FIX_CTL" "$FIX_PID"
-	assert_eq "tracer exit status" 0 "$TRACER_RC" || { show_tracer; return 1; }
+	window_after_start "$FIX_CTL" || return 1
 	assert_eq "processes reported" 1 "$(json_get "$j" '.processes | length')"
 	assert_eq "gc.collections[2]" 3 "$(json_get "$j" '.processes[0].gc.collections[2]')"
 }

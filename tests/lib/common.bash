@@ -339,10 +339,18 @@ trace_window() {
 	[ $# -gt 0 ] && shift
 	start_fixture "$PY" "${fix[@]}" || return 1
 	start_tracer -q -p "$FIX_PID" "$@"
+	window_after_start "$FIX_CTL"
+}
+
+# window_after_start CTL: the rest of the usual window, once the tracer is
+# started on the fixture FIX_PID whose handshake is in CTL: waits for the
+# attach, lets the fixture work, stops the tracer, lets the fixture leave,
+# and fails unless the tracer exited 0.
+window_after_start() {
 	wait_attached "$TRACER_PID" || { show_tracer; return 1; }
-	fixture_go "$FIX_CTL"
+	fixture_go "$1"
 	stop_tracer
-	fixture_exit "$FIX_CTL" "$FIX_PID"
+	fixture_exit "$1" "$FIX_PID"
 	assert_eq "tracer exit status" 0 "$TRACER_RC" || { show_tracer; return 1; }
 }
 
