@@ -37,7 +37,7 @@ struct interp {
 	char map_path[PATH_MAX];  /* the path as /proc/PID/maps shows it */
 	char open_path[PATH_MAX]; /* what we open and attach to: /proc/PID/root/... */
 	uint64_t load_bias;       /* runtime address = ELF vaddr + load_bias */
-	/* the mapped file's identity, from /proc/PID/maps (interp__still_mapped) */
+	/* the mapped file's identity, from /proc/PID/maps (interp__recheck_image) */
 	uint64_t map_inode;
 	unsigned map_dev_major, map_dev_minor;
 	struct elf_file *elf;

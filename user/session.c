@@ -791,8 +791,9 @@ static void gc_keep_timed(struct session *s, struct tracked *t, const char *why)
 /* After its attach a process's plan needs its copy of the interpreter file
  * only to find the GC counters of an interpreter still initialising
  * (gc_counts_awaited): then it is freed.  Kept, one copy per traced
- * process (23 MB for pyenv's libpython3.11 with its symbols) made the
- * tracer of a fleet grow by that much per worker. */
+ * process (6.8 MB for Debian's python3.11, 23 MB for pyenv's libpython3.11
+ * before its DWARF was left out) made the tracer of a fleet grow by that
+ * much per worker. */
 static void drop_image_when_done(struct tracked *t)
 {
 	if (t->plan.interp.elf && !gc_counts_awaited(t))
@@ -1035,8 +1036,9 @@ static int add_process_after(struct session *s, pid_t pid, bool is_child, pid_t 
 	 * and the trace would show nothing of it.  From here on the hook sees
 	 * its execs, so one look at its maps settles it.  A plan made ahead
 	 * dropped its copy of the file (plan_ahead.c): read again here. */
-	if (!parent && !shared && interp__recheck_image(&t->plan.interp)) {
+	if (!parent && !shared && (ret = interp__recheck_image(&t->plan.interp))) {
 		struct plan_opts po = plan_opts_of(s);
+		int why = ret;
 
 		plan__release(&t->plan);
 		ret = plan__build(pid, &po, &t->plan, err, errlen);
@@ -1044,8 +1046,12 @@ static int add_process_after(struct session *s, pid_t pid, bool is_child, pid_t 
 			bpf_map_delete_elem(bpf_map__fd(s->skel->maps.procs), &key);
 			return ret;
 		}
-		pr_info("pid %d exec'd while pymemtrace planned its probes: planned again for "
-			"its new image", (int)pid);
+		if (why == -ESTALE)
+			pr_info("pid %d exec'd while pymemtrace planned its probes: planned again "
+				"for its new image", (int)pid);
+		else
+			pr_info("pid %d: its interpreter file could not be read again (%s): "
+				"planned again", (int)pid, strerror(-why));
 	}
 	/* not kept (gc_keep_timed) until this image's own counters say so,
 	 * nor read at exit until they are found */
